@@ -1,0 +1,309 @@
+"""Strategy → steps: turn a ``rollout:`` mapping of lambdashift.yaml into a tuple of steps.
+
+Pure: no I/O. Config and CLI speak *percent* (``weight: 10`` is 10%); the steps this module
+returns carry *fractions* (``WeightStep(0.1)``), as ``Traffic`` and AWS do.
+
+Strategies (``strategy:``)::
+
+    blue-green   checks at 0%, then 100% at once           keys: analysis, alarms
+    canary       weight W, pause, [checks], 100%           keys: weight (10), pause (5m), steps
+    linear       N equal increments, each followed by      keys: increments (10), pause (1m), steps
+                 a pause [and checks], then 100%
+    custom       the ``steps`` list as written             keys: steps (required)
+    LambdaCanary10Percent5Minutes ... LambdaAllAtOnce      the nine CodeDeploy presets, by name,
+                                                           with or without ``CodeDeployDefault.``
+
+Every strategy also accepts ``analysis`` (a mapping: ``alarms``, ``interval``, judge
+parameters) and ``alarms`` (a list): they become the checks run after each pause. ``steps``
+is accepted with canary and linear too (the name then only labels the list), so that the
+short ``strategy: canary, steps: [...]`` form works; it excludes the generating keys.
+
+A custom step is a one-key mapping: ``{weight: 10}``, ``{pause: 5m}``, ``{pause: 90}``,
+``{pause: {invocations: 100}}``, ``{pause: manual}``, ``{analysis: {...}}`` or
+``{alarms: [name, ...]}``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from lambdashift.errors import ConfigError
+from lambdashift.model import (
+    AnalysisStep,
+    InvocationPause,
+    ManualGate,
+    PauseStep,
+    Step,
+    WeightStep,
+    check_steps,
+)
+
+STRATEGIES = ("blue-green", "canary", "linear", "custom")
+"""The strategies named by their shape; the CodeDeploy presets come on top."""
+
+_PRESET_PREFIX = "CodeDeployDefault."
+_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_COMMON_KEYS = ("strategy", "analysis", "alarms")
+_KEYS = {
+    "blue-green": _COMMON_KEYS,
+    "canary": (*_COMMON_KEYS, "weight", "pause", "steps"),
+    "linear": (*_COMMON_KEYS, "increments", "pause", "steps"),
+    "custom": (*_COMMON_KEYS, "steps"),
+}
+_STEP_KEYS = ("weight", "pause", "analysis", "alarms")
+
+
+def unknown_key_error(path: str, key: object, allowed: tuple[str, ...] | list[str]) -> ConfigError:
+    """A ConfigError for an unknown key, with a did-you-mean suggestion when one is close."""
+    close = difflib.get_close_matches(str(key), [str(a) for a in allowed], n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f" (expected one of: {', '.join(allowed)})"
+    where = f"{path}: " if path else ""
+    return ConfigError(f"{where}unknown key {key!r}{hint}")
+
+
+# --- scalar parsers ----------------------------------------------------------------------
+
+
+def parse_duration(value: object, path: str) -> float:
+    """Seconds from ``5m``, ``30s``, ``1h``, ``1h30m`` or a bare number of seconds (``90``).
+
+    Raises ConfigError naming ``path`` unless the duration is positive.
+    """
+    seconds: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"\d+(\.\d+)?", text):
+            seconds = float(text)
+        else:
+            match = _DURATION.fullmatch(text)
+            if match and text:
+                hours, minutes, secs = (int(g or 0) for g in match.groups())
+                seconds = float(hours * 3600 + minutes * 60 + secs)
+    if seconds is None or seconds <= 0:
+        raise ConfigError(
+            f"{path}: must be a positive duration such as 30s, 5m, 1h30m or 90 (seconds), "
+            f"got {value!r}"
+        )
+    return seconds
+
+
+def parse_percent(value: object, path: str) -> float:
+    """The fraction for a percent in (0, 100]: ``10`` → ``0.1``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 100:
+        raise ConfigError(f"{path}: must be a percent in (0, 100], got {value!r}")
+    # Rounded so that a weight read back from AWS compares equal to the one written.
+    return round(value / 100, 6)
+
+
+def parse_pause(value: object, path: str) -> Step:
+    """A pause: a duration, ``{invocations: N}``, or ``manual`` (a gate)."""
+    if value == "manual":
+        return ManualGate()
+    if isinstance(value, Mapping):
+        if set(value) != {"invocations"}:
+            extra = next((k for k in value if k != "invocations"), None)
+            if extra is not None:
+                raise unknown_key_error(path, extra, ["invocations"])
+            raise ConfigError(f"{path}: a pause mapping needs 'invocations'")
+        count = value["invocations"]
+        if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
+            raise ConfigError(f"{path}.invocations: must be a positive integer, got {count!r}")
+        return InvocationPause(count)
+    return PauseStep(parse_duration(value, path))
+
+
+def parse_alarms(value: object, path: str) -> tuple[str, ...]:
+    """A list of CloudWatch alarm names."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{path}: must be a list of alarm names, got {value!r}")
+    for index, name in enumerate(value):
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"{path}[{index}]: must be an alarm name, got {name!r}")
+    return tuple(value)
+
+
+def parse_analysis(
+    value: object, path: str, *, defaults: AnalysisStep | None = None
+) -> AnalysisStep:
+    """An analysis step from a mapping: ``alarms`` and ``interval`` are ours, the rest the judge's.
+
+    ``defaults`` (the rollout-level analysis) is merged under it: keys given here win.
+    """
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{path}: must be a mapping (alarms, interval, judge settings)")
+    base = defaults or AnalysisStep()
+    params = {**base.params, **{k: v for k, v in value.items() if k not in ("alarms", "interval")}}
+    alarms = parse_alarms(value["alarms"], f"{path}.alarms") if "alarms" in value else base.alarms
+    interval = (
+        parse_duration(value["interval"], f"{path}.interval") if "interval" in value else base.interval
+    )
+    return AnalysisStep(params, alarms, interval)
+
+
+# --- strategies --------------------------------------------------------------------------
+
+
+def blue_green(check: AnalysisStep | None = None) -> tuple[Step, ...]:
+    """Checks while the candidate has no traffic, then 100% at once."""
+    return (check or AnalysisStep(), WeightStep(1.0))
+
+
+def canary(percent: float = 10, wait: Step | None = None, check: AnalysisStep | None = None) -> tuple[Step, ...]:
+    """``percent`` to the candidate, ``wait`` (5 minutes by default), optional checks, then 100%."""
+    fraction = parse_percent(percent, "weight")
+    if fraction == 1.0:
+        raise ConfigError("weight: a canary weight must be below 100")
+    steps: list[Step] = [WeightStep(fraction), wait or PauseStep(300)]
+    if check is not None:
+        steps.append(check)
+    return (*steps, WeightStep(1.0))
+
+
+def linear(increments: int = 10, wait: Step | None = None, check: AnalysisStep | None = None) -> tuple[Step, ...]:
+    """``increments`` equal steps to 100%, each but the last followed by ``wait`` and checks."""
+    if isinstance(increments, bool) or not isinstance(increments, int) or not 2 <= increments <= 100:
+        raise ConfigError(f"increments: must be an integer from 2 to 100, got {increments!r}")
+    steps: list[Step] = []
+    for i in range(1, increments):
+        steps += [WeightStep(round(i / increments, 6)), wait or PauseStep(60)]
+        if check is not None:
+            steps.append(check)
+    return (*steps, WeightStep(1.0))
+
+
+def _presets() -> dict[str, tuple[Step, ...]]:
+    presets: dict[str, tuple[Step, ...]] = {"LambdaAllAtOnce": (WeightStep(1.0),)}
+    for minutes in (5, 10, 15, 30):
+        presets[f"LambdaCanary10Percent{minutes}Minutes"] = canary(10, PauseStep(minutes * 60))
+    for minutes in (1, 2, 3, 10):
+        unit = "Minute" if minutes == 1 else "Minutes"
+        presets[f"LambdaLinear10PercentEvery{minutes}{unit}"] = linear(10, PauseStep(minutes * 60))
+    return presets
+
+
+PRESETS: Mapping[str, tuple[Step, ...]] = _presets()
+"""CodeDeploy's predefined Lambda deployment configurations, by name (without prefix)."""
+
+
+def preset_name(name: str) -> str | None:
+    """The canonical preset name for ``name`` (prefix ``CodeDeployDefault.`` allowed), or None."""
+    bare = name[len(_PRESET_PREFIX):] if name.startswith(_PRESET_PREFIX) else name
+    return bare if bare in PRESETS else None
+
+
+def parse_steps(value: object, path: str, *, check: AnalysisStep | None = None) -> tuple[Step, ...]:
+    """A custom step list; ``check`` supplies defaults for its analysis steps."""
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ConfigError(f"{path}: must be a non-empty list of steps such as {{weight: 10}}")
+    steps: list[Step] = []
+    last_weight, last_weight_path = 0.0, ""
+    for index, item in enumerate(value):
+        where = f"{path}[{index}]"
+        if not isinstance(item, Mapping) or len(item) != 1:
+            raise ConfigError(
+                f"{where}: a step is a mapping with one key (weight, pause, analysis or alarms), "
+                f"got {item!r}"
+            )
+        ((key, arg),) = item.items()
+        if key not in _STEP_KEYS:
+            raise unknown_key_error(where, key, _STEP_KEYS)
+        where = f"{where}.{key}"
+        if key == "weight":
+            weight = parse_percent(arg, where)
+            if weight <= last_weight:
+                raise ConfigError(
+                    f"{where}: weights must increase, got {arg!r} after {last_weight * 100:g} "
+                    f"({last_weight_path})"
+                )
+            last_weight, last_weight_path = weight, where
+            steps.append(WeightStep(weight))
+        elif key == "pause":
+            steps.append(parse_pause(arg, where))
+        elif key == "analysis":
+            steps.append(parse_analysis(arg, where, defaults=check))
+        else:
+            base = check or AnalysisStep()
+            steps.append(AnalysisStep(base.params, parse_alarms(arg, where), base.interval))
+    last = steps[-1]
+    if not (isinstance(last, WeightStep) and last.weight == 1.0):
+        raise ConfigError(f"{path}: the last step must be {{weight: 100}}, got {value[-1]!r}")
+    check_steps(tuple(steps))  # already guaranteed above; kept as the model's own guard
+    return tuple(steps)
+
+
+def steps_for(rollout: Mapping[str, Any], path: str = "rollout") -> tuple[Step, ...]:
+    """The steps of a ``rollout:`` mapping; ConfigError naming the key path when it is wrong."""
+    if not isinstance(rollout, Mapping):
+        raise ConfigError(f"{path}: must be a mapping with a 'strategy'")
+    strategy = rollout.get("strategy")
+    if not isinstance(strategy, str):
+        raise ConfigError(f"{path}.strategy: required, one of {', '.join(STRATEGIES)} or a CodeDeploy preset")
+    preset = preset_name(strategy)
+    if strategy not in STRATEGIES and preset is None:
+        names = [*STRATEGIES, *PRESETS]
+        close = difflib.get_close_matches(strategy.removeprefix(_PRESET_PREFIX), names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"{path}.strategy: unknown strategy {strategy!r}{hint} "
+            f"(expected {', '.join(STRATEGIES)} or a CodeDeploy preset such as LambdaCanary10Percent5Minutes)"
+        )
+    allowed = _COMMON_KEYS if preset else _KEYS[strategy]
+    for key in rollout:
+        if key not in allowed:
+            raise unknown_key_error(path, key, allowed)
+
+    check = _rollout_check(rollout, path)
+    if preset is not None:
+        return _with_check(PRESETS[preset], check)
+    if strategy == "blue-green":
+        return blue_green(check)
+    if "steps" in rollout:
+        clash = [k for k in ("weight", "pause", "increments") if k in rollout]
+        if clash:
+            raise ConfigError(f"{path}: give either 'steps' or {', '.join(repr(k) for k in clash)}, not both")
+        return parse_steps(rollout["steps"], f"{path}.steps", check=check)
+    if strategy == "custom":
+        raise ConfigError(f"{path}.steps: required by the custom strategy")
+    wait = parse_pause(rollout["pause"], f"{path}.pause") if "pause" in rollout else None
+    if strategy == "canary":
+        weight = rollout.get("weight", 10)
+        fraction = parse_percent(weight, f"{path}.weight")
+        if fraction == 1.0:
+            raise ConfigError(f"{path}.weight: a canary weight must be below 100, got {weight!r}")
+        return canary(weight, wait, check)
+    increments = rollout.get("increments", 10)
+    if isinstance(increments, bool) or not isinstance(increments, int) or not 2 <= increments <= 100:
+        raise ConfigError(f"{path}.increments: must be an integer from 2 to 100, got {increments!r}")
+    return linear(increments, wait, check)
+
+
+def _rollout_check(rollout: Mapping[str, Any], path: str) -> AnalysisStep | None:
+    """The rollout-level checks (``analysis`` and ``alarms``), or None when neither is given."""
+    if "analysis" not in rollout and "alarms" not in rollout:
+        return None
+    check = parse_analysis(rollout.get("analysis"), f"{path}.analysis")
+    if "alarms" in rollout:
+        alarms = parse_alarms(rollout["alarms"], f"{path}.alarms")
+        check = AnalysisStep(check.params, (*check.alarms, *alarms), check.interval)
+    return check
+
+
+def _with_check(steps: tuple[Step, ...], check: AnalysisStep | None) -> tuple[Step, ...]:
+    """A preset's steps with ``check`` after each pause (or before the jump, for all-at-once)."""
+    if check is None:
+        return steps
+    if len(steps) == 1:
+        return (check, *steps)
+    out: list[Step] = []
+    for step in steps:
+        out.append(step)
+        if isinstance(step, PauseStep):
+            out.append(check)
+    return tuple(out)

@@ -1,0 +1,291 @@
+"""Strategy → steps: named strategies, CodeDeploy presets, custom lists and their errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from lambdashift.core.strategy import (
+    PRESETS,
+    blue_green,
+    canary,
+    linear,
+    parse_duration,
+    parse_pause,
+    parse_percent,
+    preset_name,
+    steps_for,
+)
+from lambdashift.errors import ConfigError
+from lambdashift.model import (
+    AnalysisStep,
+    InvocationPause,
+    ManualGate,
+    PauseStep,
+    WeightStep,
+    check_steps,
+)
+
+W, P = WeightStep, PauseStep
+
+
+@pytest.mark.parametrize(
+    "text, seconds",
+    [
+        ("5m", 300), ("30s", 30), ("1h", 3600), ("90", 90), ("1h30m", 5400), ("1h0m5s", 3605),
+        ("2m30s", 150), (" 10s ", 10), (90, 90), (1.5, 1.5), ("0.5", 0.5),
+    ],
+)
+def test_parse_duration(text, seconds):
+    assert parse_duration(text, "x") == seconds
+
+
+@pytest.mark.parametrize("bad", ["", "m", "5 m", "1m1h", "5d", "-5", "0", "0s", 0, -1, True, None, [5]])
+def test_parse_duration_refuses_what_is_not_a_positive_duration(bad):
+    with pytest.raises(ConfigError, match=r"^rollout\.pause: must be a positive duration"):
+        parse_duration(bad, "rollout.pause")
+
+
+@pytest.mark.parametrize("value, fraction", [(10, 0.1), (100, 1.0), (0.5, 0.005), (33.3, 0.333)])
+def test_config_weights_are_percents(value, fraction):
+    assert parse_percent(value, "w") == fraction
+
+
+@pytest.mark.parametrize("bad", [0, -5, 101, "10", "10%", True, None])
+def test_parse_percent_refuses_out_of_range(bad):
+    with pytest.raises(ConfigError, match=r"^w: must be a percent in \(0, 100\]"):
+        parse_percent(bad, "w")
+
+
+@pytest.mark.parametrize(
+    "value, step",
+    [("5m", P(300)), (90, P(90)), ("manual", ManualGate()), ({"invocations": 100}, InvocationPause(100))],
+)
+def test_parse_pause(value, step):
+    assert parse_pause(value, "p") == step
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ({"invocations": 0}, r"p\.invocations: must be a positive integer"),
+        ({"invocations": "many"}, r"p\.invocations: must be a positive integer"),
+        ({"invocation": 10}, r"p: unknown key 'invocation'; did you mean 'invocations'\?"),
+        ({}, "needs 'invocations'"),
+        ("automatic", "positive duration"),
+    ],
+)
+def test_parse_pause_errors(value, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_pause(value, "p")
+
+
+# --- named strategies ----------------------------------------------------------------------
+
+
+def test_blue_green_checks_then_goes_all_at_once():
+    assert steps_for({"strategy": "blue-green"}) == (AnalysisStep(), W(1.0))
+    assert steps_for({"strategy": "blue-green", "alarms": ["errors"]}) == (
+        AnalysisStep(alarms=("errors",)),
+        W(1.0),
+    )
+
+
+def test_canary_defaults_to_ten_percent_for_five_minutes():
+    assert steps_for({"strategy": "canary"}) == (W(0.1), P(300), W(1.0))
+
+
+def test_canary_with_weight_pause_and_checks():
+    steps = steps_for(
+        {"strategy": "canary", "weight": 25, "pause": {"invocations": 500}, "alarms": ["e"],
+         "analysis": {"interval": "30s", "confidence": 0.99}}
+    )
+    assert steps == (
+        W(0.25),
+        InvocationPause(500),
+        AnalysisStep({"confidence": 0.99}, ("e",), 30),
+        W(1.0),
+    )
+
+
+def test_canary_at_100_percent_is_refused():
+    with pytest.raises(ConfigError, match=r"rollout\.weight: a canary weight must be below 100"):
+        steps_for({"strategy": "canary", "weight": 100})
+
+
+def test_linear_makes_equal_increments_with_pauses_between():
+    assert steps_for({"strategy": "linear", "increments": 4, "pause": "2m"}) == (
+        W(0.25), P(120), W(0.5), P(120), W(0.75), P(120), W(1.0),
+    )
+
+
+def test_linear_with_uneven_increments_rounds_to_what_aws_stores():
+    steps = steps_for({"strategy": "linear", "increments": 3, "pause": "manual"})
+    assert steps == (W(0.333333), ManualGate(), W(0.666667), ManualGate(), W(1.0))
+
+
+@pytest.mark.parametrize("bad", [1, 0, 101, 2.5, "4", True])
+def test_linear_increments_are_validated(bad):
+    with pytest.raises(ConfigError, match=r"rollout\.increments: must be an integer from 2 to 100"):
+        steps_for({"strategy": "linear", "increments": bad})
+
+
+def test_custom_steps_as_in_the_issue():
+    steps = steps_for(
+        {
+            "strategy": "custom",
+            "steps": [
+                {"weight": 5},
+                {"pause": {"invocations": 100}},
+                {"weight": 20},
+                {"pause": "5m"},
+                {"alarms": ["errors", "latency"]},
+                {"pause": "manual"},
+                {"weight": 50},
+                {"analysis": {"confidence": 0.9}},
+                {"pause": 90},
+                {"weight": 100},
+            ],
+        }
+    )
+    assert steps == (
+        W(0.05), InvocationPause(100), W(0.2), P(300), AnalysisStep(alarms=("errors", "latency")),
+        ManualGate(), W(0.5), AnalysisStep({"confidence": 0.9}), P(90), W(1.0),
+    )
+
+
+def test_custom_analysis_steps_inherit_rollout_level_settings():
+    steps = steps_for(
+        {
+            "strategy": "custom",
+            "analysis": {"interval": "2m", "confidence": 0.95},
+            "alarms": ["errors"],
+            "steps": [{"weight": 10}, {"analysis": {"confidence": 0.99}}, {"analysis": None},
+                      {"alarms": ["latency"]}, {"weight": 100}],
+        }
+    )
+    assert steps[1] == AnalysisStep({"confidence": 0.99}, ("errors",), 120)
+    assert steps[2] == AnalysisStep({"confidence": 0.95}, ("errors",), 120)
+    assert steps[3] == AnalysisStep({"confidence": 0.95}, ("latency",), 120)
+
+
+def test_design_example_canary_with_explicit_steps_is_accepted():
+    rollout = {"strategy": "canary", "steps": [{"weight": 10}, {"pause": "5m"}, {"weight": 100}]}
+    assert steps_for(rollout) == (W(0.1), P(300), W(1.0))
+
+
+@pytest.mark.parametrize(
+    "rollout, message",
+    [
+        ({}, r"^rollout\.strategy: required"),
+        ({"strategy": "canry"}, r"^rollout\.strategy: unknown strategy 'canry'; did you mean 'canary'\?"),
+        ({"strategy": "LambdaCanary10Percent7Minutes"}, r"did you mean 'LambdaCanary10Percent\d+Minutes'\?"),
+        ({"strategy": "canary", "wieght": 10}, r"^rollout: unknown key 'wieght'; did you mean 'weight'\?"),
+        ({"strategy": "blue-green", "weight": 10}, r"^rollout: unknown key 'weight'"),
+        ({"strategy": "linear", "weight": 10}, r"^rollout: unknown key 'weight'"),
+        ({"strategy": "LambdaAllAtOnce", "pause": "5m"}, r"^rollout: unknown key 'pause'"),
+        ({"strategy": "custom"}, r"^rollout\.steps: required by the custom strategy"),
+        ({"strategy": "custom", "steps": []}, r"^rollout\.steps: must be a non-empty list"),
+        ({"strategy": "custom", "steps": {"weight": 100}}, r"^rollout\.steps: must be a non-empty list"),
+        ({"strategy": "canary", "weight": 5, "steps": [{"weight": 100}]}, "either 'steps' or 'weight'"),
+        ({"strategy": "canary", "alarms": "errors"}, r"^rollout\.alarms: must be a list of alarm names"),
+        ({"strategy": "canary", "analysis": [1]}, r"^rollout\.analysis: must be a mapping"),
+        ({"strategy": "canary", "analysis": {"interval": "soon"}}, r"^rollout\.analysis\.interval: must be"),
+        ("canary", r"^rollout: must be a mapping"),
+    ],
+)
+def test_rollout_errors_name_the_key_path(rollout, message):
+    with pytest.raises(ConfigError, match=message):
+        steps_for(rollout)
+
+
+@pytest.mark.parametrize(
+    "steps, message",
+    [
+        ([{"weight": 0}, {"weight": 100}], r"steps\[0\]\.weight: must be a percent in \(0, 100\], got 0"),
+        ([{"weight": 150}], r"steps\[0\]\.weight: must be a percent in \(0, 100\], got 150"),
+        ([{"weight": 50}, {"weight": 20}, {"weight": 100}], r"steps\[1\]\.weight: weights must increase, got 20 after 50"),
+        ([{"weight": 50}, {"weight": 50}, {"weight": 100}], r"steps\[1\]\.weight: weights must increase"),
+        ([{"weight": 10}, {"pause": "5m"}], r"steps: the last step must be \{weight: 100\}"),
+        ([{"weight": 100}, {"pause": "5m"}], r"steps: the last step must be \{weight: 100\}"),
+        ([{"weight": 10}, {"pause": "5 minutes"}, {"weight": 100}], r"steps\[1\]\.pause: must be a positive duration"),
+        ([{"wait": "5m"}, {"weight": 100}], r"steps\[0\]: unknown key 'wait'"),
+        ([{"paus": "5m"}, {"weight": 100}], r"steps\[0\]: unknown key 'paus'; did you mean 'pause'\?"),
+        ([{"weight": 10, "pause": "5m"}, {"weight": 100}], r"steps\[0\]: a step is a mapping with one key"),
+        (["weight 10", {"weight": 100}], r"steps\[0\]: a step is a mapping with one key"),
+        ([{"alarms": "x"}, {"weight": 100}], r"steps\[0\]\.alarms: must be a list"),
+    ],
+)
+def test_bad_custom_steps_are_config_errors_with_the_key_path(steps, message):
+    with pytest.raises(ConfigError, match=r"^functions\.notes-get\.rollout\." + message):
+        steps_for({"strategy": "custom", "steps": steps}, "functions.notes-get.rollout")
+
+
+# --- CodeDeploy presets --------------------------------------------------------------------
+
+CANARY_MINUTES = {
+    "LambdaCanary10Percent5Minutes": 5,
+    "LambdaCanary10Percent10Minutes": 10,
+    "LambdaCanary10Percent15Minutes": 15,
+    "LambdaCanary10Percent30Minutes": 30,
+}
+LINEAR_MINUTES = {
+    "LambdaLinear10PercentEvery1Minute": 1,
+    "LambdaLinear10PercentEvery2Minutes": 2,
+    "LambdaLinear10PercentEvery3Minutes": 3,
+    "LambdaLinear10PercentEvery10Minutes": 10,
+}
+
+
+def test_there_are_exactly_the_nine_codedeploy_presets():
+    assert set(PRESETS) == {*CANARY_MINUTES, *LINEAR_MINUTES, "LambdaAllAtOnce"}
+
+
+@pytest.mark.parametrize("name, minutes", CANARY_MINUTES.items())
+def test_canary_presets(name, minutes):
+    expected = (W(0.1), P(minutes * 60), W(1.0))
+    assert steps_for({"strategy": name}) == expected
+    assert steps_for({"strategy": f"CodeDeployDefault.{name}"}) == expected
+
+
+@pytest.mark.parametrize("name, minutes", LINEAR_MINUTES.items())
+def test_linear_presets_take_ten_increments(name, minutes):
+    steps = steps_for({"strategy": f"CodeDeployDefault.{name}"})
+    weights = [s.weight for s in steps if isinstance(s, WeightStep)]
+    assert weights == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+    assert [s for s in steps if isinstance(s, PauseStep)] == [P(minutes * 60)] * 9
+    assert steps == steps_for({"strategy": name})
+
+
+def test_all_at_once_preset():
+    assert steps_for({"strategy": "LambdaAllAtOnce"}) == (W(1.0),)
+    assert steps_for({"strategy": "CodeDeployDefault.LambdaAllAtOnce"}) == (W(1.0),)
+    assert steps_for({"strategy": "LambdaAllAtOnce", "alarms": ["e"]}) == (AnalysisStep(alarms=("e",)), W(1.0))
+
+
+def test_presets_with_alarms_check_after_each_pause():
+    steps = steps_for({"strategy": "LambdaCanary10Percent5Minutes", "alarms": ["errors"]})
+    assert steps == (W(0.1), P(300), AnalysisStep(alarms=("errors",)), W(1.0))
+
+
+def test_preset_name():
+    assert preset_name("CodeDeployDefault.LambdaAllAtOnce") == "LambdaAllAtOnce"
+    assert preset_name("LambdaAllAtOnce") == "LambdaAllAtOnce"
+    assert preset_name("lambdaallatonce") is None
+    assert preset_name("canary") is None
+
+
+def test_python_builders():
+    assert blue_green() == (AnalysisStep(), W(1.0))
+    assert canary(20, ManualGate()) == (W(0.2), ManualGate(), W(1.0))
+    assert linear(2) == (W(0.5), P(60), W(1.0))
+
+
+def test_every_generated_step_list_has_the_shape_the_machine_needs():
+    rollouts = [{"strategy": name} for name in PRESETS] + [
+        {"strategy": "blue-green"},
+        {"strategy": "canary", "weight": 0.5},
+        {"strategy": "canary", "weight": 99.9},
+        *({"strategy": "linear", "increments": n} for n in range(2, 101)),
+    ]
+    for rollout in rollouts:
+        check_steps(steps_for(rollout))
