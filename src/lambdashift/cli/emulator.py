@@ -1,0 +1,61 @@
+"""``lambdashift emulator``: the local Lambda API in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lambdashift.errors import ConfigError
+
+
+def _env_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``emulator`` command."""
+    p = subparsers.add_parser(
+        "emulator", help="run the local AWS Lambda API (boto3 and the AWS CLI work against it)",
+        description="Serve the Lambda REST API on loopback until interrupted; prints the "
+                    "endpoint once it answers.")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=9001, help="port (0 picks a free one; default 9001)")
+    p.add_argument("--data-dir", type=Path, default=Path(".lambdashift"),
+                   help="where functions, code, versions and aliases persist (default .lambdashift)")
+    p.add_argument("--region", default="us-east-1", help="region in ARNs (default us-east-1)")
+    p.add_argument("--concurrency", type=int, default=10,
+                   help="concurrent invocations per function when none is reserved (default 10)")
+    p.add_argument("--idle-timeout", type=float, default=300.0,
+                   help="seconds before an idle warm worker is stopped (default 300)")
+    p.add_argument("--control-plane-rate", type=float, default=0.0,
+                   help="throttle control-plane calls to this many per second like AWS (15); "
+                        "0 = off (default)")
+    p.add_argument("--function-env", type=_env_pair, action="append", default=[],
+                   metavar="KEY=VALUE",
+                   help="environment for every function's workers (e.g. dummy credentials)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted."""
+    from lambdashift.emulator.server import EmulatorOptions, run_foreground
+
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port must be from 0 to 65535, got {args.port}")
+    if args.concurrency < 1:
+        raise ConfigError(f"--concurrency must be at least 1, got {args.concurrency}")
+    options = EmulatorOptions(
+        host=args.host, port=args.port, data_dir=args.data_dir, region=args.region,
+        concurrency=args.concurrency, idle_timeout=args.idle_timeout,
+        control_plane_rate=args.control_plane_rate, function_env=tuple(args.function_env),
+    )
+    try:
+        run_foreground(options)
+    except OSError as exc:
+        raise ConfigError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,293 @@
+"""The Lambda REST API (2015-03-31) over HTTP: parse the request, call the store, render.
+
+Routes know HTTP and nothing of AWS's rules, which live in ``store.py``. Every error
+leaves as AWS does it: status, ``x-amzn-ErrorType`` and a JSON ``Message``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from lambdashift.emulator.errors import (
+    InvalidParameterValueException,
+    InvalidRequestContentException,
+    LambdaApiError,
+    RequestTooLargeException,
+    ResourceNotFoundException,
+    ServiceException,
+    TooManyRequestsException,
+    UnknownOperationException,
+)
+from lambdashift.emulator.invoker import Invoker
+from lambdashift.emulator.store import LambdaStore
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+#: AWS's payload limits: 6 MB for a synchronous invocation, 256 KB for an asynchronous one.
+SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
+ASYNC_PAYLOAD_LIMIT = 256 * 1024
+#: AWS returns the last 4 KB of the logs in X-Amz-Log-Result.
+LOG_TAIL_BYTES = 4096
+
+
+def _json(body: Any, status: int = 200, request_id: str = "", **headers: str) -> Response:
+    return Response(
+        json.dumps(body).encode(), status_code=status, media_type="application/json",
+        headers={"x-amzn-RequestId": request_id, **headers},
+    )
+
+
+def _error(err: LambdaApiError, request_id: str) -> Response:
+    return _json(err.to_body(), err.status, request_id, **{"x-amzn-ErrorType": err.error_type})
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequestContentException(f"Could not parse request body into json: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequestContentException("Could not parse request body into json: expected an object")
+    return body
+
+
+class ControlPlaneLimiter:
+    """A token bucket for control-plane calls (AWS: 15 requests/s per account and region)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._tokens = rate
+        self._last = time.monotonic()
+
+    def take(self) -> None:
+        """Spend a token, or refuse the call as AWS does when over the quota."""
+        if self.rate <= 0:
+            return
+        now = time.monotonic()
+        self._tokens = min(self.rate, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        if self._tokens < 1:
+            raise TooManyRequestsException("Rate exceeded", Reason="CallerRateLimitExceeded")
+        self._tokens -= 1
+
+
+def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float = 0.0) -> Starlette:
+    """The ASGI application of the emulated Lambda API."""
+    limiter = ControlPlaneLimiter(control_plane_rate)
+    rng = random.Random()
+
+    def op(fn: Callable[[Request, str], Awaitable[Response]], *, control: bool = True) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            request_id = str(uuid.uuid4())
+            try:
+                if control:
+                    limiter.take()
+                return await fn(request, request_id)
+            except LambdaApiError as err:
+                return _error(err, request_id)
+            except Exception as exc:  # the server must stay up and say what failed
+                return _error(ServiceException(f"Internal error in the emulator: {exc!r}"), request_id)
+        return endpoint
+
+    def name(request: Request) -> str:
+        return request.path_params["FunctionName"]
+
+    def q(request: Request, key: str) -> str | None:
+        return request.query_params.get(key)
+
+    def max_items(request: Request) -> int | None:
+        raw = q(request, "MaxItems")
+        if raw is None:
+            return None
+        if not raw.lstrip("-").isdigit():
+            raise InvalidParameterValueException(f"MaxItems must be an integer, got {raw!r}")
+        return int(raw)
+
+    async def create_function(r: Request, rid: str) -> Response:
+        return _json(store.create_function(await _body(r)), 201, rid)
+
+    async def list_functions(r: Request, rid: str) -> Response:
+        version = q(r, "FunctionVersion")
+        if version not in (None, "ALL"):
+            raise InvalidParameterValueException(f"FunctionVersion must be ALL, got {version!r}")
+        return _json(store.list_functions(q(r, "Marker"), max_items(r), version == "ALL"), 200, rid)
+
+    async def get_function(r: Request, rid: str) -> Response:
+        code_url = f"{r.url.scheme}://{r.url.netloc}/_lambdashift/code/"
+        return _json(store.get_function(name(r), q(r, "Qualifier"), code_url), 200, rid)
+
+    async def delete_function(r: Request, rid: str) -> Response:
+        store.delete_function(name(r), q(r, "Qualifier"))
+        return Response(status_code=204, headers={"x-amzn-RequestId": rid})
+
+    async def get_configuration(r: Request, rid: str) -> Response:
+        return _json(store.get_configuration(name(r), q(r, "Qualifier")), 200, rid)
+
+    async def update_configuration(r: Request, rid: str) -> Response:
+        return _json(store.update_configuration(name(r), await _body(r)), 200, rid)
+
+    async def update_code(r: Request, rid: str) -> Response:
+        return _json(store.update_code(name(r), await _body(r)), 200, rid)
+
+    async def publish_version(r: Request, rid: str) -> Response:
+        return _json(store.publish_version(name(r), await _body(r)), 201, rid)
+
+    async def list_versions(r: Request, rid: str) -> Response:
+        return _json(store.list_versions(name(r), q(r, "Marker"), max_items(r)), 200, rid)
+
+    async def create_alias(r: Request, rid: str) -> Response:
+        return _json(store.create_alias(name(r), await _body(r)), 201, rid)
+
+    async def list_aliases(r: Request, rid: str) -> Response:
+        result = store.list_aliases(name(r), q(r, "FunctionVersion"), q(r, "Marker"), max_items(r))
+        return _json(result, 200, rid)
+
+    async def get_alias(r: Request, rid: str) -> Response:
+        return _json(store.get_alias(name(r), r.path_params["Name"]), 200, rid)
+
+    async def update_alias(r: Request, rid: str) -> Response:
+        return _json(store.update_alias(name(r), r.path_params["Name"], await _body(r)), 200, rid)
+
+    async def delete_alias(r: Request, rid: str) -> Response:
+        store.delete_alias(name(r), r.path_params["Name"])
+        return Response(status_code=204, headers={"x-amzn-RequestId": rid})
+
+    async def put_concurrency(r: Request, rid: str) -> Response:
+        body = await _body(r)
+        return _json(store.put_concurrency(name(r), body.get("ReservedConcurrentExecutions")), 200, rid)
+
+    async def get_concurrency(r: Request, rid: str) -> Response:
+        return _json(store.get_concurrency(name(r)), 200, rid)
+
+    async def delete_concurrency(r: Request, rid: str) -> Response:
+        store.delete_concurrency(name(r))
+        return Response(status_code=204, headers={"x-amzn-RequestId": rid})
+
+    async def list_tags(r: Request, rid: str) -> Response:
+        return _json(store.list_tags(r.path_params["Resource"]), 200, rid)
+
+    async def account_settings(r: Request, rid: str) -> Response:
+        return _json(invoker.account_settings(), 200, rid)
+
+    async def invoke(r: Request, rid: str) -> Response:
+        kind = r.headers.get("x-amz-invocation-type", "RequestResponse")
+        if kind not in ("RequestResponse", "Event", "DryRun"):
+            raise InvalidParameterValueException(
+                f"InvocationType must be RequestResponse, Event or DryRun, got {kind!r}"
+            )
+        payload = await r.body()
+        limit = ASYNC_PAYLOAD_LIMIT if kind == "Event" else SYNC_PAYLOAD_LIMIT
+        if len(payload) > limit:
+            raise RequestTooLargeException(
+                f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+            )
+        payload = payload or b"{}"
+        try:
+            json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidRequestContentException(
+                f"Could not parse request body into json: Could not parse payload into json: {exc}"
+            ) from None
+        target = store.resolve_invoke(name(r), q(r, "Qualifier"), rng.random())
+        headers = {"x-amzn-RequestId": rid, "X-Amz-Executed-Version": target.executed_version}
+        if kind == "DryRun":
+            return Response(status_code=204, headers=headers)
+        client_context = r.headers.get("x-amz-client-context")
+        if kind == "Event":
+            invoker.invoke_later(target, payload, rid, client_context)
+            return Response(status_code=202, headers={"x-amzn-RequestId": rid})
+        result = await invoker.invoke(target, payload, rid, client_context)
+        if result.function_error:
+            headers["X-Amz-Function-Error"] = result.function_error
+        if r.headers.get("x-amz-log-type") == "Tail":
+            tail = result.logs.encode()[-LOG_TAIL_BYTES:]
+            headers["X-Amz-Log-Result"] = base64.b64encode(tail).decode()
+        return Response(result.payload, status_code=200, media_type="application/json",
+                        headers=headers)
+
+    # -- lambdashift's own endpoints --------------------------------------------------------
+
+    async def health(r: Request, rid: str) -> Response:
+        return _json({"status": "ok", "functions": len(store.names())}, 200, rid)
+
+    async def metrics(r: Request, rid: str) -> Response:
+        since, until = float(q(r, "since") or 0), float(q(r, "until") or "inf")
+        fn, _ = store.function(name(r))
+        return _json(invoker.metrics.summary(fn.name, since, until, q(r, "qualifier")), 200, rid)
+
+    async def metric_records(r: Request, rid: str) -> Response:
+        since, until = float(q(r, "since") or 0), float(q(r, "until") or "inf")
+        fn, _ = store.function(name(r))
+        records = invoker.metrics.records(fn.name, since, until, q(r, "qualifier"))
+        return _json({"FunctionName": fn.name, "Records": [rec.__dict__ for rec in records]}, 200, rid)
+
+    async def code(r: Request, rid: str) -> Response:
+        path = store.code.root / r.path_params["file"]
+        if path.parent != store.code.root or path.suffix != ".zip" or not path.is_file():
+            raise ResourceNotFoundException(f"No deployment package {r.path_params['file']}")
+        return FileResponse(path, media_type="application/zip")
+
+    async def runtime_stats(r: Request, rid: str) -> Response:
+        return _json(invoker.runtime.stats(), 200, rid)
+
+    async def unknown(r: Request, rid: str) -> Response:
+        raise UnknownOperationException(f"Unknown operation: {r.method} {r.url.path}")
+
+    fn_path = "/2015-03-31/functions/{FunctionName}"
+    routes = [
+        Route("/2015-03-31/functions", op(create_function), methods=["POST"]),
+        Route("/2015-03-31/functions/", op(create_function), methods=["POST"]),
+        Route("/2015-03-31/functions", op(list_functions), methods=["GET"]),
+        Route("/2015-03-31/functions/", op(list_functions), methods=["GET"]),
+        Route(fn_path, op(get_function, control=False), methods=["GET"]),
+        Route(fn_path, op(delete_function), methods=["DELETE"]),
+        Route(fn_path + "/configuration", op(get_configuration), methods=["GET"]),
+        Route(fn_path + "/configuration", op(update_configuration), methods=["PUT"]),
+        Route(fn_path + "/code", op(update_code), methods=["PUT"]),
+        Route(fn_path + "/versions", op(publish_version), methods=["POST"]),
+        Route(fn_path + "/versions", op(list_versions), methods=["GET"]),
+        Route(fn_path + "/aliases", op(create_alias), methods=["POST"]),
+        Route(fn_path + "/aliases", op(list_aliases), methods=["GET"]),
+        Route(fn_path + "/aliases/{Name}", op(get_alias), methods=["GET"]),
+        Route(fn_path + "/aliases/{Name}", op(update_alias), methods=["PUT"]),
+        Route(fn_path + "/aliases/{Name}", op(delete_alias), methods=["DELETE"]),
+        Route(fn_path + "/invocations", op(invoke, control=False), methods=["POST"]),
+        Route("/2017-10-31/functions/{FunctionName}/concurrency", op(put_concurrency), methods=["PUT"]),
+        Route("/2017-10-31/functions/{FunctionName}/concurrency", op(delete_concurrency),
+              methods=["DELETE"]),
+        Route("/2019-09-30/functions/{FunctionName}/concurrency", op(get_concurrency), methods=["GET"]),
+        Route("/2017-03-31/tags/{Resource:path}", op(list_tags), methods=["GET"]),
+        Route("/2016-08-19/account-settings", op(account_settings), methods=["GET"]),
+        Route("/2016-08-19/account-settings/", op(account_settings), methods=["GET"]),
+        Route("/_lambdashift/health", op(health, control=False), methods=["GET"]),
+        Route("/_lambdashift/metrics/{FunctionName}", op(metrics, control=False), methods=["GET"]),
+        Route("/_lambdashift/metrics/{FunctionName}/records", op(metric_records, control=False),
+              methods=["GET"]),
+        Route("/_lambdashift/code/{file}", op(code, control=False), methods=["GET"]),
+        Route("/_lambdashift/runtime", op(runtime_stats, control=False), methods=["GET"]),
+        Route("/{path:path}", op(unknown, control=False),
+              methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await invoker.close()  # no worker process outlives the server
+
+    return Starlette(routes=routes, lifespan=lifespan)
+

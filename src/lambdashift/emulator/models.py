@@ -1,0 +1,182 @@
+"""The emulator's records: a function's code and configuration, its versions and aliases.
+
+Records know how to render themselves in AWS's JSON shapes (``to_aws``) and how to
+round-trip through the store's JSON documents (``to_doc``/``from_doc``); the rules of
+what may change and when live in ``store.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+LATEST = "$LATEST"
+
+
+@dataclass(frozen=True)
+class Arns:
+    """Builds the ARNs of one region and account."""
+
+    region: str
+    account_id: str
+
+    def function(self, name: str, qualifier: str | None = None) -> str:
+        """``arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]``."""
+        base = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+        return f"{base}:{qualifier}" if qualifier else base
+
+
+@dataclass(frozen=True)
+class CodeConfig:
+    """The code and configuration of ``$LATEST`` or of one published (immutable) version."""
+
+    version: str
+    runtime: str
+    role: str
+    handler: str
+    description: str
+    timeout: int
+    memory_size: int
+    environment: dict[str, str]
+    code_sha256: str
+    code_size: int
+    last_modified: str
+    revision_id: str
+
+    def fingerprint(self) -> str:
+        """What publishing compares: code and configuration, not description or bookkeeping."""
+        relevant = {
+            "runtime": self.runtime,
+            "role": self.role,
+            "handler": self.handler,
+            "timeout": self.timeout,
+            "memory_size": self.memory_size,
+            "environment": self.environment,
+            "code_sha256": self.code_sha256,
+        }
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+    def to_aws(self, name: str, arns: Arns) -> dict[str, Any]:
+        """AWS's ``FunctionConfiguration`` shape."""
+        body: dict[str, Any] = {
+            "FunctionName": name,
+            "FunctionArn": arns.function(name, self.version),
+            "Runtime": self.runtime,
+            "Role": self.role,
+            "Handler": self.handler,
+            "CodeSize": self.code_size,
+            "Description": self.description,
+            "Timeout": self.timeout,
+            "MemorySize": self.memory_size,
+            "LastModified": self.last_modified,
+            "CodeSha256": self.code_sha256,
+            "Version": self.version,
+            "TracingConfig": {"Mode": "PassThrough"},
+            "RevisionId": self.revision_id,
+            "State": "Active",
+            "LastUpdateStatus": "Successful",
+            "PackageType": "Zip",
+            "Architectures": ["x86_64"],
+            "EphemeralStorage": {"Size": 512},
+            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+            "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
+        }
+        if self.environment:
+            body["Environment"] = {"Variables": dict(self.environment)}
+        return body
+
+    def to_doc(self) -> dict[str, Any]:
+        """A JSON-safe document for the store."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> CodeConfig:
+        """Inverse of ``to_doc``."""
+        return cls(**doc)
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A named pointer to a version, optionally splitting traffic with one more version."""
+
+    name: str
+    function_version: str
+    description: str
+    weights: dict[str, float]
+    revision_id: str
+
+    def to_aws(self, function_name: str, arns: Arns) -> dict[str, Any]:
+        """AWS's ``AliasConfiguration`` shape; no ``RoutingConfig`` key when not split."""
+        body: dict[str, Any] = {
+            "AliasArn": arns.function(function_name, self.name),
+            "Name": self.name,
+            "FunctionVersion": self.function_version,
+            "Description": self.description,
+            "RevisionId": self.revision_id,
+        }
+        if self.weights:
+            body["RoutingConfig"] = {"AdditionalVersionWeights": dict(self.weights)}
+        return body
+
+    def to_doc(self) -> dict[str, Any]:
+        """A JSON-safe document for the store."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Alias:
+        """Inverse of ``to_doc``."""
+        return cls(**doc)
+
+
+@dataclass
+class Function:
+    """A function: its ``$LATEST``, its published versions and its aliases.
+
+    Mutable on purpose: the store replaces whole records under its lock and persists the
+    function as one document in one transaction, so a crash never leaves half a change.
+    """
+
+    name: str
+    latest: CodeConfig
+    versions: dict[int, CodeConfig] = field(default_factory=dict)
+    aliases: dict[str, Alias] = field(default_factory=dict)
+    reserved_concurrency: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def config(self, qualifier: str) -> CodeConfig | None:
+        """``$LATEST`` or a published version by number; None when absent."""
+        if qualifier == LATEST:
+            return self.latest
+        if qualifier.isdigit():
+            return self.versions.get(int(qualifier))
+        return None
+
+    def latest_published(self) -> CodeConfig | None:
+        """The highest published version that still exists."""
+        return self.versions[max(self.versions)] if self.versions else None
+
+    def to_doc(self) -> dict[str, Any]:
+        """A JSON-safe document for the store."""
+        return {
+            "name": self.name,
+            "latest": self.latest.to_doc(),
+            "versions": {str(n): c.to_doc() for n, c in self.versions.items()},
+            "aliases": {a: al.to_doc() for a, al in self.aliases.items()},
+            "reserved_concurrency": self.reserved_concurrency,
+            "tags": self.tags,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Function:
+        """Inverse of ``to_doc``."""
+        return cls(
+            name=doc["name"],
+            latest=CodeConfig.from_doc(doc["latest"]),
+            versions={int(n): CodeConfig.from_doc(c) for n, c in doc["versions"].items()},
+            aliases={a: Alias.from_doc(al) for a, al in doc["aliases"].items()},
+            reserved_concurrency=doc.get("reserved_concurrency"),
+            tags=doc.get("tags", {}),
+        )

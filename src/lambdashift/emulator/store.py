@@ -1,0 +1,502 @@
+"""The emulated Lambda control plane: state and AWS's rules, persisted in SQLite.
+
+Each function is one JSON document written in one transaction, so a crash leaves the
+state before or after a change, never half of it. Version numbers come from a counter
+table that outlives the functions: AWS never reuses a version number, not even after a
+function is deleted and created again under the same name. Everything is kept in memory
+too, so the invoke path reads no disk.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from lambdashift.emulator import validation as v
+from lambdashift.emulator.code import CodeRepository, decode_zip_file
+from lambdashift.emulator.errors import (
+    InvalidParameterValueException,
+    PreconditionFailedException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+)
+from lambdashift.emulator.models import LATEST, Alias, Arns, CodeConfig, Function
+from lambdashift.emulator.paging import page
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS functions (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS version_counters (name TEXT PRIMARY KEY, last INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class InvokeTarget:
+    """What one invocation runs: the version picked and the code and configuration it has."""
+
+    function_name: str
+    executed_version: str
+    config: CodeConfig
+    invoked_arn: str
+    reserved_concurrency: int | None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+
+
+def _revision() -> str:
+    return str(uuid.uuid4())
+
+
+class LambdaStore:
+    """Functions, versions and aliases of one emulated account and region."""
+
+    def __init__(self, data_dir: Path, *, region: str = "us-east-1",
+                 account_id: str = "000000000000",
+                 on_removed: Callable[[str, str | None], None] | None = None) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.arns = Arns(region, account_id)
+        self.code = CodeRepository(data_dir / "code")
+        self.on_removed = on_removed or (lambda name, version: None)
+        self._db = sqlite3.connect(data_dir / "lambda.db", isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._functions: dict[str, Function] = {
+            name: Function.from_doc(json.loads(doc))
+            for name, doc in self._db.execute("SELECT name, doc FROM functions")
+        }
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    # -- reading ---------------------------------------------------------------------
+
+    def function(self, raw_name: str) -> tuple[Function, str | None]:
+        """The function a name or ARN names, and the qualifier embedded in it."""
+        name, qualifier = v.split_function_name(raw_name)
+        fn = self._functions.get(name)
+        if fn is None:
+            raise ResourceNotFoundException(f"Function not found: {self.arns.function(name)}")
+        return fn, qualifier
+
+    def _qualified(self, raw_name: str, qualifier: str | None) -> tuple[Function, str | None]:
+        fn, embedded = self.function(raw_name)
+        if qualifier is not None:
+            v.check_pattern(qualifier, "qualifier", v.QUALIFIER_PATTERN, max_len=128)
+        if embedded and qualifier and embedded != qualifier:
+            raise InvalidParameterValueException(
+                "The derived qualifier from the function name does not match the specified qualifier."
+            )
+        return fn, (embedded or qualifier or None)
+
+    def _config_for(self, fn: Function, qualifier: str | None) -> tuple[CodeConfig, str | None]:
+        """The configuration a qualifier (version, alias or none) resolves to, and the alias."""
+        qualifier = qualifier or LATEST
+        if qualifier in fn.aliases:
+            config = fn.config(fn.aliases[qualifier].function_version)
+            assert config is not None  # aliases only point at existing versions
+            return config, qualifier
+        config = fn.config(qualifier)
+        if config is None:
+            raise ResourceNotFoundException(
+                f"Function not found: {self.arns.function(fn.name, qualifier)}"
+            )
+        return config, None
+
+    def get_configuration(self, raw_name: str, qualifier: str | None) -> dict[str, Any]:
+        """GetFunctionConfiguration."""
+        fn, qualifier = self._qualified(raw_name, qualifier)
+        config, alias = self._config_for(fn, qualifier)
+        body = config.to_aws(fn.name, self.arns)
+        if alias:
+            body["FunctionArn"] = self.arns.function(fn.name, alias)
+        return body
+
+    def get_function(self, raw_name: str, qualifier: str | None, code_url: str) -> dict[str, Any]:
+        """GetFunction: configuration, where to download the code, tags, concurrency."""
+        body: dict[str, Any] = {"Configuration": self.get_configuration(raw_name, qualifier)}
+        sha = body["Configuration"]["CodeSha256"]
+        body["Code"] = {"RepositoryType": "S3", "Location": code_url + self.code.zip_path(sha).name}
+        fn, _ = self.function(raw_name)
+        if fn.tags:
+            body["Tags"] = dict(fn.tags)
+        if fn.reserved_concurrency is not None:
+            body["Concurrency"] = {"ReservedConcurrentExecutions": fn.reserved_concurrency}
+        return body
+
+    def list_functions(self, marker: str | None, max_items: int | None,
+                       all_versions: bool) -> dict[str, Any]:
+        """ListFunctions: $LATEST of each function, or every version with FunctionVersion=ALL."""
+        items: list[dict[str, Any]] = []
+        for name in sorted(self._functions):
+            fn = self._functions[name]
+            items.append(fn.latest.to_aws(name, self.arns))
+            if all_versions:
+                items.extend(fn.versions[n].to_aws(name, self.arns) for n in sorted(fn.versions))
+        chunk, next_marker = page(items, marker, max_items)
+        return {"Functions": chunk, **({"NextMarker": next_marker} if next_marker else {})}
+
+    def list_versions(self, raw_name: str, marker: str | None,
+                      max_items: int | None) -> dict[str, Any]:
+        """ListVersionsByFunction: $LATEST, then versions in ascending order."""
+        fn, _ = self.function(raw_name)
+        items = [fn.latest.to_aws(fn.name, self.arns)]
+        items += [fn.versions[n].to_aws(fn.name, self.arns) for n in sorted(fn.versions)]
+        chunk, next_marker = page(items, marker, max_items)
+        return {"Versions": chunk, **({"NextMarker": next_marker} if next_marker else {})}
+
+    def names(self) -> list[str]:
+        """Names of all functions."""
+        return sorted(self._functions)
+
+    # -- functions ---------------------------------------------------------------------
+
+    def create_function(self, params: dict[str, Any]) -> dict[str, Any]:
+        """CreateFunction (ZipFile only), publishing version 1.. at once with Publish=True."""
+        name, qualifier = v.split_function_name(params.get("FunctionName"), "functionName")
+        if qualifier:
+            raise InvalidParameterValueException("A function name to create cannot carry a qualifier.")
+        if name in self._functions:
+            raise ResourceConflictException(f"Function already exist: {name}")
+        handler = v.check_pattern(params.get("Handler"), "handler", v.HANDLER_PATTERN, max_len=128)
+        runtime = v.check_runtime(params.get("Runtime"))
+        role = v.check_pattern(params.get("Role"), "role", v.ROLE_PATTERN, max_len=2048)
+        code = params.get("Code")
+        if not isinstance(code, dict) or "ZipFile" not in code:
+            raise InvalidParameterValueException(
+                "The emulator accepts code as Code.ZipFile only (no S3 or container images)."
+            )
+        data = decode_zip_file(code["ZipFile"], "CreateFunction")
+        config = CodeConfig(
+            version=LATEST,
+            runtime=runtime,
+            role=role,
+            handler=handler,
+            description=v.check_str(params.get("Description", ""), "description", 256),
+            timeout=v.check_int(params.get("Timeout", 3), "timeout", 1, 900),
+            memory_size=v.check_int(params.get("MemorySize", 128), "memorySize", 128, 10240),
+            environment=v.check_environment(params.get("Environment")),
+            code_sha256="",
+            code_size=0,
+            last_modified=_now(),
+            revision_id=_revision(),
+        )
+        self.code.check(data, handler)
+        stored = self.code.put(data)
+        config = replace(config, code_sha256=stored.code_sha256, code_size=stored.size)
+        tags = params.get("Tags") or {}
+        fn = Function(name=name, latest=config, tags=dict(tags))
+        if params.get("Publish"):
+            self._publish(fn, None)
+        self._save(fn)
+        published = fn.latest_published() if params.get("Publish") else None
+        return (published or fn.latest).to_aws(name, self.arns)
+
+    def update_code(self, raw_name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """UpdateFunctionCode (ZipFile, Publish, RevisionId, DryRun)."""
+        fn, _ = self.function(raw_name)
+        self._check_revision(fn.latest.revision_id, params.get("RevisionId"))
+        if "ZipFile" not in params:
+            raise InvalidParameterValueException(
+                "The emulator accepts code as ZipFile only (no S3 or container images)."
+            )
+        data = decode_zip_file(params["ZipFile"], "UpdateFunctionCode")
+        self.code.check(data, fn.latest.handler)
+        if params.get("DryRun"):
+            return fn.latest.to_aws(fn.name, self.arns)
+        stored = self.code.put(data)
+        fn.latest = replace(fn.latest, code_sha256=stored.code_sha256, code_size=stored.size,
+                            last_modified=_now(), revision_id=_revision())
+        return self._after_latest_change(fn, bool(params.get("Publish")))
+
+    def update_configuration(self, raw_name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """UpdateFunctionConfiguration (Handler, Runtime, Role, Description, Timeout, ...)."""
+        fn, _ = self.function(raw_name)
+        self._check_revision(fn.latest.revision_id, params.get("RevisionId"))
+        latest = fn.latest
+        changes: dict[str, Any] = {}
+        if "Handler" in params:
+            changes["handler"] = v.check_pattern(params["Handler"], "handler", v.HANDLER_PATTERN, max_len=128)
+            self.code.check_handler(self.code.names(latest.code_sha256), changes["handler"])
+        if "Runtime" in params:
+            changes["runtime"] = v.check_runtime(params["Runtime"])
+        if "Role" in params:
+            changes["role"] = v.check_pattern(params["Role"], "role", v.ROLE_PATTERN, max_len=2048)
+        if "Description" in params:
+            changes["description"] = v.check_str(params["Description"], "description", 256)
+        if "Timeout" in params:
+            changes["timeout"] = v.check_int(params["Timeout"], "timeout", 1, 900)
+        if "MemorySize" in params:
+            changes["memory_size"] = v.check_int(params["MemorySize"], "memorySize", 128, 10240)
+        if "Environment" in params:
+            changes["environment"] = v.check_environment(params["Environment"])
+        fn.latest = replace(latest, **changes, last_modified=_now(), revision_id=_revision())
+        return self._after_latest_change(fn, publish=False)
+
+    def _after_latest_change(self, fn: Function, publish: bool) -> dict[str, Any]:
+        if publish:
+            self._publish(fn, None)
+        self._save(fn)
+        # Warm $LATEST workers keep running the old code until they idle out: the runtime
+        # keys workers by code and revision, so the next invocation gets the new code.
+        shown = fn.latest_published() if publish else fn.latest
+        assert shown is not None
+        return shown.to_aws(fn.name, self.arns)
+
+    def delete_function(self, raw_name: str, qualifier: str | None) -> None:
+        """DeleteFunction: the whole function, or one published version."""
+        fn, qualifier = self._qualified(raw_name, qualifier)
+        if qualifier is None:
+            del self._functions[fn.name]
+            self._db.execute("DELETE FROM functions WHERE name = ?", (fn.name,))
+            self.on_removed(fn.name, None)
+            return
+        if qualifier == LATEST:
+            raise InvalidParameterValueException(
+                "$LATEST version cannot be deleted without deleting the function."
+            )
+        if not qualifier.isdigit():
+            raise InvalidParameterValueException(
+                f"Deleting an alias with DeleteFunction is not supported: use DeleteAlias for {qualifier}."
+            )
+        if int(qualifier) not in fn.versions:
+            raise ResourceNotFoundException(
+                f"Function not found: {self.arns.function(fn.name, qualifier)}"
+            )
+        users = sorted(a.name for a in fn.aliases.values()
+                       if a.function_version == qualifier or qualifier in a.weights)
+        if users:
+            raise ResourceConflictException(
+                f"Unable to delete version because the following aliases reference it: {users}"
+            )
+        del fn.versions[int(qualifier)]
+        self._save(fn)
+        self.on_removed(fn.name, qualifier)
+
+    # -- versions ----------------------------------------------------------------------
+
+    def publish_version(self, raw_name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """PublishVersion; unchanged code and configuration give back the latest version."""
+        fn, _ = self.function(raw_name)
+        self._check_revision(fn.latest.revision_id, params.get("RevisionId"))
+        expected_sha = params.get("CodeSha256")
+        if expected_sha is not None and expected_sha != fn.latest.code_sha256:
+            raise InvalidParameterValueException(
+                f"CodeSHA256 ({expected_sha}) is different from current CodeSHA256 in $LATEST "
+                f"({fn.latest.code_sha256}). Please try again with the CodeSHA256 in $LATEST."
+            )
+        description = params.get("Description")
+        if description is not None:
+            v.check_str(description, "description", 256)
+        config = self._publish(fn, description)
+        self._save(fn)
+        return config.to_aws(fn.name, self.arns)
+
+    def _publish(self, fn: Function, description: str | None) -> CodeConfig:
+        latest_published = fn.latest_published()
+        if latest_published and latest_published.fingerprint() == fn.latest.fingerprint():
+            return latest_published
+        number = self._next_version(fn.name)
+        config = replace(fn.latest, version=str(number), revision_id=_revision(),
+                         last_modified=_now(),
+                         description=fn.latest.description if description is None else description)
+        fn.versions[number] = config
+        return config
+
+    def _next_version(self, name: str) -> int:
+        row = self._db.execute("SELECT last FROM version_counters WHERE name = ?", (name,)).fetchone()
+        return (row[0] if row else 0) + 1
+
+    # -- aliases -----------------------------------------------------------------------
+
+    def _alias(self, fn: Function, alias: str, verb: str) -> Alias:
+        v.check_pattern(alias, "name", v.ALIAS_PATTERN, max_len=128)
+        if alias not in fn.aliases:
+            what = "Cannot find alias arn" if verb == "get" else "Alias not found"
+            raise ResourceNotFoundException(f"{what}: {self.arns.function(fn.name, alias)}")
+        return fn.aliases[alias]
+
+    def _check_routing(self, fn: Function, primary: str, weights: dict[str, float]) -> None:
+        v.check_pattern(primary, "functionVersion", r"(\$LATEST|[0-9]+)", max_len=1024)
+        if len(weights) > 1:
+            raise InvalidParameterValueException(
+                "Number of items in AdditionalVersionWeights cannot be greater than 1"
+            )
+        if primary == LATEST and weights:
+            raise InvalidParameterValueException(
+                "$LATEST is not supported for an alias pointing to more than 1 version"
+            )
+        for version in (primary, *weights):
+            if fn.config(version) is None:
+                raise ResourceNotFoundException(
+                    f"Function not found: {self.arns.function(fn.name, version)}"
+                )
+        for version in weights:
+            if version == primary:
+                raise InvalidParameterValueException(
+                    f"Invalid function version {version}. Function version {version} is already "
+                    "included in routing configuration."
+                )
+            extra, main = fn.config(version), fn.config(primary)
+            assert extra is not None and main is not None
+            if extra.role != main.role:
+                raise InvalidParameterValueException(
+                    "The primary and additional versions of an alias must share one execution "
+                    f"role: version {primary} has {main.role}, version {version} has {extra.role}."
+                )
+
+    def create_alias(self, raw_name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """CreateAlias."""
+        fn, _ = self.function(raw_name)
+        name = v.check_pattern(params.get("Name"), "name", v.ALIAS_PATTERN, max_len=128)
+        primary = params.get("FunctionVersion")
+        weights = v.check_weights(params.get("RoutingConfig"))
+        self._check_routing(fn, primary, weights)
+        if name in fn.aliases:
+            raise ResourceConflictException(f"Alias already exists: {self.arns.function(fn.name, name)}")
+        alias = Alias(name, primary, v.check_str(params.get("Description", ""), "description", 256),
+                      weights, _revision())
+        fn.aliases[name] = alias
+        self._save(fn)
+        return alias.to_aws(fn.name, self.arns)
+
+    def get_alias(self, raw_name: str, alias: str) -> dict[str, Any]:
+        """GetAlias."""
+        fn, _ = self.function(raw_name)
+        return self._alias(fn, alias, "get").to_aws(fn.name, self.arns)
+
+    def update_alias(self, raw_name: str, alias_name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """UpdateAlias: omitted members keep their value; empty weights clear the routing."""
+        fn, _ = self.function(raw_name)
+        alias = self._alias(fn, alias_name, "update")
+        self._check_revision(alias.revision_id, params.get("RevisionId"))
+        primary = params.get("FunctionVersion", alias.function_version)
+        weights = (v.check_weights(params["RoutingConfig"]) if "RoutingConfig" in params
+                   else alias.weights)
+        self._check_routing(fn, primary, weights)
+        description = (v.check_str(params["Description"], "description", 256)
+                       if "Description" in params else alias.description)
+        updated = Alias(alias.name, primary, description, weights, _revision())
+        fn.aliases[alias.name] = updated
+        self._save(fn)
+        return updated.to_aws(fn.name, self.arns)
+
+    def delete_alias(self, raw_name: str, alias: str) -> None:
+        """DeleteAlias (idempotent like AWS: an unknown alias is not an error)."""
+        fn, _ = self.function(raw_name)
+        v.check_pattern(alias, "name", v.ALIAS_PATTERN, max_len=128)
+        if fn.aliases.pop(alias, None) is not None:
+            self._save(fn)
+
+    def list_aliases(self, raw_name: str, version: str | None, marker: str | None,
+                     max_items: int | None) -> dict[str, Any]:
+        """ListAliases, optionally only those that send traffic to one version."""
+        fn, _ = self.function(raw_name)
+        items = [a.to_aws(fn.name, self.arns) for _, a in sorted(fn.aliases.items())
+                 if version is None or a.function_version == version or version in a.weights]
+        chunk, next_marker = page(items, marker, max_items)
+        return {"Aliases": chunk, **({"NextMarker": next_marker} if next_marker else {})}
+
+    # -- concurrency and tags --------------------------------------------------------------
+
+    def put_concurrency(self, raw_name: str, value: Any) -> dict[str, Any]:
+        """PutFunctionConcurrency: the most invocations of this function at once."""
+        fn, _ = self.function(raw_name)
+        fn.reserved_concurrency = v.check_int(value, "reservedConcurrentExecutions", 0, 1000)
+        self._save(fn)
+        return {"ReservedConcurrentExecutions": fn.reserved_concurrency}
+
+    def get_concurrency(self, raw_name: str) -> dict[str, Any]:
+        """GetFunctionConcurrency."""
+        fn, _ = self.function(raw_name)
+        if fn.reserved_concurrency is None:
+            return {}
+        return {"ReservedConcurrentExecutions": fn.reserved_concurrency}
+
+    def delete_concurrency(self, raw_name: str) -> None:
+        """DeleteFunctionConcurrency."""
+        fn, _ = self.function(raw_name)
+        fn.reserved_concurrency = None
+        self._save(fn)
+
+    def list_tags(self, arn: str) -> dict[str, Any]:
+        """ListTags of a function ARN."""
+        fn, _ = self.function(arn)
+        return {"Tags": dict(fn.tags)}
+
+    # -- invoke --------------------------------------------------------------------------
+
+    def resolve_invoke(self, raw_name: str, qualifier: str | None, pick: float) -> InvokeTarget:
+        """The version one invocation runs; ``pick`` in [0, 1) draws between an alias's two."""
+        fn, qualifier = self._qualified(raw_name, qualifier)
+        used = qualifier or LATEST
+        alias = fn.aliases.get(used)
+        version = alias.function_version if alias else used
+        if alias and alias.weights:
+            (extra, weight), = alias.weights.items()
+            if pick < weight:
+                version = extra
+        config = fn.config(version)
+        if config is None:
+            raise ResourceNotFoundException(f"Function not found: {self.arns.function(fn.name, used)}")
+        invoked = self.arns.function(fn.name, qualifier)
+        return InvokeTarget(fn.name, version, config, invoked, fn.reserved_concurrency)
+
+    # -- persistence ---------------------------------------------------------------------
+
+    @staticmethod
+    def _check_revision(current: str, given: Any) -> None:
+        if given is not None and given != current:
+            raise PreconditionFailedException(
+                "The Revision Id provided does not match the latest Revision Id. "
+                "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+            )
+
+    def _save(self, fn: Function) -> None:
+        """Write the function (and its version counter) in one transaction."""
+        doc = json.dumps(fn.to_doc(), sort_keys=True)
+        top = max(fn.versions, default=0)
+        try:
+            with self._transaction():
+                self._db.execute("INSERT OR REPLACE INTO functions (name, doc) VALUES (?, ?)",
+                                 (fn.name, doc))
+                self._db.execute(
+                    "INSERT INTO version_counters (name, last) VALUES (?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET last = MAX(last, excluded.last)",
+                    (fn.name, top),
+                )
+        except sqlite3.Error:
+            self._reload(fn.name)  # callers changed the record in place: undo it in memory
+            raise
+        self._functions[fn.name] = fn
+
+    def _reload(self, name: str) -> None:
+        row = self._db.execute("SELECT doc FROM functions WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            self._functions.pop(name, None)
+        else:
+            self._functions[name] = Function.from_doc(json.loads(row[0]))
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")

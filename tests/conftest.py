@@ -1,0 +1,114 @@
+"""Shared fixtures: a running emulator (a real child process on loopback) and boto3 clients."""
+
+from __future__ import annotations
+
+import io
+import uuid
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from lambdashift.emulator.server import EmulatorProcess, start_process
+
+ROLE = "arn:aws:iam::000000000000:role/lambdashift-test"
+
+
+def make_zip(files: dict[str, str]) -> bytes:
+    """A deployment package with the given files."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in sorted(files.items()):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, text)
+    return buf.getvalue()
+
+
+ECHO_HANDLER = """
+import json, os
+
+def handler(event, context):
+    return {
+        "event": event,
+        "function_name": context.function_name,
+        "function_version": context.function_version,
+        "invoked_function_arn": context.invoked_function_arn,
+        "memory_limit_in_mb": context.memory_limit_in_mb,
+        "aws_request_id": context.aws_request_id,
+        "log_group_name": context.log_group_name,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "release": os.environ.get("RELEASE"),
+        "env_version": os.environ.get("AWS_LAMBDA_FUNCTION_VERSION"),
+    }
+"""
+
+
+def lambda_client(endpoint: str, *, validate: bool = True) -> "boto3.client":
+    """A boto3 Lambda client for an emulator endpoint, with boto3's defaults otherwise.
+
+    ``validate=False`` turns off botocore's client-side checks, so that a test can show
+    what the server itself does with a value the client would have refused.
+    """
+    return boto3.client(
+        "lambda", endpoint_url=endpoint, region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}, max_pool_connections=50,
+                      read_timeout=60, parameter_validation=validate),
+    )
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+    """One emulator for the session, in a fresh data directory."""
+    proc = start_process(tmp_path_factory.mktemp("emulator") / "data")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def client(emulator: EmulatorProcess):
+    """boto3's Lambda client against the session's emulator."""
+    return lambda_client(emulator.endpoint)
+
+
+@pytest.fixture(scope="session")
+def raw_client(emulator: EmulatorProcess):
+    """boto3's Lambda client with its client-side parameter checks off."""
+    return lambda_client(emulator.endpoint, validate=False)
+
+
+@pytest.fixture
+def fn_name() -> str:
+    """A function name no other test uses."""
+    return f"fn-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def make_function(client, fn_name):
+    """Create a function (echo handler unless files are given); returns its name."""
+    def create(files: dict[str, str] | None = None, *, name: str | None = None,
+               env: dict[str, str] | None = None, publish: bool = False, **extra) -> str:
+        name = name or fn_name
+        client.create_function(
+            FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="index.handler",
+            Code={"ZipFile": make_zip(files or {"index.py": ECHO_HANDLER})},
+            Environment={"Variables": env or {"RELEASE": "v1"}}, Publish=publish, **extra,
+        )
+        return name
+    return create
+
+
+def publish_release(client, name: str, release: str) -> str:
+    """Change the function's configuration to a new release and publish it; returns the version."""
+    client.update_function_configuration(FunctionName=name, Environment={"Variables": {"RELEASE": release}})
+    return client.publish_version(FunctionName=name)["Version"]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A fresh data directory for a test's own emulator."""
+    return tmp_path / "data"
