@@ -132,9 +132,8 @@ class Traffic:
     def __str__(self) -> str:
         if self.canary is None:
             return f"{self.primary} (100%)"
-        return (
-            f"{self.primary} ({_percent(1.0 - self.weight)}) + {self.canary} ({_percent(self.weight)})"
-        )
+        primary, canary = _percent(1.0 - self.weight), _percent(self.weight)
+        return f"{self.primary} ({primary}) + {self.canary} ({canary})"
 
 
 def _percent(fraction: float) -> str:
@@ -191,7 +190,7 @@ class PauseStep:
 
 @dataclass(frozen=True)
 class InvocationPause:
-    """Wait until the candidate has served ``invocations`` calls: on low traffic, time proves nothing."""
+    """Wait for ``invocations`` calls of the candidate: on low traffic, time proves little."""
 
     invocations: int
 
@@ -262,7 +261,11 @@ def step_to_dict(step: Step) -> dict[str, Any]:
     if isinstance(step, ManualGate):
         return {"gate": "manual"}
     if isinstance(step, AnalysisStep):
-        return {"analysis": dict(step.params), "alarms": list(step.alarms), "interval": step.interval}
+        return {
+            "analysis": dict(step.params),
+            "alarms": list(step.alarms),
+            "interval": step.interval,
+        }
     raise TypeError(f"not a step: {step!r}")
 
 

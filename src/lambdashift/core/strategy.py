@@ -141,10 +141,23 @@ def parse_analysis(
     base = defaults or AnalysisStep()
     params = {**base.params, **{k: v for k, v in value.items() if k not in ("alarms", "interval")}}
     alarms = parse_alarms(value["alarms"], f"{path}.alarms") if "alarms" in value else base.alarms
-    interval = (
-        parse_duration(value["interval"], f"{path}.interval") if "interval" in value else base.interval
-    )
+    interval = base.interval
+    if "interval" in value:
+        interval = parse_duration(value["interval"], f"{path}.interval")
     return AnalysisStep(params, alarms, interval)
+
+
+def _canary_weight(percent: object, path: str) -> float:
+    fraction = parse_percent(percent, path)
+    if fraction == 1.0:
+        raise ConfigError(f"{path}: a canary weight must be below 100, got {percent!r}")
+    return fraction
+
+
+def _check_increments(increments: object, path: str) -> None:
+    valid = isinstance(increments, int) and not isinstance(increments, bool)
+    if not valid or not 2 <= increments <= 100:  # type: ignore[operator]
+        raise ConfigError(f"{path}: must be an integer from 2 to 100, got {increments!r}")
 
 
 # --- strategies --------------------------------------------------------------------------
@@ -155,21 +168,21 @@ def blue_green(check: AnalysisStep | None = None) -> tuple[Step, ...]:
     return (check or AnalysisStep(), WeightStep(1.0))
 
 
-def canary(percent: float = 10, wait: Step | None = None, check: AnalysisStep | None = None) -> tuple[Step, ...]:
+def canary(
+    percent: float = 10, wait: Step | None = None, check: AnalysisStep | None = None
+) -> tuple[Step, ...]:
     """``percent`` to the candidate, ``wait`` (5 minutes by default), optional checks, then 100%."""
-    fraction = parse_percent(percent, "weight")
-    if fraction == 1.0:
-        raise ConfigError("weight: a canary weight must be below 100")
-    steps: list[Step] = [WeightStep(fraction), wait or PauseStep(300)]
+    steps: list[Step] = [WeightStep(_canary_weight(percent, "weight")), wait or PauseStep(300)]
     if check is not None:
         steps.append(check)
     return (*steps, WeightStep(1.0))
 
 
-def linear(increments: int = 10, wait: Step | None = None, check: AnalysisStep | None = None) -> tuple[Step, ...]:
+def linear(
+    increments: int = 10, wait: Step | None = None, check: AnalysisStep | None = None
+) -> tuple[Step, ...]:
     """``increments`` equal steps to 100%, each but the last followed by ``wait`` and checks."""
-    if isinstance(increments, bool) or not isinstance(increments, int) or not 2 <= increments <= 100:
-        raise ConfigError(f"increments: must be an integer from 2 to 100, got {increments!r}")
+    _check_increments(increments, "increments")
     steps: list[Step] = []
     for i in range(1, increments):
         steps += [WeightStep(round(i / increments, 6)), wait or PauseStep(60)]
@@ -244,7 +257,9 @@ def steps_for(rollout: Mapping[str, Any], path: str = "rollout") -> tuple[Step, 
         raise ConfigError(f"{path}: must be a mapping with a 'strategy'")
     strategy = rollout.get("strategy")
     if not isinstance(strategy, str):
-        raise ConfigError(f"{path}.strategy: required, one of {', '.join(STRATEGIES)} or a CodeDeploy preset")
+        raise ConfigError(
+            f"{path}.strategy: required, one of {', '.join(STRATEGIES)} or a CodeDeploy preset"
+        )
     preset = preset_name(strategy)
     if strategy not in STRATEGIES and preset is None:
         names = [*STRATEGIES, *PRESETS]
@@ -252,7 +267,8 @@ def steps_for(rollout: Mapping[str, Any], path: str = "rollout") -> tuple[Step, 
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(
             f"{path}.strategy: unknown strategy {strategy!r}{hint} "
-            f"(expected {', '.join(STRATEGIES)} or a CodeDeploy preset such as LambdaCanary10Percent5Minutes)"
+            f"(expected {', '.join(STRATEGIES)} or a CodeDeploy preset such as "
+            "LambdaCanary10Percent5Minutes)"
         )
     allowed = _COMMON_KEYS if preset else _KEYS[strategy]
     for key in rollout:
@@ -267,21 +283,20 @@ def steps_for(rollout: Mapping[str, Any], path: str = "rollout") -> tuple[Step, 
     if "steps" in rollout:
         clash = [k for k in ("weight", "pause", "increments") if k in rollout]
         if clash:
-            raise ConfigError(f"{path}: give either 'steps' or {', '.join(repr(k) for k in clash)}, not both")
+            given = ", ".join(repr(k) for k in clash)
+            raise ConfigError(f"{path}: give either 'steps' or {given}, not both")
         return parse_steps(rollout["steps"], f"{path}.steps", check=check)
     if strategy == "custom":
         raise ConfigError(f"{path}.steps: required by the custom strategy")
     wait = parse_pause(rollout["pause"], f"{path}.pause") if "pause" in rollout else None
     if strategy == "canary":
         weight = rollout.get("weight", 10)
-        fraction = parse_percent(weight, f"{path}.weight")
-        if fraction == 1.0:
-            raise ConfigError(f"{path}.weight: a canary weight must be below 100, got {weight!r}")
+        _canary_weight(weight, f"{path}.weight")  # here, for the error's key path
         return canary(weight, wait, check)
     increments = rollout.get("increments", 10)
-    if isinstance(increments, bool) or not isinstance(increments, int) or not 2 <= increments <= 100:
-        raise ConfigError(f"{path}.increments: must be an integer from 2 to 100, got {increments!r}")
+    _check_increments(increments, f"{path}.increments")
     return linear(increments, wait, check)
+
 
 
 def _rollout_check(rollout: Mapping[str, Any], path: str) -> AnalysisStep | None:
