@@ -1,0 +1,29 @@
+output "api_url" {
+  description = "Base URL of the notes API (the $default stage), e.g. $api_url/notes."
+  value       = aws_apigatewayv2_stage.default.invoke_url
+}
+
+output "table_name" {
+  description = "Name of the notes table."
+  value       = aws_dynamodb_table.notes.name
+}
+
+output "functions" {
+  description = "Per function: latest published version, and the live alias's primary version, canary version (or null) and canary weight, as of the last refresh."
+  value = {
+    for name, m in {
+      "notes-create" = module.notes_create
+      "notes-get"    = module.notes_get
+      "notes-list"   = module.notes_list
+      "notes-update" = module.notes_update
+      "notes-delete" = module.notes_delete
+      } : name => {
+      latest_version = m.lambda_function_latest_version
+      live_primary   = m.live_alias_primary_version
+      live_canary    = m.live_alias_canary_version
+      live_weight    = m.live_alias_canary_weight
+      live_alias_arn = m.live_alias_arn
+      dev_alias_arn  = m.dev_alias_arn
+    }
+  }
+}
