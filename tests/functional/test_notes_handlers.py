@@ -609,6 +609,33 @@ def test_delete_is_204_then_404(v1: Api) -> None:
     assert v1("notes-list")[2]["items"] == []
 
 
+def test_backfill_lists_notes_written_without_list_keys(v2: Api, table: Any) -> None:
+    """Notes from before the list index (the article's code) appear after the backfill."""
+    spec = importlib.util.spec_from_file_location(
+        "notes_backfill", NOTES / "tools" / "backfill_list_keys.py"
+    )
+    assert spec is not None and spec.loader is not None
+    backfill = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(backfill)
+
+    current = create(v2, "current")
+    legacy_dated = {"id": str(uuid.uuid4()), "title": "dated", "content": "",
+                    "created_at": "2020-01-01T00:00:00.000000Z"}
+    legacy_undated = {"id": str(uuid.uuid4()), "title": "undated", "content": ""}
+    table.put_item(Item=legacy_dated)
+    table.put_item(Item=legacy_undated)
+    assert [n["title"] for n in v2("notes-list")[2]["items"]] == ["current"]
+
+    assert backfill.backfill(table, dry_run=True) == 2
+    assert backfill.backfill(table) == 2
+    assert backfill.backfill(table) == 0
+    titles = [n["title"] for n in v2("notes-list")[2]["items"]]
+    assert titles == ["current", "dated", "undated"]
+    assert table.get_item(Key={"id": current["id"]})["Item"]["sk"].startswith(
+        current["created_at"]
+    )
+
+
 # ---------------------------------------------------------------------------------------
 # Operations: logs, and failures that are not the client's fault.
 
