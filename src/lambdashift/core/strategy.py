@@ -216,7 +216,7 @@ def parse_steps(value: object, path: str, *, check: AnalysisStep | None = None) 
     if not isinstance(value, (list, tuple)) or not value:
         raise ConfigError(f"{path}: must be a non-empty list of steps such as {{weight: 10}}")
     steps: list[Step] = []
-    last_weight, last_weight_path = 0.0, ""
+    last_weight, last_index = 0.0, 0
     for index, item in enumerate(value):
         where = f"{path}[{index}]"
         if not isinstance(item, Mapping) or len(item) != 1:
@@ -232,10 +232,10 @@ def parse_steps(value: object, path: str, *, check: AnalysisStep | None = None) 
             weight = parse_percent(arg, where)
             if weight <= last_weight:
                 raise ConfigError(
-                    f"{where}: weights must increase, got {arg!r} after {last_weight * 100:g} "
-                    f"({last_weight_path})"
+                    f"{where}: weights must increase, got {arg!r} after "
+                    f"{last_weight * 100:g} at step {last_index}"
                 )
-            last_weight, last_weight_path = weight, where
+            last_weight, last_index = weight, index
             steps.append(WeightStep(weight))
         elif key == "pause":
             steps.append(parse_pause(arg, where))
