@@ -643,3 +643,28 @@ def test_random_runs_reach_every_phase():
     """The generator is not too timid: across seeds every phase shows up at the end of a run."""
     seen = {random_run(seed)[0].phase for seed in range(600)}
     assert seen >= {Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED}
+
+
+# --- purity --------------------------------------------------------------------------------------
+
+FORBIDDEN = {
+    "boto3", "botocore", "time", "datetime", "random", "os", "sys", "subprocess", "socket",
+    "pathlib", "sqlite3", "threading", "asyncio", "io", "shutil", "tempfile", "urllib", "httpx",
+}
+
+
+@pytest.mark.parametrize("module", ["model", "core/state", "core/machine", "core/strategy", "core/order"])
+def test_the_pure_core_imports_no_clock_randomness_or_io(module):
+    import ast
+    from pathlib import Path
+
+    import lambdashift
+
+    source = Path(lambdashift.__file__).parent / f"{module}.py"
+    imported = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            imported.add(node.module.split(".")[0])
+    assert not imported & FORBIDDEN, imported & FORBIDDEN
