@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from lambdashift.errors import ConfigError
@@ -36,6 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--function-env", type=_env_pair, action="append", default=[],
                    metavar="KEY=VALUE",
                    help="environment for every function's workers (e.g. dummy credentials)")
+    p.add_argument("--gateway-routes", default=None, metavar="JSON",
+                   help='also serve an HTTP API: {"GET /path/{id}": "function", ...}')
+    p.add_argument("--gateway-port", type=int, default=0, help="port of the HTTP API (0: a free one)")
+    p.add_argument("--alias", default="live", help="alias the HTTP API invokes (default live)")
     p.set_defaults(func=run)
 
 
@@ -47,10 +52,18 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--port must be from 0 to 65535, got {args.port}")
     if args.concurrency < 1:
         raise ConfigError(f"--concurrency must be at least 1, got {args.concurrency}")
+    routes: dict[str, str] = {}
+    if args.gateway_routes:
+        try:
+            routes = json.loads(args.gateway_routes)
+            assert isinstance(routes, dict) and all(isinstance(v, str) for v in routes.values())
+        except (ValueError, AssertionError):
+            raise ConfigError("--gateway-routes must be a JSON object of route key → function") from None
     options = EmulatorOptions(
         host=args.host, port=args.port, data_dir=args.data_dir, region=args.region,
         concurrency=args.concurrency, idle_timeout=args.idle_timeout,
         control_plane_rate=args.control_plane_rate, function_env=tuple(args.function_env),
+        gateway_routes=tuple(routes.items()), gateway_port=args.gateway_port, alias=args.alias,
     )
     try:
         run_foreground(options)

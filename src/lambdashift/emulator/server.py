@@ -17,16 +17,20 @@ import threading
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from lambdashift.emulator.api import build_app
+from lambdashift.emulator.gateway import build_gateway
 from lambdashift.emulator.invoker import Invoker
 from lambdashift.emulator.store import LambdaStore
 
 READY_PREFIX = "lambdashift emulator listening on "
+GATEWAY_PREFIX = "lambdashift gateway listening on "
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,10 @@ class EmulatorOptions:
     idle_timeout: float = 300.0
     control_plane_rate: float = 0.0
     function_env: tuple[tuple[str, str], ...] = ()
+    #: HTTP API routes (route key → function); none means no gateway is served.
+    gateway_routes: tuple[tuple[str, str], ...] = ()
+    gateway_port: int = 0
+    alias: str = "live"
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -61,32 +69,45 @@ def endpoint_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-async def serve(options: EmulatorOptions, on_ready: callable | None = None) -> None:  # type: ignore[valid-type]
-    """Serve the emulator until cancelled or signalled."""
+async def serve(options: EmulatorOptions,
+                on_ready: Callable[[str, str | None], None] | None = None) -> None:
+    """Serve the emulator (and the gateway, when it has routes) until stopped."""
     store = LambdaStore(options.data_dir, region=options.region, account_id=options.account_id)
     invoker = Invoker(store, default_concurrency=options.concurrency,
                       idle_timeout=options.idle_timeout, base_env=dict(options.function_env))
     store.on_removed = invoker.forget
     app = build_app(store, invoker, control_plane_rate=options.control_plane_rate)
-    sock = bind(options.host, options.port)
-    config = uvicorn.Config(app, loop="none", http="httptools", access_log=False,
-                            log_level="warning", lifespan="on", timeout_keep_alive=30)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started and not task.done():
+    servers = [(_server(app, lifespan="on"), bind(options.host, options.port))]
+    if options.gateway_routes:
+        gateway = build_gateway(store, invoker, dict(options.gateway_routes), alias=options.alias)
+        servers.append((_server(gateway, lifespan="off"), bind(options.host, options.gateway_port)))
+    tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
+    while not all(server.started for server, _ in servers) and not any(t.done() for t in tasks):
         await asyncio.sleep(0.01)
-    if on_ready is not None and server.started:
-        on_ready(endpoint_of(sock))
+    if on_ready is not None and all(server.started for server, _ in servers):
+        endpoints = [endpoint_of(sock) for _, sock in servers]
+        on_ready(endpoints[0], endpoints[1] if len(endpoints) > 1 else None)
     try:
-        await task
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for server, _ in servers:  # one stopping (a signal reaches every server) stops all
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
         store.close()
+
+
+def _server(app: ASGIApp, *, lifespan: str) -> uvicorn.Server:
+    config = uvicorn.Config(app, loop="none", http="httptools", access_log=False,
+                            log_level="warning", lifespan=lifespan, timeout_keep_alive=30)
+    return uvicorn.Server(config)
 
 
 def run_foreground(options: EmulatorOptions) -> None:
     """``lambdashift emulator``: serve, print the endpoint once it answers, stop on a signal."""
-    def ready(endpoint: str) -> None:
+    def ready(endpoint: str, gateway: str | None) -> None:
         print(f"{READY_PREFIX}{endpoint}", flush=True)
+        if gateway:
+            print(f"{GATEWAY_PREFIX}{gateway}", flush=True)
         print(f"  data directory: {options.data_dir.resolve()}", flush=True)
         print(f"  try: aws lambda list-functions --endpoint-url {endpoint}", flush=True)
     try:
@@ -102,6 +123,12 @@ class EmulatorProcess:
 
     process: subprocess.Popen[str]
     endpoint: str
+    gateway: str | None = None
+
+    @property
+    def pid(self) -> int:
+        """The child's process id."""
+        return self.process.pid
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, then SIGKILL if it does not stop in time."""
@@ -120,28 +147,67 @@ class EmulatorProcess:
 
 
 def start_process(data_dir: Path, *, port: int = 0, extra_args: list[str] | None = None,
-                  env: dict[str, str] | None = None, timeout: float = 30.0) -> EmulatorProcess:
-    """Start ``lambdashift emulator`` as a child and wait until its endpoint answers."""
+                  env: dict[str, str] | None = None, timeout: float = 30.0,
+                  log_file: Path | None = None, detach: bool = False) -> EmulatorProcess:
+    """Start ``lambdashift emulator`` as a child and wait until its endpoints answer.
+
+    With ``log_file`` the child writes there (and may outlive us with ``detach``);
+    otherwise its output comes through a pipe that a thread keeps draining.
+    """
     cmd = [sys.executable, "-m", "lambdashift.cli.main", "emulator", "--port", str(port),
            "--data-dir", str(data_dir), *(extra_args or [])]
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
-                               env={**os.environ, **(env or {})})
+    out = open(log_file, "w") if log_file else subprocess.PIPE  # noqa: SIM115 - child keeps it
+    process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT if log_file else None,
+                               text=True, env={**os.environ, **(env or {})},
+                               start_new_session=detach, stdin=subprocess.DEVNULL)
+    if log_file:
+        out.close()  # type: ignore[union-attr]
+    wants_gateway = "--gateway-routes" in (extra_args or [])
+    lines = _ready_lines(process, log_file, 2 if wants_gateway else 1, timeout)
+    endpoint = lines[READY_PREFIX]
     deadline = time.monotonic() + timeout
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    match = re.match(re.escape(READY_PREFIX) + r"(\S+)", line or "")
-    if not match:
-        process.kill()
-        raise RuntimeError(f"emulator did not start: {line!r} (exit {process.wait()})")
-    endpoint = match.group(1)
-    # Keep reading what the child prints, so that a full pipe can never block it.
-    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"{endpoint}/_lambdashift/health", timeout=2) as resp:
                 if json.load(resp)["status"] == "ok":
-                    return EmulatorProcess(process, endpoint)
+                    return EmulatorProcess(process, endpoint, lines.get(GATEWAY_PREFIX))
         except OSError:
             time.sleep(0.05)
     process.kill()
     raise RuntimeError("emulator did not answer its health check")
+
+
+def _ready_lines(process: subprocess.Popen[str], log_file: Path | None, wanted: int,
+                 timeout: float) -> dict[str, str]:
+    """The endpoints the child prints once it listens, by prefix."""
+    found: dict[str, str] = {}
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+
+    def take(line: str) -> None:
+        seen.append(line)
+        for prefix in (READY_PREFIX, GATEWAY_PREFIX):
+            if line.startswith(prefix):
+                found[prefix] = line[len(prefix):].strip()
+
+    if log_file is None:
+        assert process.stdout is not None
+        while len(found) < wanted and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            take(line)
+        # Keep reading what the child prints, so that a full pipe can never block it.
+        stdout = process.stdout
+        threading.Thread(target=lambda: [None for _ in stdout], daemon=True).start()
+    else:
+        while len(found) < wanted and time.monotonic() < deadline and process.poll() is None:
+            seen.clear()
+            for line in log_file.read_text().splitlines():
+                take(line)
+            time.sleep(0.05)
+    if len(found) < wanted:
+        process.kill()
+        detail = "".join(seen)[-2000:] if log_file is None else log_file.read_text()[-2000:]
+        raise RuntimeError(f"emulator did not start (exit {process.wait()}): {detail}")
+    return found

@@ -1,0 +1,110 @@
+"""``lambdashift local up|down|url|status``: the local stack for a lambdashift.yaml."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lambdashift.cli.common import add_config_argument, add_json_argument, config_from, note, print_json
+from lambdashift.config import Config
+from lambdashift.errors import LocalStackError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``local`` and its sub-commands."""
+    p = subparsers.add_parser("local", help="run the local stack: emulator, HTTP API, DynamoDB",
+                              description="The embedded local cloud for a lambdashift.yaml.")
+    sub = p.add_subparsers(dest="local_command", metavar="SUBCOMMAND", required=True,
+                           parser_class=type(p))
+    up = sub.add_parser("up", help="start the stack and deploy the config's functions, routes, tables")
+    add_config_argument(up)
+    up.add_argument("--detach", action="store_true",
+                    help="return once everything answers, leaving the stack running")
+    up.add_argument("--api-port", type=int, default=0, help="port of the HTTP API (default: a free one)")
+    up.add_argument("--lambda-port", type=int, default=0,
+                    help="port of the Lambda API (default: a free one)")
+    up.add_argument("--dynamodb-endpoint", default=None, metavar="URL",
+                    help="use this DynamoDB endpoint instead of starting moto's server")
+    up.set_defaults(func=run_up)
+    for name, helptext, func in (
+        ("down", "stop the stack", run_down),
+        ("url", "print the HTTP API's URL", run_url),
+        ("status", "print the stack's endpoints and processes", run_status),
+    ):
+        cmd = sub.add_parser(name, help=helptext)
+        add_config_argument(cmd)
+        if name == "status":
+            add_json_argument(cmd)
+        cmd.set_defaults(func=func)
+
+
+def stack_spec(config: Config):  # noqa: ANN201 - StackSpec, imported lazily for start-up speed
+    """The local stack a config describes."""
+    from lambdashift.local.stack import StackSpec
+
+    return StackSpec(root=config.root, functions=config.functions,
+                     routes={r.key: r.function for r in config.routes}, tables=config.tables,
+                     alias=config.alias, region=config.region or "us-east-1",
+                     config_path=str(config.file.resolve()))
+
+
+def _root(args: argparse.Namespace) -> Path:
+    return Path(args.config).resolve().parent
+
+
+def run_up(args: argparse.Namespace) -> int:
+    """Start, deploy, and stay in the foreground unless --detach."""
+    from lambdashift.local import stack
+
+    config = config_from(args)
+    spec = stack_spec(config)
+    note(f"lambdashift local stack for {config.file}")
+    state = stack.up(spec, detach=args.detach, dynamodb_endpoint=args.dynamodb_endpoint,
+                     api_port=args.api_port, lambda_port=args.lambda_port, say=note)
+    print(state.api_url, flush=True)
+    if args.detach:
+        note("running in the background: `lambdashift local down` stops it")
+        return 0
+    note("press Ctrl-C to stop")
+    stack.wait_until_stopped(spec, state)
+    note("stopped")
+    return 0
+
+
+def run_down(args: argparse.Namespace) -> int:
+    """Stop the stack."""
+    from lambdashift.local import stack
+
+    state = stack.down(_root(args))
+    note("stopped the local stack" if state else "no local stack was running")
+    return 0
+
+
+def run_url(args: argparse.Namespace) -> int:
+    """Print the API URL of the running stack."""
+    from lambdashift.local import stack
+
+    print(stack.running_state(_root(args)).api_url)
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """Endpoints and processes of the running stack."""
+    from dataclasses import asdict
+
+    from lambdashift.local import stack
+
+    try:
+        state = stack.running_state(_root(args))
+    except LocalStackError:
+        if args.json:
+            print_json({"running": False})
+            return 1
+        raise
+    if args.json:
+        print_json({"running": True, **asdict(state)})
+    else:
+        for key in ("api_url", "dev_url", "lambda_endpoint", "dynamodb_endpoint"):
+            print(f"{key:18} {getattr(state, key)}")
+        print(f"{'pids':18} " + ", ".join(f"{k} {v}" for k, v in state.pids.items()))
+    return 0

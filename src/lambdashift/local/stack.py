@@ -1,0 +1,198 @@
+"""``lambdashift local up/down/url``: the whole local stack for one lambdashift.yaml.
+
+up: DynamoDB (moto's server, or an endpoint you give) → the emulator with the HTTP API
+gateway, whose functions see DynamoDB through ``AWS_ENDPOINT_URL_DYNAMODB`` → functions,
+aliases and tables → ``.lambdashift/local.json`` beside the config. Functions, versions
+and aliases persist in ``.lambdashift/lambda``; moto keeps table data in memory only, so
+notes do not survive ``local down`` (tables are created again at the next ``up``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lambdashift.aws.clients import LOCAL_CREDENTIALS, make_client
+from lambdashift.emulator.server import start_process
+from lambdashift.errors import LocalStackError
+from lambdashift.local.deploy import DeployedFunction, FunctionSpec, deploy_function, ensure_table
+from lambdashift.local.processes import alive, answers, start_dynamodb, stop_pid
+
+STATE_FILE = "local.json"
+
+
+@dataclass
+class StackState:
+    """What ``.lambdashift/local.json`` records of a running stack."""
+
+    api_url: str
+    lambda_endpoint: str
+    dynamodb_endpoint: str
+    dev_url: str
+    region: str
+    pids: dict[str, int] = field(default_factory=dict)
+    started: float = 0.0
+    config: str = ""
+
+    def save(self, path: Path) -> None:
+        """Write atomically."""
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> StackState | None:
+        """The recorded state, or None when there is none."""
+        try:
+            return cls(**json.loads(path.read_text()))
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError) as exc:
+            raise LocalStackError(f"{path} is not a local stack record ({exc}); delete it") from None
+
+    def running(self) -> bool:
+        """Every process alive and the gateway and emulator answering."""
+        return (all(alive(pid) for pid in self.pids.values())
+                and answers(self.lambda_endpoint + "/_lambdashift/health")
+                and answers(self.api_url + "/_lambdashift/gateway"))
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """What the stack is made of: from lambdashift.yaml."""
+
+    root: Path                                   # the directory holding lambdashift.yaml
+    functions: Mapping[str, FunctionSpec]
+    routes: Mapping[str, str]
+    tables: Mapping[str, Mapping[str, Any]]
+    alias: str = "live"
+    region: str = "us-east-1"
+    config_path: str = ""
+
+    @property
+    def state_dir(self) -> Path:
+        """``.lambdashift/`` beside the config."""
+        return self.root / ".lambdashift"
+
+
+def state_path(root: Path) -> Path:
+    """Where the running stack of a config directory is recorded."""
+    return root / ".lambdashift" / STATE_FILE
+
+
+def up(spec: StackSpec, *, detach: bool, dynamodb_endpoint: str | None = None,
+       api_port: int = 0, lambda_port: int = 0, say: Callable[[str], None] = print) -> StackState:
+    """Start the stack, deploy into it, record it. Raises LocalStackError if it is running."""
+    spec.state_dir.mkdir(parents=True, exist_ok=True)
+    record = state_path(spec.root)
+    previous = StackState.load(record)
+    if previous and previous.running():
+        raise LocalStackError(
+            f"the local stack is already running (API {previous.api_url}); "
+            "`lambdashift local down` stops it")
+    if previous:
+        _stop_all(previous)
+    pids: dict[str, int] = {}
+    try:
+        if dynamodb_endpoint is None:
+            moto, dynamodb_endpoint = start_dynamodb(spec.state_dir / "dynamodb.log", detach=detach)
+            pids["dynamodb"] = moto.pid
+        function_env = {
+            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
+            "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
+        }
+        args = ["--gateway-routes", json.dumps(dict(spec.routes)), "--gateway-port", str(api_port),
+                "--alias", spec.alias, "--region", spec.region]
+        for key, value in function_env.items():
+            args += ["--function-env", f"{key}={value}"]
+        emulator = start_process(spec.state_dir / "lambda", port=lambda_port, extra_args=args,
+                                 log_file=spec.state_dir / "emulator.log", detach=detach)
+        pids["emulator"] = emulator.pid
+        assert emulator.gateway is not None
+        state = StackState(api_url=emulator.gateway, lambda_endpoint=emulator.endpoint,
+                           dynamodb_endpoint=dynamodb_endpoint, dev_url=emulator.gateway + "/_dev",
+                           region=spec.region, pids=pids, started=time.time(),
+                           config=spec.config_path)
+        state.save(record)
+        say(f"emulator     {emulator.endpoint}  (functions, versions, aliases kept in "
+            f"{spec.state_dir / 'lambda'})")
+        say(f"DynamoDB     {dynamodb_endpoint}" + ("  (moto, in memory: table data does not "
+                                                  "survive `local down`)" if "dynamodb" in pids else ""))
+        _deploy(spec, state, say)
+        say(f"HTTP API     {state.api_url}  (alias {spec.alias}; the dev alias under {state.dev_url})")
+        return state
+    except BaseException:
+        for pid in pids.values():
+            stop_pid(pid)
+        record.unlink(missing_ok=True)
+        raise
+
+
+def _deploy(spec: StackSpec, state: StackState, say: Callable[[str], None]) -> list[DeployedFunction]:
+    dynamodb = make_client("dynamodb", endpoint_url=state.dynamodb_endpoint, region=spec.region,
+                           local=True)
+    for name, params in spec.tables.items():
+        created = ensure_table(dynamodb, name, params)
+        say(f"table        {name}  ({'created' if created else 'exists'})")
+    lam = make_client("lambda", endpoint_url=state.lambda_endpoint, region=spec.region, local=True)
+    deployed = []
+    for name, fn in spec.functions.items():
+        result = deploy_function(lam, name, fn, alias=spec.alias)
+        deployed.append(result)
+        say(f"function     {name}  {'created, ' if result.created else ''}"
+            f"{spec.alias} → {result.live}, dev → {result.dev}")
+    return deployed
+
+
+def wait_until_stopped(spec: StackSpec, state: StackState) -> None:
+    """Foreground mode: block until Ctrl-C or SIGTERM, then stop the stack."""
+    stopping = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        while not stopping and all(alive(pid) for pid in state.pids.values()):
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _stop_all(state)
+        state_path(spec.root).unlink(missing_ok=True)
+
+
+def down(root: Path) -> StackState | None:
+    """Stop the stack recorded beside the config; None when none was recorded."""
+    record = state_path(root)
+    state = StackState.load(record)
+    if state is None:
+        return None
+    _stop_all(state)
+    record.unlink(missing_ok=True)
+    return state
+
+
+def running_state(root: Path) -> StackState:
+    """The running stack's record, or LocalStackError saying how to start it."""
+    state = StackState.load(state_path(root))
+    if state is None or not state.running():
+        raise LocalStackError(
+            f"no local stack is running for {root}; start one with `lambdashift local up --detach`")
+    return state
+
+
+def _stop_all(state: StackState) -> None:
+    # The emulator first: its workers must stop before the database they talk to.
+    for name in ("emulator", "dynamodb"):
+        if name in state.pids:
+            stop_pid(state.pids[name])
