@@ -1,0 +1,207 @@
+"""Analysis steps: metrics and alarms in, the machine's ``VerdictReceived`` or ``CheckFailed`` out.
+
+:class:`JudgeAnalyzer` is the engine's ``Analyzer`` for steps with judge settings. Each look
+reads the cumulative stats of the candidate and the stable version, both behind the
+rollout's alias, from the step's start (``state.step_started_at``) to ``now``: after a
+*continue* the window keeps growing from the same start, which is what the judge's
+evidence needs. The step's alarms that are in ALARM make the verdict *rollback*, as in
+CodeDeploy. Alarms are read as alarms *on the candidate*: define them on the
+``AWS/Lambda`` metrics with ``ExecutedVersion`` set to the candidate (or on the
+candidate's own metrics), since an alarm on the whole alias fires for the stable's
+failures as well.
+
+The judge's memory (:class:`~lambdashift.core.judge.EvidenceState`) survives a crash: after
+every look it is written to the store as an ``evidence`` event
+(``{"step": i, "since": t, "state": {...}, "numbers": {...}}``); the first look of a new
+analyzer (after a restart) reads back the newest one of its rollout and step.
+
+:class:`AlarmOnlyAnalyzer` is for steps that name alarms and no judge settings: any alarm
+in ALARM fails the check, else the step passes. :class:`JudgeAnalyzer` behaves that way
+itself for such steps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from lambdashift.core.judge import (
+    EvidenceState,
+    Judgement,
+    JudgePolicy,
+    VersionStats,
+    judge,
+)
+from lambdashift.core.machine import CheckFailed, Event, RolloutState, VerdictReceived
+from lambdashift.errors import ConfigError
+from lambdashift.model import AnalysisStep, Verdict
+
+__all__ = ["AlarmOnlyAnalyzer", "AlarmSource", "EvidenceStore", "JudgeAnalyzer", "MetricsSource"]
+
+EVIDENCE = "evidence"
+"""The kind of the store events that carry the judge's state."""
+
+
+class MetricsSource(Protocol):
+    """Per-version metrics behind an alias (CloudWatch, the emulator, or a test's fake)."""
+
+    def version_stats(self, function: str, alias: str, version: str, since: float,
+                      until: float) -> VersionStats: ...
+
+    def invocations(self, function: str, alias: str, version: str, since: float,
+                    until: float) -> int: ...
+
+
+class AlarmSource(Protocol):
+    """Which of the named alarms are in ALARM; unknown names raise an error."""
+
+    def firing(self, names: Sequence[str]) -> list[str]: ...
+
+
+class EvidenceStore(Protocol):
+    """The part of the state store the analyzer uses (``rollout.store.StateStore`` has it)."""
+
+    def record_event(self, rollout_id: str, function: str, kind: str,
+                     details: Mapping[str, Any]) -> Any: ...
+
+    def events(self, rollout_id: str) -> Sequence[Any]: ...
+
+
+def _alarm_check(alarms: AlarmSource, step: AnalysisStep, index: int, now: float) -> Event:
+    """CheckFailed naming the alarms in ALARM, else a promote verdict."""
+    if not step.alarms:
+        return VerdictReceived(Verdict.PROMOTE, (f"step {index + 1}: no alarms to check",),
+                               now=now)
+    firing = alarms.firing(step.alarms)
+    if firing:
+        names = ", ".join(firing)
+        return CheckFailed(f"alarm{'s' if len(firing) > 1 else ''} {names} in ALARM", now=now)
+    return VerdictReceived(Verdict.PROMOTE, (f"no alarm in ALARM: {', '.join(step.alarms)}",),
+                           now=now)
+
+
+class AlarmOnlyAnalyzer:
+    """CodeDeploy's check: any of the step's alarms in ALARM → CheckFailed; else promote."""
+
+    def __init__(self, alarms: AlarmSource) -> None:
+        self.alarms = alarms
+
+    def analyze(self, state: RolloutState, step: AnalysisStep, now: float) -> Event:
+        """Read the step's alarms once."""
+        return _alarm_check(self.alarms, step, state.step_index, now)
+
+
+class JudgeAnalyzer:
+    """The engine's analyzer: the judge over ``metrics``, with ``alarms`` and a ``store``.
+
+    ``default_policy`` holds judge settings (the keys of ``JudgePolicy.from_params``) that a
+    step's own ``params`` override. Without a ``store`` the evidence lives in memory only.
+    A step with alarms and no judge settings (here or in ``default_policy``) is checked as
+    :class:`AlarmOnlyAnalyzer` does.
+    """
+
+    def __init__(self, metrics: MetricsSource, alarms: AlarmSource | None = None,
+                 store: EvidenceStore | None = None, *,
+                 default_policy: Mapping[str, Any] | None = None) -> None:
+        self.metrics = metrics
+        self.alarms = alarms
+        self.store = store
+        self.default_policy: Mapping[str, Any] = dict(default_policy or {})
+        self._last: dict[tuple[str, int], tuple[float, Judgement]] = {}
+
+    def analyze(self, state: RolloutState, step: AnalysisStep, now: float) -> Event:
+        """One look: read alarms and metrics, judge, persist the evidence, answer.
+
+        AWS errors (metrics or alarms unreadable, alarms that do not exist) propagate as
+        ``AwsError``; the engine turns them into an inconclusive verdict.
+        """
+        index = state.step_index
+        if step.alarms and not step.params and not self.default_policy:
+            if self.alarms is None:
+                return self._no_alarm_source(step, index, now)
+            return _alarm_check(self.alarms, step, index, now)
+        try:
+            policy = JudgePolicy.from_params({**self.default_policy, **step.params},
+                                             path=f"step {index + 1}: analysis")
+        except ConfigError as exc:
+            return VerdictReceived(Verdict.INCONCLUSIVE, (f"cannot judge: {exc}",), now=now)
+        if step.alarms and self.alarms is None:
+            return self._no_alarm_source(step, index, now)
+        firing = self.alarms.firing(step.alarms) if step.alarms and self.alarms else []
+
+        since = state.step_started_at if state.step_started_at is not None else now
+        elapsed = max(0.0, now - since)
+        fn, alias = state.function, state.alias
+        candidate = self.metrics.version_stats(fn, alias, state.candidate, since, now)
+        stable = self.metrics.version_stats(fn, alias, state.stable, since, now)
+        previous = self._previous(state, index, since)
+        try:
+            judgement = judge(candidate, stable, elapsed, policy, previous=previous,
+                              alarms=firing)
+        except ValueError as exc:  # counts went down: late, revised or evicted metrics
+            return self._counts_went_down(str(exc), elapsed, policy, now)
+        self._remember(state, index, since, judgement)
+        return VerdictReceived(judgement.verdict, judgement.reasons, now=now)
+
+    def last(self, rollout_id: str, step_index: int) -> Judgement | None:
+        """The last judgement of a rollout's step made (or loaded) by this analyzer."""
+        entry = self._last.get((rollout_id, step_index))
+        return entry[1] if entry else None
+
+    # -- evidence ------------------------------------------------------------------------
+
+    def _previous(self, state: RolloutState, index: int, since: float) -> Judgement | None:
+        key = (state.rollout_id, index)
+        entry = self._last.get(key)
+        if entry is not None and entry[0] == since:
+            return entry[1]
+        loaded = self._load(state.rollout_id, index, since)
+        if loaded is not None:
+            self._last[key] = (since, loaded)
+        return loaded
+
+    def _load(self, rollout_id: str, index: int, since: float) -> Judgement | None:
+        """The newest evidence persisted for this rollout's step and window start."""
+        if self.store is None:
+            return None
+        for event in reversed(list(self.store.events(rollout_id))):
+            details = getattr(event, "details", None) or {}
+            if getattr(event, "kind", None) != EVIDENCE or details.get("step") != index:
+                continue
+            if details.get("since", since) != since:
+                continue  # the same step entered again later: its evidence starts afresh
+            state = EvidenceState.from_dict(details["state"])
+            return Judgement(Verdict.CONTINUE, ("evidence reloaded",), {}, state)
+        return None
+
+    def _remember(self, state: RolloutState, index: int, since: float,
+                  judgement: Judgement) -> None:
+        self._last[(state.rollout_id, index)] = (since, judgement)
+        if self.store is not None:
+            self.store.record_event(state.rollout_id, state.function, EVIDENCE, {
+                "step": index,
+                "since": since,
+                "verdict": judgement.verdict.value,
+                "state": judgement.state.to_dict(),
+                "numbers": {k: (v if math.isfinite(v) else None)
+                            for k, v in judgement.evidence.items()},
+            })
+
+    # -- the odd cases -------------------------------------------------------------------
+
+    @staticmethod
+    def _no_alarm_source(step: AnalysisStep, index: int, now: float) -> Event:
+        reason = (f"step {index + 1} checks alarms {', '.join(step.alarms)}, but this target "
+                  "has no alarm source: promote or roll back by hand")
+        return VerdictReceived(Verdict.INCONCLUSIVE, (reason,), now=now)
+
+    @staticmethod
+    def _counts_went_down(detail: str, elapsed: float, policy: JudgePolicy,
+                          now: float) -> Event:
+        reason = (f"metrics went down since the last look ({detail}); "
+                  "the evidence so far is kept")
+        if elapsed >= policy.max_wait_s:
+            return VerdictReceived(policy.on_timeout, (f"no verdict after the maximum wait: "
+                                                       f"{reason}",), now=now)
+        return VerdictReceived(Verdict.CONTINUE, (f"waiting: {reason}",), now=now)

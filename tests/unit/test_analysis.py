@@ -1,0 +1,302 @@
+"""The analyzers with an in-memory metrics source, fake alarms and a fake store: plain values."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from lambdashift.core.judge import VersionStats
+from lambdashift.core.machine import CheckFailed, RolloutState, VerdictReceived
+from lambdashift.errors import NotFoundError
+from lambdashift.model import AnalysisStep, Phase, Verdict, WeightStep
+from lambdashift.rollout.analysis import AlarmOnlyAnalyzer, JudgeAnalyzer
+
+T0 = 1_700_000_000.0
+
+
+@dataclass
+class Batch:
+    at: float
+    version: str
+    invocations: int
+    errors: int = 0
+    throttles: int = 0
+
+
+@dataclass
+class InMemoryMetrics:
+    """Counts per version, added as batches at given times; no latency."""
+
+    batches: list[Batch] = field(default_factory=list)
+    asked: list[tuple[str, float, float]] = field(default_factory=list)
+
+    def add(self, at: float, version: str, invocations: int, errors: int = 0) -> None:
+        self.batches.append(Batch(at, version, invocations, errors))
+
+    def version_stats(self, function, alias, version, since, until) -> VersionStats:
+        self.asked.append((version, since, until))
+        chosen = [b for b in self.batches if b.version == version and since <= b.at < until]
+        return VersionStats(sum(b.invocations for b in chosen), sum(b.errors for b in chosen),
+                            sum(b.throttles for b in chosen), version=version)
+
+    def invocations(self, function, alias, version, since, until) -> int:
+        return self.version_stats(function, alias, version, since, until).invocations
+
+
+@dataclass
+class FakeAlarms:
+    states: dict[str, str] = field(default_factory=dict)
+
+    def firing(self, names):
+        missing = [n for n in names if n not in self.states]
+        if missing:
+            raise NotFoundError(f"alarms not found: {', '.join(missing)}")
+        return [n for n in names if self.states[n] == "ALARM"]
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    at: float
+    kind: str
+    details: dict[str, Any]
+
+
+@dataclass
+class FakeStore:
+    """Keeps events as a store would: JSON in, JSON out (strict: no NaN or infinity)."""
+
+    rows: list[tuple[str, str, StoredEvent]] = field(default_factory=list)
+
+    def record_event(self, rollout_id, function, kind, details):
+        text = json.dumps(details, allow_nan=False)
+        self.rows.append((rollout_id, function, StoredEvent(len(self.rows), kind, json.loads(text))))
+
+    def events(self, rollout_id):
+        return [e for rid, _, e in self.rows if rid == rollout_id]
+
+    def evidence(self, rollout_id="r-1"):
+        return [e.details for e in self.events(rollout_id) if e.kind == "evidence"]
+
+
+STEPS = (WeightStep(0.1), AnalysisStep({"min_duration": "30s"}), WeightStep(1.0))
+
+
+def rollout(step: AnalysisStep | None = None, *, rollout_id: str = "r-1",
+            started: float = T0) -> tuple[RolloutState, AnalysisStep]:
+    steps = STEPS if step is None else (STEPS[0], step, STEPS[2])
+    state = RolloutState.new(rollout_id, "notes-get", "live", "1", "2", steps, now=T0)
+    state = dataclasses.replace(state, phase=Phase.PROGRESSING, step_index=1,
+                                step_started_at=started)
+    return state, steps[1]  # type: ignore[return-value]
+
+
+def healthy(metrics: InMemoryMetrics, at: float, n: int = 1000) -> None:
+    metrics.add(at, "2", n // 10)
+    metrics.add(at, "1", n - n // 10)
+
+
+# --- verdicts ---------------------------------------------------------------------------------
+
+
+def test_too_little_data_continues_and_says_what_is_missing():
+    metrics = InMemoryMetrics()
+    healthy(metrics, T0 + 5, 200)
+    state, step = rollout()
+    event = JudgeAnalyzer(metrics).analyze(state, step, T0 + 10)
+    assert isinstance(event, VerdictReceived) and event.verdict is Verdict.CONTINUE
+    assert event.now == T0 + 10
+    assert event.reasons[0].startswith("waiting: ran 10 s of the 30 s minimum")
+
+
+def test_healthy_candidate_with_enough_data_is_promoted():
+    metrics = InMemoryMetrics()
+    healthy(metrics, T0 + 5, 60_000)
+    state, step = rollout()
+    event = JudgeAnalyzer(metrics).analyze(state, step, T0 + 60)
+    assert event.verdict is Verdict.PROMOTE, event.reasons
+    assert event.reasons[0] == "v2 is no worse than v1"
+
+
+def test_failing_candidate_is_rolled_back_with_the_numbers_in_words():
+    metrics = InMemoryMetrics()
+    metrics.add(T0 + 5, "2", 200, errors=40)
+    metrics.add(T0 + 5, "1", 1800, errors=2)
+    state, step = rollout()
+    event = JudgeAnalyzer(metrics).analyze(state, step, T0 + 10)
+    assert event.verdict is Verdict.ROLLBACK
+    assert "v2 errors 20% (40/200) vs v1 0.11% (2/1800): rollback" in event.reasons[0]
+
+
+def test_window_starts_at_the_step_and_grows_with_each_look():
+    metrics = InMemoryMetrics()
+    metrics.add(T0 - 5, "2", 50, errors=50)  # before the analysis began: not its business
+    state, step = rollout()
+    analyzer = JudgeAnalyzer(metrics)
+    analyzer.analyze(state, step, T0 + 10)
+    analyzer.analyze(state, step, T0 + 70)
+    assert metrics.asked == [("2", T0, T0 + 10), ("1", T0, T0 + 10),
+                             ("2", T0, T0 + 70), ("1", T0, T0 + 70)]
+
+
+def test_step_params_override_the_default_policy():
+    metrics = InMemoryMetrics()
+    healthy(metrics, T0 + 5, 60_000)
+    state, step = rollout(AnalysisStep({"min_duration": "2m"}))
+    analyzer = JudgeAnalyzer(metrics, default_policy={"min_duration": "10s", "min_invocations": 5})
+    event = analyzer.analyze(state, step, T0 + 60)
+    assert event.verdict is Verdict.CONTINUE
+    assert "ran 1 min of the 2 min minimum" in event.reasons[0]
+
+
+def test_invalid_judge_settings_are_inconclusive_naming_the_key():
+    state, step = rollout(AnalysisStep({"alpah": 0.01}))
+    event = JudgeAnalyzer(InMemoryMetrics()).analyze(state, step, T0 + 60)
+    assert event.verdict is Verdict.INCONCLUSIVE
+    assert "step 2: analysis: unknown key 'alpah'; did you mean 'alpha'?" in event.reasons[0]
+
+
+def test_counts_that_go_down_wait_without_touching_the_evidence():
+    metrics, store = InMemoryMetrics(), FakeStore()
+    healthy(metrics, T0 + 5, 500)
+    state, step = rollout()
+    analyzer = JudgeAnalyzer(metrics, store=store)
+    analyzer.analyze(state, step, T0 + 10)
+    metrics.batches.clear()  # the source lost its oldest records
+    event = analyzer.analyze(state, step, T0 + 20)
+    assert event.verdict is Verdict.CONTINUE
+    assert event.reasons[0].startswith("waiting: metrics went down since the last look")
+    assert len(store.evidence()) == 1
+
+
+def test_counts_that_go_down_past_the_maximum_wait_give_the_timeout_verdict():
+    metrics = InMemoryMetrics()
+    healthy(metrics, T0 + 5, 500)
+    state, step = rollout(AnalysisStep({"max_wait": "1m", "on_timeout": "rollback",
+                                        "min_duration": "10s"}))
+    analyzer = JudgeAnalyzer(metrics)
+    analyzer.analyze(state, step, T0 + 10)
+    metrics.batches.clear()
+    assert analyzer.analyze(state, step, T0 + 61).verdict is Verdict.ROLLBACK
+
+
+# --- evidence across a restart ----------------------------------------------------------------
+
+
+def test_every_look_persists_the_evidence_with_its_step_and_window_start():
+    metrics, store = InMemoryMetrics(), FakeStore()
+    healthy(metrics, T0 + 5, 300)
+    state, step = rollout()
+    analyzer = JudgeAnalyzer(metrics, store=store)
+    analyzer.analyze(state, step, T0 + 10)
+    healthy(metrics, T0 + 15, 300)
+    analyzer.analyze(state, step, T0 + 20)
+    saved = store.evidence()
+    assert [(d["step"], d["since"], d["state"]["looks"]) for d in saved] == [(1, T0, 1), (1, T0, 2)]
+    assert saved[-1]["state"]["last"] == [60, 0, 540, 0]
+    assert saved[-1]["verdict"] == "continue" and saved[-1]["numbers"]["elapsed_s"] == 20.0
+
+
+def test_evidence_survives_a_restart():
+    """A new analyzer on the same store goes on from the evidence, not from scratch."""
+    metrics, store = InMemoryMetrics(), FakeStore()
+    state, step = rollout()
+    first = JudgeAnalyzer(metrics, store=store)
+    for i in range(3):
+        metrics.add(T0 + 10 * i + 1, "2", 30, errors=1)
+        metrics.add(T0 + 10 * i + 1, "1", 270, errors=9)
+        first.analyze(state, step, T0 + 10 * (i + 1))
+    before = store.evidence()[-1]["state"]
+
+    restarted = JudgeAnalyzer(metrics, store=store)  # the process died; same store
+    metrics.add(T0 + 31, "2", 30, errors=1)
+    metrics.add(T0 + 31, "1", 270, errors=9)
+    restarted.analyze(state, step, T0 + 40)
+    after = store.evidence()[-1]["state"]
+    assert after["looks"] == before["looks"] + 1 == 4
+    assert after["error_chunk"] == [120, 4, 1080, 36] and before["error_chunk"] == [90, 3, 810, 27]
+    # Same answer as an analyzer that never died.
+    alive = JudgeAnalyzer(metrics)
+    for i in range(4):
+        alive.analyze(state, step, T0 + 10 * (i + 1))
+    assert alive.last("r-1", 1).state.to_dict() == restarted.last("r-1", 1).state.to_dict()
+
+
+def test_a_fresh_analyzer_without_the_store_starts_from_scratch():
+    metrics, store = InMemoryMetrics(), FakeStore()
+    healthy(metrics, T0 + 5, 300)
+    state, step = rollout()
+    JudgeAnalyzer(metrics, store=store).analyze(state, step, T0 + 10)
+    JudgeAnalyzer(metrics, store=store).analyze(state, step, T0 + 20)
+    JudgeAnalyzer(metrics).analyze(state, step, T0 + 30)
+    assert [d["state"]["looks"] for d in store.evidence()] == [1, 2]
+
+
+def test_evidence_of_another_rollout_step_or_window_is_not_reloaded():
+    metrics, store = InMemoryMetrics(), FakeStore()
+    healthy(metrics, T0 + 5, 300)
+    other, step = rollout(rollout_id="r-0")
+    JudgeAnalyzer(metrics, store=store).analyze(other, step, T0 + 10)
+    earlier, _ = rollout(started=T0 - 100)  # the same step entered before, another window
+    JudgeAnalyzer(metrics, store=store).analyze(earlier, step, T0 + 10)
+    state, _ = rollout()
+    JudgeAnalyzer(metrics, store=store).analyze(state, step, T0 + 20)
+    assert [d["state"]["looks"] for d in store.evidence()] == [1, 1]
+    assert [d["state"]["looks"] for d in store.evidence("r-0")] == [1]
+
+
+# --- alarms -----------------------------------------------------------------------------------
+
+
+def test_a_candidate_alarm_in_alarm_rolls_back_through_the_judge():
+    metrics = InMemoryMetrics()
+    healthy(metrics, T0 + 5, 60_000)
+    alarms = FakeAlarms({"notes-get-v2-errors": "ALARM", "latency": "OK"})
+    state, step = rollout(AnalysisStep({"min_duration": "30s"},
+                                       ("notes-get-v2-errors", "latency")))
+    event = JudgeAnalyzer(metrics, alarms).analyze(state, step, T0 + 60)
+    assert event.verdict is Verdict.ROLLBACK
+    assert event.reasons[0] == "alarm notes-get-v2-errors is in ALARM"
+
+
+def test_quiet_alarms_leave_the_verdict_to_the_statistics():
+    metrics = InMemoryMetrics()
+    healthy(metrics, T0 + 5, 60_000)
+    state, step = rollout(AnalysisStep({"min_duration": "30s"}, ("latency",)))
+    event = JudgeAnalyzer(metrics, FakeAlarms({"latency": "OK"})).analyze(state, step, T0 + 60)
+    assert event.verdict is Verdict.PROMOTE
+
+
+def test_a_step_with_alarms_only_is_checked_like_codedeploy_without_metrics():
+    metrics = InMemoryMetrics()
+    state, step = rollout(AnalysisStep({}, ("a", "b", "c")))
+    analyzer = JudgeAnalyzer(metrics, FakeAlarms({"a": "OK", "b": "ALARM", "c": "ALARM"}))
+    event = analyzer.analyze(state, step, T0 + 60)
+    assert isinstance(event, CheckFailed) and event.reason == "alarms b, c in ALARM"
+    assert metrics.asked == []
+    quiet = JudgeAnalyzer(metrics, FakeAlarms({"a": "OK", "b": "OK", "c": "INSUFFICIENT_DATA"}))
+    assert quiet.analyze(state, step, T0 + 60).verdict is Verdict.PROMOTE
+
+
+def test_alarm_only_analyzer_names_the_alarm_or_promotes():
+    state, step = rollout(AnalysisStep({}, ("errors",)))
+    failed = AlarmOnlyAnalyzer(FakeAlarms({"errors": "ALARM"})).analyze(state, step, T0 + 5)
+    assert failed == CheckFailed("alarm errors in ALARM", now=T0 + 5)
+    passed = AlarmOnlyAnalyzer(FakeAlarms({"errors": "OK"})).analyze(state, step, T0 + 5)
+    assert passed == VerdictReceived(Verdict.PROMOTE, ("no alarm in ALARM: errors",), now=T0 + 5)
+
+
+def test_an_alarm_that_does_not_exist_is_an_error_not_a_quiet_alarm():
+    state, step = rollout(AnalysisStep({}, ("typo",)))
+    with pytest.raises(NotFoundError, match="typo"):
+        AlarmOnlyAnalyzer(FakeAlarms({})).analyze(state, step, T0 + 5)
+
+
+def test_alarms_without_an_alarm_source_are_inconclusive_not_ignored():
+    state, step = rollout(AnalysisStep({"min_duration": "30s"}, ("errors",)))
+    event = JudgeAnalyzer(InMemoryMetrics()).analyze(state, step, T0 + 60)
+    assert event.verdict is Verdict.INCONCLUSIVE
+    assert "no alarm source" in event.reasons[0]
