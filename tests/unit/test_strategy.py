@@ -289,3 +289,8 @@ def test_every_generated_step_list_has_the_shape_the_machine_needs():
     ]
     for rollout in rollouts:
         check_steps(steps_for(rollout))
+
+
+@pytest.mark.parametrize("text,seconds", [("0.5s", 0.5), ("2m0.5s", 120.5), ("1.25", 1.25)])
+def test_durations_may_have_fractional_seconds(text, seconds):
+    assert parse_duration(text, "rollout.pause") == seconds

@@ -7,11 +7,12 @@ Each command module has ``register(subparsers)`` that adds its parser and sets
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from lambdashift import __version__
-from lambdashift.errors import ConfigError, LambdashiftError
+from lambdashift.errors import ConfigError, LambdashiftError, LockedError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_GATE = 0, 1, 2, 3
 
@@ -25,14 +26,14 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser, one sub-command per module."""
-    from lambdashift.cli import demo, emulator, local, package
+    from lambdashift.cli import demo, emulator, inspect, local, package, release, traffic
 
     parser = _Parser(prog="lambdashift", description=(
         "Zero-downtime AWS Lambda releases through weighted aliases, "
         "with an embedded local Lambda cloud."))
     parser.add_argument("--version", action="version", version=f"lambdashift {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in (emulator, local, package, demo):
+    for module in (release, traffic, inspect, local, package, emulator, demo):
         module.register(subparsers)
     return parser
 
@@ -46,7 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         code = int(args.func(args) or 0)
-    except ConfigError as exc:
+    except (ConfigError, LockedError) as exc:
+        # A held lock is a usage conflict: nothing was changed, try again later.
         print(f"lambdashift: {exc}", file=sys.stderr)
         code = EXIT_USAGE
     except LambdashiftError as exc:
@@ -54,6 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = EXIT_FAILED
     except KeyboardInterrupt:
         code = 130
+    except Exception as exc:  # a bug of ours: one line for the user, the traceback on request
+        if os.environ.get("LAMBDASHIFT_DEBUG"):
+            raise
+        print(f"lambdashift: internal error: {type(exc).__name__}: {exc} "
+              "(set LAMBDASHIFT_DEBUG=1 for the traceback)", file=sys.stderr)
+        code = EXIT_FAILED
     return code
 
 

@@ -45,7 +45,7 @@ STRATEGIES = ("blue-green", "canary", "linear", "custom")
 """The strategies named by their shape; the CodeDeploy presets come on top."""
 
 _PRESET_PREFIX = "CodeDeployDefault."
-_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?")
 _COMMON_KEYS = ("strategy", "analysis", "alarms")
 _KEYS = {
     "blue-green": _COMMON_KEYS,
@@ -68,7 +68,7 @@ def unknown_key_error(path: str, key: object, allowed: tuple[str, ...] | list[st
 
 
 def parse_duration(value: object, path: str) -> float:
-    """Seconds from ``5m``, ``30s``, ``1h``, ``1h30m`` or a bare number of seconds (``90``).
+    """Seconds from ``5m``, ``30s``, ``0.5s``, ``1h30m`` or a bare number of seconds (``90``).
 
     Raises ConfigError naming ``path`` unless the duration is positive.
     """
@@ -82,8 +82,8 @@ def parse_duration(value: object, path: str) -> float:
         else:
             match = _DURATION.fullmatch(text)
             if match and text:
-                hours, minutes, secs = (int(g or 0) for g in match.groups())
-                seconds = float(hours * 3600 + minutes * 60 + secs)
+                hours, minutes, secs = match.groups()
+                seconds = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(secs or 0)
     if seconds is None or seconds <= 0:
         raise ConfigError(
             f"{path}: must be a positive duration such as 30s, 5m, 1h30m or 90 (seconds), "

@@ -1,0 +1,53 @@
+"""How a rollout shows itself at the terminal: one line per thing that happened."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+from lambdashift.core.machine import Notify, RolloutState
+
+_lock = threading.Lock()
+
+_WORDS = {
+    "started": "started {stable} → {candidate} ({steps} steps)",
+    "traffic": "traffic now {traffic}",
+    "paused": "paused: {reason}",
+    "promote_requested": "promote requested: all traffic to the candidate",
+    "succeeded": "succeeded: {reason}",
+    "rolling_back": "rolling back: {reason}",
+    "rolled_back": "rolled back: {reason}",
+    "failed": "FAILED: {reason}",
+    "drift": "drift detected: {reason}",
+    "write_failed": "alias write failed: {reason}",
+}
+
+
+def line(function: str, text: str) -> None:
+    """Print one progress line, whole, even with many rollouts in parallel threads."""
+    stamp = time.strftime("%H:%M:%S")
+    with _lock:
+        print(f"{stamp}  {function:<20} {text}", file=sys.stderr, flush=True)
+
+
+def describe(note: Notify) -> str:
+    """A Notify in words."""
+    if note.event == "verdict":
+        return f"verdict {note.details.get('verdict')}: " + "; ".join(note.details.get("reasons", ()))
+    template = _WORDS.get(note.event)
+    details: dict[str, Any] = dict(note.details)
+    if template is None:
+        return f"{note.event} {details}" if details else note.event
+    try:
+        return template.format(**details)
+    except KeyError:
+        return f"{note.event} {details}"
+
+
+def printer(state: RolloutState, note: Notify) -> None:
+    """The engine's ``notify`` callback for the terminal."""
+    if note.event == "failed" and str(note.details.get("reason", "")).startswith("drift"):
+        return  # the drift line already said it
+    line(state.function, describe(note))

@@ -1,0 +1,132 @@
+"""``publish``, ``deploy`` and ``resume``: ship versions and roll them out."""
+
+from __future__ import annotations
+
+import argparse
+
+from lambdashift.cli.common import add_json_argument, note, print_json
+from lambdashift.cli.progress import line
+from lambdashift.cli.session import add_target_arguments, open_session
+from lambdashift.rollout import deploy as deploying
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``publish``, ``deploy`` and ``resume``."""
+    p = subparsers.add_parser("publish", help="package and publish a version where code or configuration changed")
+    add_target_arguments(p)
+    add_json_argument(p)
+    p.add_argument("functions", nargs="*", metavar="FN", help="functions to publish (default: all)")
+    p.set_defaults(func=run_publish)
+
+    d = subparsers.add_parser("deploy", help="roll out the latest version of every function whose alias is behind")
+    add_target_arguments(d, waits=True)
+    add_json_argument(d)
+    d.add_argument("functions", nargs="*", metavar="FN", help="functions to deploy (default: all)")
+    d.add_argument("--to", default=None, metavar="VERSION", help="roll out this version instead of the latest")
+    d.add_argument("--strategy", default=None, metavar="NAME",
+                   help="blue-green, canary, linear or a CodeDeploy preset, instead of the config's")
+    d.add_argument("--dry-run", action="store_true", help="print the alias changes; make none")
+    d.add_argument("--no-wait", action="store_true",
+                   help="stop at a manual gate (exit 3) instead of waiting for `lambdashift promote`")
+    d.set_defaults(func=run_deploy)
+
+    r = subparsers.add_parser("resume", help="continue every rollout a dead process left unfinished")
+    add_target_arguments(r, waits=True)
+    add_json_argument(r)
+    r.add_argument("--no-wait", action="store_true", help="stop at manual gates (exit 3)")
+    r.set_defaults(func=run_resume)
+
+
+def run_publish(args: argparse.Namespace) -> int:
+    """Publish and print function → version."""
+    from lambdashift.rollout.publish import publish
+
+    session = open_session(args)
+    results = publish(session.target.api, session.config, args.functions,
+                      create_missing=session.target.is_local)
+    if args.json:
+        print_json([r.__dict__ for r in results])
+    for r in results:
+        what = ("new version" if r.changed else "unchanged") + (
+            f" (was {r.previous})" if r.changed and r.previous else "")
+        if not args.json:
+            print(f"{r.function:<20} {r.version:>4}  {what}")
+    return 0
+
+
+def _validate_names(session, names: list[str]) -> list[str]:  # noqa: ANN001
+    for name in names:
+        session.config.function(name)
+    return names or list(session.config.functions)
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    """Plan, then run (or print) the rollouts."""
+    session = open_session(args)
+    session.wait_at_gates = not args.no_wait
+    if args.to is not None and len(args.functions) != 1:
+        from lambdashift.errors import ConfigError
+        raise ConfigError("--to VERSION needs exactly one function: `lambdashift deploy FN --to N`")
+    names = _validate_names(session, args.functions)
+    planned, skipped = deploying.candidates(session.target.api, session.target.store, session.config,
+                                            names, to=args.to, strategy=args.strategy)
+    for name, why in skipped.items():
+        line(name, f"nothing to do: {why}")
+    if args.dry_run:
+        return _print_plan(session, planned, args.json)
+    outcome = deploying.run_waves(session.engine, session.config, planned,
+                                  on_error=lambda n, e: line(n, f"error: {e}"))
+    return _report(outcome, skipped, args.json)
+
+
+def _print_plan(session, planned, as_json: bool) -> int:  # noqa: ANN001
+    rows = []
+    for c in planned:
+        alias = session.target.api.get_alias(c.function, session.config.alias)
+        writes = deploying.dry_run(c, session.config.alias, alias.revision_id)
+        rows.append({"function": c.function, "stable": c.stable, "candidate": c.candidate,
+                     "writes": [str(w.traffic) for w in writes]})
+    if as_json:
+        print_json({"dry_run": True, "plan": rows, "waves": session.config.waves([r["function"] for r in rows])})
+        return 0
+    note("dry run: no alias is changed")
+    for r in rows:
+        print(f"{r['function']}: {r['stable']} → {r['candidate']}")
+        for i, w in enumerate(r["writes"], 1):
+            print(f"  {i}. UpdateAlias {session.config.alias} = {w}")
+    return 0
+
+
+def _report(outcome: deploying.DeployOutcome, skipped: dict[str, str], as_json: bool) -> int:
+    if as_json:
+        print_json({
+            "exit_code": outcome.exit_code,
+            "rollouts": {n: {"phase": s.phase.value, "stable": s.stable, "candidate": s.candidate,
+                             "traffic": str(s.traffic), "reason": s.reason, "rollout_id": s.rollout_id}
+                         for n, s in outcome.states.items()},
+            "skipped": skipped, "errors": outcome.errors, "not_started": outcome.not_started,
+            "held": outcome.held, "locked": outcome.locked,
+        })
+    for name in outcome.not_started:
+        line(name, "not started: an earlier wave did not succeed")
+    for name in outcome.held:
+        line(name, "not started: an earlier wave waits at a manual gate")
+    return outcome.exit_code
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    """Continue every unfinished rollout on this target."""
+    session = open_session(args)
+    session.wait_at_gates = not args.no_wait
+    active = session.target.store.active()
+    if not active:
+        note("no unfinished rollout")
+        if args.json:
+            print_json({"exit_code": 0, "rollouts": {}})
+        return 0
+    planned = [deploying.Candidate(s.function, s.stable, s.candidate, s.steps, resume=s) for s in active]
+    for c in planned:
+        line(c.function, f"resuming rollout {c.resume.rollout_id} ({c.resume.phase.value})")  # type: ignore[union-attr]
+    outcome = deploying.run_waves(session.engine, session.config, planned,
+                                  on_error=lambda n, e: line(n, f"error: {e}"))
+    return _report(outcome, {}, args.json)

@@ -1,0 +1,136 @@
+"""``lambdashift deploy``: a rollout for every function whose alias is behind, in waves.
+
+Functions are ordered by their ``after:`` lists into waves (``core.order``); the functions
+of one wave roll out in parallel threads, sharing one Lambda API wrapper (and its rate
+limiter) and one state store. A wave starts only when every rollout of the wave before it
+succeeded: a rollback stops the rest, since later functions were declared to depend on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from lambdashift.config import Config
+from lambdashift.core import strategy as strategies
+from lambdashift.core.machine import RolloutState, SetTraffic, Start, plan, transition
+from lambdashift.errors import LambdashiftError, LockedError
+from lambdashift.model import Phase, Step, Traffic
+from lambdashift.rollout.engine import RolloutEngine
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One function's planned rollout: from what the alias serves to the version asked for."""
+
+    function: str
+    stable: str
+    candidate: str
+    steps: tuple[Step, ...]
+    resume: RolloutState | None = None   # an unfinished rollout to continue instead
+
+
+@dataclass
+class DeployOutcome:
+    """What deploy did to each function, by name."""
+
+    states: dict[str, RolloutState] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)      # function → why nothing to do
+    errors: dict[str, str] = field(default_factory=dict)       # function → what went wrong
+    not_started: list[str] = field(default_factory=list)       # later waves after a failure
+    held: list[str] = field(default_factory=list)              # later waves behind a gate
+    locked: dict[str, str] = field(default_factory=dict)       # function → who holds its lock
+
+    @property
+    def exit_code(self) -> int:
+        """0 done, 1 rolled back or failed, 2 another process holds a lock, 3 at a manual gate."""
+        phases = {s.phase for s in self.states.values()}
+        if self.errors or self.not_started or phases & {Phase.ROLLED_BACK, Phase.FAILED, Phase.ROLLING_BACK}:
+            return 1
+        if self.locked:
+            return 2
+        if Phase.PAUSED in phases:
+            return 3
+        return 0
+
+
+def steps_for(config: Config, function: str, strategy: str | None) -> tuple[Step, ...]:
+    """The function's configured steps, or those of ``--strategy NAME``."""
+    if strategy:
+        return strategies.steps_for({"strategy": strategy}, path="--strategy")
+    return config.function(function).rollout.steps
+
+
+def candidates(api, store, config: Config, names: Iterable[str], *, to: str | None,  # noqa: ANN001
+               strategy: str | None) -> tuple[list[Candidate], dict[str, str]]:
+    """Which functions need a rollout (or have one to resume), and why the others do not."""
+    planned, skipped = [], {}
+    for name in names:
+        active = store.active(name)
+        if active:
+            state = active[0]
+            planned.append(Candidate(name, state.stable, state.candidate, state.steps, resume=state))
+            continue
+        target = to or api.latest_version(name)
+        if target is None:
+            skipped[name] = "no published version: run `lambdashift publish` first"
+            continue
+        alias = api.get_alias(name, config.alias)
+        if alias.traffic == Traffic(target):
+            skipped[name] = f"{config.alias} already serves version {target}"
+            continue
+        if alias.traffic.canary is not None:
+            raise LambdashiftError(
+                f"{name}:{config.alias} is split ({alias.traffic}) and no rollout owns it: "
+                f"`lambdashift promote {name}` or `lambdashift rollback {name}` first")
+        planned.append(Candidate(name, alias.traffic.primary, target, steps_for(config, name, strategy)))
+    return planned, skipped
+
+
+def dry_run(candidate: Candidate, alias: str, revision: str) -> list[SetTraffic]:
+    """The alias writes the rollout would make, in order (computed by the machine itself)."""
+    state = candidate.resume
+    if state is None:
+        fresh = RolloutState.new("dry-run", candidate.function, alias, candidate.stable,
+                                 candidate.candidate, candidate.steps)
+        state, _ = transition(fresh, Start(Traffic(candidate.stable), revision, now=0.0))
+    return [a for a in plan(state, now=0.0) if isinstance(a, SetTraffic)]
+
+
+def run_waves(engine_for: Callable[[], RolloutEngine], config: Config, planned: list[Candidate],
+              *, on_error: Callable[[str, Exception], None] = lambda n, e: None) -> DeployOutcome:
+    """Run the planned rollouts wave by wave; later waves wait for earlier ones to succeed."""
+    outcome = DeployOutcome()
+    by_name = {c.function: c for c in planned}
+    waves = config.waves(by_name)
+    for index, wave in enumerate(waves):
+        if outcome.exit_code in (1, 2):
+            outcome.not_started += [n for w in waves[index:] for n in w]
+            break
+
+        def one(name: str) -> tuple[str, RolloutState | Exception]:
+            c = by_name[name]
+            engine = engine_for()
+            try:
+                if c.resume is not None:
+                    return name, engine.resume(c.resume)
+                return name, engine.start(name, config.alias, c.candidate, c.steps)
+            except LambdashiftError as exc:
+                return name, exc
+
+        with ThreadPoolExecutor(max_workers=max(1, min(32, len(wave)))) as pool:
+            for name, result in pool.map(one, wave):
+                if isinstance(result, LockedError):
+                    outcome.locked[name] = str(result)
+                    on_error(name, result)
+                elif isinstance(result, Exception):
+                    outcome.errors[name] = str(result)
+                    on_error(name, result)
+                else:
+                    outcome.states[name] = result
+        if any(s.phase is Phase.PAUSED for s in outcome.states.values()):
+            # A gate holds this wave: later waves must not start behind it.
+            outcome.held += [n for w in waves[index + 1:] for n in w]
+            break
+    return outcome

@@ -1,0 +1,292 @@
+"""The rollout engine: drives the pure state machine against the alias, persisting as it goes.
+
+One engine runs one rollout at a time on the calling thread; ``deploy`` runs several
+engines in threads, sharing one Lambda API wrapper (and so one rate limiter) and one store.
+
+The order that makes it crash-safe: every transition's new state is saved *before* its
+actions run, so an alias write is always preceded by its intent on disk, and the write's
+outcome is saved as soon as it is known. After a crash, ``resume`` reads the alias and lets
+the machine reconcile it with the intent (``Resumed``). Clock and sleep are passed in, so
+tests run a 30-minute rollout in milliseconds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lambdashift.core.machine import (
+    Action,
+    AliasWriteFailed,
+    AliasWritten,
+    AwaitGate,
+    CheckFailed,
+    Event,
+    Finish,
+    GatePassed,
+    InvocationsObserved,
+    Notify,
+    PromoteRequested,
+    Resumed,
+    RollbackRequested,
+    RolloutState,
+    RunAnalysis,
+    SetTraffic,
+    Start,
+    Tick,
+    VerdictReceived,
+    Wait,
+    WaitForInvocations,
+    WriteFailure,
+    transition,
+)
+from lambdashift.errors import AwsError, LockedError, RevisionMismatchError, RolloutError
+from lambdashift.model import AnalysisStep, Phase, Step, Traffic, Verdict
+from lambdashift.rollout.failpoints import failpoint
+
+
+class AliasApi(Protocol):
+    """What the engine needs of Lambda (``lambdashift.aws.lambda_api.LambdaApi`` has it)."""
+
+    def get_alias(self, function: str, alias: str) -> Any: ...
+    def update_alias(self, function: str, alias: str, traffic: Any, *,
+                     expected_revision: str | None) -> Any: ...
+
+
+class InvocationCounter(Protocol):
+    """How many invocations of ``version`` came through ``alias`` in [since, until)."""
+
+    def invocations(self, function: str, alias: str, version: str, since: float,
+                    until: float) -> int: ...
+
+
+class Analyzer(Protocol):
+    """Evaluates an analysis step: returns ``VerdictReceived`` or ``CheckFailed``."""
+
+    def analyze(self, state: RolloutState, step: AnalysisStep, now: float) -> Event: ...
+
+
+@dataclass
+class EngineOptions:
+    """How the engine waits: poll interval, lease length, whether to wait at manual gates."""
+
+    poll_interval: float = 5.0
+    lease_seconds: float = 120.0
+    wait_at_gates: bool = True
+
+
+@dataclass
+class RolloutEngine:
+    """Runs rollouts for one target; every dependency is passed in."""
+
+    api: AliasApi
+    store: Any  # lambdashift.rollout.store.StateStore
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    owner: str
+    counter: InvocationCounter | None = None
+    analyzer: Analyzer | None = None
+    notify: Callable[[RolloutState, Notify], None] = lambda state, note: None
+    #: Pre-traffic checks (hooks): failures in words, empty when all pass.
+    checks: Callable[[RolloutState], list[str]] | None = None
+    options: EngineOptions = field(default_factory=EngineOptions)
+
+    # -- entry points --------------------------------------------------------------------
+
+    def start(self, function: str, alias: str, candidate: str, steps: tuple[Step, ...]) -> RolloutState:
+        """Begin a rollout of ``candidate`` from what the alias serves now; run it."""
+        lease = self.store.acquire(function, self.owner, self.options.lease_seconds)
+        try:
+            active = self.store.active(function)
+            if active:
+                raise RolloutError(
+                    f"{function} has an unfinished rollout {active[0].rollout_id} "
+                    f"({active[0].stable} → {active[0].candidate}, {active[0].phase.value}); "
+                    "`lambdashift resume` continues it, `lambdashift rollback` ends it")
+            current = self.api.get_alias(function, alias)
+            if current.traffic.canary is not None:
+                raise RolloutError(
+                    f"{function}:{alias} is split ({current.traffic}) and no rollout owns it: "
+                    f"finish it first with `lambdashift promote {function}` or "
+                    f"`lambdashift rollback {function}`")
+            state = RolloutState.new(f"r-{uuid.uuid4().hex[:12]}", function, alias,
+                                     current.traffic.primary, candidate, steps, now=self.clock())
+            self.store.save(state)
+            start = Start(current.traffic, current.revision_id, now=self.clock())
+            return self._drive(state, start, lease=lease)
+        finally:
+            self._release(lease)
+
+    def resume(self, state: RolloutState) -> RolloutState:
+        """Continue an unfinished rollout from the alias as it is now (after a crash, a gate).
+
+        A promote, approve or rollback asked for with ``store.send_signal`` before this call
+        is taken at the first point the rollout can wait.
+        """
+        lease = self.store.acquire(state.function, self.owner, self.options.lease_seconds)
+        try:
+            fresh = self.store.load(state.rollout_id) or state
+            if fresh.phase.is_terminal:
+                return fresh
+            current = self.api.get_alias(fresh.function, fresh.alias)
+            resumed = Resumed(current.traffic, current.revision_id, now=self.clock())
+            return self._drive(fresh, resumed, lease=lease)
+        finally:
+            self._release(lease)
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def _drive(self, state: RolloutState, *events: Event, lease: Any) -> RolloutState:
+        pending: deque[Event] = deque(events)
+        self._lease = lease
+        while pending:
+            event = pending.popleft()
+            state, actions = transition(state, event)
+            self.store.save(state)
+            failpoint("after_save")
+            self._record(state, event)
+            follow_ups: list[Event] = []
+            for action in actions:
+                result = self._perform(state, action)
+                if result is _STOP:
+                    return state
+                if result is not None:
+                    follow_ups.append(result)
+            # A signal or write outcome may supersede a wait: the machine orders them.
+            pending.extend(follow_ups)
+        return state
+
+    def _perform(self, state: RolloutState, action: Action) -> Event | object | None:
+        now = self.clock
+        if isinstance(action, Notify):
+            self.store.record_event(state.rollout_id, state.function, action.event, dict(action.details))
+            self.notify(state, action)
+            return None
+        if isinstance(action, SetTraffic):
+            return self._write(action)
+        if isinstance(action, Wait):
+            return self._wait(state, lambda: now() >= action.until, lambda: Tick(now=now()))
+        if isinstance(action, WaitForInvocations):
+            return self._wait_invocations(state, action)
+        if isinstance(action, RunAnalysis):
+            return self._analyze(state, action)
+        if isinstance(action, AwaitGate):
+            signal_event = self._signal(state)
+            if signal_event is not None:
+                return signal_event
+            if not self.options.wait_at_gates:
+                return _STOP
+            return self._wait(state, lambda: False, lambda: Tick(now=now()))
+        if isinstance(action, Finish):
+            return None
+        raise AssertionError(f"unknown action {action!r}")  # pragma: no cover
+
+    def _write(self, action: SetTraffic) -> Event:
+        failpoint("before_alias_write")
+        try:
+            written = self.api.update_alias(action.function, action.alias, action.traffic,
+                                            expected_revision=action.expected_revision)
+        except RevisionMismatchError as exc:
+            return AliasWriteFailed(WriteFailure.REVISION_MISMATCH, str(exc), now=self.clock())
+        except AwsError as exc:
+            return AliasWriteFailed(WriteFailure.OTHER, str(exc), now=self.clock())
+        failpoint("after_alias_write")
+        return AliasWritten(written.revision_id, written.traffic, now=self.clock())
+
+    def _wait(self, state: RolloutState, done: Callable[[], bool],
+              finished: Callable[[], Event]) -> Event:
+        """Sleep in poll-sized slices until ``done`` or a signal from another terminal."""
+        while True:
+            signal_event = self._signal(state)
+            if signal_event is not None:
+                return signal_event
+            if done():
+                return finished()
+            self._renew()
+            self.sleep(self.options.poll_interval)
+
+    def _wait_invocations(self, state: RolloutState, action: WaitForInvocations) -> Event:
+        if self.counter is None:
+            raise RolloutError(
+                f"step {state.step_index + 1} waits for invocations, but this target has no "
+                "metrics source")
+        seen = 0
+
+        def enough() -> bool:
+            nonlocal seen
+            seen = self.counter.invocations(state.function, state.alias, state.candidate,  # type: ignore[union-attr]
+                                            action.since, self.clock() + 1)
+            return seen >= action.invocations
+        return self._wait(state, enough, lambda: InvocationsObserved(seen, now=self.clock()))
+
+    def _analyze(self, state: RolloutState, action: RunAnalysis) -> Event:
+        signal_event = self._signal(state)
+        if signal_event is not None:
+            return signal_event
+        if not action.step.params and not action.step.alarms and self.checks is None:
+            return VerdictReceived(Verdict.PROMOTE, ("no checks configured for this step",),
+                                   now=self.clock())
+        if self.checks is not None and state.traffic == Traffic(state.stable):
+            # Pre-traffic checks: the candidate has no live traffic yet (blue-green's first step).
+            failures = self.checks(state)
+            if failures:
+                return CheckFailed("; ".join(failures), now=self.clock())
+            if not action.step.params and not action.step.alarms:
+                return VerdictReceived(Verdict.PROMOTE, ("pre-traffic checks passed",), now=self.clock())
+        if self.analyzer is None:
+            return CheckFailed(
+                f"step {action.step_index + 1} asks for analysis, but no analyzer is configured",
+                now=self.clock())
+        try:
+            return self.analyzer.analyze(state, action.step, self.clock())
+        except AwsError as exc:  # metrics unavailable: say so and let the policy wait
+            return _inconclusive(f"metrics could not be read: {exc}", self.clock())
+
+    def _signal(self, state: RolloutState) -> Event | None:
+        for sig in self.store.take_signals(state.function):
+            now = self.clock()
+            if sig.kind == "rollback":
+                return RollbackRequested(sig.details.get("reason", "rollback requested"), now=now)
+            if sig.kind == "promote":
+                return PromoteRequested(now=now)
+            if sig.kind == "approve" and state.phase is Phase.PAUSED:
+                return GatePassed(now=now)
+        return None
+
+    def _renew(self) -> None:
+        lease = getattr(self, "_lease", None)
+        if lease is not None and self.clock() > lease.expires_at - self.options.lease_seconds / 2:
+            try:
+                self._lease = self.store.renew(lease, self.options.lease_seconds)
+            except LockedError as exc:
+                raise RolloutError(f"lost the rollout lock of {lease.function}: {exc}") from exc
+
+    def _release(self, lease: Any) -> None:
+        self.store.release(getattr(self, "_lease", None) or lease)
+        self._lease = None
+
+    def _record(self, state: RolloutState, event: Event) -> None:
+        kind = type(event).__name__
+        if kind in ("Tick", "InvocationsObserved"):
+            return  # too chatty for history; the step change that follows is recorded
+        details: dict[str, Any] = {"phase": state.phase.value, "step": state.step_index,
+                                   "traffic": str(state.traffic)}
+        if hasattr(event, "reason"):
+            details["reason"] = event.reason  # type: ignore[attr-defined]
+        if hasattr(event, "verdict"):
+            details.update(verdict=event.verdict.value, reasons=list(event.reasons))  # type: ignore[attr-defined]
+            # Verdicts reach the terminal and the webhooks like the machine's own notices.
+            self.notify(state, Notify("verdict", {"verdict": event.verdict.value,  # type: ignore[attr-defined]
+                                                  "reasons": list(event.reasons)}))  # type: ignore[attr-defined]
+        self.store.record_event(state.rollout_id, state.function, kind, details)
+
+
+def _inconclusive(reason: str, now: float) -> Event:
+    return VerdictReceived(Verdict.INCONCLUSIVE, (reason,), now=now)
+
+
+_STOP = object()
+"""Returned by an action that hands the rollout back to the caller (a gate with --no-wait)."""
