@@ -16,6 +16,7 @@ from lambdashift.cli.session import Session, add_target_arguments, open_session
 from lambdashift.core.machine import RolloutState
 from lambdashift.errors import ConfigError, RolloutError
 from lambdashift.model import Phase, Traffic
+from lambdashift.rollout import locks
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -59,7 +60,7 @@ def run_shift(args: argparse.Namespace) -> int:
                           f"(published: {', '.join(api.versions(args.function)) or 'none'})")
     from lambdashift.rollout.store import owner_id
 
-    lease = store.acquire(args.function, owner_id(), 30)
+    lease = locks.acquire(store, args.function, owner_id(), 30)
     try:
         if store.active(args.function):
             raise RolloutError(f"a rollout owns {args.function}:{alias}: use `lambdashift promote` "
@@ -101,7 +102,7 @@ def run_steer(args: argparse.Namespace) -> int:
     details = {"reason": getattr(args, "reason", "")} if args.action == "rollback" else {}
     store.send_signal(args.function, args.action, details)
     holder = store.holder(args.function)
-    if holder is not None and holder.expires_at > time.time():
+    if holder is not None and holder.expires_at > time.time() and not locks.holder_is_dead(holder.owner):
         note(f"asked the rollout run by {holder.owner} to {args.action}; waiting for it")
         final = _await_outcome(session, state, args)
     else:
@@ -139,7 +140,7 @@ def _without_rollout(session: Session, args: argparse.Namespace) -> int:
     from lambdashift.rollout.store import owner_id
 
     api, store, alias = session.target.api, session.target.store, _alias(session, args)
-    lease = store.acquire(args.function, owner_id(), 30)
+    lease = locks.acquire(store, args.function, owner_id(), 30)
     try:
         current = api.get_alias(args.function, alias)
         t = current.traffic

@@ -45,6 +45,7 @@ from lambdashift.core.machine import (
 )
 from lambdashift.errors import AwsError, LockedError, RevisionMismatchError, RolloutError
 from lambdashift.model import AnalysisStep, Phase, Step, Traffic, Verdict
+from lambdashift.rollout import locks
 from lambdashift.rollout.failpoints import failpoint
 
 
@@ -98,7 +99,7 @@ class RolloutEngine:
 
     def start(self, function: str, alias: str, candidate: str, steps: tuple[Step, ...]) -> RolloutState:
         """Begin a rollout of ``candidate`` from what the alias serves now; run it."""
-        lease = self.store.acquire(function, self.owner, self.options.lease_seconds)
+        lease = locks.acquire(self.store, function, self.owner, self.options.lease_seconds)
         try:
             active = self.store.active(function)
             if active:
@@ -126,7 +127,7 @@ class RolloutEngine:
         A promote, approve or rollback asked for with ``store.send_signal`` before this call
         is taken at the first point the rollout can wait.
         """
-        lease = self.store.acquire(state.function, self.owner, self.options.lease_seconds)
+        lease = locks.acquire(self.store, state.function, self.owner, self.options.lease_seconds)
         try:
             fresh = self.store.load(state.rollout_id) or state
             if fresh.phase.is_terminal:
