@@ -49,16 +49,13 @@ def open_target(config: Config, *, local: bool = False, rate: float = CONTROL_PL
     limiter = RateLimiter(rate=rate, burst=max(1, int(rate)))
     retry = RetryPolicy()
     if local or config.target == "local":
+        from lambdashift.local.metrics import EmulatorMetrics
         from lambdashift.local.stack import running_state
 
         stack = running_state(config.root)
         client = make_client("lambda", endpoint_url=stack.lambda_endpoint, region=stack.region,
                              local=True, max_pool=50)
-        try:
-            from lambdashift.local.metrics import EmulatorMetrics
-            metrics = EmulatorMetrics(stack.lambda_endpoint)
-        except ImportError:  # TODO(integration): the metrics module lands with the analysis work
-            metrics = None
+        metrics = EmulatorMetrics(stack.lambda_endpoint)
         return Target(
             name="local", description=f"local stack (Lambda API {stack.lambda_endpoint})",
             api=LambdaApi(client, limiter=limiter, retry=retry),
@@ -66,16 +63,14 @@ def open_target(config: Config, *, local: bool = False, rate: float = CONTROL_PL
             counter=metrics, metrics=metrics, alarms=None,
             api_url=stack.api_url, dev_url=stack.dev_url, is_local=True,
         )
+    from lambdashift.aws.metrics import CloudWatchAlarms, CloudWatchMetrics
+
     client = make_client("lambda", region=config.region, max_pool=50)
     region = client.meta.region_name
     endpoint = os.environ.get("AWS_ENDPOINT_URL_LAMBDA") or os.environ.get("AWS_ENDPOINT_URL")
     where = f"AWS {region}" + (f" via {endpoint}" if endpoint else "")
     cloudwatch = make_client("cloudwatch", region=region)
-    try:
-        from lambdashift.aws.metrics import CloudWatchAlarms, CloudWatchMetrics
-        metrics, alarms = CloudWatchMetrics(cloudwatch), CloudWatchAlarms(cloudwatch)
-    except ImportError:  # TODO(integration)
-        metrics = alarms = None
+    metrics, alarms = CloudWatchMetrics(cloudwatch), CloudWatchAlarms(cloudwatch)
     return Target(
         name=f"aws:{region}", description=where,
         api=LambdaApi(client, limiter=limiter, retry=retry),
