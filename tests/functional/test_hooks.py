@@ -11,7 +11,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from lambdashift.aws.lambda_api import InvokeResult
 from lambdashift.core.machine import Notify, RolloutState
 from lambdashift.errors import ConfigError, NotFoundError
 from lambdashift.model import Phase, Traffic, WeightStep
@@ -148,6 +147,16 @@ def test_config_errors_name_the_key_path(raw, message):
 
 
 # --- event checks -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    """The shape of ``lambdashift.aws.lambda_api.InvokeResult``."""
+
+    status: int
+    executed_version: str
+    function_error: str | None
+    payload: bytes
 
 
 @dataclass
