@@ -295,8 +295,14 @@ def test_an_alarm_that_does_not_exist_is_an_error_not_a_quiet_alarm():
         AlarmOnlyAnalyzer(FakeAlarms({})).analyze(state, step, T0 + 5)
 
 
-def test_alarms_without_an_alarm_source_are_inconclusive_not_ignored():
+def test_a_target_without_alarms_says_they_were_not_checked():
+    metrics = InMemoryMetrics()
+    healthy(metrics, T0 + 5, 60_000)
     state, step = rollout(AnalysisStep({"min_duration": "30s"}, ("errors",)))
-    event = JudgeAnalyzer(InMemoryMetrics()).analyze(state, step, T0 + 60)
-    assert event.verdict is Verdict.INCONCLUSIVE
-    assert "no alarm source" in event.reasons[0]
+    event = JudgeAnalyzer(metrics).analyze(state, step, T0 + 60)
+    assert event.verdict is Verdict.PROMOTE
+    assert event.reasons[-1] == ("alarms not checked (errors): this target has no CloudWatch "
+                                 "alarms (the local stack)")
+    alarm_only = AnalysisStep({}, ("errors",))
+    event = JudgeAnalyzer(metrics).analyze(rollout(alarm_only)[0], alarm_only, T0 + 60)
+    assert event.verdict is Verdict.PROMOTE and event.reasons[0].startswith("alarms not checked")

@@ -17,7 +17,8 @@ analyzer (after a restart) reads back the newest one of its rollout and step.
 
 :class:`AlarmOnlyAnalyzer` is for steps that name alarms and no judge settings: any alarm
 in ALARM fails the check, else the step passes. :class:`JudgeAnalyzer` behaves that way
-itself for such steps.
+itself for such steps. A target without alarms (the local stack: ``alarms=None``) does not
+check them and says so in the verdict's reasons.
 """
 
 from __future__ import annotations
@@ -66,6 +67,11 @@ class EvidenceStore(Protocol):
                      details: Mapping[str, Any]) -> Any: ...
 
     def events(self, rollout_id: str) -> Sequence[Any]: ...
+
+
+def _unchecked(step: AnalysisStep) -> tuple[str]:
+    return (f"alarms not checked ({', '.join(step.alarms)}): this target has no CloudWatch "
+            "alarms (the local stack)",)
 
 
 def _alarm_check(alarms: AlarmSource, step: AnalysisStep, index: int, now: float) -> Event:
@@ -117,17 +123,16 @@ class JudgeAnalyzer:
         ``AwsError``; the engine turns them into an inconclusive verdict.
         """
         index = state.step_index
+        unchecked = _unchecked(step) if step.alarms and self.alarms is None else ()
         if step.alarms and not step.params and not self.default_policy:
             if self.alarms is None:
-                return self._no_alarm_source(step, index, now)
+                return VerdictReceived(Verdict.PROMOTE, unchecked, now=now)
             return _alarm_check(self.alarms, step, index, now)
         try:
             policy = JudgePolicy.from_params({**self.default_policy, **step.params},
                                              path=f"step {index + 1}: analysis")
         except ConfigError as exc:
             return VerdictReceived(Verdict.INCONCLUSIVE, (f"cannot judge: {exc}",), now=now)
-        if step.alarms and self.alarms is None:
-            return self._no_alarm_source(step, index, now)
         firing = self.alarms.firing(step.alarms) if step.alarms and self.alarms else []
 
         since = state.step_started_at if state.step_started_at is not None else now
@@ -142,7 +147,7 @@ class JudgeAnalyzer:
         except ValueError as exc:  # counts went down: late, revised or evicted metrics
             return self._counts_went_down(str(exc), elapsed, policy, now)
         self._remember(state, index, since, judgement)
-        return VerdictReceived(judgement.verdict, judgement.reasons, now=now)
+        return VerdictReceived(judgement.verdict, (*judgement.reasons, *unchecked), now=now)
 
     def last(self, rollout_id: str, step_index: int) -> Judgement | None:
         """The last judgement of a rollout's step made (or loaded) by this analyzer."""
@@ -189,12 +194,6 @@ class JudgeAnalyzer:
             })
 
     # -- the odd cases -------------------------------------------------------------------
-
-    @staticmethod
-    def _no_alarm_source(step: AnalysisStep, index: int, now: float) -> Event:
-        reason = (f"step {index + 1} checks alarms {', '.join(step.alarms)}, but this target "
-                  "has no alarm source: promote or roll back by hand")
-        return VerdictReceived(Verdict.INCONCLUSIVE, (reason,), now=now)
 
     @staticmethod
     def _counts_went_down(detail: str, elapsed: float, policy: JudgePolicy,
