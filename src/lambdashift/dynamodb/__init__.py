@@ -1,0 +1,13 @@
+"""lambdashift's own DynamoDB endpoint: the JSON 1.0 API over SQLite, with real indexes.
+
+Layers, outermost first:
+
+* ``server.py`` — the process: binds loopback, runs uvicorn, prints the ready line;
+* ``api.py`` — the wire protocol (``X-Amz-Target``, JSON 1.0, AWS-shaped errors);
+* ``operations.py`` / ``reads.py`` — AWS's rules for each operation (validation,
+  conditions, ReturnValues, paging);
+* ``expressions.py`` / ``evaluate.py`` — DynamoDB's expression language;
+* ``schema.py`` — CreateTable validation and the table's description;
+* ``store.py`` — tables, items and indexes as SQLite tables with B-tree keys;
+* ``types.py`` — AttributeValues: validation, order-preserving key encoding, sizes.
+"""
