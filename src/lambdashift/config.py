@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from lambdashift.core import order, strategy
+from lambdashift.core.judge import JudgePolicy
 from lambdashift.errors import ConfigError
 from lambdashift.model import Step
 
@@ -205,6 +206,8 @@ def _parse(data: object, file: Path) -> Config:
     }
     # Refuses unknown names in `after` and cycles now, before anything runs.
     order.waves({n: f.after for n, f in functions.items()})
+    analysis = _raw(top, "analysis")
+    JudgePolicy.from_params(analysis, "analysis")  # the judge's defaults, checked at load
     return Config(
         file=file,
         alias=_check_setting("alias", top.get("alias", DEFAULT_ALIAS), "alias"),
@@ -214,7 +217,7 @@ def _parse(data: object, file: Path) -> Config:
         routes=_routes(top.get("routes"), functions),
         tables=types.MappingProxyType(_tables(top.get("tables"))),
         rollout=rollout,
-        analysis=_raw(top, "analysis"),
+        analysis=analysis,
         hooks=_raw(top, "hooks"),
         webhooks=_raw(top, "webhooks"),
     )

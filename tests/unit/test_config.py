@@ -120,7 +120,7 @@ def test_a_full_file(project):
         rollout:
           strategy: canary
           pause: 1m
-        analysis: {confidence: 0.95}
+        analysis: {alpha: 0.05}
         hooks: {pre_traffic: [smoke]}
         webhooks: {slack: "https://example.invalid/hook"}
         """
@@ -137,7 +137,7 @@ def test_a_full_file(project):
     assert config.routes[1] == Route("GET", "/notes/{id}", "notes-get")
     assert config.tables["notes"]["BillingMode"] == "PAY_PER_REQUEST"
     assert config.waves() == [("notes-create",), ("notes-get",)]
-    assert config.analysis == {"confidence": 0.95}
+    assert config.analysis == {"alpha": 0.05}
     assert config.hooks == {"pre_traffic": ["smoke"]}
 
 

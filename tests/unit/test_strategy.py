@@ -97,12 +97,12 @@ def test_canary_defaults_to_ten_percent_for_five_minutes():
 def test_canary_with_weight_pause_and_checks():
     steps = steps_for(
         {"strategy": "canary", "weight": 25, "pause": {"invocations": 500}, "alarms": ["e"],
-         "analysis": {"interval": "30s", "confidence": 0.99}}
+         "analysis": {"interval": "30s", "alpha": 0.02}}
     )
     assert steps == (
         W(0.25),
         InvocationPause(500),
-        AnalysisStep({"confidence": 0.99}, ("e",), 30),
+        AnalysisStep({"alpha": 0.02}, ("e",), 30),
         W(1.0),
     )
 
@@ -141,7 +141,7 @@ def test_custom_steps_as_in_the_issue():
                 {"alarms": ["errors", "latency"]},
                 {"pause": "manual"},
                 {"weight": 50},
-                {"analysis": {"confidence": 0.9}},
+                {"analysis": {"alpha": 0.03}},
                 {"pause": 90},
                 {"weight": 100},
             ],
@@ -149,7 +149,7 @@ def test_custom_steps_as_in_the_issue():
     )
     assert steps == (
         W(0.05), InvocationPause(100), W(0.2), P(300), AnalysisStep(alarms=("errors", "latency")),
-        ManualGate(), W(0.5), AnalysisStep({"confidence": 0.9}), P(90), W(1.0),
+        ManualGate(), W(0.5), AnalysisStep({"alpha": 0.03}), P(90), W(1.0),
     )
 
 
@@ -157,15 +157,15 @@ def test_custom_analysis_steps_inherit_rollout_level_settings():
     steps = steps_for(
         {
             "strategy": "custom",
-            "analysis": {"interval": "2m", "confidence": 0.95},
+            "analysis": {"interval": "2m", "alpha": 0.05},
             "alarms": ["errors"],
-            "steps": [{"weight": 10}, {"analysis": {"confidence": 0.99}}, {"analysis": None},
+            "steps": [{"weight": 10}, {"analysis": {"alpha": 0.02}}, {"analysis": None},
                       {"alarms": ["latency"]}, {"weight": 100}],
         }
     )
-    assert steps[1] == AnalysisStep({"confidence": 0.99}, ("errors",), 120)
-    assert steps[2] == AnalysisStep({"confidence": 0.95}, ("errors",), 120)
-    assert steps[3] == AnalysisStep({"confidence": 0.95}, ("latency",), 120)
+    assert steps[1] == AnalysisStep({"alpha": 0.02}, ("errors",), 120)
+    assert steps[2] == AnalysisStep({"alpha": 0.05}, ("errors",), 120)
+    assert steps[3] == AnalysisStep({"alpha": 0.05}, ("latency",), 120)
 
 
 def test_design_example_canary_with_explicit_steps_is_accepted():

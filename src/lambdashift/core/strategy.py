@@ -144,6 +144,9 @@ def parse_analysis(
     interval = base.interval
     if "interval" in value:
         interval = parse_duration(value["interval"], f"{path}.interval")
+    from lambdashift.core.judge import JudgePolicy  # judge imports this module: import late
+
+    JudgePolicy.from_params(params, path)  # a bad judge setting fails at load, naming its key
     return AnalysisStep(params, alarms, interval)
 
 
