@@ -277,8 +277,10 @@ def test_a_step_with_alarms_only_is_checked_like_codedeploy_without_metrics():
     event = analyzer.analyze(state, step, T0 + 60)
     assert isinstance(event, CheckFailed) and event.reason == "alarms b, c in ALARM"
     assert metrics.asked == []
-    quiet = JudgeAnalyzer(metrics, FakeAlarms({"a": "OK", "b": "OK", "c": "INSUFFICIENT_DATA"}))
+    quiet = JudgeAnalyzer(metrics, FakeAlarms({"a": "OK", "b": "OK", "c": "INSUFFICIENT_DATA"}),
+                          default_policy={"min_invocations": 500})  # defaults judge no step
     assert quiet.analyze(state, step, T0 + 60).verdict is Verdict.PROMOTE
+    assert metrics.asked == []
 
 
 def test_alarm_only_analyzer_names_the_alarm_or_promotes():

@@ -101,10 +101,11 @@ class AlarmOnlyAnalyzer:
 class JudgeAnalyzer:
     """The engine's analyzer: the judge over ``metrics``, with ``alarms`` and a ``store``.
 
-    ``default_policy`` holds judge settings (the keys of ``JudgePolicy.from_params``) that a
-    step's own ``params`` override. Without a ``store`` the evidence lives in memory only.
-    A step with alarms and no judge settings (here or in ``default_policy``) is checked as
-    :class:`AlarmOnlyAnalyzer` does.
+    ``default_policy`` holds judge settings (the keys of ``JudgePolicy.from_params``, from
+    the top-level ``analysis:``) that a step's own ``params`` override. Without a ``store``
+    the evidence lives in memory only. A step with alarms and no judge settings of its own
+    is checked as :class:`AlarmOnlyAnalyzer` does, whatever ``default_policy`` holds: the
+    defaults say how to judge, not which steps to judge.
     """
 
     def __init__(self, metrics: MetricsSource, alarms: AlarmSource | None = None,
@@ -124,7 +125,7 @@ class JudgeAnalyzer:
         """
         index = state.step_index
         unchecked = _unchecked(step) if step.alarms and self.alarms is None else ()
-        if step.alarms and not step.params and not self.default_policy:
+        if step.alarms and not step.params:
             if self.alarms is None:
                 return VerdictReceived(Verdict.PROMOTE, unchecked, now=now)
             return _alarm_check(self.alarms, step, index, now)
