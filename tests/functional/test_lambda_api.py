@@ -129,7 +129,8 @@ def test_update_alias_without_expected_revision_writes_unconditionally(api, two_
 
 def test_update_alias_with_stale_revision_is_refused_and_changes_nothing(api, two_versions):
     stale = api.create_alias(two_versions, "live", "1").revision_id
-    current = api.update_alias(two_versions, "live", Traffic("1", "2", 0.1), expected_revision=stale)
+    current = api.update_alias(two_versions, "live", Traffic("1", "2", 0.1),
+                               expected_revision=stale)
     with pytest.raises(RevisionMismatchError) as exc:
         api.update_alias(two_versions, "live", Traffic("2"), expected_revision=stale)
     assert exc.value.code == "PreconditionFailedException" and exc.value.operation == "UpdateAlias"
@@ -185,7 +186,8 @@ def test_alias_on_latest_is_refused_with_an_explanation_but_exists(api, client, 
 # -- reconciling a retried write ---------------------------------------------------------
 
 
-def test_retried_update_alias_whose_first_attempt_succeeded_is_reported_as_done(client, two_versions):
+def test_retried_update_alias_whose_first_attempt_succeeded_is_reported_as_done(
+        client, two_versions):
     api0 = make_api(client)
     start = api0.create_alias(two_versions, "live", "1")
     lossy = LosesResponses(client, "update_alias")
@@ -210,13 +212,15 @@ def test_retried_update_alias_after_someone_else_wrote_is_a_mismatch(client, two
     assert api0.get_alias(two_versions, "live").traffic == Traffic("2")
 
 
-def test_retried_create_alias_whose_first_attempt_succeeded_is_reported_as_done(client, two_versions):
+def test_retried_create_alias_whose_first_attempt_succeeded_is_reported_as_done(
+        client, two_versions):
     lossy = LosesResponses(client, "create_alias")
     state = make_api(lossy).create_alias(two_versions, "live", "2")
     assert lossy.calls == ["create_alias", "create_alias"] and state.traffic == Traffic("2")
 
 
-def test_retried_update_code_whose_first_attempt_succeeded_is_reported_as_done(client, make_function):
+def test_retried_update_code_whose_first_attempt_succeeded_is_reported_as_done(
+        client, make_function):
     name = make_function()
     revision = client.get_function_configuration(FunctionName=name)["RevisionId"]
     package = make_zip({"index.py": ECHO_HANDLER + "\n# v2\n"})
@@ -263,7 +267,7 @@ def scripted_update(answer_after_412: dict[str, Any]) -> tuple[LambdaApi, Stubbe
                           http_status_code=412,
                           expected_params={"FunctionName": "f", "Name": "live",
                                            "FunctionVersion": "1", "RevisionId": "r1",
-                                           "RoutingConfig": {"AdditionalVersionWeights": {"2": 0.25}}})
+                                           "RoutingConfig": ALIAS_SHAPE["RoutingConfig"]})
     stub.add_response("get_alias", answer_after_412, {"FunctionName": "f", "Name": "live"})
     return make_api(client), stub
 
@@ -277,7 +281,8 @@ def test_stubbed_500_then_412_then_alias_at_intent_is_success():
 
 
 def test_stubbed_500_then_412_then_alias_elsewhere_is_a_mismatch():
-    api, stub = scripted_update({**ALIAS_SHAPE, "RoutingConfig": {"AdditionalVersionWeights": {"2": 0.5}}})
+    elsewhere = {"AdditionalVersionWeights": {"2": 0.5}}
+    api, stub = scripted_update({**ALIAS_SHAPE, "RoutingConfig": elsewhere})
     with stub, pytest.raises(RevisionMismatchError):
         api.update_alias("f", "live", Traffic("1", "2", 0.25), expected_revision="r1")
 
@@ -358,7 +363,8 @@ def test_update_configuration_changes_only_what_is_given(api, make_function):
     assert config["Handler"] == "index.handler"
     with pytest.raises(RevisionMismatchError):
         api.update_configuration(name, timeout=9, expected_revision=revision)
-    assert api.publish_version(name, code_sha256=None, expected_revision=config["RevisionId"]) == "2"
+    assert api.publish_version(name, code_sha256=None,
+                               expected_revision=config["RevisionId"]) == "2"
 
 
 # -- invoke ------------------------------------------------------------------------------
@@ -458,7 +464,8 @@ def test_missing_credentials_are_named(emulator, monkeypatch, tmp_path):
                                           endpoint_url=emulator.endpoint)
     with pytest.raises(AwsError) as exc:
         make_api(bare).get_alias("f", "live")
-    assert str(exc.value).startswith("no AWS credentials found") and exc.value.code == "NoCredentials"
+    assert str(exc.value).startswith("no AWS credentials found")
+    assert exc.value.code == "NoCredentials"
 
 
 def test_invalid_parameters_are_one_line_aws_errors(api):
@@ -520,7 +527,8 @@ def test_wait_updated_is_bounded():
         now[0] += seconds
 
     with stub, pytest.raises(AwsError) as exc:
-        make_api(stubbed, clock=lambda: now[0], sleep=sleep).wait_updated("f", timeout=3, interval=1)
+        api = make_api(stubbed, clock=lambda: now[0], sleep=sleep)
+        api.wait_updated("f", timeout=3, interval=1)
     assert exc.value.code == "Timeout" and now[0] == 3
 
 
@@ -539,7 +547,8 @@ def quota_emulator(tmp_path_factory):
 def test_shared_limiter_keeps_concurrent_callers_under_the_servers_quota(quota_emulator):
     raw = no_retry_client(quota_emulator.endpoint)
     raw.create_function(FunctionName="paced", Runtime="python3.12", Role=ROLE,
-                        Handler="index.handler", Code={"ZipFile": make_zip({"index.py": ECHO_HANDLER})})
+                        Handler="index.handler",
+                        Code={"ZipFile": make_zip({"index.py": ECHO_HANDLER})})
     statuses = []
     for _ in range(20):  # a burst of raw calls: the emulator refuses what exceeds its quota
         try:

@@ -189,7 +189,8 @@ def test_moto_differs_has_no_function_revision_ids(api, role):
     updated = api.update_code("notes-get", make_zip({"index.py": "x = 1\n"}),
                               expected_revision="stale")
     assert "RevisionId" not in updated
-    assert api.update_configuration("notes-get", timeout=9, expected_revision="stale")["Timeout"] == 9
+    config = api.update_configuration("notes-get", timeout=9, expected_revision="stale")
+    assert config["Timeout"] == 9
     assert api.publish_version("notes-get", code_sha256=None, expected_revision="stale") == "1"
 
 

@@ -111,7 +111,7 @@ class LambdaApi:
         return _alias_state(function, alias, self._get_alias_raw(function, alias))
 
     def alias_exists(self, function: str, alias: str) -> bool:
-        """True if the alias exists (whatever it points to); False also when the function doesn't."""
+        """True if the alias exists, whatever it points to (False too if the function doesn't)."""
         try:
             self._get_alias_raw(function, alias)
         except NotFoundError:
@@ -195,7 +195,7 @@ class LambdaApi:
                         role: str, timeout: int = 3, memory: int = 128,
                         environment: Mapping[str, str] | None = None, description: str = "",
                         publish: bool = False) -> Raw:
-        """CreateFunction from a zip (the local target's first deploy); returns its configuration."""
+        """CreateFunction from a zip (the local target's first deploy); returns its config."""
         params: Raw = {"FunctionName": function, "Runtime": runtime, "Role": role,
                        "Handler": handler, "Code": {"ZipFile": zip_bytes}, "Timeout": timeout,
                        "MemorySize": memory, "Description": description, "Publish": publish,
@@ -206,7 +206,7 @@ class LambdaApi:
 
     def update_code(self, function: str, zip_bytes: bytes, *,
                     expected_revision: str | None) -> Raw:
-        """UpdateFunctionCode of $LATEST; returns its configuration (wait_updated before publishing)."""
+        """UpdateFunctionCode of $LATEST; returns its config (wait_updated, then publish)."""
         params: Raw = {"FunctionName": function, "ZipFile": zip_bytes}
         if expected_revision is not None:
             params["RevisionId"] = expected_revision
@@ -280,7 +280,7 @@ class LambdaApi:
     # -- data plane ------------------------------------------------------------------------
 
     def invoke(self, function: str, qualifier: str | None, payload: bytes) -> InvokeResult:
-        """Invoke synchronously (for pre-traffic checks); a handler error is a result, not raised."""
+        """Invoke synchronously (pre-traffic checks); a handler error is a result, not raised."""
         params: Raw = {"FunctionName": function, "Payload": payload,
                        "InvocationType": "RequestResponse"}
         if qualifier is not None:
@@ -329,7 +329,7 @@ class LambdaApi:
                            code=type(exc).__name__, operation=operation) from exc
         except NoCredentialsError as exc:
             raise AwsError("no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID and "
-                           "AWS_SECRET_ACCESS_KEY, or use --target local",
+                           "AWS_SECRET_ACCESS_KEY, or use the local target",
                            code="NoCredentials", operation=operation) from exc
         except ParamValidationError as exc:
             detail = " ".join(str(exc).split())
