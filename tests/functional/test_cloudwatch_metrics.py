@@ -208,8 +208,8 @@ def test_alarms_are_read_over_pages_and_in_batches_of_a_hundred():
     stub = Stubber(client)
 
     def alarms(chosen, state="OK"):
-        return [{"AlarmName": n, "StateValue": "ALARM" if n in ("alarm-007", "alarm-120") else state}
-                for n in chosen]
+        firing = ("alarm-007", "alarm-120")
+        return [{"AlarmName": n, "StateValue": "ALARM" if n in firing else state} for n in chosen]
     types = ["MetricAlarm", "CompositeAlarm"]
     stub.add_response("describe_alarms", {"MetricAlarms": alarms(names[:60]), "NextToken": "t"},
                       {"AlarmNames": names[:100], "AlarmTypes": types})

@@ -241,7 +241,8 @@ def test_http_check_failures_are_worded(serve):
         "post-traffic check 'count': body.count is 3, expected 0",
     ]
     down = PostTrafficCheck([HttpCheck("/a")], base_url="http://127.0.0.1:9").run(state())
-    assert down[0].startswith("post-traffic check 'GET /a': GET http://127.0.0.1:9/a failed: ConnectError")
+    assert down[0].startswith(
+        "post-traffic check 'GET /a': GET http://127.0.0.1:9/a failed: ConnectError")
 
 
 def test_http_checks_without_a_url_are_a_config_error():

@@ -73,7 +73,8 @@ class FakeStore:
 
     def record_event(self, rollout_id, function, kind, details):
         text = json.dumps(details, allow_nan=False)
-        self.rows.append((rollout_id, function, StoredEvent(len(self.rows), kind, json.loads(text))))
+        event = StoredEvent(len(self.rows), kind, json.loads(text))
+        self.rows.append((rollout_id, function, event))
 
     def events(self, rollout_id):
         return [e for rid, _, e in self.rows if rid == rollout_id]

@@ -38,7 +38,7 @@ class EmulatorMetrics:
 
     def version_stats(self, function: str, alias: str, version: str, since: float,
                       until: float) -> VersionStats:
-        """Counts and warm latency of ``version``'s invocations through ``alias`` in [since, until)."""
+        """Counts and warm latency of ``version`` through ``alias`` in [since, until)."""
         records = [r for r in self._records(function, alias, since, until)
                    if r["executed_version"] == version]
         ran = [Invocation(float(r["duration_ms"]), r.get("init_duration_ms"), bool(r["error"]))

@@ -166,7 +166,8 @@ def _check(raw: object, path: str) -> Check:
               f"{path}.http")
         url_path = spec.get("path")
         if not isinstance(url_path, str) or not url_path.startswith("/"):
-            raise ConfigError(f"{path}.http.path: required, a path starting with /, got {url_path!r}")
+            raise ConfigError(f"{path}.http.path: required, a path starting with /, "
+                              f"got {url_path!r}")
         method = str(spec.get("method", "GET")).upper()
         if method not in _METHODS:
             raise ConfigError(f"{path}.http.method: must be one of {', '.join(_METHODS)}, "
@@ -180,7 +181,8 @@ def _check(raw: object, path: str) -> Check:
     _keys(expect, ("status_code", "no_function_error", "payload_contains"), f"{path}.expect")
     no_error = expect.get("no_function_error", True)
     if not isinstance(no_error, bool):
-        raise ConfigError(f"{path}.expect.no_function_error: must be true or false, got {no_error!r}")
+        raise ConfigError(f"{path}.expect.no_function_error: must be true or false, "
+                          f"got {no_error!r}")
     return EventCheck(raw["event"], _status(expect, "status_code", f"{path}.expect"), no_error,
                       expect.get("payload_contains"), name)
 
