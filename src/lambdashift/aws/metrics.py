@@ -7,7 +7,9 @@ alias: the dimensions ``FunctionName``, ``Resource`` (``function:alias``) and
 What CloudWatch can give the judge, and what it cannot:
 
 * **Counts** are exact: ``Invocations``, ``Errors`` and ``Throttles`` summed over every
-  period of the window.
+  period of the window. ``Throttles`` count only where Lambda publishes them with the
+  ``ExecutedVersion`` dimension (a throttled request runs no version); where it does not,
+  they read 0 and throttling is seen only by alias-wide alarms.
 * **Latency** as a histogram of counts, not as percentiles. The judge needs the number of
   requests slower than a threshold, added up over the whole window. Percentiles (``p99``)
   of one-minute periods cannot be added up or merged, and a histogram made up from a few
