@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections import Counter
@@ -11,13 +12,18 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from lambdashift.core.machine import RolloutState
 from lambdashift.errors import AwsError, NotFoundError
 from lambdashift.local.metrics import EmulatorMetrics
+from lambdashift.model import AnalysisStep, Phase, Verdict, WeightStep
+from lambdashift.rollout.analysis import JudgeAnalyzer
 from tests.conftest import publish_release
 
 FAILING_HANDLER = """
+import os
+
 def handler(event, context):
-    if event.get("fail"):
+    if event.get("fail") is True or event.get("fail") == os.environ.get("RELEASE"):
         raise RuntimeError("asked to fail")
     return {"ok": True}
 """
@@ -33,7 +39,7 @@ def canary(client, make_function, fn_name) -> str:
     return fn_name
 
 
-def invoke(client, fn: str, qualifier: str, fail: bool) -> tuple[str, bool]:
+def invoke(client, fn: str, qualifier: str, fail: bool | str) -> tuple[str, bool]:
     out = client.invoke(FunctionName=fn, Qualifier=qualifier,
                         Payload=json.dumps({"fail": fail}).encode())
     out["Payload"].read()
@@ -111,3 +117,19 @@ def test_an_emulator_that_is_not_running_is_an_aws_error():
     with pytest.raises(AwsError, match="emulator metrics at http://127.0.0.1:9"):
         source.invocations("fn", "live", "1", 0, time.time())
     source.close()
+
+
+def test_the_judge_over_the_emulator_rolls_back_a_failing_candidate(client, emulator, canary):
+    """End to end: real invocations, the records endpoint, the judge's verdict."""
+    step = AnalysisStep({"min_duration": "1s"})
+    state = dataclasses.replace(
+        RolloutState.new("r-e2e", canary, "live", "1", "2",
+                         (WeightStep(0.5), step, WeightStep(1.0)), now=time.time()),
+        phase=Phase.PROGRESSING, step_index=1, step_started_at=time.time())
+    for _ in range(60):
+        invoke(client, canary, "live", fail="v2")  # only release v2 (version 2) fails
+    source = EmulatorMetrics(emulator.endpoint)
+    event = JudgeAnalyzer(source).analyze(state, step, time.time() + 0.5)
+    source.close()
+    assert event.verdict is Verdict.ROLLBACK, event.reasons
+    assert "v2 errors 100%" in event.reasons[0] and "vs v1 0% (0/" in event.reasons[0]
