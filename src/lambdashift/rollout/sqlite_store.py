@@ -140,7 +140,12 @@ class SqliteStateStore:
     def _prepare(self) -> None:
         db = self._db
         # Look before touching anything: switching a foreign file to WAL would change it.
-        self._check_ours(db)
+        # One read transaction, so that a schema another process is creating is seen whole.
+        db.execute("BEGIN")
+        try:
+            self._check_ours(db)
+        finally:
+            db.execute("COMMIT")
         self._retry_locked(lambda: db.execute("PRAGMA journal_mode=WAL").fetchone())
         db.execute("PRAGMA synchronous=FULL")
         if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
