@@ -173,9 +173,11 @@ def test_event_details_are_read_only(store):
         store.events("r-1")[0].details["step"] = 1  # type: ignore[index]
 
 
-def test_an_event_that_is_not_json_is_refused_and_nothing_is_written(store):
+def test_an_event_that_is_not_strict_json_is_refused_and_nothing_is_written(store):
     with pytest.raises(TypeError):
         store.record_event("r-1", "notes-get", "verdict", {"verdict": Verdict.PROMOTE})
+    with pytest.raises(ValueError):
+        store.record_event("r-1", "notes-get", "evidence", {"error_rate": float("nan")})
     assert store.events("r-1") == []
 
 
@@ -380,6 +382,8 @@ def test_a_signal_needs_a_kind_and_json_details(store):
         store.send_signal("notes-get", "")
     with pytest.raises(TypeError):
         store.send_signal("notes-get", "promote", {"at": object()})
+    with pytest.raises(ValueError):
+        store.send_signal("notes-get", "promote", {"weight": float("inf")})
 
 
 # --- namespaces -------------------------------------------------------------------------------

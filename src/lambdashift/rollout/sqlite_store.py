@@ -244,7 +244,7 @@ class SqliteStateStore:
 
     def save(self, state: RolloutState) -> None:
         """Insert or replace the rollout's latest state; on disk when this returns."""
-        doc = json.dumps(state.to_dict(), separators=(",", ":"))
+        doc = _json(state.to_dict())
         with self._writing(f"saving rollout {state.rollout_id}") as (db, now):
             row = db.execute(
                 "SELECT function FROM rollouts WHERE namespace = ? AND rollout_id = ?",
@@ -320,8 +320,8 @@ class SqliteStateStore:
     def record_event(
         self, rollout_id: str, function: str, kind: str, details: Mapping[str, Any]
     ) -> None:
-        """Append to the rollout's step log; TypeError if ``details`` is not JSON-safe."""
-        text = json.dumps(dict(details), separators=(",", ":"))
+        """Append to the rollout's step log; ``details`` must be strict JSON (see ``_json``)."""
+        text = _json(details)
         with self._writing(f"recording {kind} of rollout {rollout_id}") as (db, now):
             db.execute(
                 "INSERT INTO events (namespace, rollout_id, function, at, kind, details) "
@@ -397,10 +397,10 @@ class SqliteStateStore:
     def send_signal(
         self, function: str, kind: str, details: Mapping[str, Any] | None = None
     ) -> Signal:
-        """Queue ``kind`` for the rollout of ``function``; TypeError if not JSON-safe."""
+        """Queue ``kind`` for the rollout of ``function``; ``details`` must be strict JSON."""
         if not kind:
             raise ValueError("a signal needs a kind")
-        text = json.dumps(dict(details or {}), separators=(",", ":"))
+        text = _json(details or {})
         with self._writing(f"signalling {kind} to {function}") as (db, now):
             db.execute(
                 "INSERT INTO signals (namespace, function, kind, details, sent_at) "
@@ -434,6 +434,15 @@ class SqliteStateStore:
             for signal_id, kind, details, sent_at in rows
             if signal_id > floor[0]
         ]
+
+
+def _json(data: Mapping[str, Any]) -> str:
+    """Compact, strict JSON: TypeError for what JSON cannot hold, ValueError for NaN/infinity.
+
+    Strict because ``--json`` output must parse anywhere, and a DynamoDB store cannot hold
+    NaN either: a value the next backend would refuse is refused here too.
+    """
+    return json.dumps(dict(data), separators=(",", ":"), allow_nan=False)
 
 
 def _check_lease_seconds(lease_seconds: float) -> None:

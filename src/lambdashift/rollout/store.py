@@ -134,7 +134,11 @@ class StateStore(Protocol):
     def record_event(
         self, rollout_id: str, function: str, kind: str, details: Mapping[str, Any]
     ) -> None:
-        """Append a line to the rollout's step log; ``details`` must be JSON-serialisable."""
+        """Append a line to the rollout's step log.
+
+        ``details`` must be strict JSON (no NaN or infinity): TypeError or ValueError if not,
+        and nothing is written.
+        """
         ...
 
     def events(self, rollout_id: str) -> list[Event]:
