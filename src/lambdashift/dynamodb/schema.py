@@ -1,0 +1,353 @@
+"""Table definitions: CreateTable's validation, key extraction, and DescribeTable's shape.
+
+A :class:`TableSchema` is built once from a CreateTable request (checked as AWS checks
+it), persisted as JSON, and tells every operation which attributes make the keys of the
+table and of each index.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from lambdashift.dynamodb.errors import ValidationException, invalid_parameter
+
+REGION = "us-east-1"
+ACCOUNT = "000000000000"
+_NAME = re.compile(r"[a-zA-Z0-9_.-]+")
+_PROJECTIONS = ("ALL", "KEYS_ONLY", "INCLUDE")
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """A partition key and an optional sort key: ``(name, type)`` each."""
+
+    hash: tuple[str, str]
+    range: tuple[str, str] | None = None
+
+    def names(self) -> tuple[str, ...]:
+        """The key's attribute names, partition key first."""
+        return (self.hash[0],) if self.range is None else (self.hash[0], self.range[0])
+
+    def to_aws(self) -> list[dict[str, str]]:
+        """The ``KeySchema`` list."""
+        elements = [{"AttributeName": self.hash[0], "KeyType": "HASH"}]
+        if self.range is not None:
+            elements.append({"AttributeName": self.range[0], "KeyType": "RANGE"})
+        return elements
+
+
+@dataclass(frozen=True)
+class IndexSchema:
+    """A global or local secondary index."""
+
+    name: str
+    key: KeySpec
+    is_global: bool
+    projection: str = "ALL"
+    non_key_attributes: tuple[str, ...] = ()
+    throughput: dict[str, int] | None = None
+
+
+@dataclass
+class TableSchema:
+    """A table's definition, as validated from CreateTable."""
+
+    name: str
+    key: KeySpec
+    attribute_definitions: list[dict[str, str]]
+    indexes: list[IndexSchema] = field(default_factory=list)
+    billing_mode: str = "PROVISIONED"
+    throughput: dict[str, int] | None = None
+    created: float = 0.0
+    table_id: str = ""
+
+    @property
+    def arn(self) -> str:
+        """The table's ARN in the emulated account."""
+        return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{self.name}"
+
+    def index(self, name: str) -> IndexSchema:
+        """The index of that name; ValidationException as AWS answers a Query otherwise."""
+        for index in self.indexes:
+            if index.name == name:
+                return index
+        raise ValidationException(
+            f"The table does not have the specified index: {name}"
+        )
+
+    def key_names(self) -> set[str]:
+        """Every attribute that is part of a key of the table or of one of its indexes."""
+        names = set(self.key.names())
+        for index in self.indexes:
+            names.update(index.key.names())
+        return names
+
+    def to_json(self) -> dict[str, Any]:
+        """The CreateTable request this schema stands for, plus what we add (for storage)."""
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "KeySchema": self.key.to_aws(),
+            "AttributeDefinitions": self.attribute_definitions,
+            "BillingMode": self.billing_mode,
+            "_created": self.created,
+            "_id": self.table_id,
+        }
+        if self.throughput:
+            request["ProvisionedThroughput"] = self.throughput
+        for kind, is_global in (("GlobalSecondaryIndexes", True), ("LocalSecondaryIndexes", False)):
+            chosen = [i for i in self.indexes if i.is_global == is_global]
+            if chosen:
+                request[kind] = [_index_request(i) for i in chosen]
+        return request
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TableSchema:
+        """A schema persisted by :meth:`to_json` (already validated once)."""
+        schema = parse_create_table(data)
+        schema.created = data["_created"]
+        schema.table_id = data["_id"]
+        return schema
+
+    def describe(self, item_count: int, size: int, index_stats: dict[str, tuple[int, int]],
+                 status: str = "ACTIVE") -> dict[str, Any]:
+        """DescribeTable's ``Table`` (also CreateTable's and DeleteTable's description)."""
+        description: dict[str, Any] = {
+            "AttributeDefinitions": self.attribute_definitions,
+            "TableName": self.name,
+            "KeySchema": self.key.to_aws(),
+            "TableStatus": status,
+            "CreationDateTime": self.created,
+            "ProvisionedThroughput": _throughput(self.throughput),
+            "TableSizeBytes": size,
+            "ItemCount": item_count,
+            "TableArn": self.arn,
+            "TableId": self.table_id,
+            "DeletionProtectionEnabled": False,
+        }
+        if self.billing_mode == "PAY_PER_REQUEST":
+            description["BillingModeSummary"] = {
+                "BillingMode": "PAY_PER_REQUEST",
+                "LastUpdateToPayPerRequestDateTime": self.created,
+            }
+        for kind, is_global in (("GlobalSecondaryIndexes", True), ("LocalSecondaryIndexes", False)):
+            chosen = [i for i in self.indexes if i.is_global == is_global]
+            if chosen:
+                description[kind] = [
+                    _describe_index(self, i, *index_stats.get(i.name, (0, 0))) for i in chosen
+                ]
+        return description
+
+
+def _throughput(given: dict[str, int] | None) -> dict[str, int]:
+    given = given or {}
+    return {
+        "NumberOfDecreasesToday": 0,
+        "ReadCapacityUnits": given.get("ReadCapacityUnits", 0),
+        "WriteCapacityUnits": given.get("WriteCapacityUnits", 0),
+    }
+
+
+def _projection(index: IndexSchema) -> dict[str, Any]:
+    projection: dict[str, Any] = {"ProjectionType": index.projection}
+    if index.non_key_attributes:
+        projection["NonKeyAttributes"] = list(index.non_key_attributes)
+    return projection
+
+
+def _index_request(index: IndexSchema) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "IndexName": index.name,
+        "KeySchema": index.key.to_aws(),
+        "Projection": _projection(index),
+    }
+    if index.throughput:
+        request["ProvisionedThroughput"] = index.throughput
+    return request
+
+
+def _describe_index(table: TableSchema, index: IndexSchema, count: int, size: int) -> dict:
+    described: dict[str, Any] = {
+        "IndexName": index.name,
+        "KeySchema": index.key.to_aws(),
+        "Projection": _projection(index),
+        "IndexSizeBytes": size,
+        "ItemCount": count,
+        "IndexArn": f"{table.arn}/index/{index.name}",
+    }
+    if index.is_global:
+        described["IndexStatus"] = "ACTIVE"
+        described["ProvisionedThroughput"] = _throughput(index.throughput)
+    return described
+
+
+# ---------------------------------------------------------------------------------------
+# CreateTable validation
+
+
+def check_table_name(name: Any, member: str = "tableName") -> str:
+    """A table (or index) name as AWS's model constrains it."""
+    if not isinstance(name, str):
+        raise ValidationException(f"1 validation error detected: {member} is required")
+    if len(name) < 3 or len(name) > 255:
+        raise ValidationException(
+            f"1 validation error detected: Value '{name}' at '{member}' failed to satisfy "
+            "constraint: Member must have length "
+            + ("greater than or equal to 3" if len(name) < 3 else "less than or equal to 255")
+        )
+    if not _NAME.fullmatch(name):
+        raise ValidationException(
+            f"1 validation error detected: Value '{name}' at '{member}' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+        )
+    return name
+
+
+def parse_create_table(request: dict[str, Any]) -> TableSchema:
+    """The schema a CreateTable request defines; ValidationException as AWS would."""
+    name = check_table_name(request.get("TableName"))
+    definitions = request.get("AttributeDefinitions")
+    if not isinstance(definitions, list) or not definitions:
+        raise ValidationException(
+            "1 validation error detected: Value null at 'attributeDefinitions' failed to "
+            "satisfy constraint: Member must not be null"
+        )
+    types: dict[str, str] = {}
+    for position, definition in enumerate(definitions, 1):
+        attribute = definition.get("AttributeName") if isinstance(definition, dict) else None
+        kind = definition.get("AttributeType") if isinstance(definition, dict) else None
+        if kind not in ("S", "N", "B"):
+            raise ValidationException(
+                f"1 validation error detected: Value '{kind}' at 'attributeDefinitions."
+                f"{position}.member.attributeType' failed to satisfy constraint: Member must "
+                "satisfy enum value set: [B, N, S]"
+            )
+        if attribute in types:
+            raise invalid_parameter(f"Duplicate AttributeName found: {attribute}")
+        types[attribute] = kind
+    key = _key_spec(request.get("KeySchema"), types, "keySchema")
+    used = set(key.names())
+    indexes: list[IndexSchema] = []
+    for is_global, member in ((True, "GlobalSecondaryIndexes"), (False, "LocalSecondaryIndexes")):
+        for spec in request.get(member) or []:
+            index = _index(spec, types, key, is_global)
+            if any(i.name == index.name for i in indexes):
+                raise invalid_parameter(f"Duplicate index name: {index.name}")
+            indexes.append(index)
+            used.update(index.key.names())
+    if used != set(types):
+        raise invalid_parameter(
+            "Number of attributes in KeySchema does not exactly match number of attributes "
+            "defined in AttributeDefinitions"
+        )
+    billing = request.get("BillingMode") or "PROVISIONED"
+    throughput = request.get("ProvisionedThroughput")
+    _check_billing(billing, throughput, indexes)
+    return TableSchema(
+        name=name,
+        key=key,
+        attribute_definitions=[
+            {"AttributeName": n, "AttributeType": t} for n, t in types.items()
+        ],
+        indexes=indexes,
+        billing_mode=billing,
+        throughput=throughput if billing == "PROVISIONED" else None,
+        created=time.time(),
+        table_id=str(uuid.uuid4()),
+    )
+
+
+def _key_spec(elements: Any, types: dict[str, str], member: str) -> KeySpec:
+    if not isinstance(elements, list) or not elements:
+        raise ValidationException(
+            f"1 validation error detected: Value null at '{member}' failed to satisfy "
+            "constraint: Member must not be null"
+        )
+    if len(elements) > 2:
+        raise ValidationException(
+            f"1 validation error detected: Value '{elements}' at '{member}' failed to "
+            "satisfy constraint: Member must have length less than or equal to 2"
+        )
+    names = [e.get("AttributeName") for e in elements]
+    kinds = [e.get("KeyType") for e in elements]
+    if kinds[0] != "HASH":
+        raise ValidationException("Invalid KeySchema: The first KeySchemaElement is not a HASH key type")
+    if len(kinds) == 2 and kinds[1] != "RANGE":
+        raise ValidationException("Invalid KeySchema: The second KeySchemaElement is not a RANGE key type")
+    if len(names) == 2 and names[0] == names[1]:
+        raise ValidationException(
+            "Invalid KeySchema: Some index key attribute have no definition"
+        )
+    missing = [n for n in names if n not in types]
+    if missing:
+        raise invalid_parameter(
+            "Some index key attributes are not defined in AttributeDefinitions. Keys: "
+            f"[{', '.join(missing)}], AttributeDefinitions: [{', '.join(types)}]"
+        )
+    return KeySpec(
+        (names[0], types[names[0]]),
+        (names[1], types[names[1]]) if len(names) == 2 else None,
+    )
+
+
+def _index(spec: Any, types: dict[str, str], table_key: KeySpec, is_global: bool) -> IndexSchema:
+    if not isinstance(spec, dict):
+        raise ValidationException("Invalid index definition")
+    name = check_table_name(spec.get("IndexName"), "indexName")
+    key = _key_spec(spec.get("KeySchema"), types, "keySchema")
+    if not is_global:
+        if table_key.range is None:
+            raise invalid_parameter(
+                "Table KeySchema does not have a range key, which is required when "
+                "specifying a LocalSecondaryIndex"
+            )
+        if key.hash[0] != table_key.hash[0]:
+            raise invalid_parameter(
+                "Index KeySchema does not have the same leading hash key as table KeySchema "
+                f"for index: {name}. index hash key: {key.hash[0]}, table hash key: "
+                f"{table_key.hash[0]}"
+            )
+        if key.range is None:
+            raise invalid_parameter(f"Index KeySchema does not have a range key for index: {name}")
+    projection = spec.get("Projection")
+    if not isinstance(projection, dict) or projection.get("ProjectionType") not in _PROJECTIONS:
+        raise invalid_parameter(f"Unknown ProjectionType for index: {name}")
+    non_key = tuple(projection.get("NonKeyAttributes") or ())
+    if projection["ProjectionType"] == "INCLUDE" and not non_key:
+        raise invalid_parameter(
+            "ProjectionType is INCLUDE, but NonKeyAttributes is not specified"
+        )
+    if projection["ProjectionType"] != "INCLUDE" and non_key:
+        raise invalid_parameter(
+            f"ProjectionType is {projection['ProjectionType']}, but NonKeyAttributes is specified"
+        )
+    return IndexSchema(name, key, is_global, projection["ProjectionType"], non_key,
+                       spec.get("ProvisionedThroughput"))
+
+
+def _check_billing(billing: str, throughput: Any, indexes: list[IndexSchema]) -> None:
+    if billing not in ("PROVISIONED", "PAY_PER_REQUEST"):
+        raise ValidationException(
+            f"1 validation error detected: Value '{billing}' at 'billingMode' failed to "
+            "satisfy constraint: Member must satisfy enum value set: [PROVISIONED, PAY_PER_REQUEST]"
+        )
+    if billing == "PAY_PER_REQUEST":
+        if throughput:
+            raise invalid_parameter(
+                "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when "
+                "BillingMode is PAY_PER_REQUEST"
+            )
+        return
+    if not throughput:
+        raise invalid_parameter(
+            "ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode "
+            "is PROVISIONED"
+        )
+    for index in indexes:
+        if index.is_global and not index.throughput:
+            raise invalid_parameter(
+                f"ProvisionedThroughput must be specified for index: {index.name}"
+            )
