@@ -20,7 +20,7 @@ ITEM = {
     "nums": {"NS": ["1", "2"]},
     "arr": {"L": [{"S": "x"}, {"N": "1"}, {"M": {"deep": {"S": "y"}}}]},
     "doc": {"M": {"inner": {"M": {"v": {"N": "7"}}}, "s": {"S": "hello"}}},
-    "empty": {"S": ""},
+    "blank": {"S": ""},
     "flag": {"BOOL": True},
     "nothing": {"NULL": True},
 }
@@ -91,7 +91,7 @@ def check(text: str, item: dict[str, Any] = ITEM, names: dict[str, str] | None =
         ("qty BETWEEN :a AND :b", {"a": 4, "b": 5}, False),
         ("qty IN (:a, :b)", {"a": 1, "b": 3}, True),
         ("title IN (:a)", {"a": "x"}, False),
-        ("empty = :e", {"e": ""}, True),
+        ("blank = :e", {"e": ""}, True),
         ("flag = :t", {"t": True}, True),
         ("NOT attribute_exists(id)", {}, False),
         ("attribute_exists(id) AND qty = :n", {"n": 4}, False),
