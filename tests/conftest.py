@@ -56,7 +56,7 @@ def lambda_client(endpoint: str, *, validate: bool = True) -> "boto3.client":
     return boto3.client(
         "lambda", endpoint_url=endpoint, region_name="us-east-1",
         aws_access_key_id="test", aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}, max_pool_connections=50,
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, max_pool_connections=50,
                       read_timeout=60, parameter_validation=validate),
     )
 

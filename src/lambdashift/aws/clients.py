@@ -18,7 +18,7 @@ def make_client(service: str, *, endpoint_url: str | None = None, region: str | 
     Retries are left to lambdashift's own retry loop (aws/lambda_api.py), which shares one
     rate limiter between all rollouts; botocore's standard mode would retry behind it.
     """
-    config = Config(retries={"max_attempts": 1, "mode": "standard"}, max_pool_connections=max_pool,
+    config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, max_pool_connections=max_pool,
                     connect_timeout=5, read_timeout=70)
     kwargs: dict[str, Any] = {"config": config}
     if endpoint_url:

@@ -1,0 +1,20 @@
+"""A function whose faults come from its configuration, to test analysis end to end.
+
+FAIL_RATE (0..1): share of invocations that raise; DELAY_MS: base latency;
+SLOW_FACTOR: multiplies the latency (a latency regression).
+"""
+
+import json
+import os
+import random
+import time
+
+
+def handler(event, context):
+    delay = float(os.environ.get("DELAY_MS", "2")) * float(os.environ.get("SLOW_FACTOR", "1"))
+    # Lognormal jitter around the base delay, like real service latency.
+    time.sleep(delay * random.lognormvariate(0, 0.25) / 1000)
+    if random.random() < float(os.environ.get("FAIL_RATE", "0")):
+        raise RuntimeError("injected failure")
+    return {"statusCode": 200, "headers": {"X-Function-Version": context.function_version},
+            "body": json.dumps({"ok": True})}

@@ -1,0 +1,133 @@
+"""Canary analysis end to end on the local stack, under load through the HTTP API.
+
+A probe function's faults come from its configuration: a candidate that fails 5% of
+requests is rolled back by the judge, a healthy one promoted, one 1.5× slower at p99
+rolled back — each with its verdicts in ``history``. Load: a few client threads on
+loopback, bounded in time.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.e2e.conftest import NotesStack, cli, copy_notes
+from tests.e2e.rollout_helpers import alias_traffic, history, run
+
+PROBE = Path(__file__).resolve().parent / "probe"
+ANALYSIS = {"min_duration": "2s", "min_invocations": 60, "max_wait": "90s", "on_timeout": "rollback",
+            "interval": "0.5s"}
+
+
+@pytest.fixture(scope="module")
+def probe_stack(tmp_path_factory) -> Iterator[NotesStack]:
+    root = copy_notes(tmp_path_factory.mktemp("probe") / "notes")
+    shutil.copytree(PROBE, root / "functions" / "probe")
+    config = yaml.safe_load((root / "lambdashift.yaml").read_text())
+    config["functions"]["probe"] = {"source": "functions/probe", "handler": "index.handler",
+                                    "timeout": 5, "environment": {"FAIL_RATE": "0", "DELAY_MS": "4"}}
+    config["routes"]["GET /probe"] = "probe"
+    (root / "lambdashift.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    up = cli("local", "up", "--detach", "--config", str(root / "lambdashift.yaml"))
+    assert up.returncode == 0, up.stderr
+    state = json.loads((root / ".lambdashift" / "local.json").read_text())
+    try:
+        yield NotesStack(root, state["api_url"], state["lambda_endpoint"], state["dynamodb_endpoint"])
+    finally:
+        cli("local", "down", "--config", str(root / "lambdashift.yaml"))
+
+
+def release(stack: NotesStack, environment: dict[str, str], steps: list) -> str:
+    """Change the probe's configuration in the yaml, set the rollout, publish; the new version."""
+    path = stack.root / "lambdashift.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["functions"]["probe"]["environment"] = environment
+    config["functions"]["probe"]["rollout"] = {"strategy": "custom", "steps": steps}
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    out = run(stack, "publish", "probe", "--json")
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)[0]["version"]
+
+
+class Load:
+    """Client threads sending GET /probe until stopped; counts answers per version and status."""
+
+    def __init__(self, url: str, threads: int = 4) -> None:
+        self.url, self.stop = url, threading.Event()
+        self.counts: Counter[tuple[str, int]] = Counter()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run) for _ in range(threads)]
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=30) as http:
+            while not self.stop.is_set():
+                resp = http.get("/probe")
+                with self._lock:
+                    self.counts[(resp.headers.get("x-function-version", "?"), resp.status_code)] += 1
+
+    def __enter__(self) -> Load:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for t in self._threads:
+            t.join()
+
+
+def deploy_under_load(stack: NotesStack) -> tuple[object, Load]:
+    with Load(stack.api_url) as load:
+        out = run(stack, "deploy", "probe", "--poll", "0.5", timeout=240)
+    return out, load
+
+
+def verdicts_of(stack: NotesStack) -> list[dict]:
+    return [e["details"] for e in history(stack, "probe")[0]["events"] if e["kind"] == "VerdictReceived"]
+
+
+def test_a_candidate_failing_5_percent_is_rolled_back_automatically(probe_stack):
+    stable = alias_traffic(probe_stack, "probe")[0]
+    release(probe_stack, {"FAIL_RATE": "0.05", "DELAY_MS": "4"},
+            [{"weight": 20}, {"analysis": ANALYSIS}, {"weight": 100}])
+    out, load = deploy_under_load(probe_stack)
+    assert out.returncode == 1, out.stderr
+    assert alias_traffic(probe_stack, "probe") == (stable, None, 0.0)
+    last = history(probe_stack, "probe")[0]
+    assert last["phase"] == "rolled_back"
+    assert any(v["verdict"] == "rollback" for v in verdicts_of(probe_stack))
+    served_failures = sum(n for (version, status), n in load.counts.items() if status >= 500)
+    print(f"\n5% candidate: rolled back; requests {sum(load.counts.values())}, "
+          f"failed requests (served by the candidate) {served_failures}; verdict: "
+          f"{verdicts_of(probe_stack)[-1]['reasons'][:2]}")
+    assert "rollback" in out.stderr and "verdict" in out.stderr
+
+
+def test_a_healthy_candidate_is_promoted(probe_stack):
+    release(probe_stack, {"FAIL_RATE": "0", "DELAY_MS": "4", "BUILD": "healthy"},
+            [{"weight": 20}, {"analysis": ANALYSIS}, {"weight": 100}])
+    version = json.loads(run(probe_stack, "status", "probe", "--json").stdout)["functions"][0]["latest"]
+    out, load = deploy_under_load(probe_stack)
+    assert out.returncode == 0, out.stderr
+    assert alias_traffic(probe_stack, "probe") == (version, None, 0.0)
+    assert verdicts_of(probe_stack)[-1]["verdict"] == "promote"
+    assert sum(n for (_, status), n in load.counts.items() if status >= 500) == 0
+
+
+def test_a_candidate_1_5x_slower_at_p99_is_rolled_back(probe_stack):
+    stable = alias_traffic(probe_stack, "probe")[0]
+    release(probe_stack, {"FAIL_RATE": "0", "DELAY_MS": "4", "SLOW_FACTOR": "1.5"},
+            [{"weight": 30}, {"analysis": {**ANALYSIS, "min_invocations": 200}}, {"weight": 100}])
+    out, _ = deploy_under_load(probe_stack)
+    assert out.returncode == 1, out.stderr
+    assert alias_traffic(probe_stack, "probe") == (stable, None, 0.0)
+    reasons = " ".join(r for v in verdicts_of(probe_stack) for r in v["reasons"])
+    assert verdicts_of(probe_stack)[-1]["verdict"] == "rollback" and "latency" in reasons.lower()
