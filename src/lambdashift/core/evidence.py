@@ -1,0 +1,181 @@
+"""The judge's statistics: e-processes and confidence sequences, with ``math`` only.
+
+Two kinds of evidence, both safe to look at after every batch of data (anytime-valid):
+
+* **Regression evidence** (rollback). Inside one *chunk* of requests, condition on how many
+  requests each version served and on how many "events" (failures, or slow requests)
+  there were in total. If the candidate is no worse, which version served the events is
+  random: the candidate's count is hypergeometric. Under a regression with odds ratio
+  ``ω > 1`` it follows Fisher's noncentral hypergeometric law. The likelihood ratio of a
+  chunk is ``ω^x / E₀[ω^X]``; its product over chunks, mixed over a prior on ``ω``, is a
+  test martingale, so by Ville's inequality it reaches ``1/α`` with probability at most
+  ``α`` when the candidate is healthy, however often it is looked at.
+  :func:`split_log_lrs` gives one chunk's log ratios for a set of odds ratios.
+
+* **Non-inferiority evidence** (promote). Confidence sequences for one version's event
+  rate, from a discrete mixture of Bernoulli likelihood ratios: :func:`upper_bound` and
+  :func:`lower_bound`. The judge promotes when the candidate's upper bound is below the
+  stable's lower bound plus a margin.
+
+docs/analysis.md explains the maths and cites the sources.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+INF = math.inf
+BISECTIONS = 32  # halvings of the bracket when solving for a confidence bound
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """A discrete prior: ``points`` (odds ratios, or rate ratios) and their ``weights``."""
+
+    points: tuple[float, ...]
+    weights: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.points) != len(self.weights) or not self.points:
+            raise ValueError("a mixture needs as many weights as points, and at least one")
+        if any(w <= 0 for w in self.weights) or abs(sum(self.weights) - 1.0) > 1e-9:
+            raise ValueError(f"mixture weights must be positive and sum to 1, got {self.weights}")
+
+    @functools.cached_property
+    def log_weights(self) -> tuple[float, ...]:
+        return tuple(math.log(w) for w in self.weights)
+
+    @functools.cached_property
+    def _terms(self) -> tuple[tuple[float, float, float], ...]:
+        """(c, ln c, ln weight) for every point but c = 0."""
+        return tuple((c, math.log(c), lw) for c, lw in zip(self.points, self.log_weights) if c)
+
+    @functools.cached_property
+    def _zero_log_weight(self) -> float | None:
+        return next((lw for c, lw in zip(self.points, self.log_weights) if c == 0.0), None)
+
+
+# Priors on the odds ratio ω of a regression. Chosen with bench/analysis_sim.py (see
+# docs/analysis.md): errors are rare, so the error prior leans to large ω (1% or more against
+# 0.1% is ω ≥ 10); slow requests are common, so the latency prior covers ω from 1.5.
+ERROR_ODDS = Mixture(
+    points=(1.5, 3.0, 6.0, 12.0, 25.0, 50.0, 100.0, 250.0, 1000.0, INF),
+    weights=(0.01, 0.02, 0.05, 0.13, 0.20, 0.22, 0.16, 0.09, 0.05, 0.07),
+)
+LATENCY_ODDS = Mixture(
+    points=(1.25, 1.5, 2.0, 3.0, 4.5, 7.0, 12.0, 30.0, INF),
+    weights=(0.05, 0.10, 0.15, 0.20, 0.18, 0.12, 0.08, 0.07, 0.05),
+)
+# Rate ratios c of the alternatives in the confidence sequences: below 1 for an upper bound
+# (the candidate's rate is smaller than p), above 1 for a lower bound (the stable's is larger).
+UPPER_RATIOS = Mixture(
+    points=(0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9),
+    weights=(0.2, 0.2, 0.2, 0.12, 0.08, 0.07, 0.05, 0.05, 0.03),
+)
+LOWER_RATIOS = Mixture(
+    points=(1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0),
+    weights=(0.2, 0.2, 0.2, 0.15, 0.1, 0.1, 0.05),
+)
+
+
+def log_comb(n: int, k: int) -> float:
+    """ln C(n, k)."""
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def logsumexp(values: Sequence[float]) -> float:
+    top = max(values)
+    if top == -INF:
+        return -INF
+    return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+def split_log_lrs(
+    cand_n: int, stable_n: int, cand_events: int, stable_events: int, odds: Sequence[float]
+) -> tuple[float, ...]:
+    """One chunk's log likelihood ratios ``ln(ω^x / E₀[ω^X])``, one per odds ratio ω.
+
+    ``X`` is hypergeometric: ``cand_events + stable_events`` events drawn among
+    ``cand_n + stable_n`` requests of which ``cand_n`` are the candidate's. ``ω = inf`` is
+    the limit where every event lands on the candidate while it has requests left. A chunk
+    where the split cannot vary (no events, or one version absent) carries no evidence.
+    """
+    n = cand_n + stable_n
+    events = cand_events + stable_events
+    lo, hi = max(0, events - stable_n), min(events, cand_n)
+    if not (0 <= cand_events <= cand_n and 0 <= stable_events <= stable_n):
+        raise ValueError("events must be between 0 and the number of requests")
+    if lo == hi:
+        return tuple(0.0 for _ in odds)
+    base = -log_comb(n, events)
+    log_pmf = [
+        log_comb(cand_n, k) + log_comb(stable_n, events - k) + base for k in range(lo, hi + 1)
+    ]
+    out = []
+    for omega in odds:
+        if omega == INF:
+            out.append(-log_pmf[-1] if cand_events == hi else -INF)
+            continue
+        theta = math.log(omega)
+        log_mgf = logsumexp([lp + (lo + i) * theta for i, lp in enumerate(log_pmf)])
+        out.append(cand_events * theta - log_mgf)
+    return tuple(out)
+
+
+def mixture_log_e(log_weights: Sequence[float], log_values: Sequence[float]) -> float:
+    """ln Σ wⱼ·eⱼ from the log weights and the components' log e-values."""
+    return logsumexp([w + v for w, v in zip(log_weights, log_values)])
+
+
+def _log_e_rate(events: int, trials: int, p: float, mixture: Mixture) -> float:
+    """ln e(p): the mixture over c of the likelihood ratio of rate c·p against rate p."""
+    rest = trials - events
+    log_q = math.log1p(-p)
+    terms = [
+        lw + events * log_c + rest * (math.log1p(-c * p) - log_q)
+        for c, log_c, lw in mixture._terms
+        if c * p < 1.0
+    ]
+    zero = mixture._zero_log_weight
+    if zero is not None and events == 0:
+        terms.append(zero - rest * log_q)
+    return logsumexp(terms) if terms else -INF
+
+
+def upper_bound(events: int, trials: int, alpha: float, mixture: Mixture = UPPER_RATIOS) -> float:
+    """An anytime-valid upper confidence bound, at level ``1 - alpha``, on an event rate.
+
+    The smallest p whose e-value ``e(p)`` (evidence that the rate is below p) has reached
+    ``1/alpha``; ``e`` grows with ``p``, so the bound is found by bisection.
+    """
+    if trials == 0 or events >= trials:
+        return 1.0
+    target = -math.log(alpha)
+    lo, hi = events / trials, 1.0
+    for _ in range(BISECTIONS):
+        mid = (lo + hi) / 2
+        if _log_e_rate(events, trials, mid, mixture) >= target:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def lower_bound(events: int, trials: int, alpha: float, mixture: Mixture = LOWER_RATIOS) -> float:
+    """An anytime-valid lower confidence bound, at level ``1 - alpha``, on an event rate."""
+    if events == 0:
+        return 0.0
+    target = -math.log(alpha)
+    lo, hi = 0.0, events / trials
+    if _log_e_rate(events, trials, 1e-300, mixture) < target:
+        return 0.0
+    for _ in range(BISECTIONS):
+        mid = (lo + hi) / 2
+        if _log_e_rate(events, trials, mid, mixture) >= target:
+            lo = mid
+        else:
+            hi = mid
+    return lo

@@ -1,0 +1,130 @@
+"""The judge's policy: what the user decides, read from the ``analysis`` mapping of the config."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lambdashift.core.strategy import parse_duration, unknown_key_error
+from lambdashift.errors import ConfigError
+from lambdashift.model import Verdict
+
+__all__ = ["JudgePolicy"]
+
+_VERDICTS = {v.value: v for v in Verdict}
+
+
+@dataclass(frozen=True)
+class JudgePolicy:
+    """What the judge needs to know from the user; rates and margins are fractions (0.01 = 1%).
+
+    ``alpha`` bounds the probability of rolling back a healthy candidate, however often the
+    judge looks; ``latency_alpha_share`` of it goes to the latency test, the rest to errors.
+    ``promote_alpha`` bounds the probability of promoting a candidate worse than the stable by
+    more than a margin: ``error_margin`` (error-rate points) or ``latency_margin`` (extra share
+    of requests slower than the stable's ``latency_quantile``).
+    """
+
+    alpha: float = 0.01
+    latency_alpha_share: float = 0.1
+    promote_alpha: float = 0.05
+    error_margin: float = 0.005
+    latency_quantile: float = 0.99
+    latency_margin: float = 0.025
+    min_invocations: int = 100
+    min_duration_s: float = 30.0
+    max_wait_s: float = 3600.0
+    on_timeout: Verdict = Verdict.INCONCLUSIVE
+    max_error_rate: float | None = None
+    max_p99_ms: float | None = None
+    threshold_min_invocations: int = 100
+
+    def __post_init__(self) -> None:
+        for name in ("alpha", "promote_alpha", "latency_quantile"):
+            if not 0 < getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in (0, 1), got {getattr(self, name)!r}")
+        if not 0 <= self.latency_alpha_share < 1:
+            share = self.latency_alpha_share
+            raise ValueError(f"latency_alpha_share must be in [0, 1), got {share!r}")
+        for name in ("error_margin", "latency_margin"):
+            if not 0 < getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in (0, 1), got {getattr(self, name)!r}")
+        if self.max_error_rate is not None and not 0 <= self.max_error_rate < 1:
+            raise ValueError(f"max_error_rate must be in [0, 1), got {self.max_error_rate!r}")
+        if self.max_p99_ms is not None and self.max_p99_ms <= 0:
+            raise ValueError(f"max_p99_ms must be positive, got {self.max_p99_ms!r}")
+        if self.min_invocations < 0 or self.threshold_min_invocations < 1:
+            raise ValueError("min_invocations must be ≥ 0 and threshold_min_invocations ≥ 1")
+        if not 0 <= self.min_duration_s <= self.max_wait_s:
+            raise ValueError("need 0 ≤ min_duration_s ≤ max_wait_s")
+        if self.on_timeout is Verdict.CONTINUE:
+            raise ValueError("on_timeout must be promote, rollback or inconclusive")
+
+    @property
+    def error_threshold(self) -> float:
+        """The error evidence that means rollback: 1 / (α's share for errors)."""
+        return 1.0 / (self.alpha * (1.0 - self.latency_alpha_share))
+
+    @property
+    def latency_threshold(self) -> float:
+        share = self.latency_alpha_share
+        return 1.0 / (self.alpha * share) if share > 0 else math.inf
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], path: str = "analysis") -> JudgePolicy:
+        """A policy from the ``analysis`` mapping of lambdashift.yaml; errors name the key.
+
+        Rates and margins take fractions or percent strings (``0.01`` or ``"1%"``); durations
+        take ``30s``, ``5m``, ``1h`` or seconds.
+        """
+        keys = {
+            "alpha": _fraction, "latency_alpha_share": _fraction, "promote_alpha": _fraction,
+            "error_margin": _fraction, "latency_quantile": _fraction,
+            "latency_margin": _fraction, "max_error_rate": _fraction,
+            "min_invocations": _count, "threshold_min_invocations": _count,
+            "min_duration": parse_duration, "max_wait": parse_duration,
+            "on_timeout": _verdict, "max_p99_ms": _positive,
+        }  # fmt: skip
+        values: dict[str, Any] = {}
+        for key, raw in params.items():
+            if key not in keys:
+                raise unknown_key_error(path, key, sorted(keys))
+            name = {"min_duration": "min_duration_s", "max_wait": "max_wait_s"}.get(key, key)
+            values[name] = keys[key](raw, f"{path}.{key}")
+        try:
+            return cls(**values)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+
+
+def _fraction(value: object, path: str) -> float:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(value.strip()[:-1]) / 100
+        except ValueError:
+            pass
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1:
+        return float(value)
+    raise ConfigError(
+        f"{path}: must be a fraction in [0, 1) or a percent such as '1%', got {value!r}"
+    )
+
+
+def _count(value: object, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{path}: must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _positive(value: object, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"{path}: must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _verdict(value: object, path: str) -> Verdict:
+    if value in ("promote", "rollback", "inconclusive"):
+        return _VERDICTS[str(value)]
+    raise ConfigError(f"{path}: must be promote, rollback or inconclusive, got {value!r}")

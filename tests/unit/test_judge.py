@@ -1,0 +1,334 @@
+"""The judge: verdicts on clear cases, the reasons, and the false-rollback bound.
+
+Simulated traffic uses fixed seeds; the slow statistical checks are sized to keep this file
+well under a minute.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from lambdashift.core import evidence as ev
+from lambdashift.core.judge import (
+    DEFAULT_BOUNDS_MS,
+    EvidenceState,
+    Invocation,
+    Judge,
+    Judgement,
+    JudgePolicy,
+    LatencyHistogram,
+    VersionStats,
+    judge,
+)
+from lambdashift.errors import ConfigError
+from lambdashift.model import Verdict
+
+SIGMA = 0.5
+SIGMA_SLOW = SIGMA + math.log(1.5) / 2.3263478740408408  # p99 × 1.5, same median
+
+
+def stats(invocations: int, errors: int, version: str, **kw: object) -> VersionStats:
+    return VersionStats(invocations, errors, version=version, **kw)  # type: ignore[arg-type]
+
+
+class Hist:
+    """A cumulative histogram fed batch by batch."""
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(len(DEFAULT_BOUNDS_MS) + 1, dtype=np.int64)
+
+    def add(self, durations: np.ndarray) -> LatencyHistogram:
+        idx = np.searchsorted(np.array(DEFAULT_BOUNDS_MS), durations, side="left")
+        self.counts += np.bincount(idx, minlength=len(self.counts))
+        return LatencyHistogram(DEFAULT_BOUNDS_MS, tuple(int(c) for c in self.counts))
+
+
+def rollout(
+    seed: int,
+    *,
+    rate: float,
+    polls: int,
+    share: float = 0.10,
+    p_cand: float = 0.001,
+    p_stable: float = 0.001,
+    sigma_cand: float | None = SIGMA,
+    policy: JudgePolicy | None = None,
+    stop: bool = True,
+) -> list[Judgement]:
+    """Judge one simulated rollout every 10 s; the judgements up to the first decision."""
+    rng = np.random.default_rng(seed)
+    j = Judge(policy)
+    cum = [0, 0, 0, 0]
+    hc, hs = Hist(), Hist()
+    out = []
+    for k in range(1, polls + 1):
+        n = rng.poisson(rate * 10)
+        nc = rng.binomial(n, share)
+        ns = n - nc
+        cum = [cum[0] + nc, cum[1] + rng.binomial(nc, p_cand),
+               cum[2] + ns, cum[3] + rng.binomial(ns, p_stable)]  # fmt: skip
+        lat_c = lat_s = None
+        if sigma_cand is not None:
+            lat_c = hc.add(100 * np.exp(sigma_cand * rng.standard_normal(nc)))
+            lat_s = hs.add(100 * np.exp(SIGMA * rng.standard_normal(ns)))
+        c = VersionStats(cum[0], cum[1], latency=lat_c, version="2")
+        s = VersionStats(cum[2], cum[3], latency=lat_s, version="1")
+        out.append(j.observe(c, s, 10.0 * k))
+        if stop and out[-1].verdict is not Verdict.CONTINUE:
+            break
+    return out
+
+
+# --- clear cases -----------------------------------------------------------------------------
+
+
+def test_total_outage_is_rolled_back_after_two_candidate_failures() -> None:
+    """30 requests, the candidate served 2 and both failed: enough at 10% weight."""
+    j = judge(stats(2, 2, "2"), stats(28, 0, "1"), 10.0)
+    assert j.verdict is Verdict.ROLLBACK
+    assert j.reasons[0].startswith("v2 errors 100% (2/2) vs v1 0% (0/28): rollback, evidence ")
+    assert j.reasons[0].endswith("≥ 111")
+    assert j.evidence["errors.evidence"] >= 1 / (0.01 * 0.9)
+
+
+def test_total_outage_looked_at_after_every_request_needs_few_failures() -> None:
+    """A chunk spans all requests since the last failure, so one-request looks still add up.
+
+    Each candidate failure is then worth about 1/w = 10, so it takes 3 or 4 of them (a poll
+    that holds two failed candidate requests among ≥ 30 is enough on its own, see above).
+    """
+    rng = np.random.default_rng(5)
+    served = []
+    for _ in range(50):
+        j, cand, stable, t = Judge(), 0, 0, 0.0
+        while True:
+            t += 1.0
+            if rng.random() < 0.1:
+                cand += 1
+            else:
+                stable += 1
+            verdict = j.observe(stats(cand, cand, "2"), stats(stable, 0, "1"), t).verdict
+            if verdict is Verdict.ROLLBACK:
+                break
+        served.append(cand)
+    assert min(served) >= 2 and max(served) <= 8
+    assert np.mean(served) <= 4
+
+
+def test_too_few_samples_means_continue() -> None:
+    j = judge(stats(5, 0, "2"), stats(45, 0, "1"), 10.0)
+    assert j.verdict is Verdict.CONTINUE
+    assert j.reasons[0] == (
+        "waiting: ran 10 s of the 30 s minimum; 5/100 v2 invocations; "
+        "error rate not yet shown within the margin"
+    )
+    assert "v2 errors 0% (0/5) vs v1 0% (0/45)" in j.reasons[1]
+
+
+def test_max_wait_gives_the_policy_default() -> None:
+    few = (stats(50, 0, "2"), stats(450, 0, "1"))
+    j = judge(*few, 600.0, JudgePolicy(max_wait_s=600))
+    assert j.verdict is Verdict.INCONCLUSIVE
+    assert j.reasons[0] == "no verdict after the 10 min maximum wait: inconclusive by policy"
+    assert j.reasons[-1].startswith("missing: 50/100 v2 invocations")
+    j = judge(*few, 600.0, JudgePolicy(max_wait_s=600, on_timeout=Verdict.PROMOTE))
+    assert j.verdict is Verdict.PROMOTE
+    assert judge(*few, 599.0, JudgePolicy(max_wait_s=600)).verdict is Verdict.CONTINUE
+
+
+def test_reasons_carry_the_numbers() -> None:
+    j = judge(stats(812, 33, "2"), stats(7301, 15, "1"), 120.0)
+    assert j.verdict is Verdict.ROLLBACK
+    assert j.reasons[0].startswith("v2 errors 4.1% (33/812) vs v1 0.21% (15/7301): rollback, ")
+    assert j.evidence["errors.candidate_failures"] == 33
+    assert j.evidence["errors.stable_trials"] == 7301
+    assert j.evidence["errors.threshold"] == pytest.approx(111.11, rel=1e-3)
+    assert j.reasons[1] == "latency not compared: no warm durations given"
+
+
+def test_healthy_candidate_is_promoted_and_says_why() -> None:
+    looks = rollout(11, rate=100, polls=90)
+    assert all(j.verdict is Verdict.CONTINUE for j in looks[:-1])
+    last = looks[-1]
+    assert last.verdict is Verdict.PROMOTE
+    assert last.reasons[0] == "v2 is no worse than v1"
+    assert "within the 0.5 pt margin" in last.reasons[1]
+    assert "within the 2.5 pt margin" in last.reasons[2]
+    assert last.evidence["elapsed_s"] <= 300
+
+
+def test_throttles_count_as_failures_and_as_requests() -> None:
+    c = VersionStats(100, 1, throttles=9, version="2")
+    assert (c.trials, c.failures) == (109, 10)
+    j = judge(c, stats(1000, 1, "1", throttles=0), 60.0)
+    assert j.reasons[0].startswith("v2 errors+throttles 9.2% (10/109) vs v1 0.1% (1/1000)")
+
+
+# --- anytime validity ------------------------------------------------------------------------
+
+
+def test_each_chunk_is_a_fair_bet_when_the_candidate_is_healthy() -> None:
+    """Σ P₀(x)·LR_ω(x) = 1 over the hypergeometric law: the product is a test martingale."""
+    cand_n, stable_n, events = 7, 40, 5
+    odds = (1.5, 3.0, 50.0, math.inf)
+    total = [0.0] * len(odds)
+    for x in range(0, 6):
+        p0 = math.exp(ev.log_comb(cand_n, x) + ev.log_comb(stable_n, events - x)
+                      - ev.log_comb(cand_n + stable_n, events))  # fmt: skip
+        lrs = ev.split_log_lrs(cand_n, stable_n, x, events - x, odds)
+        total = [t + p0 * math.exp(lr) for t, lr in zip(total, lrs)]
+    assert total == pytest.approx([1.0] * len(odds), rel=1e-9)
+
+
+def test_aa_false_rollbacks_stay_under_alpha_when_checked_after_every_batch() -> None:
+    """500 healthy rollouts (1% errors on both, same latency), judged every 10 s for 5 min."""
+    rolled_back = 0
+    policy = JudgePolicy(min_invocations=10**9)  # never promote: keep looking
+    for seed in range(500):
+        looks = rollout(1000 + seed, rate=20, polls=30, share=0.11, p_cand=0.01,
+                        p_stable=0.01, policy=policy)  # fmt: skip
+        rolled_back += looks[-1].verdict is Verdict.ROLLBACK
+    assert rolled_back <= 10  # α = 1%: 5 expected at worst; Ville's bound is an upper bound
+
+
+def test_the_realised_share_not_the_configured_weight_is_the_null() -> None:
+    """A true 11% share against a configured 10% must not look like a regression."""
+    rng = np.random.default_rng(7)
+    j, cum, peak = Judge(JudgePolicy(min_invocations=10**9)), [0, 0, 0, 0], 0.0
+    naive = 0.0
+    for k in range(1, 201):  # 100 requests/s, 20% failures on both versions, 33 min
+        nc = rng.binomial(1000, 0.11)
+        xc, xs = rng.binomial(nc, 0.2), rng.binomial(1000 - nc, 0.2)
+        cum = [cum[0] + nc, cum[1] + xc, cum[2] + 1000 - nc, cum[3] + xs]
+        look = j.observe(stats(cum[0], cum[1], "2"), stats(cum[2], cum[3], "1"), 10.0 * k)
+        assert look.verdict is Verdict.CONTINUE
+        peak = max(peak, look.evidence["errors.evidence"])
+        # the same question asked with the configured 10%: a uniform mixture over q ∈ (0.1, 1]
+        x, f = cum[1], cum[1] + cum[3]
+        log_mix = math.lgamma(x + 1) + math.lgamma(f - x + 1) - math.lgamma(f + 2) - math.log(0.9)
+        naive = max(naive, log_mix - x * math.log(0.1) - (f - x) * math.log(0.9))
+    assert peak < 111
+    assert naive > math.log(111)  # the configured weight would have rolled back
+
+
+# --- latency, cold starts, the stable's own errors --------------------------------------------
+
+
+def test_latency_regression_at_p99_is_rolled_back() -> None:
+    looks = rollout(3, rate=100, polls=60, sigma_cand=SIGMA_SLOW)
+    last = looks[-1]
+    assert last.verdict is Verdict.ROLLBACK
+    (reason,) = [r for r in last.reasons if "latency" in r and "rollback" in r]
+    assert "slower than" in reason and "(v1's p99)" in reason
+    assert last.evidence["latency.evidence"] >= 1000
+
+
+def test_cold_starts_are_left_out_of_latency() -> None:
+    rng = np.random.default_rng(2)
+
+    def records(n: int, cold: int) -> list[Invocation]:
+        warm = [Invocation(float(d)) for d in 100 * np.exp(SIGMA * rng.standard_normal(n))]
+        slow = [Invocation(900.0 + 50 * i % 7, init_duration_ms=700.0) for i in range(cold)]
+        return warm + slow
+
+    c = VersionStats.from_invocations(records(3000, 300), version="2")
+    s = VersionStats.from_invocations(records(27000, 30), version="1")
+    assert (c.invocations, c.cold_starts, c.warm) == (3300, 300, 3000)
+    half = VersionStats.from_invocations(records(300, 30), version="2")
+    half_s = VersionStats.from_invocations(records(2700, 3), version="1")
+    j = Judge()
+    j.observe(half, half_s, 30.0)
+    assert j.observe(c, s, 300.0).verdict is not Verdict.ROLLBACK
+    # the same data with the cold invocations' durations mixed in would look slower
+    hc = LatencyHistogram.from_durations([r.duration_ms for r in records(3000, 300)])
+    c_all = VersionStats(3300, 0, latency=hc, version="2")
+    j = Judge()
+    j.observe(half, half_s, 30.0)
+    assert j.observe(c_all, s, 300.0).verdict is Verdict.ROLLBACK
+
+
+def test_a_stable_with_errors_of_its_own_is_the_baseline() -> None:
+    same = [rollout(s, rate=50, polls=120, p_cand=0.05, p_stable=0.05, stop=False)
+            for s in range(20)]  # fmt: skip
+    assert not any(j.verdict is Verdict.ROLLBACK for looks in same for j in looks)
+    worse = rollout(8, rate=50, polls=120, p_cand=0.10, p_stable=0.05)
+    assert worse[-1].verdict is Verdict.ROLLBACK
+    assert worse[-1].evidence["errors.stable_rate"] == pytest.approx(0.05, abs=0.01)
+
+
+# --- thresholds, alarms, memory ----------------------------------------------------------------
+
+
+def test_plain_thresholds_and_alarms_roll_back_on_the_candidate_alone() -> None:
+    policy = JudgePolicy(max_error_rate=0.05, max_p99_ms=500.0)
+    j = judge(stats(100, 6, "2"), stats(100, 6, "1"), 60.0, policy)
+    assert j.verdict is Verdict.ROLLBACK
+    assert j.reasons[0] == "v2 error rate 6.0% (6/100) > max_error_rate 5.0%"
+    assert judge(stats(99, 6, "2"), stats(99, 6, "1"), 60.0, policy).verdict is Verdict.CONTINUE
+    slow = LatencyHistogram.from_durations([100.0] * 90 + [900.0] * 10)
+    j = judge(stats(100, 0, "2", latency=slow), stats(900, 0, "1", latency=slow), 60.0, policy)
+    assert j.verdict is Verdict.ROLLBACK
+    assert j.reasons[0].startswith("v2 warm p99 ") and "> max_p99_ms 500 ms" in j.reasons[0]
+    j = judge(stats(10, 0, "2"), stats(90, 0, "1"), 20.0, alarms=("notes-get-v2-errors",))
+    assert (j.verdict, j.reasons[0]) == (Verdict.ROLLBACK, "alarm notes-get-v2-errors is in ALARM")
+
+
+def test_a_rollback_stays_decided() -> None:
+    j = Judge()
+    assert j.observe(stats(2, 2, "2"), stats(28, 0, "1"), 10.0).verdict is Verdict.ROLLBACK
+    later = j.observe(stats(20000, 2, "2"), stats(180000, 180, "1"), 900.0)
+    assert later.verdict is Verdict.ROLLBACK
+    assert later.reasons[0].startswith("v2 errors 100% (2/2)")
+
+
+def test_the_state_survives_a_json_round_trip() -> None:
+    first = judge(stats(40, 1, "2"), stats(360, 0, "1"), 10.0)
+    text = json.dumps(first.state.to_dict())
+    restored = Judgement(first.verdict, first.reasons, first.evidence,
+                         EvidenceState.from_dict(json.loads(text)))  # fmt: skip
+    nxt = (stats(80, 2, "2"), stats(720, 0, "1"), 20.0)
+    assert judge(*nxt, previous=restored) == judge(*nxt, previous=first)
+
+
+def test_counters_going_down_are_refused() -> None:
+    first = judge(stats(40, 1, "2"), stats(360, 0, "1"), 10.0)
+    with pytest.raises(ValueError, match="must not go down"):
+        judge(stats(39, 1, "2"), stats(360, 0, "1"), 20.0, previous=first)
+
+
+def test_policy_from_the_config_mapping() -> None:
+    policy = JudgePolicy.from_params(
+        {"alpha": 0.05, "error_margin": "1%", "min_duration": "5m", "on_timeout": "promote",
+         "max_p99_ms": 800}  # fmt: skip
+    )
+    assert (policy.alpha, policy.error_margin, policy.min_duration_s) == (0.05, 0.01, 300.0)
+    assert (policy.on_timeout, policy.max_p99_ms) == (Verdict.PROMOTE, 800.0)
+    with pytest.raises(ConfigError, match=r"analysis: unknown key 'eror_margin'.*'error_margin'"):
+        JudgePolicy.from_params({"eror_margin": 0.01})
+    with pytest.raises(ConfigError, match=r"rollout.analysis.alpha: must be a fraction"):
+        JudgePolicy.from_params({"alpha": 5}, "rollout.analysis")
+    with pytest.raises(ConfigError, match=r"on_timeout"):
+        JudgePolicy.from_params({"on_timeout": "continue"})
+
+
+def test_confidence_bounds_hold_at_every_look() -> None:
+    """The candidate's upper bound covers its true rate at all 20 looks in ≥ 96% of runs."""
+    rng = np.random.default_rng(4)
+    missed = 0
+    for _ in range(200):
+        draws = np.cumsum(rng.random(4000) < 0.002)
+        missed += any(ev.upper_bound(int(draws[n - 1]), n, 0.04) < 0.002
+                      for n in range(200, 4001, 200))  # fmt: skip
+    assert missed <= 8
+
+
+def test_histogram_quantiles_and_tails() -> None:
+    h = LatencyHistogram.from_durations([10.0] * 98 + [300.0, 310.0])
+    assert h.total == 100
+    assert h.quantile(0.5) == pytest.approx(10.0, rel=0.05)
+    tau = h.quantile_bound(0.98)
+    assert 10.0 <= tau < 10.6 and h.count_above(tau) == 2
