@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,6 +30,7 @@ from lambdashift.core.judge import (
 from lambdashift.errors import ConfigError
 from lambdashift.model import Verdict
 
+ROOT = Path(__file__).resolve().parents[2]
 SIGMA = 0.5
 SIGMA_SLOW = SIGMA + math.log(1.5) / 2.3263478740408408  # p99 × 1.5, same median
 
@@ -332,3 +336,19 @@ def test_histogram_quantiles_and_tails() -> None:
     assert h.quantile(0.5) == pytest.approx(10.0, rel=0.05)
     tau = h.quantile_bound(0.98)
     assert 10.0 <= tau < 10.6 and h.count_above(tau) == 2
+
+
+# --- the benchmark -----------------------------------------------------------------------------
+
+
+def test_the_benchmark_runs_quickly_and_prints_its_table() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "analysis_sim.py"), "--quick"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for policy in ("lambdashift", "oracle", "codedeploy", "linear", "flagger"):
+        assert f" {policy} " in out
+    assert "P(rollback)" in out and "Targets" in out
+    assert " 0 disagreements" in out  # the numpy re-implementation agrees with judge()
