@@ -287,9 +287,10 @@ def step_from_dict(data: Mapping[str, Any]) -> Step:
 
 
 def check_steps(steps: tuple[Step, ...]) -> None:
-    """Raise ValueError unless the weights increase strictly and the last step is weight 1.0.
+    """Raise ValueError unless the weights increase strictly up to a weight 1.0 step, which
+    only analysis steps (post-traffic checks, a bake) may follow.
 
-    The state machine relies on this shape: the final step is the one that promotes.
+    The state machine relies on this shape: the weight 1.0 step is the one that promotes.
     """
     if not steps:
         raise ValueError("a rollout needs at least one step")
@@ -302,6 +303,18 @@ def check_steps(steps: tuple[Step, ...]) -> None:
                     f"after {_percent(previous)}"
                 )
             previous = step.weight
-    last = steps[-1]
-    if not (isinstance(last, WeightStep) and last.weight == 1.0):
-        raise ValueError(f"the last step must be weight 100%, got {last}")
+    full = promote_index(steps)
+    if full is None:
+        raise ValueError(f"the last weight step must be 100%, got {steps[-1]}")
+    after = [s for s in steps[full + 1:] if not isinstance(s, AnalysisStep)]
+    if after:
+        raise ValueError(f"only analysis steps may follow the 100% step, got {after[0]}")
+
+
+def promote_index(steps: tuple[Step, ...]) -> int | None:
+    """The index of the weight 1.0 step (the promotion), or None if there is none."""
+    for index in range(len(steps) - 1, -1, -1):
+        step = steps[index]
+        if isinstance(step, WeightStep):
+            return index if step.weight == 1.0 else None
+    return None

@@ -420,7 +420,7 @@ def test_from_dict_refuses_an_unknown_schema():
     [
         ({"candidate": "1"}, "both version 1"),
         ({"candidate": "$LATEST"}, "published version"),
-        ({"steps": (WeightStep(0.5),)}, "last step"),
+        ({"steps": (WeightStep(0.5),)}, "last weight step"),
         ({"step_index": 7}, "outside"),
         ({"traffic": Traffic("3")}, "is not 1, 2 or a split"),
         ({"traffic": Traffic("2", "1", 0.5)}, "is not 1, 2 or a split"),
@@ -668,3 +668,54 @@ def test_the_pure_core_imports_no_clock_randomness_or_io(module):
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             imported.add(node.module.split(".")[0])
     assert not imported & FORBIDDEN, imported & FORBIDDEN
+
+
+# --- post-traffic (bake) analysis after the promotion -------------------------------------
+
+
+BAKED = (WeightStep(0.5), WeightStep(1.0), AnalysisStep({}, ("post",)))
+
+
+def _bake_to_post_step():
+    s = RolloutState.new("r", "f", "live", "1", "2", BAKED, now=0.0)
+    s, _ = transition(s, Start(Traffic("1"), "rev0", now=0.0))
+    s, _ = transition(s, AliasWritten("rev1", Traffic("1", "2", 0.5), now=1.0))
+    s, actions = transition(s, AliasWritten("rev2", Traffic("2"), now=2.0))
+    return s, actions
+
+
+def test_analysis_after_the_promotion_runs_with_the_candidate_serving_everything():
+    s, actions = _bake_to_post_step()
+    assert s.phase is Phase.PROGRESSING and s.traffic == Traffic("2") and s.step_index == 2
+    assert any(isinstance(a, RunAnalysis) for a in actions)
+
+
+def test_a_passing_post_traffic_analysis_succeeds():
+    s, _ = _bake_to_post_step()
+    s, actions = transition(s, VerdictReceived(Verdict.PROMOTE, ("ok",), now=3.0))
+    assert s.phase is Phase.SUCCEEDED and Finish(Phase.SUCCEEDED) in actions
+
+
+def test_a_failing_post_traffic_analysis_rolls_back_to_the_stable_version():
+    s, _ = _bake_to_post_step()
+    s, actions = transition(s, CheckFailed("post-traffic check failed", now=3.0))
+    writes = [a for a in actions if isinstance(a, SetTraffic)]
+    assert s.phase is Phase.ROLLING_BACK and writes[0].traffic == Traffic("1")
+    s, _ = transition(s, AliasWritten("rev3", Traffic("1"), now=4.0))
+    assert s.phase is Phase.ROLLED_BACK
+
+
+def test_promote_during_the_post_traffic_step_finishes():
+    s, _ = _bake_to_post_step()
+    s, actions = transition(s, PromoteRequested(now=3.0))
+    assert s.phase is Phase.SUCCEEDED and not any(isinstance(a, SetTraffic) for a in actions)
+
+
+def test_promote_before_the_bake_writes_100_percent_then_runs_the_bake():
+    s = RolloutState.new("r", "f", "live", "1", "2", (WeightStep(0.1), ManualGate(), *BAKED[1:]), now=0.0)
+    s, _ = transition(s, Start(Traffic("1"), "rev0", now=0.0))
+    s, _ = transition(s, AliasWritten("rev1", Traffic("1", "2", 0.1), now=1.0))
+    s, actions = transition(s, PromoteRequested(now=2.0))
+    assert [a.traffic for a in actions if isinstance(a, SetTraffic)] == [Traffic("2")]
+    s, actions = transition(s, AliasWritten("rev2", Traffic("2"), now=3.0))
+    assert s.phase is Phase.PROGRESSING and any(isinstance(a, RunAnalysis) for a in actions)

@@ -189,10 +189,15 @@ def test_check_steps_accepts_increasing_weights_ending_at_100_percent():
         ((), "at least one"),
         ((WeightStep(0.5), WeightStep(0.5), WeightStep(1.0)), "must increase"),
         ((WeightStep(0.5), WeightStep(0.2), WeightStep(1.0)), "must increase"),
-        ((WeightStep(0.5),), "last step"),
-        ((WeightStep(1.0), PauseStep(60)), "last step"),
+        ((WeightStep(0.5),), "last weight step"),
+        ((WeightStep(1.0), PauseStep(60)), "only analysis steps may follow"),
+        ((WeightStep(1.0), ManualGate()), "only analysis steps may follow"),
     ],
 )
 def test_check_steps_refuses_bad_shapes(steps, message):
     with pytest.raises(ValueError, match=message):
         check_steps(steps)
+
+
+def test_analysis_steps_may_follow_the_promotion():
+    check_steps((WeightStep(0.1), WeightStep(1.0), AnalysisStep(), AnalysisStep({"alpha": 0.05})))

@@ -67,6 +67,7 @@ from lambdashift.model import (
     Traffic,
     Verdict,
     WeightStep,
+    promote_index,
 )
 
 # The machine's data lives in core.state; import it from here, the machine's one front door.
@@ -114,9 +115,7 @@ def _enter(s: RolloutState, index: int, now: float) -> Result:
     if isinstance(step, WeightStep):
         target = s.traffic_at(step.weight)
         if target == s.traffic:  # nothing to write (a resumed rollout already there)
-            if index == len(s.steps) - 1:
-                return _finish(s, Phase.SUCCEEDED, f"{s.alias} serves {s.candidate}")
-            return _enter(s, index + 1, now)
+            return _advance(s, now)
         phase = Phase.PROMOTING if step.weight == 1.0 else Phase.PROGRESSING
         return _write(dataclasses.replace(s, phase=phase), target)
     s = dataclasses.replace(s, phase=Phase.PROGRESSING)
@@ -131,6 +130,8 @@ def _enter(s: RolloutState, index: int, now: float) -> Result:
 
 
 def _advance(s: RolloutState, now: float) -> Result:
+    if s.step_index + 1 == len(s.steps):
+        return _finish(s, Phase.SUCCEEDED, f"{s.alias} serves {s.candidate}")
     return _enter(s, s.step_index + 1, now)
 
 
@@ -202,7 +203,7 @@ def _on_written(s: RolloutState, e: AliasWritten) -> Result:
     s = dataclasses.replace(s, traffic=e.traffic, revision_id=e.revision_id, intent=None)
     if s.phase is Phase.ROLLING_BACK:
         return _finish(s, Phase.ROLLED_BACK, s.reason or "rolled back")
-    if s.phase is Phase.PROMOTING:
+    if s.phase is Phase.PROMOTING and s.step_index == len(s.steps) - 1:
         return _finish(s, Phase.SUCCEEDED, f"{s.alias} serves {s.candidate}")
     shifted = Notify("traffic", {"traffic": str(s.traffic), "step": s.step_index})
     s, actions = _advance(s, e.now)
@@ -262,7 +263,11 @@ def _on_promote(s: RolloutState, e: PromoteRequested) -> Result:
         raise InvalidEvent(f"rollout {s.rollout_id} is rolling back: it cannot be promoted")
     s = dataclasses.replace(s, reason="")
     notice = Notify("promote_requested", {"from_step": s.step_index})
-    s, actions = _enter(s, len(s.steps) - 1, e.now)
+    full = promote_index(s.steps)
+    assert full is not None  # check_steps guarantees the promotion step
+    if s.step_index > full:  # already serving the candidate (a post-traffic step): done
+        return _finish(s, Phase.SUCCEEDED, f"{s.alias} serves {s.candidate}")
+    s, actions = _enter(s, full, e.now)
     return s, (notice, *actions)
 
 
