@@ -219,7 +219,7 @@ def _parse(data: object, file: Path) -> Config:
         rollout=rollout,
         analysis=analysis,
         hooks=_raw(top, "hooks"),
-        webhooks=_raw(top, "webhooks"),
+        webhooks=_webhooks(top.get("webhooks")),
     )
 
 
@@ -415,6 +415,17 @@ def _existing(value: object, root: Path, path: str, *, want_dir: bool) -> Path:
 
 def _raw(top: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return types.MappingProxyType(dict(_mapping(top.get(key), key)))
+
+
+def _webhooks(raw: object) -> Mapping[str, Any]:
+    """``webhooks:`` as a list of URLs (the short form) or the full mapping, checked at load."""
+    from lambdashift.rollout.webhooks import parse_webhooks
+
+    if raw is None:
+        return types.MappingProxyType({})
+    mapping = {"urls": raw} if isinstance(raw, list) else _mapping(raw, "webhooks")
+    parse_webhooks(mapping)
+    return types.MappingProxyType(dict(mapping))
 
 
 def _check_keys(mapping: Mapping[Any, Any], allowed: tuple[str, ...], path: str) -> None:

@@ -68,3 +68,28 @@ def notes_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NotesStack
     finally:
         down = cli("local", "down", "--config", str(root / "lambdashift.yaml"))
         assert down.returncode == 0, down.stderr
+
+
+PROBE = Path(__file__).resolve().parent / "probe"
+
+
+@pytest.fixture(scope="module")
+def probe_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NotesStack]:
+    """The notes stack plus ``probe``, a function whose faults come from its configuration,
+    routed at ``GET /probe``."""
+    import yaml
+
+    root = copy_notes(tmp_path_factory.mktemp("probe") / "notes")
+    shutil.copytree(PROBE, root / "functions" / "probe")
+    config = yaml.safe_load((root / "lambdashift.yaml").read_text())
+    config["functions"]["probe"] = {"source": "functions/probe", "handler": "index.handler",
+                                    "timeout": 5, "environment": {"FAIL_RATE": "0", "DELAY_MS": "4"}}
+    config["routes"]["GET /probe"] = "probe"
+    (root / "lambdashift.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    up = cli("local", "up", "--detach", "--config", str(root / "lambdashift.yaml"))
+    assert up.returncode == 0, up.stderr
+    state = json.loads((root / ".lambdashift" / "local.json").read_text())
+    try:
+        yield NotesStack(root, state["api_url"], state["lambda_endpoint"], state["dynamodb_endpoint"])
+    finally:
+        cli("local", "down", "--config", str(root / "lambdashift.yaml"))

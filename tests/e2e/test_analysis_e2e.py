@@ -9,48 +9,29 @@ loopback, bounded in time.
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 import yaml
 
-from tests.e2e.conftest import NotesStack, cli, copy_notes
+from tests.e2e.conftest import NotesStack
 from tests.e2e.rollout_helpers import alias_traffic, history, run
 
-PROBE = Path(__file__).resolve().parent / "probe"
 ANALYSIS = {"min_duration": "2s", "min_invocations": 60, "max_wait": "90s", "on_timeout": "rollback",
             "interval": "0.5s"}
 
 
-@pytest.fixture(scope="module")
-def probe_stack(tmp_path_factory) -> Iterator[NotesStack]:
-    root = copy_notes(tmp_path_factory.mktemp("probe") / "notes")
-    shutil.copytree(PROBE, root / "functions" / "probe")
-    config = yaml.safe_load((root / "lambdashift.yaml").read_text())
-    config["functions"]["probe"] = {"source": "functions/probe", "handler": "index.handler",
-                                    "timeout": 5, "environment": {"FAIL_RATE": "0", "DELAY_MS": "4"}}
-    config["routes"]["GET /probe"] = "probe"
-    (root / "lambdashift.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    up = cli("local", "up", "--detach", "--config", str(root / "lambdashift.yaml"))
-    assert up.returncode == 0, up.stderr
-    state = json.loads((root / ".lambdashift" / "local.json").read_text())
-    try:
-        yield NotesStack(root, state["api_url"], state["lambda_endpoint"], state["dynamodb_endpoint"])
-    finally:
-        cli("local", "down", "--config", str(root / "lambdashift.yaml"))
-
-
-def release(stack: NotesStack, environment: dict[str, str], steps: list) -> str:
-    """Change the probe's configuration in the yaml, set the rollout, publish; the new version."""
+def release(stack: NotesStack, environment: dict[str, str], steps: list, **top: object) -> str:
+    """Change the probe's configuration in the yaml, set the rollout (and top-level keys such
+    as hooks and webhooks), publish; the new version."""
     path = stack.root / "lambdashift.yaml"
     config = yaml.safe_load(path.read_text())
     config["functions"]["probe"]["environment"] = environment
     config["functions"]["probe"]["rollout"] = {"strategy": "custom", "steps": steps}
+    for key in ("hooks", "webhooks"):
+        config.pop(key, None)
+    config.update(top)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     out = run(stack, "publish", "probe", "--json")
     assert out.returncode == 0, out.stderr

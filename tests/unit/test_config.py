@@ -122,7 +122,7 @@ def test_a_full_file(project):
           pause: 1m
         analysis: {alpha: 0.05}
         hooks: {pre_traffic: [smoke]}
-        webhooks: {slack: "https://example.invalid/hook"}
+        webhooks: ["https://example.invalid/hook"]
         """
     )
     assert (config.alias, config.target, config.region) == ("prod", "aws", "eu-west-1")
@@ -139,6 +139,7 @@ def test_a_full_file(project):
     assert config.waves() == [("notes-create",), ("notes-get",)]
     assert config.analysis == {"alpha": 0.05}
     assert config.hooks == {"pre_traffic": ["smoke"]}
+    assert config.webhooks == {"urls": ["https://example.invalid/hook"]}
 
 
 def test_function_rollout_with_steps_replaces_the_generating_keys(dirs):
@@ -337,3 +338,10 @@ def test_unknown_function_lookup_suggests(project):
 def test_the_notes_example_is_valid_yaml_for_plain_loaders_too():
     # The duplicate-key loader must not refuse what a plain safe loader reads identically.
     assert isinstance(yaml.safe_load(EXAMPLE.read_text()), dict)
+
+
+def test_webhooks_are_checked_at_load(dirs):
+    data = base()
+    data["webhooks"] = {"urls": ["ftp://nope"]}
+    with pytest.raises(ConfigError, match=r"webhooks.urls\[0\]"):
+        parse_config(data, file=dirs / "lambdashift.yaml")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -41,17 +42,39 @@ class Session:
 
         notify = printer
         if self.webhooks is not None:
-            hooks = self.webhooks
+            webhooks = self.webhooks
 
             def notify(state, n):  # noqa: ANN001, ANN202
                 printer(state, n)
-                hooks(state, n)
+                webhooks(state, n)  # queued: never blocks the rollout
         return RolloutEngine(
             api=self.target.api, store=self.target.store, clock=time.time, sleep=time.sleep,
             owner=owner_id(), counter=self.target.counter, analyzer=make_analyzer(self),
-            notify=notify,
+            notify=notify, pre_checks=self._checks("pre"), post_checks=self._checks("post"),
             options=EngineOptions(poll_interval=self.poll, wait_at_gates=self.wait_at_gates),
         )
+
+    def hooks(self, function: str) -> Any:
+        """The function's checks (global ones first) from the config's ``hooks``."""
+        from lambdashift.rollout.hooks import parse_hooks
+
+        return parse_hooks(self.config.hooks, function, functions=list(self.config.functions))
+
+    def _checks(self, when: str) -> Any:
+        """A callable running the pre- or post-traffic checks of a rollout's function."""
+        if not self.config.hooks:
+            return None
+        from lambdashift.rollout.hooks import PostTrafficCheck, PreTrafficCheck
+
+        def run(state: Any) -> list[str]:
+            config = self.hooks(state.function)
+            checks = config.pre_traffic if when == "pre" else config.post_traffic
+            if not checks:
+                return []
+            kind, url = ((PreTrafficCheck, self.target.dev_url) if when == "pre"
+                         else (PostTrafficCheck, self.target.api_url))
+            return kind(checks, lambda_api=self.target.api, base_url=url, timeout=config.timeout).run(state)
+        return run
 
 
 def make_analyzer(session: Session) -> Any:
@@ -72,4 +95,16 @@ def open_session(args: argparse.Namespace, *, announce: bool = True) -> Session:
     target = open_target(config, local=getattr(args, "local", False))
     if announce:
         note(f"target: {target.description}")
-    return Session(config, target, poll=getattr(args, "poll", 5.0))
+    if config.hooks:  # refuse a bad hooks section now, before any rollout starts
+        from lambdashift.rollout.hooks import parse_hooks
+
+        parse_hooks(config.hooks, functions=list(config.functions))
+    webhooks = None
+    if config.webhooks:
+        from lambdashift.rollout.webhooks import WebhookNotifier
+
+        webhooks = WebhookNotifier.from_config(config.webhooks)
+        if webhooks is not None:
+            # Deliver what is queued before the process ends (bounded: a dead URL cannot hang us).
+            atexit.register(webhooks.close, 10.0)
+    return Session(config, target, poll=getattr(args, "poll", 5.0), webhooks=webhooks)

@@ -16,7 +16,7 @@ from lambdashift.config import Config
 from lambdashift.core import strategy as strategies
 from lambdashift.core.machine import RolloutState, SetTraffic, Start, plan, transition
 from lambdashift.errors import LambdashiftError, LockedError
-from lambdashift.model import Phase, Step, Traffic
+from lambdashift.model import AnalysisStep, Phase, Step, Traffic, promote_index
 from lambdashift.rollout.engine import RolloutEngine
 
 
@@ -56,10 +56,20 @@ class DeployOutcome:
 
 
 def steps_for(config: Config, function: str, strategy: str | None) -> tuple[Step, ...]:
-    """The function's configured steps, or those of ``--strategy NAME``."""
+    """The function's configured steps (or ``--strategy NAME``'s), with a post-traffic check
+    step after the promotion when the function has post-traffic hooks."""
     if strategy:
-        return strategies.steps_for({"strategy": strategy}, path="--strategy")
-    return config.function(function).rollout.steps
+        steps = strategies.steps_for({"strategy": strategy}, path="--strategy")
+    else:
+        steps = config.function(function).rollout.steps
+    if config.hooks:
+        from lambdashift.rollout.hooks import parse_hooks
+
+        hooks = parse_hooks(config.hooks, function, functions=list(config.functions))
+        full = promote_index(steps)
+        if hooks.post_traffic and full == len(steps) - 1:
+            steps = (*steps, AnalysisStep())
+    return steps
 
 
 def candidates(api, store, config: Config, names: Iterable[str], *, to: str | None,  # noqa: ANN001

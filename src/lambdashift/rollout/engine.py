@@ -44,7 +44,7 @@ from lambdashift.core.machine import (
     transition,
 )
 from lambdashift.errors import AwsError, LockedError, RevisionMismatchError, RolloutError
-from lambdashift.model import AnalysisStep, Phase, Step, Traffic, Verdict
+from lambdashift.model import AnalysisStep, Phase, Step, Traffic, Verdict, promote_index
 from lambdashift.rollout import locks
 from lambdashift.rollout.failpoints import failpoint
 
@@ -91,8 +91,9 @@ class RolloutEngine:
     counter: InvocationCounter | None = None
     analyzer: Analyzer | None = None
     notify: Callable[[RolloutState, Notify], None] = lambda state, note: None
-    #: Pre-traffic checks (hooks): failures in words, empty when all pass.
-    checks: Callable[[RolloutState], list[str]] | None = None
+    #: Checks (hooks) before any traffic and after the promotion: failures in words.
+    pre_checks: Callable[[RolloutState], list[str]] | None = None
+    post_checks: Callable[[RolloutState], list[str]] | None = None
     options: EngineOptions = field(default_factory=EngineOptions)
 
     # -- entry points --------------------------------------------------------------------
@@ -116,8 +117,11 @@ class RolloutEngine:
             state = RolloutState.new(f"r-{uuid.uuid4().hex[:12]}", function, alias,
                                      current.traffic.primary, candidate, steps, now=self.clock())
             self.store.save(state)
-            start = Start(current.traffic, current.revision_id, now=self.clock())
-            return self._drive(state, start, lease=lease)
+            first: Event = Start(current.traffic, current.revision_id, now=self.clock())
+            failures = self.pre_checks(state) if self.pre_checks is not None else []
+            if failures:  # the candidate failed before any traffic: the alias is never touched
+                first = CheckFailed("pre-traffic: " + "; ".join(failures), now=self.clock())
+            return self._drive(state, first, lease=lease)
         finally:
             self._release(lease)
 
@@ -227,16 +231,17 @@ class RolloutEngine:
         signal_event = self._signal(state)
         if signal_event is not None:
             return signal_event
-        if not action.step.params and not action.step.alarms and self.checks is None:
-            return VerdictReceived(Verdict.PROMOTE, ("no checks configured for this step",),
-                                   now=self.clock())
-        if self.checks is not None and state.traffic == Traffic(state.stable):
-            # Pre-traffic checks: the candidate has no live traffic yet (blue-green's first step).
-            failures = self.checks(state)
+        passed = "no checks configured for this step"
+        full = promote_index(state.steps)
+        if self.post_checks is not None and full is not None and action.step_index > full:
+            failures = self.post_checks(state)  # all traffic is on the candidate now
             if failures:
-                return CheckFailed("; ".join(failures), now=self.clock())
-            if not action.step.params and not action.step.alarms:
-                return VerdictReceived(Verdict.PROMOTE, ("pre-traffic checks passed",), now=self.clock())
+                return CheckFailed("post-traffic: " + "; ".join(failures), now=self.clock())
+            passed = "post-traffic checks passed"
+        elif state.traffic == Traffic(state.stable) and self.pre_checks is not None:
+            passed = "pre-traffic checks passed before the rollout started"
+        if not action.step.params and not action.step.alarms:
+            return VerdictReceived(Verdict.PROMOTE, (passed,), now=self.clock())
         if self.analyzer is None:
             return CheckFailed(
                 f"step {action.step_index + 1} asks for analysis, but no analyzer is configured",
@@ -247,14 +252,22 @@ class RolloutEngine:
             return _inconclusive(f"metrics could not be read: {exc}", self.clock())
 
     def _signal(self, state: RolloutState) -> Event | None:
-        for sig in self.store.take_signals(state.function):
+        """The next signal from another terminal as an event (taken one at a time, in order)."""
+        inbox = self.__dict__.setdefault("_inbox", deque())
+        inbox.extend(self.store.take_signals(state.function))
+        while inbox:
+            sig = inbox.popleft()
             now = self.clock()
             if sig.kind == "rollback":
                 return RollbackRequested(sig.details.get("reason", "rollback requested"), now=now)
             if sig.kind == "promote":
                 return PromoteRequested(now=now)
-            if sig.kind == "approve" and state.phase is Phase.PAUSED:
-                return GatePassed(now=now)
+            if sig.kind == "approve":
+                if state.phase is Phase.PAUSED:
+                    return GatePassed(now=now)
+                # Not at a gate yet: keep it for the gate it was meant for.
+                inbox.appendleft(sig)
+                return None
         return None
 
     def _renew(self) -> None:
