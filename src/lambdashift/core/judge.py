@@ -78,6 +78,11 @@ class EvidenceState:
     latency_log_e: tuple[float, ...] = tuple(0.0 for _ in ev.LATENCY_ODDS.points)
     rollback: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        sizes = (len(self.error_log_e), len(self.latency_log_e))
+        if sizes != (len(ev.ERROR_ODDS.points), len(ev.LATENCY_ODDS.points)):
+            raise ValueError(f"evidence state for other priors ({sizes} e-values): start afresh")
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe form (a log e-value of minus infinity becomes None)."""
         out: dict[str, Any] = {}
