@@ -95,6 +95,10 @@ def build_app(store: Store) -> ASGIApp:
                 if message["type"] == "lifespan.startup":
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
+                    # Close here, not after uvicorn returns: on SIGTERM uvicorn re-raises the
+                    # signal once it has served, and the process ends before a finally runs.
+                    # Closing checkpoints the WAL into the database file.
+                    store.close()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["type"] != "http":

@@ -55,7 +55,7 @@ async def serve(host: str, port: int, data_dir: Path | None,
     sock = bind(host, port)
     config = uvicorn.Config(
         build_app(store), loop="none", http="httptools", access_log=False,
-        log_level="warning", lifespan="off", timeout_keep_alive=30,
+        log_level="warning", lifespan="on", timeout_keep_alive=30,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -66,7 +66,7 @@ async def serve(host: str, port: int, data_dir: Path | None,
     try:
         await task
     finally:
-        store.close()
+        store.close()  # already closed by the app's lifespan shutdown, unless startup failed
 
 
 def main(argv: list[str] | None = None) -> None:

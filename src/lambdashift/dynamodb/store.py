@@ -8,7 +8,7 @@ Layout (one SQLite database per endpoint, ``<data dir>/dynamodb.sqlite3``):
   DynamoDB's order (``types.encode_key``; ``sk`` is empty without a sort key) and ``ph``
   is a hash of ``pk``: a Scan walks the table in hash order, as DynamoDB does, and a
   parallel Scan's segment is a range of ``ph``. ``item`` is the item's wire JSON;
-* ``t<N>_<index>`` per secondary index: ``(ph, pk, sk, tph, tpk, tsk)``, primary key
+* ``t<N>_<index>`` per secondary index: ``(ph, pk, sk, tpk, tsk, tph)``, primary key
   ``(ph, pk, sk, tpk, tsk)``, pointing at the table's row. Only items that have every key
   attribute of the index get a row, so indexes are sparse like DynamoDB's.
 
@@ -129,8 +129,10 @@ class Store:
             )
             for position, _ in enumerate(schema.indexes):
                 self.db.execute(
+                    # Key columns first: SQLite 3.40's integrity_check misreports a NOT NULL
+                    # column placed between primary key columns of a WITHOUT ROWID table.
                     f"CREATE TABLE t{number}_{position} (ph INTEGER NOT NULL, pk BLOB NOT "
-                    "NULL, sk BLOB NOT NULL, tph INTEGER NOT NULL, tpk BLOB NOT NULL, tsk BLOB "
+                    "NULL, sk BLOB NOT NULL, tpk BLOB NOT NULL, tsk BLOB NOT NULL, tph INTEGER "
                     "NOT NULL, PRIMARY KEY (ph, pk, sk, tpk, tsk)) WITHOUT ROWID"
                 )
             self.db.execute(
@@ -209,7 +211,7 @@ class Store:
                 if after is not None:
                     self.db.execute(
                         f"INSERT INTO t{number}_{position} VALUES (?, ?, ?, ?, ?, ?)",
-                        (*after, *key),
+                        (*after, key[1], key[2], key[0]),
                     )
 
     # -- reads in key order --------------------------------------------------------
