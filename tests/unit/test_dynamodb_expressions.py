@@ -288,3 +288,15 @@ def test_arithmetic_is_exact_to_38_digits() -> None:
     assert update("ADD n :x", item, x=0.1)["n"] == {"N": "1234567890123456789012345678901234567.1"}
     assert update("SET n = n - :n", item, n={"N": "1234567890123456789012345678901234567"})[
         "n"] == {"N": "0"}
+
+
+def test_updates_never_change_the_item_they_start_from() -> None:
+    """Values are shared between old and new items; nested changes copy first."""
+    import json
+
+    before = json.dumps(ITEM, sort_keys=True)
+    update("SET doc.inner.v = :v, arr[2].deep = :v, doc2 = doc REMOVE doc.s ADD tags :t "
+           "DELETE nums :n", v=1, t={"SS": ["z"]}, n={"NS": ["1"]})
+    new = update("SET copy = arr REMOVE arr[0]")
+    assert json.dumps(ITEM, sort_keys=True) == before
+    assert new["copy"] == ITEM["arr"] and len(new["arr"]["L"]) == 2

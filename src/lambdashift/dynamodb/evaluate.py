@@ -7,7 +7,6 @@ holds for an item without ``a``.
 
 from __future__ import annotations
 
-import copy
 from decimal import Decimal
 from typing import Any
 
@@ -189,11 +188,17 @@ def apply_update(update: Update, item: dict[str, Any]) -> dict[str, Any]:
 
     Every right-hand side is evaluated against the item as it was before the update, as
     DynamoDB does: ``SET a = b, b = a`` swaps.
+
+    Values are shared between the old and the new item rather than copied: an update's
+    paths never overlap, so an attribute is either replaced whole (nothing mutated) or
+    changed inside, and only those are copied first, keeping ``item`` intact.
     """
-    sets = [(path, operand_value) for path, operand_value in update.set]
-    values = [_required(value, item) for _, value in sets]
-    result = copy.deepcopy(item)
-    for (path, _), value in zip(sets, values):
+    values = [_required(value, item) for _, value in update.set]
+    result = dict(item)
+    for path in update.paths():
+        if len(path.parts) > 1 and path.parts[0] in result:
+            result[path.parts[0]] = _clone(result[path.parts[0]])  # type: ignore[index]
+    for (path, _), value in zip(update.set, values):
         _put(result, path, value)
     _remove_all(result, update.remove)
     for path, literal in update.add:
@@ -220,9 +225,17 @@ def _container(item: dict[str, Any], path: Path) -> tuple[Any, str | int]:
     return parent["M"], last
 
 
+def _clone(value: Any) -> Any:
+    """A deep copy of a wire-form value (a few times faster than ``copy.deepcopy``)."""
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clone(v) for v in value]
+    return value
+
+
 def _put(item: dict[str, Any], path: Path, value: dict[str, Any]) -> None:
     container, last = _container(item, path)
-    value = copy.deepcopy(value)
     if isinstance(last, int):
         if last < len(container):
             container[last] = value
