@@ -115,6 +115,30 @@ def test_a_body_that_is_not_a_json_object(server: DynamoProcess, body: bytes) ->
     assert payload["__type"] == "com.amazon.coral.service#SerializationException"
 
 
+@pytest.mark.parametrize(
+    ("operation", "body"),
+    [
+        ("PutItem", {"Item": {"id": {"S": "x"}}, "ConditionExpression": "attribute_exists(#i)",
+                     "ExpressionAttributeNames": {"#i": []}}),
+        ("BatchWriteItem", {"RequestItems": {"T": {"S": 1}}}),
+        ("BatchGetItem", {"RequestItems": {"T": {"Keys": 1}}}),
+        ("TransactWriteItems", {"TransactItems": [{"Put": None}]}),
+        ("CreateTable", {"TableName": "abc", "KeySchema": [1],
+                         "AttributeDefinitions": [{"AttributeName": "a", "AttributeType": "S"}]}),
+        ("CreateTable", {"TableName": "abc", "KeySchema": [{"AttributeName": None}],
+                         "AttributeDefinitions": [{"AttributeName": "a", "AttributeType": "S"}]}),
+    ],
+)
+def test_members_of_the_wrong_json_type_are_a_serialization_error(
+    server: DynamoProcess, notes: str, operation: str, body: dict[str, Any],
+) -> None:
+    """Never a 500: AWS checks the JSON shapes before the operation's rules."""
+    text = json.dumps({"TableName": notes, **body}).replace('"T"', json.dumps(notes))
+    status, _, payload = raw(server, f"DynamoDB_20120810.{operation}", text.encode())
+    assert status == 400
+    assert payload["__type"] == "com.amazon.coral.service#SerializationException"
+
+
 def test_health(server: DynamoProcess) -> None:
     with urllib.request.urlopen(server.endpoint + "/_lambdashift/health") as response:
         assert json.load(response) == {"status": "ok"}

@@ -113,6 +113,16 @@ class InternalServerError(DynamoError):
     status = 500
 
 
+def require_shape(ok: bool, member: str) -> None:
+    """SerializationException, as AWS answers a member of the wrong JSON type.
+
+    AWS checks the JSON against the API's shapes (a map here, a string there) before any
+    rule of the operation, so such a request never reaches a ValidationException.
+    """
+    if not ok:
+        raise SerializationException(f"Unexpected JSON value type for {member}")
+
+
 def table_not_found(name: str) -> ResourceNotFoundException:
     """AWS's answer for an item operation on a table that does not exist."""
     return ResourceNotFoundException("Requested resource not found")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from lambdashift.dynamodb.errors import ValidationException
+from lambdashift.dynamodb.errors import ValidationException, require_shape
 from lambdashift.dynamodb.types import check_value
 
 # ---------------------------------------------------------------------------------------
@@ -163,7 +163,8 @@ class Placeholders:
                     f"ExpressionAttributeValues contains invalid value: {exc.message} "
                     f"for key {key}"
                 ) from None
-        for key in self.names:
+        for key, value in self.names.items():
+            require_shape(isinstance(value, str), "ExpressionAttributeNames")
             if not key.startswith("#"):
                 raise ValidationException(
                     "ExpressionAttributeNames contains invalid key: Syntax error; key: "

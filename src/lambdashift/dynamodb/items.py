@@ -18,6 +18,7 @@ from lambdashift.dynamodb.errors import (
     TransactionCanceledException,
     ValidationException,
     invalid_parameter,
+    require_shape,
 )
 from lambdashift.dynamodb.evaluate import apply_update, holds, project
 from lambdashift.dynamodb.expressions import Path, Update
@@ -179,6 +180,9 @@ def batch_get_item(store: Store, request: dict[str, Any]) -> dict[str, Any]:
     tables = request.get("RequestItems")
     if not isinstance(tables, dict) or not tables:
         raise ValidationException("The requestItems parameter is required for BatchGetItem")
+    for spec in tables.values():
+        require_shape(isinstance(spec, dict) and isinstance(spec.get("Keys"), list),
+                      "RequestItems")
     if sum(len(spec.get("Keys") or []) for spec in tables.values()) > 100:
         raise ValidationException("Too many items requested for the BatchGetItem call")
     responses: dict[str, list[dict[str, Any]]] = {}
@@ -206,6 +210,9 @@ def batch_write_item(store: Store, request: dict[str, Any]) -> dict[str, Any]:
     tables = request.get("RequestItems")
     if not isinstance(tables, dict) or not tables:
         raise ValidationException("The requestItems parameter is required for BatchWriteItem")
+    for writes in tables.values():
+        require_shape(isinstance(writes, list) and all(isinstance(w, dict) for w in writes),
+                      "RequestItems")
     if sum(len(writes) for writes in tables.values()) > 25:
         raise ValidationException(
             "1 validation error detected: Value at 'requestItems' failed to satisfy "
@@ -216,6 +223,7 @@ def batch_write_item(store: Store, request: dict[str, Any]) -> dict[str, Any]:
     for name, writes in tables.items():
         seen: set[RowKey] = set()
         for write in writes:
+            require_shape(all(isinstance(v, dict) for v in write.values()), "RequestItems")
             if set(write) == {"PutRequest"}:
                 action = _prepare(store, {**write["PutRequest"], "TableName": name}, "put")
             elif set(write) == {"DeleteRequest"}:
@@ -253,6 +261,7 @@ def transact_write_items(store: Store, request: dict[str, Any]) -> dict[str, Any
                 "TransactItems can only contain one of Check, Put, Update or Delete"
             )
         operation, body = next(iter(entry.items()))
+        require_shape(isinstance(body, dict), f"TransactItems.{operation}")
         actions.append(_prepare(store, body, _TRANSACT_KINDS[operation]))
     targets = [(a.schema.name, a.key) for a in actions]
     if len(set(targets)) != len(targets):

@@ -88,9 +88,11 @@ class _Parser:
 
     # -- helpers -------------------------------------------------------------------
     def peek(self, offset: int = 0) -> tuple[str, str, int]:
+        """The token ``offset`` ahead (the end token past the end)."""
         return self.tokens[min(self.i + offset, len(self.tokens) - 1)]
 
     def keyword(self, *words: str) -> str | None:
+        """Consume the next token if it is one of ``words`` (any case); which one."""
         group, text, _ = self.peek()
         if group == "ident" and text.upper() in words:
             self.i += 1
@@ -98,6 +100,7 @@ class _Parser:
         return None
 
     def accept(self, op: str) -> bool:
+        """Consume the next token if it is the operator ``op``."""
         group, text, _ = self.peek()
         if group == "op" and text == op:
             self.i += 1
@@ -105,10 +108,12 @@ class _Parser:
         return False
 
     def expect(self, op: str) -> None:
+        """Consume the operator ``op`` or fail with AWS's syntax error."""
         if not self.accept(op):
             raise self.syntax_error()
 
     def syntax_error(self) -> ValidationException:
+        """AWS's ``Syntax error; token: ..., near: ...`` for the current token."""
         _, token, pos = self.peek()
         before = self.tokens[self.i - 1][2] if self.i > 0 else pos
         after = self.tokens[self.i + 1] if self.i + 1 < len(self.tokens) else None
@@ -116,14 +121,17 @@ class _Parser:
         return self.error(f'Syntax error; token: "{token}", near: "{self.text[before:end]}"')
 
     def error(self, detail: str) -> ValidationException:
+        """A ValidationException prefixed ``Invalid <Kind>:``."""
         return ValidationException(f"Invalid {self.kind}: {detail}")
 
     def done(self) -> None:
+        """Fail unless every token was consumed."""
         if self.peek()[0] != "eof":
             raise self.syntax_error()
 
     # -- paths and operands --------------------------------------------------------
     def path(self) -> Path:
+        """``path := name ("." name | "[" digits "]")*``."""
         parts: list[str | int] = [self.attribute_name()]
         while True:
             if self.accept("."):
@@ -139,6 +147,7 @@ class _Parser:
                 return Path(tuple(parts))
 
     def attribute_name(self) -> str:
+        """A ``#name`` (resolved) or a plain name (not a reserved word)."""
         group, text, _ = self.peek()
         if group == "name":
             if text not in self.ph.names:
@@ -157,6 +166,7 @@ class _Parser:
         raise self.syntax_error()
 
     def literal(self) -> Literal:
+        """A ``:value``, resolved."""
         _, text, _ = self.peek()
         if text not in self.ph.values:
             raise self.error(
@@ -168,6 +178,7 @@ class _Parser:
         return Literal(self.ph.values[text])
 
     def operand(self, functions: dict[str, int]) -> Any:
+        """A path, a ``:value``, or a call of one of ``functions``."""
         group, text, _ = self.peek()
         if group == "value":
             return self.literal()
@@ -178,6 +189,7 @@ class _Parser:
         raise self.syntax_error()
 
     def call(self, allowed: dict[str, int]) -> Call:
+        """``name(args)``, checked for arity and argument kinds as AWS checks them."""
         _, name, _ = self.peek()
         known = {**CONDITION_FUNCTIONS, **UPDATE_FUNCTIONS, "size": 1}
         if name not in known:
@@ -213,23 +225,27 @@ class _Parser:
 
     # -- conditions ----------------------------------------------------------------
     def condition(self) -> Any:
+        """``condition := conjunct (OR conjunct)*``."""
         left = self.conjunction()
         while self.keyword("OR"):
             left = Logic("OR", left, self.conjunction())
         return left
 
     def conjunction(self) -> Any:
+        """``conjunct := negation (AND negation)*``."""
         left = self.negation()
         while self.keyword("AND"):
             left = Logic("AND", left, self.negation())
         return left
 
     def negation(self) -> Any:
+        """``NOT negation`` or a predicate."""
         if self.keyword("NOT"):
             return Logic("NOT", self.negation())
         return self.predicate()
 
     def predicate(self) -> Any:
+        """A parenthesised condition, a function, or a comparison."""
         if self.accept("("):
             inner = self.condition()
             self.expect(")")
@@ -258,6 +274,7 @@ class _Parser:
 
     # -- updates -------------------------------------------------------------------
     def update(self) -> Update:
+        """``SET``/``REMOVE``/``ADD``/``DELETE`` clauses, each at most once."""
         result = Update()
         seen: set[str] = set()
         while self.peek()[0] != "eof":
@@ -286,6 +303,7 @@ class _Parser:
         return result
 
     def set_value(self) -> Any:
+        """``operand [("+" | "-") operand]``."""
         left = self.operand(UPDATE_FUNCTIONS)
         group, op, _ = self.peek()
         if group == "op" and op in "+-":

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambdashift.dynamodb.errors import ValidationException, invalid_parameter
+from lambdashift.dynamodb.errors import ValidationException, invalid_parameter, require_shape
 
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
@@ -217,8 +217,9 @@ def parse_create_table(request: dict[str, Any]) -> TableSchema:
         )
     types: dict[str, str] = {}
     for position, definition in enumerate(definitions, 1):
-        attribute = definition.get("AttributeName") if isinstance(definition, dict) else None
-        kind = definition.get("AttributeType") if isinstance(definition, dict) else None
+        require_shape(isinstance(definition, dict), "AttributeDefinitions")
+        attribute, kind = definition.get("AttributeName"), definition.get("AttributeType")
+        require_shape(isinstance(attribute, str), "AttributeDefinitions")
         if kind not in ("S", "N", "B"):
             raise ValidationException(
                 f"1 validation error detected: Value '{kind}' at 'attributeDefinitions."
@@ -271,7 +272,9 @@ def _key_spec(elements: Any, types: dict[str, str], member: str) -> KeySpec:
             f"1 validation error detected: Value '{elements}' at '{member}' failed to "
             "satisfy constraint: Member must have length less than or equal to 2"
         )
+    require_shape(all(isinstance(e, dict) for e in elements), member)
     names = [e.get("AttributeName") for e in elements]
+    require_shape(all(isinstance(n, str) for n in names), member)
     kinds = [e.get("KeyType") for e in elements]
     if kinds[0] != "HASH":
         raise ValidationException("Invalid KeySchema: The first KeySchemaElement is not a HASH key type")
