@@ -30,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_json_argument(h)
     h.add_argument("function", metavar="FN")
     h.add_argument("--limit", type=int, default=10, help="how many rollouts (default 10)")
+    h.add_argument("--verbose", action="store_true",
+                   help="every event with all its reasons, the judge's evidence included")
     h.set_defaults(func=run_history)
     e = subparsers.add_parser("export-tfvars", help="write every alias's traffic as traffic.auto.tfvars.json")
     add_target_arguments(e)
@@ -126,15 +128,18 @@ def run_history(args: argparse.Namespace) -> int:
         if r.reason:
             print(f"  outcome: {r.reason}")
         for e in store.events(r.rollout_id):
+            if e.kind == "evidence" and not args.verbose:
+                continue  # the verdict that follows says it in words
             at = time.strftime("%H:%M:%S", time.localtime(e.at))
-            print(f"  {at}  {e.kind:<18} {_event_text(e.details)}")
+            print(f"  {at}  {e.kind:<18} {_event_text(e.details, args.verbose)}")
     return 0
 
 
-def _event_text(details: Any) -> str:
+def _event_text(details: Any, verbose: bool = False) -> str:
     d = dict(details)
     if "verdict" in d:
-        return f"{d['verdict']}: " + "; ".join(d.get("reasons", []))
+        reasons = list(d.get("reasons", []))
+        return f"{d['verdict']}: " + "; ".join(reasons if verbose else reasons[:1])
     parts = [f"{k}={v}" for k, v in d.items() if k not in ("phase",) and v not in (None, "", [])]
     return ", ".join(parts)
 

@@ -35,19 +35,37 @@ def line(function: str, text: str) -> None:
 def describe(note: Notify) -> str:
     """A Notify in words."""
     if note.event == "verdict":
-        return f"verdict {note.details.get('verdict')}: " + "; ".join(note.details.get("reasons", ()))
+        # The decisive reason only: `lambdashift history --verbose` keeps every one.
+        reasons = list(note.details.get("reasons", ())) or ["no reason given"]
+        return f"verdict {note.details.get('verdict')}: {_clip(reasons[0])}"
     template = _WORDS.get(note.event)
     details: dict[str, Any] = dict(note.details)
     if template is None:
         return f"{note.event} {details}" if details else note.event
     try:
-        return template.format(**details)
+        return _clip(template.format(**details))
     except KeyError:
         return f"{note.event} {details}"
+
+
+def _clip(text: str, width: int = 200) -> str:
+    """One screen line at most; the whole text stays in history."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+#: A "continue" verdict comes after every look; say it at most this often per function.
+CONTINUE_EVERY = 15.0
+_last_continue: dict[str, float] = {}
 
 
 def printer(state: RolloutState, note: Notify) -> None:
     """The engine's ``notify`` callback for the terminal."""
     if note.event == "failed" and str(note.details.get("reason", "")).startswith("drift"):
         return  # the drift line already said it
+    if note.event == "verdict" and note.details.get("verdict") == "continue":
+        now = time.monotonic()
+        with _lock:
+            if now - _last_continue.get(state.function, -CONTINUE_EVERY) < CONTINUE_EVERY:
+                return
+            _last_continue[state.function] = now
     line(state.function, describe(note))
