@@ -415,6 +415,31 @@ def test_request_validation(client: Any, notes: str, call: Any, message: str) ->
     assert error_of(lambda: call(client, notes)) == ("ValidationException", message)
 
 
+def test_updated_return_values_hold_only_the_changed_fragment(client: Any, notes: str) -> None:
+    """DynamoDB answers UPDATED_OLD/NEW with the paths updated, not whole attributes (moto
+    answers whole top-level attributes)."""
+    item = {"id": {"S": "u"}, "m": {"M": {"k": {"M": {"z": {"N": "1"}}}, "y": {"S": "q"}}},
+            "l": {"L": [{"N": "1"}, {"N": "2"}, {"N": "3"}]}}
+
+    def update(expression: str, returns: str, values: dict | None = None) -> dict:
+        client.put_item(TableName=notes, Item=item)
+        extra = {"ExpressionAttributeValues": values} if values else {}
+        return client.update_item(TableName=notes, Key={"id": {"S": "u"}}, ReturnValues=returns,
+                                  UpdateExpression=expression, **extra)
+
+    one = {":v": {"N": "9"}}
+    assert update("SET m.k.z = :v", "UPDATED_NEW", one)["Attributes"] == {
+        "m": {"M": {"k": {"M": {"z": {"N": "9"}}}}}}
+    assert update("SET m.k.z = :v REMOVE l[0]", "UPDATED_OLD", one)["Attributes"] == {
+        "m": {"M": {"k": {"M": {"z": {"N": "1"}}}}}, "l": {"L": [{"N": "1"}]}}
+    assert update("SET l[1] = :v", "UPDATED_NEW", one)["Attributes"] == {"l": {"L": [{"N": "9"}]}}
+    assert "Attributes" not in update("REMOVE m.y", "UPDATED_NEW")
+    assert "Attributes" not in update("SET l[9] = :v", "UPDATED_NEW", one)  # appended at l[3]
+    assert error_of(lambda: update("SET l.x = :v", "NONE", one)) == (
+        "ValidationException",
+        "The document path provided in the update expression is invalid for update")
+
+
 def test_consumed_capacity_only_when_asked(client: Any, notes: str) -> None:
     assert "ConsumedCapacity" not in client.put_item(TableName=notes, Item=_note(1))
     asked = client.put_item(TableName=notes, Item=_note(1), ReturnConsumedCapacity="TOTAL")
