@@ -440,6 +440,19 @@ def test_updated_return_values_hold_only_the_changed_fragment(client: Any, notes
         "The document path provided in the update expression is invalid for update")
 
 
+def test_table_size_follows_puts_updates_and_deletes(client: Any, notes: str) -> None:
+    def size() -> int:
+        return client.describe_table(TableName=notes)["Table"]["TableSizeBytes"]
+
+    client.put_item(TableName=notes, Item={"id": {"S": "ab"}, "t": {"S": "xyz"}})
+    assert size() == len("id") + 2 + len("t") + 3
+    client.update_item(TableName=notes, Key={"id": {"S": "ab"}}, UpdateExpression="SET u = :v",
+                       ExpressionAttributeValues={":v": {"S": "12345"}})
+    assert size() == 8 + len("u") + 5
+    client.delete_item(TableName=notes, Key={"id": {"S": "ab"}})
+    assert size() == 0
+
+
 def test_consumed_capacity_only_when_asked(client: Any, notes: str) -> None:
     assert "ConsumedCapacity" not in client.put_item(TableName=notes, Item=_note(1))
     asked = client.put_item(TableName=notes, Item=_note(1), ReturnConsumedCapacity="TOTAL")

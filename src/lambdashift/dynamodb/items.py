@@ -9,6 +9,7 @@ checks every condition, and writes only if all of them hold.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,8 @@ class Action:
     item: dict[str, Any] | None = None
     update: Update | None = None
     return_old_on_failure: bool = False
+    #: The new item's size, once known (a put knows it from the start).
+    size: int = 0
 
     def new_item(self, old: dict[str, Any] | None) -> dict[str, Any] | None:
         """The item after this action, from the one before it (None: no item)."""
@@ -53,7 +56,7 @@ class Action:
         base = old if old is not None else dict(self.key_item)
         new = apply_update(self.update, base) if self.update is not None else base
         req.check_index_keys(self.schema, new)
-        check_item_size(new)
+        self.size = check_item_size(new)
         return new
 
     def passes(self, old: dict[str, Any] | None) -> bool:
@@ -66,11 +69,11 @@ def _prepare(store: Store, request: dict[str, Any], kind: str) -> Action:
     if kind == "put":
         item = check_item(request.get("Item"))
         key = req.item_key(schema, item)
-        check_item_size(item)
+        size = check_item_size(item)
         key_item = {name: item[name] for name in schema.key.names()}
     else:
         key_item, key = req.request_key(schema, request.get("Key"))
-        item = None
+        item, size = None, 0
     allowed = ["ConditionExpression"] + (["UpdateExpression"] if kind == "update" else [])
     if kind == "check" and not request.get("ConditionExpression"):
         raise ValidationException(
@@ -88,7 +91,7 @@ def _prepare(store: Store, request: dict[str, Any], kind: str) -> Action:
                 )
     on_failure = req.choice(request, "ReturnValuesOnConditionCheckFailure", _FAILURE_RETURNS)
     return Action(kind, schema, key, key_item, parsed.condition, item, update,
-                  on_failure == "ALL_OLD")
+                  on_failure == "ALL_OLD", size)
 
 
 def _apply(store: Store, action: Action) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -102,12 +105,13 @@ def _apply(store: Store, action: Action) -> tuple[dict[str, Any] | None, dict[st
             )
         new = action.new_item(old)
         if old is not None or new is not None:
-            store.write(name, action.key, old, new, item_size(new) if new else 0)
+            store.write(name, action.key, old, new, action.size)
     return old, new
 
 
-def _write_units(*items: dict[str, Any] | None) -> float:
-    return float(max([1] + [math.ceil(item_size(i) / 1024) for i in items if i]))
+def _write_units(*items: dict[str, Any] | None) -> Callable[[], float]:
+    """Write capacity units, the larger item's KB rounded up (computed only if asked for)."""
+    return lambda: float(max([1] + [math.ceil(item_size(i) / 1024) for i in items if i]))
 
 
 # ---------------------------------------------------------------------------------------
@@ -165,7 +169,7 @@ def get_item(store: Store, request: dict[str, Any]) -> dict[str, Any] | str:
     _, key = req.request_key(schema, request.get("Key"))
     parsed = req.expressions(request, "ProjectionExpression")
     projection = req.projection_of(request, parsed)
-    extra = req.consumed(schema, request, 1.0 if request.get("ConsistentRead") else 0.5)
+    extra = req.consumed(schema, request, lambda: 1.0 if request.get("ConsistentRead") else 0.5)
     raw = store.get_raw(schema.name, key)
     if raw is None:
         return extra
@@ -284,7 +288,7 @@ def transact_write_items(store: Store, request: dict[str, Any]) -> dict[str, Any
         for action, old in zip(actions, olds):
             new = action.new_item(old)
             if action.kind != "check" and (old is not None or new is not None):
-                store.write(action.schema.name, action.key, old, new, item_size(new) if new else 0)
+                store.write(action.schema.name, action.key, old, new, action.size)
     return {}
 
 

@@ -272,7 +272,7 @@ def _page(schema: TableSchema, index: IndexSchema | None, request: dict[str, Any
     if stopped and last is not None:
         key = req.key_attributes(schema, json.loads(last), index.key if index else None)
         tail += ',"LastEvaluatedKey":' + json.dumps(key, ensure_ascii=False)
-    extra = req.consumed(schema, request, max(0.5, total / 8192))
+    extra = req.consumed(schema, request, lambda: max(0.5, total / 8192))
     if extra:
         tail += ',"ConsumedCapacity":' + json.dumps(extra["ConsumedCapacity"])
     if select == "COUNT":

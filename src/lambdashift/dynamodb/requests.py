@@ -6,6 +6,7 @@ worded as AWS words it, so the operations read as the rules they implement.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,11 +211,16 @@ def positive(request: dict[str, Any], parameter: str) -> int | None:
     return value
 
 
-def consumed(schema: TableSchema, request: dict[str, Any], units: float) -> dict[str, Any]:
-    """``ConsumedCapacity`` when the request asks for it (TOTAL or INDEXES)."""
+def consumed(schema: TableSchema, request: dict[str, Any],
+             units: Callable[[], float]) -> dict[str, Any]:
+    """``ConsumedCapacity`` when the request asks for it (TOTAL or INDEXES).
+
+    The units are an estimate after DynamoDB's rules (1 KB per write unit, 4 KB per read
+    unit, half for eventually consistent reads); nothing is throttled.
+    """
     if request.get("ReturnConsumedCapacity") in ("TOTAL", "INDEXES"):
-        capacity = {"TableName": schema.name, "CapacityUnits": units}
+        capacity: dict[str, Any] = {"TableName": schema.name, "CapacityUnits": units()}
         if request["ReturnConsumedCapacity"] == "INDEXES":
-            capacity["Table"] = {"CapacityUnits": units}
+            capacity["Table"] = {"CapacityUnits": capacity["CapacityUnits"]}
         return {"ConsumedCapacity": capacity}
     return {}
