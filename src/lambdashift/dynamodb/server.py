@@ -51,8 +51,8 @@ def endpoint_of(sock: socket.socket) -> str:
 async def serve(host: str, port: int, data_dir: Path | None,
                 on_ready: Callable[[str], None] | None = None) -> None:
     """Serve a store (``data_dir`` None: in memory) until uvicorn is told to stop."""
+    sock = bind(host, port)  # first: a taken port must not leave a database opened for nothing
     store = Store(data_dir)
-    sock = bind(host, port)
     config = uvicorn.Config(
         build_app(store), loop="none", http="httptools", access_log=False,
         log_level="warning", lifespan="on", timeout_keep_alive=30,
@@ -94,9 +94,14 @@ def main(argv: list[str] | None = None) -> None:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
-        asyncio.run(serve(args.host, args.port, data_dir, ready))
+        runner = asyncio.run
     else:
-        uvloop.run(serve(args.host, args.port, data_dir, ready))
+        runner = uvloop.run
+    try:
+        runner(serve(args.host, args.port, data_dir, ready))
+    except OSError as exc:  # the port is taken, or the host is not ours
+        raise SystemExit(f"lambdashift dynamodb: cannot listen on {args.host}:{args.port}: "
+                         f"{exc.strerror or exc}") from None
 
 
 @dataclass
