@@ -8,6 +8,10 @@ binary sort keys, parallel scans.
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -475,3 +479,43 @@ def test_resource_api_round_trip_with_key_conditions(server: DynamoProcess, note
     items = table.query(IndexName="by-created",
                         KeyConditionExpression=Key("kind").eq("note") & Key("sk").begins_with("2024"))
     assert items["Items"] == [{"id": "r", "kind": "note", "sk": "2024-1", "tags": {"a", "b"}}]
+
+
+# ---------------------------------------------------------------------------------------
+# Other clients, and the command line
+
+
+def test_the_aws_cli_works_unchanged(server: DynamoProcess, notes: str) -> None:
+    from tests.functional.test_emulator_awscli import aws_cli
+
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_PAGER": ""}
+
+    def aws(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([aws_cli(), "dynamodb", *args, "--endpoint-url", server.endpoint,
+                               "--output", "json"], capture_output=True, text=True, env=env,
+                              timeout=120)
+
+    put = aws("put-item", "--table-name", notes, "--item",
+              '{"id": {"S": "cli"}, "kind": {"S": "note"}, "sk": {"S": "1"}}')
+    assert put.returncode == 0, put.stderr
+    listed = aws("query", "--table-name", notes, "--index-name", "by-created",
+                 "--key-condition-expression", "kind = :k",
+                 "--expression-attribute-values", '{":k": {"S": "note"}}')
+    assert json.loads(listed.stdout)["Items"][0]["id"] == {"S": "cli"}
+    failed = aws("delete-item", "--table-name", notes, "--key", '{"id": {"S": "absent"}}',
+                 "--condition-expression", "attribute_exists(id)")
+    assert failed.returncode != 0 and "ConditionalCheckFailedException" in failed.stderr
+
+
+def test_a_taken_port_is_a_one_line_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "lambdashift.dynamodb.server", "--port", str(port),
+             "--in-memory"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"lambdashift dynamodb: cannot listen on 127.0.0.1:{port}: Address already in use")
