@@ -20,6 +20,7 @@ def test_up_down_restart_keeps_functions_versions_and_aliases(tmp_path):
     assert cli("local", "url", "--config", config).stdout.strip() == state["api_url"]
     again = cli("local", "up", "--detach", "--config", config)
     assert again.returncode == 1 and "already running" in again.stderr
+    note = httpx.post(state["api_url"] + "/notes", json={"title": "kept"}, timeout=30).json()
     lam = make_client("lambda", endpoint_url=state["lambda_endpoint"], local=True)
     lam.update_function_configuration(FunctionName="notes-list", Timeout=11)
     assert lam.publish_version(FunctionName="notes-list")["Version"] == "2"
@@ -38,7 +39,20 @@ def test_up_down_restart_keeps_functions_versions_and_aliases(tmp_path):
         assert lam.get_alias(FunctionName="notes-get", Name="live")["FunctionVersion"] == "1"
         resp = httpx.get(state["api_url"] + "/notes", timeout=30)
         assert resp.status_code == 200 and resp.headers["x-function-version"] == "2"
-        assert resp.json()["items"] == []  # moto keeps table data in memory only
+        assert [n["id"] for n in resp.json()["items"]] == [note["id"]]  # table data persisted
+    finally:
+        assert cli("local", "down", "--config", config).returncode == 0
+
+
+def test_moto_can_be_the_dynamodb_backend(tmp_path):
+    root = copy_notes(tmp_path / "notes")
+    config = str(root / "lambdashift.yaml")
+    up = cli("local", "up", "--detach", "--dynamodb", "moto", "--config", config)
+    try:
+        assert up.returncode == 0, up.stderr
+        assert "moto, in memory" in up.stderr
+        api = json.loads((root / ".lambdashift" / "local.json").read_text())["api_url"]
+        assert httpx.post(api + "/notes", json={"title": "on moto"}, timeout=30).status_code == 201
     finally:
         assert cli("local", "down", "--config", config).returncode == 0
 

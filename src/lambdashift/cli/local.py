@@ -24,7 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     up.add_argument("--lambda-port", type=int, default=0,
                     help="port of the Lambda API (default: a free one)")
     up.add_argument("--dynamodb-endpoint", default=None, metavar="URL",
-                    help="use this DynamoDB endpoint instead of starting moto's server")
+                    help="use this DynamoDB endpoint instead of starting one")
+    up.add_argument("--dynamodb", choices=("lambdashift", "moto"), default="lambdashift",
+                    help="which DynamoDB server to start: lambdashift's own (persisted, default) "
+                         "or moto's (in memory)")
     up.set_defaults(func=run_up)
     for name, helptext, func in (
         ("down", "stop the stack", run_down),
@@ -60,6 +63,7 @@ def run_up(args: argparse.Namespace) -> int:
     spec = stack_spec(config)
     note(f"lambdashift local stack for {config.file}")
     state = stack.up(spec, detach=args.detach, dynamodb_endpoint=args.dynamodb_endpoint,
+                     dynamodb=args.dynamodb,
                      api_port=args.api_port, lambda_port=args.lambda_port, say=note)
     print(state.api_url, flush=True)
     if args.detach:

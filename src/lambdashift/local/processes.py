@@ -33,25 +33,37 @@ def answers(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def start_dynamodb(log_file: Path, *, detach: bool, timeout: float = 30.0) -> tuple[subprocess.Popen[bytes], str]:
-    """moto's DynamoDB server on a free loopback port; returns the process and endpoint."""
+#: The DynamoDB servers the stack can start: lambdashift's own (SQLite, persisted, real
+#: index B-trees) or moto's (in memory; kept for comparison and for moto users).
+DYNAMODB_BACKENDS = ("lambdashift", "moto")
+
+
+def start_dynamodb(log_file: Path, *, detach: bool, backend: str = "lambdashift",
+                   data_dir: Path | None = None,
+                   timeout: float = 30.0) -> tuple[subprocess.Popen[bytes], str]:
+    """A DynamoDB server on a free loopback port; returns the process and endpoint."""
     port = free_port()
+    if backend == "moto":
+        cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        probe = "/moto-api/"
+    else:
+        where = ["--data-dir", str(data_dir)] if data_dir else ["--in-memory"]
+        cmd = [sys.executable, "-m", "lambdashift.dynamodb.server", "--host", "127.0.0.1",
+               "--port", str(port), *where]
+        probe = "/_lambdashift/health"
     with open(log_file, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=detach,
-        )
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=detach)
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise LocalStackError(f"DynamoDB (moto) exited at start: see {log_file}")
-        if answers(endpoint + "/moto-api/"):
+            raise LocalStackError(f"DynamoDB ({backend}) exited at start: see {log_file}")
+        if answers(endpoint + probe):
             return process, endpoint
         time.sleep(0.1)
     process.kill()
-    raise LocalStackError(f"DynamoDB (moto) did not answer within {timeout:.0f} s: see {log_file}")
+    raise LocalStackError(f"DynamoDB ({backend}) did not answer within {timeout:.0f} s: see {log_file}")
 
 
 def alive(pid: int) -> bool:

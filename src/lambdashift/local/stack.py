@@ -1,10 +1,11 @@
 """``lambdashift local up/down/url``: the whole local stack for one lambdashift.yaml.
 
-up: DynamoDB (moto's server, or an endpoint you give) → the emulator with the HTTP API
-gateway, whose functions see DynamoDB through ``AWS_ENDPOINT_URL_DYNAMODB`` → functions,
-aliases and tables → ``.lambdashift/local.json`` beside the config. Functions, versions
-and aliases persist in ``.lambdashift/lambda``; moto keeps table data in memory only, so
-notes do not survive ``local down`` (tables are created again at the next ``up``).
+up: DynamoDB (lambdashift's own SQLite-backed server by default; moto's with
+``--dynamodb moto``; or an endpoint you give) → the emulator with the HTTP API gateway,
+whose functions see DynamoDB through ``AWS_ENDPOINT_URL_DYNAMODB`` → functions, aliases and
+tables → ``.lambdashift/local.json`` beside the config. Functions, versions and aliases
+persist in ``.lambdashift/lambda``, table data in ``.lambdashift/dynamodb`` (moto keeps it
+in memory only: with it, notes do not survive ``local down``).
 """
 
 from __future__ import annotations
@@ -86,8 +87,17 @@ def state_path(root: Path) -> Path:
     return root / ".lambdashift" / STATE_FILE
 
 
+def _dynamodb_words(backend: str, started: bool, spec: StackSpec) -> str:
+    if not started:
+        return "(given: its data is its own)"
+    if backend == "moto":
+        return "(moto, in memory: table data does not survive `local down`)"
+    return f"(lambdashift's, table data kept in {spec.state_dir / 'dynamodb'} across restarts)"
+
+
 def up(spec: StackSpec, *, detach: bool, dynamodb_endpoint: str | None = None,
-       api_port: int = 0, lambda_port: int = 0, say: Callable[[str], None] = print) -> StackState:
+       dynamodb: str = "lambdashift", api_port: int = 0, lambda_port: int = 0,
+       say: Callable[[str], None] = print) -> StackState:
     """Start the stack, deploy into it, record it. Raises LocalStackError if it is running."""
     spec.state_dir.mkdir(parents=True, exist_ok=True)
     record = state_path(spec.root)
@@ -101,8 +111,10 @@ def up(spec: StackSpec, *, detach: bool, dynamodb_endpoint: str | None = None,
     pids: dict[str, int] = {}
     try:
         if dynamodb_endpoint is None:
-            moto, dynamodb_endpoint = start_dynamodb(spec.state_dir / "dynamodb.log", detach=detach)
-            pids["dynamodb"] = moto.pid
+            server, dynamodb_endpoint = start_dynamodb(
+                spec.state_dir / "dynamodb.log", detach=detach, backend=dynamodb,
+                data_dir=spec.state_dir / "dynamodb")
+            pids["dynamodb"] = server.pid
         function_env = {
             "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
             "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
@@ -123,8 +135,7 @@ def up(spec: StackSpec, *, detach: bool, dynamodb_endpoint: str | None = None,
         state.save(record)
         say(f"emulator     {emulator.endpoint}  (functions, versions, aliases kept in "
             f"{spec.state_dir / 'lambda'})")
-        say(f"DynamoDB     {dynamodb_endpoint}" + ("  (moto, in memory: table data does not "
-                                                  "survive `local down`)" if "dynamodb" in pids else ""))
+        say(f"DynamoDB     {dynamodb_endpoint}  " + _dynamodb_words(dynamodb, "dynamodb" in pids, spec))
         _deploy(spec, state, say)
         say(f"HTTP API     {state.api_url}  (alias {spec.alias}; the dev alias under {state.dev_url})")
         return state
