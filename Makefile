@@ -23,6 +23,8 @@ demo: install
 
 bench: install
 	$(BIN)/python bench/emulator_invoke.py
+	$(BIN)/python bench/list_scaling.py
+	$(BIN)/python bench/analysis_sim.py
 
 clean:
 	rm -rf $(VENV) .lambdashift build src/*.egg-info

@@ -1,8 +1,10 @@
 """How the notes list scales with the table: the GSI query against a Scan-then-sort.
 
-Run: .venv/bin/python bench/list_scaling.py [--small 100] [--large 10000] [--repeats 15]
+Run: .venv/bin/python bench/list_scaling.py [--backend lambdashift|moto] [--small 100]
+     [--large 10000] [--repeats 15]
 
-Starts moto's DynamoDB server on loopback (a subprocess), creates the notes table from
+Starts a DynamoDB server on loopback (a subprocess: lambdashift's own, the local stack's
+default, or moto's with --backend moto), creates the notes table from
 examples/notes/lambdashift.yaml, and measures the latency of the first page of the list
 (20 notes, newest first) at a small and at a large table size, two ways:
 
@@ -20,7 +22,8 @@ moto keeps items in a Python dict and answers a Query on a global secondary inde
 filtering and sorting *every* item of the table (a profile shows about three quarters
 of a 10,000-note query in that sort's DynamoType comparisons), so the GSI's wall-clock
 time in moto grows with the table even though it returns ~21 items; real DynamoDB reads
-the index partition in key order. The items-read ratio is the emulator-independent figure.
+the index partition in key order, and so does lambdashift's server (an SQLite B-tree per
+index). The items-read ratio is the emulator-independent figure.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import contextlib
 import importlib.util
 import io
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -65,20 +69,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_moto() -> tuple[subprocess.Popen[bytes], str]:
+def start_server(backend: str, data_dir: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    if backend == "moto":
+        cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    else:
+        cmd = [sys.executable, "-m", "lambdashift.dynamodb.server", "--host", "127.0.0.1",
+               "--port", str(port), "--data-dir", data_dir]
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and server.poll() is None:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             return server, f"http://127.0.0.1:{port}"
         time.sleep(0.05)
     server.kill()
-    raise SystemExit("moto server did not start")
+    raise SystemExit(f"{backend} DynamoDB server did not start")
 
 
 def load_list_handler(workdir: Path) -> Any:
@@ -206,9 +211,12 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=100)
     parser.add_argument("--large", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--backend", choices=("lambdashift", "moto"), default="lambdashift",
+                        help="the DynamoDB server to measure (default: the local stack's)")
     args = parser.parse_args()
 
-    server, endpoint = start_moto()
+    server_dir = tempfile.mkdtemp(prefix="list-scaling-")
+    server, endpoint = start_server(args.backend, server_dir)
     os.environ.update(
         AWS_ENDPOINT_URL_DYNAMODB=endpoint,
         AWS_ACCESS_KEY_ID="bench",
@@ -248,6 +256,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        shutil.rmtree(server_dir, ignore_errors=True)
 
     report(results[args.small], results[args.large], args, time.perf_counter() - began)
 
@@ -256,7 +265,7 @@ def report(small: dict[str, Any], large: dict[str, Any], args: Any, elapsed: flo
     scan_repeats = max(3, args.repeats // 2)
     print()
     print(
-        f"first page of GET /notes (limit {PAGE}), newest first; moto {_moto_version()} server "
+        f"first page of GET /notes (limit {PAGE}), newest first; {_backend(args.backend)} server "
         f"on 127.0.0.1 (subprocess), client in this process; median of {args.repeats} runs "
         f"(scan: {scan_repeats}) after one warm-up; total {elapsed:.0f} s"
     )
@@ -275,15 +284,18 @@ def report(small: dict[str, Any], large: dict[str, Any], args: Any, elapsed: flo
     print(
         f"target GSI ratio <= 1.5: items read {read_ratio:.2f} "
         f"({'met' if read_ratio <= 1.5 else 'MISSED'}); latency {latency_ratio:.2f} "
-        f"({'met' if latency_ratio <= 1.5 else 'missed'}) in moto, whose GSI Query filters and "
-        f"sorts every item of the table in Python, where DynamoDB reads the index in order"
+        f"({'met' if latency_ratio <= 1.5 else 'MISSED'}) on {_backend(args.backend)}"
+        + (", whose GSI Query filters and sorts every item of the table in Python, where "
+           "DynamoDB reads the index in order" if args.backend == "moto" else "")
     )
 
 
-def _moto_version() -> str:
-    import moto
+def _backend(name: str) -> str:
+    if name == "moto":
+        import moto
 
-    return moto.__version__
+        return f"moto {moto.__version__}"
+    return "lambdashift's DynamoDB (SQLite)"
 
 
 if __name__ == "__main__":

@@ -1,0 +1,29 @@
+"""The benchmark scripts run (small sizes) and print their ratios: they must not rot.
+
+Figures are never asserted here (the machine is shared and noisy); the benchmarks
+themselves print ratios against a reference measured in the same run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bench(*args: str) -> str:
+    out = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+def test_emulator_invoke_bench_prints_its_ratio_and_targets():
+    text = bench("bench/emulator_invoke.py", "--seconds", "0.5", "--samples", "100", "--clients", "1")
+    assert "p50 overhead over the floor" in text and "invocations/s" in text and "targets:" in text
+
+
+def test_list_scaling_bench_prints_the_gsi_and_scan_ratios():
+    text = bench("bench/list_scaling.py", "--small", "20", "--large", "200", "--repeats", "3")
+    assert "target GSI ratio <= 1.5" in text and "scan" in text
