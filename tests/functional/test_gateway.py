@@ -144,3 +144,9 @@ def test_unknown_route_is_404_not_found_json():
 
 def test_map_response_rejects_non_json_payload():
     assert map_response(b"not json", "rid").status_code == 502
+
+
+def test_every_invoked_response_names_the_executed_version_for_local_accounting(gateway):
+    _, http = gateway
+    assert http.get("/items/1?mode=raise").headers["x-lambdashift-executed-version"] == "1"
+    assert http.get("/_dev/items/1?mode=bare").headers["x-lambdashift-executed-version"] == "2"

@@ -34,6 +34,7 @@ from lambdashift.emulator.store import LambdaStore
 #: API Gateway's limit on a request body (10 MB) and the prefix that selects the dev alias.
 MAX_BODY = 10 * 1024 * 1024
 DEV_PREFIX = "/_dev"
+EXECUTED_VERSION_HEADER = "x-lambdashift-executed-version"
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded",
                "application/javascript")
@@ -214,8 +215,13 @@ def build_gateway(store: LambdaStore, invoker: Invoker, routes: dict[str, str], 
         except LambdaApiError:
             return _message(500, "Internal Server Error", request_id)
         if result.function_error:
-            return _message(500, "Internal Server Error", request_id)
-        return map_response(result.payload, request_id)
+            response = _message(500, "Internal Server Error", request_id)
+        else:
+            response = map_response(result.payload, request_id)
+        # Not an AWS header: lets local load tests count even a 500 against the version
+        # that caused it (API Gateway's own error responses carry no version).
+        response.headers[EXECUTED_VERSION_HEADER] = result.executed_version
+        return response
 
     started = time.time()
 
