@@ -287,7 +287,9 @@ def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        # Here, not after serve(): uvicorn re-raises SIGTERM once it stops serving.
         await invoker.close()  # no worker process outlives the server
+        store.close()  # checkpoints the WAL
 
     return Starlette(routes=routes, lifespan=lifespan)
 

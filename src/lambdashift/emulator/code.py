@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import io
 import os
 import shutil
@@ -18,11 +17,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from lambdashift.aws.packaging import MAX_UNZIPPED_BYTES, MAX_ZIPPED_BYTES, code_sha256
 from lambdashift.emulator.errors import InvalidParameterValueException, RequestTooLargeException
 
-#: AWS's quotas for a package uploaded directly (ZipFile): 50 MB zipped, 250 MB unzipped.
-MAX_ZIPPED_BYTES = 50 * 1024 * 1024
-MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -31,11 +28,6 @@ class StoredCode:
 
     code_sha256: str
     size: int
-
-
-def code_sha256(data: bytes) -> str:
-    """AWS's CodeSha256: the base64 of the SHA-256 digest of the zip."""
-    return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
 def decode_zip_file(value: object, operation: str) -> bytes:

@@ -74,7 +74,7 @@ class LambdaStore:
         }
 
     def close(self) -> None:
-        """Close the database."""
+        """Close the database (again: a no-op)."""
         self._db.close()
 
     # -- reading ---------------------------------------------------------------------
