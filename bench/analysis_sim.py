@@ -369,6 +369,60 @@ def run_judge(
     return Outcome(decision, when, blast, {"tau": tau, "traces": traces})
 
 
+# --- lower bounds on the blast radius of any prior -------------------------------------------
+
+FLOOR_GRID = (*(float(x) for x in np.geomspace(1.1, 1e4, 80)), math.inf)
+
+
+def run_floors(traffic: Traffic, horizon_s: float, thresholds: tuple[float, ...]) -> dict:
+    """Blast radii no error prior can beat with the judge's chunks, on the judge's traffic.
+
+    * ``third``: roll back at the poll that brings the candidate's third failure, whatever the
+      stable does. Two failures are worth at most ``Π N_k/n_c,k`` ≈ 1/w² = 100 < 111 (one
+      failure multiplies any chunk e-value by at most 1/(realised share), see
+      ``test_one_failure_is_worth_at_most_the_inverse_share``), so the third failure, and the
+      poll that brings it, is where nearly every rollback happens.
+    * ``sup`` at each threshold: roll back once ``sup_ω Π_k LR_k(ω)`` (ω on a fine grid with
+      ∞) reaches it. A mixture ``Σ π_j Π_k LR_k(ω_j)`` never exceeds that supremum, so no prior
+      (nor mixture of priors) rolls back sooner. Not a valid test itself: a lower bound only.
+    * ``two``: share of rollouts whose first two chunks hold one candidate failure each, no
+      stable failure, and realised shares with ``Π 1/q_k ≥`` the first threshold: the only
+      way to roll back on two failures, and only with the whole prior at ω = ∞.
+    """
+    r = traffic.r
+    cum = np.zeros((4, r), dtype=np.int64)
+    mark = np.zeros((4, r), dtype=np.int64)
+    log_e = np.zeros((r, len(FLOOR_GRID)))
+    log_q = np.zeros(r)
+    chunks, clean = np.zeros(r, dtype=int), np.ones(r, dtype=bool)
+    third = np.full(r, np.nan)
+    sup = np.full((len(thresholds), r), np.nan)
+    for k in range(int(horizon_s // POLL_S)):
+        if not (np.isnan(third).any() or np.isnan(sup).any()):
+            break
+        _, nc, ns, xc, xs = traffic.poll(k)
+        cum += np.stack([nc, xc, ns, xs])
+        chunk = cum - mark
+        close = np.flatnonzero(chunk[1] + chunk[3] > 0)
+        c = chunk[:, close]
+        log_e[close] += split_log_lrs(c[0], c[2], c[1], c[3], FLOOR_GRID)
+        first_two = chunks[close] < 2
+        single = (c[1] == 1) & (c[3] == 0)
+        clean[close[first_two & ~single]] = False
+        log_q[close[first_two]] += np.log((c[0] + c[2]) / np.maximum(c[0], 1))[first_two]
+        chunks[close] += 1
+        mark[:, close] = cum[:, close]
+        hit = np.isnan(third) & (cum[1] >= 3)
+        third[hit] = cum[1, hit]
+        best = log_e.max(axis=1)
+        for i, thr in enumerate(thresholds):
+            hit = np.isnan(sup[i]) & (best >= math.log(thr))
+            sup[i, hit] = cum[1, hit]
+    two = float(np.mean(clean & (chunks >= 2) & (log_q >= math.log(thresholds[0]))))
+    return {"third": float(np.nanmean(third)), "sup": [float(np.nanmean(s)) for s in sup],
+            "two": two}  # fmt: skip
+
+
 # --- the other policies ----------------------------------------------------------------------
 
 
@@ -609,6 +663,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
 
     rows: list[Row] = []
+    floors: dict[Scenario, dict] = {}
     mismatches, replayed = 0, 0
     for sc, seed in zip(scenarios(args.quick), seeds.spawn(len(scenarios(args.quick)))):
         traffic_rng, judge_rng, other_rng = (np.random.default_rng(s) for s in seed.spawn(3))
@@ -622,6 +677,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(Row(sc, "codedeploy", run_codedeploy(sc, traffic)))
         rows.append(Row(sc, "linear", run_linear(sc, traffic, other_rng)))
         rows.append(Row(sc, "flagger", run_flagger(sc, traffic, other_rng)))
+        if not args.quick and sc.rate <= 10 and sc.p1 >= 0.05 and not sc.slow:
+            floors[sc] = run_floors(traffic, horizon, (policy.error_threshold, 100.0))
         for i, trace in enumerate(mine.extra["traces"]):
             decision, when = replay(trace, policy)
             replayed += 1
@@ -645,11 +702,13 @@ def main(argv: list[str] | None = None) -> int:
     for p1 in P1S[1:]:
         per_request[p1] = oracle_per_request(p1, 20_000 if not args.quick else 2000, rng)
     elapsed = time.perf_counter() - started
-    report(rows, aa, per_request, rollouts, horizon, args.quick, replayed, mismatches, elapsed)
+    report(rows, aa, per_request, rollouts, horizon, args.quick, replayed, mismatches, elapsed,
+           floors)  # fmt: skip
     return 0
 
 
-def report(rows, aa, per_request, rollouts, horizon, quick, replayed, mismatches, elapsed) -> None:
+def report(rows, aa, per_request, rollouts, horizon, quick, replayed, mismatches, elapsed,
+           floors=None) -> None:
     print(f"lambdashift analysis benchmark: {rollouts} rollouts per scenario, "
           f"p0 = {100 * P0:g}%, canary 10%, judge every {POLL_S:g} s, "
           f"horizon {fmt_t(horizon)}, α = {ALPHA:g}")  # fmt: skip
@@ -726,6 +785,18 @@ def report(rows, aa, per_request, rollouts, horizon, quick, replayed, mismatches
         "lat": "1.5× p99 latency regression rolled back (≥ 99%), same false-rollback bound",
         "fast": "healthy candidate fully promoted ≥ 5× sooner than Canary10Percent5Minutes",
     }
+    if floors:
+        thr = jd.JudgePolicy().error_threshold
+        print(f"\nFloors: no error prior does better with these chunks (see run_floors); 0.4×CD = "
+              f"the target where CodeDeploy detects\n{'scenario':<24}{'blast|rb':>9}{'0.4×CD':>8}"
+              f"{'3rd fail':>9}{'sup ω@' + format(thr, '.0f'):>10}{'sup ω@100':>10}"
+              f"{'2 fails':>8}")  # fmt: skip
+        for sc, f in floors.items():
+            me, cd = by[(sc, "lambdashift")], by[(sc, "codedeploy")]
+            detects = cd.p_rollback >= 0.5  # as in the targets below
+            target = 0.4 * cd.blast_rollback if detects else math.nan
+            print(f"{sc.label:<24}{fmt_n(me.blast_rollback):>9}{fmt_n(target):>8}"
+                  f"{f['third']:>9.2f}{f['sup'][0]:>10.2f}{f['sup'][1]:>10.2f}{fmt_p(f['two']):>8}")  # fmt: skip
     print(f"\nCross-check: {replayed} rollouts replayed through judge(), "
           f"{mismatches} disagreements")
     print(f"\nTargets{' (quick run: too few rollouts to judge them)' if quick else ''}:")

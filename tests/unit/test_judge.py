@@ -188,6 +188,23 @@ def test_each_chunk_is_a_fair_bet_when_the_candidate_is_healthy() -> None:
     assert total == pytest.approx([1.0] * len(odds), rel=1e-9)
 
 
+def test_one_failure_is_worth_at_most_the_inverse_share() -> None:
+    """A chunk whose one failure is the candidate's multiplies any e-value by ≤ N/n_c.
+
+    Under the null that failure is the candidate's with probability n_c/N, and a likelihood
+    ratio has mean 1, so no odds ratio (nor mixture of them) gains more; ω = ∞ gains exactly
+    that. At a 10% share two such failures give at most 1/w² = 100 < 111: rollbacks need a
+    third failure unless realised shares fall well below w (the floor in docs/analysis.md).
+    """
+    odds = (*(float(x) for x in np.geomspace(1.01, 1e6, 60)), math.inf)
+    for cand_n, stable_n in ((10, 90), (17, 153), (1, 9), (3, 40), (1, 0)):
+        lrs = ev.split_log_lrs(cand_n, stable_n, 1, 0, odds)
+        cap = math.log((cand_n + stable_n) / cand_n)
+        assert max(lrs) <= cap + 1e-12
+        assert lrs[-1] == pytest.approx(cap)
+    assert 2 * math.log(10) < math.log(JudgePolicy().error_threshold)
+
+
 def test_aa_false_rollbacks_stay_under_alpha_when_checked_after_every_batch() -> None:
     """500 healthy rollouts (1% errors on both, same latency), judged every 10 s for 5 min."""
     rolled_back = 0
