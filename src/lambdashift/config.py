@@ -218,7 +218,7 @@ def _parse(data: object, file: Path) -> Config:
         tables=types.MappingProxyType(_tables(top.get("tables"))),
         rollout=rollout,
         analysis=analysis,
-        hooks=_raw(top, "hooks"),
+        hooks=_hooks(top, functions),
         webhooks=_webhooks(top.get("webhooks")),
     )
 
@@ -415,6 +415,16 @@ def _existing(value: object, root: Path, path: str, *, want_dir: bool) -> Path:
 
 def _raw(top: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return types.MappingProxyType(dict(_mapping(top.get(key), key)))
+
+
+def _hooks(top: Mapping[str, Any], functions: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``hooks:`` checked at load (a bad check must fail before any rollout starts)."""
+    from lambdashift.rollout.hooks import parse_hooks
+
+    hooks = _raw(top, "hooks")
+    if hooks:
+        parse_hooks(hooks, functions=list(functions))
+    return hooks
 
 
 def _webhooks(raw: object) -> Mapping[str, Any]:

@@ -179,3 +179,14 @@ def test_get_function_configuration_through_an_alias(client, two_versions):
     client.create_alias(FunctionName=two_versions, Name="live", FunctionVersion="2")
     out = client.get_function_configuration(FunctionName=two_versions, Qualifier="live")
     assert out["Version"] == "2" and out["FunctionArn"].endswith(":live")
+
+
+def test_both_versions_of_a_split_must_share_one_execution_role(client, two_versions):
+    client.update_function_configuration(FunctionName=two_versions,
+                                         Role="arn:aws:iam::000000000000:role/another-role")
+    three = client.publish_version(FunctionName=two_versions)["Version"]
+    with pytest.raises(ClientError) as exc:
+        client.create_alias(FunctionName=two_versions, Name="live", FunctionVersion="1",
+                            RoutingConfig={"AdditionalVersionWeights": {three: 0.1}})
+    code, status, message = error_of(exc)
+    assert (code, status) == ("InvalidParameterValueException", 400) and "execution role" in message

@@ -121,7 +121,7 @@ def test_a_full_file(project):
           strategy: canary
           pause: 1m
         analysis: {alpha: 0.05}
-        hooks: {pre_traffic: [smoke]}
+        hooks: {pre_traffic: [{http: {path: /notes}}]}
         webhooks: ["https://example.invalid/hook"]
         """
     )
@@ -138,7 +138,7 @@ def test_a_full_file(project):
     assert config.tables["notes"]["BillingMode"] == "PAY_PER_REQUEST"
     assert config.waves() == [("notes-create",), ("notes-get",)]
     assert config.analysis == {"alpha": 0.05}
-    assert config.hooks == {"pre_traffic": ["smoke"]}
+    assert config.hooks == {"pre_traffic": [{"http": {"path": "/notes"}}]}
     assert config.webhooks == {"urls": ["https://example.invalid/hook"]}
 
 
@@ -236,7 +236,7 @@ def test_a_relative_path_is_named_as_given(project, monkeypatch):
         (lambda d: d.update(alias="live!"), r"alias: must be an alias name"),
         (lambda d: d.update(region="Europe"), r"region: must be an AWS region such as eu-west-1"),
         (lambda d: d.update(rollout={"strategy": "canry"}), r"rollout\.strategy: unknown strategy 'canry'; did you mean 'canary'\?"),
-        (lambda d: d.update(rollout={"strategy": "custom", "steps": [{"weight": 10}]}), r"rollout\.steps: the last step must be \{weight: 100\}"),
+        (lambda d: d.update(rollout={"strategy": "custom", "steps": [{"weight": 10}]}), r"rollout\.steps: the last weight step must be \{weight: 100\}"),
         (lambda d: d.update(analysis=[1]), r"analysis: must be a mapping"),
         (lambda d: d["functions"].update({"bad.name": {}}), r"^\S+: functions: must be function names of 1 to 64 of a-z A-Z 0-9 - _, got 'bad\.name'$"),
         (lambda d: d["functions"].update({"x" * 65: {}}), r"functions: must be function names of"),
@@ -262,7 +262,7 @@ def test_a_relative_path_is_named_as_given(project, monkeypatch):
         (lambda d: d["functions"]["notes-get"].update(include=["nope.py"]), r"functions\.notes-get\.include\[0\]: no such file or directory"),
         (lambda d: d["functions"]["notes-get"].update(rollout={"strategy": "linear", "increments": 1}), r"functions\.notes-get\.rollout\.increments: must be an integer from 2 to 100"),
         (lambda d: d["functions"]["notes-get"].update(rollout={"wieght": 5}), r"functions\.notes-get\.rollout: unknown key 'wieght'; did you mean 'weight'\?"),
-        (lambda d: d["functions"]["notes-get"].update(rollout={"steps": [{"weight": 100}, {"pause": "1m"}]}), r"functions\.notes-get\.rollout\.steps: the last step"),
+        (lambda d: d["functions"]["notes-get"].update(rollout={"steps": [{"weight": 100}, {"pause": "1m"}]}), r"functions\.notes-get\.rollout\.steps: the last weight step"),
         (lambda d: d.update(routes={"GET /notes": "notes-gett"}), r'routes\["GET /notes"\]: unknown function \'notes-gett\'; did you mean \'notes-get\'\?'),
         (lambda d: d.update(routes={"FETCH /notes": "notes-get"}), r'routes\["FETCH /notes"\]: the method must be one of GET, POST'),
         (lambda d: d.update(routes={"get /notes": "notes-get"}), r"the method must be one of"),
@@ -344,4 +344,11 @@ def test_webhooks_are_checked_at_load(dirs):
     data = base()
     data["webhooks"] = {"urls": ["ftp://nope"]}
     with pytest.raises(ConfigError, match=r"webhooks.urls\[0\]"):
+        parse_config(data, file=dirs / "lambdashift.yaml")
+
+
+def test_hooks_are_checked_at_load_naming_the_key(dirs):
+    data = base()
+    data["hooks"] = {"pre_traffic": ["smoke"]}
+    with pytest.raises(ConfigError, match=r"hooks.pre_traffic"):
         parse_config(data, file=dirs / "lambdashift.yaml")

@@ -198,7 +198,8 @@ def test_a_held_lock_is_refused_with_who_since_when_and_expiry(store, clock):
         store.acquire("notes-get", "bob@other pid 7")
     assert str(caught.value) == (
         f"notes-get is being rolled out by alice@host pid 4242 since {hms(T0)} (2 min ago); "
-        "its lease expires in 45 s — wait, or run `lambdashift resume` after it expires"
+        "its lease expires in 45 s unless renewed — steer it with "
+        "`lambdashift promote|approve|rollback`, or, if its process is gone, `lambdashift resume`"
     )
 
 

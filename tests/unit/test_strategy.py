@@ -205,8 +205,8 @@ def test_rollout_errors_name_the_key_path(rollout, message):
         ([{"weight": 150}], r"steps\[0\]\.weight: must be a percent in \(0, 100\], got 150"),
         ([{"weight": 50}, {"weight": 20}, {"weight": 100}], r"steps\[1\]\.weight: weights must increase, got 20 after 50"),
         ([{"weight": 50}, {"weight": 50}, {"weight": 100}], r"steps\[1\]\.weight: weights must increase"),
-        ([{"weight": 10}, {"pause": "5m"}], r"steps: the last step must be \{weight: 100\}"),
-        ([{"weight": 100}, {"pause": "5m"}], r"steps: the last step must be \{weight: 100\}"),
+        ([{"weight": 10}, {"pause": "5m"}], r"steps: the last weight step must be \{weight: 100\}"),
+        ([{"weight": 100}, {"pause": "5m"}], r"steps: the last weight step must be \{weight: 100\}"),
         ([{"weight": 10}, {"pause": "5 minutes"}, {"weight": 100}], r"steps\[1\]\.pause: must be a positive duration"),
         ([{"wait": "5m"}, {"weight": 100}], r"steps\[0\]: unknown key 'wait'"),
         ([{"paus": "5m"}, {"weight": 100}], r"steps\[0\]: unknown key 'paus'; did you mean 'pause'\?"),
@@ -294,3 +294,9 @@ def test_every_generated_step_list_has_the_shape_the_machine_needs():
 @pytest.mark.parametrize("text,seconds", [("0.5s", 0.5), ("2m0.5s", 120.5), ("1.25", 1.25)])
 def test_durations_may_have_fractional_seconds(text, seconds):
     assert parse_duration(text, "rollout.pause") == seconds
+
+
+def test_analysis_steps_may_follow_the_100_percent_step_in_config():
+    steps = steps_for({"strategy": "custom", "steps": [{"weight": 10}, {"weight": 100},
+                                                       {"analysis": {"alpha": 0.05}}]})
+    assert steps[-1] == AnalysisStep({"alpha": 0.05})

@@ -34,5 +34,11 @@ def print_json(data: Any) -> None:
 
 
 def note(text: str) -> None:
-    """A line for the person at the terminal (stderr, so --json output stays clean)."""
-    print(text, file=sys.stderr, flush=True)
+    """A line for the person at the terminal (stderr, so --json output stays clean).
+
+    A closed stderr (``2>&1 | head``) must not undo what the command is doing.
+    """
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (BrokenPipeError, ValueError):
+        pass

@@ -127,10 +127,19 @@ def run_history(args: argparse.Namespace) -> int:
         print(f"{r.rollout_id}  {r.stable} → {r.candidate}  {r.phase.value}  started {started}")
         if r.reason:
             print(f"  outcome: {r.reason}")
+        looks = 0
         for e in store.events(r.rollout_id):
             if e.kind == "evidence" and not args.verbose:
                 continue  # the verdict that follows says it in words
+            if (e.kind == "VerdictReceived" and dict(e.details).get("verdict") == "continue"
+                    and not args.verbose):
+                looks += 1  # one line per look would drown the story: count them
+                continue
             at = time.strftime("%H:%M:%S", time.localtime(e.at))
+            if looks:
+                print(f"  {'':8}  {'':<18} ({looks} analysis look{'s' if looks > 1 else ''} said "
+                      "continue; --verbose shows them)")
+                looks = 0
             print(f"  {at}  {e.kind:<18} {_event_text(e.details, args.verbose)}")
     return 0
 

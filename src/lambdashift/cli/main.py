@@ -56,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = EXIT_FAILED
     except KeyboardInterrupt:
         code = 130
+    except BrokenPipeError:  # `lambdashift history FN | head`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
     except Exception as exc:  # a bug of ours: one line for the user, the traceback on request
         if os.environ.get("LAMBDASHIFT_DEBUG"):
             raise

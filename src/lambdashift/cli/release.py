@@ -7,6 +7,7 @@ import argparse
 from lambdashift.cli.common import add_json_argument, note, print_json
 from lambdashift.cli.progress import line
 from lambdashift.cli.session import add_target_arguments, open_session
+from lambdashift.errors import ConfigError
 from lambdashift.rollout import deploy as deploying
 
 
@@ -42,8 +43,10 @@ def run_publish(args: argparse.Namespace) -> int:
     from lambdashift.rollout.publish import publish
 
     session = open_session(args)
+    # The dev alias follows the newest version; never when it is the alias traffic goes to.
+    dev = None if session.config.alias == "dev" else "dev"
     results = publish(session.target.api, session.config, args.functions,
-                      create_missing=session.target.is_local)
+                      create_missing=session.target.is_local, dev_alias=dev)
     if args.json:
         print_json([r.__dict__ for r in results])
     for r in results:
@@ -65,9 +68,13 @@ def run_deploy(args: argparse.Namespace) -> int:
     session = open_session(args)
     session.wait_at_gates = not args.no_wait
     if args.to is not None and len(args.functions) != 1:
-        from lambdashift.errors import ConfigError
         raise ConfigError("--to VERSION needs exactly one function: `lambdashift deploy FN --to N`")
     names = _validate_names(session, args.functions)
+    if args.strategy:
+        deploying.steps_for(session.config, names[0], args.strategy)  # a bad name: exit 2 now
+    if args.to is not None and args.to not in session.target.api.versions(names[0]):
+        raise ConfigError(f"{names[0]} has no published version {args.to!r} (published: "
+                          f"{', '.join(session.target.api.versions(names[0])) or 'none'})")
     planned, skipped = deploying.candidates(session.target.api, session.target.store, session.config,
                                             names, to=args.to, strategy=args.strategy)
     for name, why in skipped.items():

@@ -95,10 +95,6 @@ def open_session(args: argparse.Namespace, *, announce: bool = True) -> Session:
     target = open_target(config, local=getattr(args, "local", False))
     if announce:
         note(f"target: {target.description}")
-    if config.hooks:  # refuse a bad hooks section now, before any rollout starts
-        from lambdashift.rollout.hooks import parse_hooks
-
-        parse_hooks(config.hooks, functions=list(config.functions))
     webhooks = None
     if config.webhooks:
         from lambdashift.rollout.webhooks import WebhookNotifier

@@ -126,6 +126,8 @@ def _finish(args: argparse.Namespace, state: RolloutState) -> int:
     if args.json:
         print_json({"function": state.function, "phase": state.phase.value, "traffic": str(state.traffic),
                     "reason": state.reason, "rollout_id": state.rollout_id})
+    elif state.phase is Phase.FAILED:
+        print(f"{state.function}: failed: {state.reason}")
     else:
         print(f"{state.function}: {state.phase.value}, {state.alias} serves {state.traffic}")
     if state.phase is Phase.PAUSED:
@@ -157,6 +159,9 @@ def _without_rollout(session: Session, args: argparse.Namespace) -> int:
                                    "and no finished rollout put it there")
             wanted = Traffic(last.stable)
         written = api.update_alias(args.function, alias, wanted, expected_revision=current.revision_id)
+        if args.action == "rollback" and t.canary is None:
+            store.record_event(last.rollout_id, args.function, "rolled_back_by_hand",  # type: ignore[union-attr]
+                               {"traffic": str(written.traffic), "reason": getattr(args, "reason", "")})
     finally:
         store.release(lease)
     _print_traffic(args, t, written.traffic)

@@ -247,10 +247,12 @@ def parse_steps(value: object, path: str, *, check: AnalysisStep | None = None) 
         else:
             base = check or AnalysisStep()
             steps.append(AnalysisStep(base.params, parse_alarms(arg, where), base.interval))
-    last = steps[-1]
-    if not (isinstance(last, WeightStep) and last.weight == 1.0):
-        raise ConfigError(f"{path}: the last step must be {{weight: 100}}, got {value[-1]!r}")
-    check_steps(tuple(steps))  # already guaranteed above; kept as the model's own guard
+    try:
+        check_steps(tuple(steps))
+    except ValueError:
+        raise ConfigError(
+            f"{path}: the last weight step must be {{weight: 100}}, and only analysis steps "
+            f"(post-traffic checks) may follow it; got {value[-1]!r} last") from None
     return tuple(steps)
 
 

@@ -73,8 +73,12 @@ async def serve(options: EmulatorOptions,
                 on_ready: Callable[[str, str | None], None] | None = None) -> None:
     """Serve the emulator (and the gateway, when it has routes) until stopped."""
     store = LambdaStore(options.data_dir, region=options.region, account_id=options.account_id)
+    # What any process needs (PATH, HOME, locale), then what the stack adds (endpoints,
+    # dummy credentials): never the emulator's whole environment (no real AWS credentials).
+    basics = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if k in os.environ}
     invoker = Invoker(store, default_concurrency=options.concurrency,
-                      idle_timeout=options.idle_timeout, base_env=dict(options.function_env))
+                      idle_timeout=options.idle_timeout,
+                      base_env={**basics, **dict(options.function_env)})
     store.on_removed = invoker.forget
     app = build_app(store, invoker, control_plane_rate=options.control_plane_rate)
     servers = [(_server(app, lifespan="on"), bind(options.host, options.port))]

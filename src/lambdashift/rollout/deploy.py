@@ -115,8 +115,11 @@ def run_waves(engine_for: Callable[[], RolloutEngine], config: Config, planned: 
     by_name = {c.function: c for c in planned}
     waves = config.waves(by_name)
     for index, wave in enumerate(waves):
-        if outcome.exit_code in (1, 2):
+        if outcome.exit_code == 1:
             outcome.not_started += [n for w in waves[index:] for n in w]
+            break
+        if outcome.exit_code == 2:  # another process holds a lock: later waves wait for it
+            outcome.held += [n for w in waves[index:] for n in w]
             break
 
         def one(name: str) -> tuple[str, RolloutState | Exception]:

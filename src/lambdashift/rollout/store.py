@@ -230,8 +230,9 @@ def describe_holder(held: Lease, now: float) -> str:
     return (
         f"{held.function} is being rolled out by {held.owner} "
         f"since {_clock_time(held.acquired_at, now)} ({_span(now - held.acquired_at)} ago); "
-        f"its lease expires in {_span(held.expires_at - now)} — wait, or run "
-        "`lambdashift resume` after it expires"
+        f"its lease expires in {_span(held.expires_at - now)} unless renewed — steer it with "
+        "`lambdashift promote|approve|rollback`, or, if its process is gone, "
+        "`lambdashift resume`"
     )
 
 

@@ -16,7 +16,10 @@ from typing import Any
 from lambdashift.aws.clients import make_client
 from lambdashift.aws.lambda_api import LambdaApi
 from lambdashift.aws.throttle import RateLimiter, RetryPolicy
+from botocore.exceptions import NoRegionError
+
 from lambdashift.config import Config
+from lambdashift.errors import ConfigError
 from lambdashift.rollout.store import SqliteStateStore
 
 #: Lambda's control-plane quota per account and region (not raisable); one limiter per process.
@@ -65,7 +68,12 @@ def open_target(config: Config, *, local: bool = False, rate: float = CONTROL_PL
         )
     from lambdashift.aws.metrics import CloudWatchAlarms, CloudWatchMetrics
 
-    client = make_client("lambda", region=config.region, max_pool=50)
+    # Precedence as everywhere: the environment beats the file.
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or config.region
+    try:
+        client = make_client("lambda", region=region, max_pool=50)
+    except NoRegionError:
+        raise ConfigError("no AWS region: set `region:` in lambdashift.yaml or AWS_REGION") from None
     region = client.meta.region_name
     endpoint = os.environ.get("AWS_ENDPOINT_URL_LAMBDA") or os.environ.get("AWS_ENDPOINT_URL")
     where = f"AWS {region}" + (f" via {endpoint}" if endpoint else "")
