@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -21,13 +20,13 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
 
 from lambdashift.dynamodb.api import build_app
 from lambdashift.dynamodb.store import Store
+from lambdashift.emulator.server import ChildServer
 
 READY_PREFIX = "lambdashift dynamodb listening on "
 
@@ -104,32 +103,8 @@ def main(argv: list[str] | None = None) -> None:
                          f"{exc.strerror or exc}") from None
 
 
-@dataclass
-class DynamoProcess:
-    """The endpoint running as a child process (tests and the local stack use it)."""
-
-    process: subprocess.Popen[str]
-    endpoint: str
-
-    @property
-    def pid(self) -> int:
-        """The child's process id."""
-        return self.process.pid
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM, then SIGKILL if it does not stop in time."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def kill(self) -> None:
-        """SIGKILL: a crash, as the durability tests need it."""
-        self.process.kill()
-        self.process.wait()
+#: The endpoint running as a child process (tests and the local stack use it).
+DynamoProcess = ChildServer
 
 
 def start_process(data_dir: Path | None, *, host: str = "127.0.0.1", port: int = 0,

@@ -122,12 +122,11 @@ def run_foreground(options: EmulatorOptions) -> None:
 
 
 @dataclass
-class EmulatorProcess:
-    """An emulator running as a child process (the local stack and the tests use it)."""
+class ChildServer:
+    """One of our servers running as a child process, and where it answers."""
 
     process: subprocess.Popen[str]
     endpoint: str
-    gateway: str | None = None
 
     @property
     def pid(self) -> int:
@@ -148,6 +147,13 @@ class EmulatorProcess:
         """SIGKILL: a crash, as the durability tests need it."""
         self.process.kill()
         self.process.wait()
+
+
+@dataclass
+class EmulatorProcess(ChildServer):
+    """An emulator running as a child process (the local stack and the tests use it)."""
+
+    gateway: str | None = None
 
 
 def start_process(data_dir: Path, *, port: int = 0, extra_args: list[str] | None = None,
