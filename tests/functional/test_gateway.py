@@ -42,17 +42,20 @@ def gateway(tmp_path_factory) -> Iterator[tuple[EmulatorProcess, httpx.Client]]:
               "GET /items/special": "probe2", "$default": "probe"}
     proc = start_process(tmp_path_factory.mktemp("gw") / "data",
                          extra_args=["--gateway-routes", json.dumps(routes), "--concurrency", "1"])
-    lam = lambda_client(proc.endpoint)
-    for name in ("probe", "probe2"):
-        lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="index.handler",
-                            Code={"ZipFile": make_zip({"index.py": PROBE})}, Publish=True, Timeout=5)
-        lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
-    lam.update_function_configuration(FunctionName="probe", Environment={"Variables": {"RELEASE": "2"}})
-    lam.publish_version(FunctionName="probe")
-    lam.create_alias(FunctionName="probe", Name="dev", FunctionVersion="2")
-    with httpx.Client(base_url=proc.gateway, timeout=30) as client:
-        yield proc, client
-    proc.stop()
+    try:  # a failing set-up must not leave the server running
+        lam = lambda_client(proc.endpoint)
+        for name in ("probe", "probe2"):
+            lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE,
+                                Handler="index.handler", Code={"ZipFile": make_zip({"index.py": PROBE})},
+                                Publish=True, Timeout=5)
+            lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+        lam.update_function_configuration(FunctionName="probe", Environment={"Variables": {"RELEASE": "2"}})
+        lam.publish_version(FunctionName="probe")
+        lam.create_alias(FunctionName="probe", Name="dev", FunctionVersion="2")
+        with httpx.Client(base_url=proc.gateway, timeout=30) as client:
+            yield proc, client
+    finally:
+        proc.stop()
 
 
 def event_of(resp: httpx.Response) -> dict:

@@ -10,10 +10,22 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import uuid
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from typing import Any
 
 LATEST = "$LATEST"
+
+
+def aws_timestamp() -> str:
+    """Now, as Lambda writes LastModified: ``2024-01-01T00:00:00.000+0000``."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+
+
+def new_revision_id() -> str:
+    """A fresh RevisionId: every change to a function version or alias gets one."""
+    return str(uuid.uuid4())
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,15 @@ from lambdashift.emulator.errors import (
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from lambdashift.emulator.models import LATEST, Alias, Arns, CodeConfig, Function
+from lambdashift.emulator.aliases import AliasRules
+from lambdashift.emulator.models import (
+    LATEST,
+    Arns,
+    CodeConfig,
+    Function,
+    aws_timestamp,
+    new_revision_id,
+)
 from lambdashift.emulator.paging import page
 
 _SCHEMA = """
@@ -46,15 +52,7 @@ class InvokeTarget:
     reserved_concurrency: int | None
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
-
-
-def _revision() -> str:
-    return str(uuid.uuid4())
-
-
-class LambdaStore:
+class LambdaStore(AliasRules):
     """Functions, versions and aliases of one emulated account and region."""
 
     def __init__(self, data_dir: Path, *, region: str = "us-east-1",
@@ -186,8 +184,8 @@ class LambdaStore:
             environment=v.check_environment(params.get("Environment")),
             code_sha256="",
             code_size=0,
-            last_modified=_now(),
-            revision_id=_revision(),
+            last_modified=aws_timestamp(),
+            revision_id=new_revision_id(),
         )
         self.code.check(data, handler)
         stored = self.code.put(data)
@@ -214,7 +212,7 @@ class LambdaStore:
             return fn.latest.to_aws(fn.name, self.arns)
         stored = self.code.put(data)
         fn.latest = replace(fn.latest, code_sha256=stored.code_sha256, code_size=stored.size,
-                            last_modified=_now(), revision_id=_revision())
+                            last_modified=aws_timestamp(), revision_id=new_revision_id())
         return self._after_latest_change(fn, bool(params.get("Publish")))
 
     def update_configuration(self, raw_name: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -238,7 +236,7 @@ class LambdaStore:
             changes["memory_size"] = v.check_int(params["MemorySize"], "memorySize", 128, 10240)
         if "Environment" in params:
             changes["environment"] = v.check_environment(params["Environment"])
-        fn.latest = replace(latest, **changes, last_modified=_now(), revision_id=_revision())
+        fn.latest = replace(latest, **changes, last_modified=aws_timestamp(), revision_id=new_revision_id())
         return self._after_latest_change(fn, publish=False)
 
     def _after_latest_change(self, fn: Function, publish: bool) -> dict[str, Any]:
@@ -305,8 +303,8 @@ class LambdaStore:
         if latest_published and latest_published.fingerprint() == fn.latest.fingerprint():
             return latest_published
         number = self._next_version(fn.name)
-        config = replace(fn.latest, version=str(number), revision_id=_revision(),
-                         last_modified=_now(),
+        config = replace(fn.latest, version=str(number), revision_id=new_revision_id(),
+                         last_modified=aws_timestamp(),
                          description=fn.latest.description if description is None else description)
         fn.versions[number] = config
         return config
@@ -314,96 +312,6 @@ class LambdaStore:
     def _next_version(self, name: str) -> int:
         row = self._db.execute("SELECT last FROM version_counters WHERE name = ?", (name,)).fetchone()
         return (row[0] if row else 0) + 1
-
-    # -- aliases -----------------------------------------------------------------------
-
-    def _alias(self, fn: Function, alias: str, verb: str) -> Alias:
-        v.check_pattern(alias, "name", v.ALIAS_PATTERN, max_len=128)
-        if alias not in fn.aliases:
-            what = "Cannot find alias arn" if verb == "get" else "Alias not found"
-            raise ResourceNotFoundException(f"{what}: {self.arns.function(fn.name, alias)}")
-        return fn.aliases[alias]
-
-    def _check_routing(self, fn: Function, primary: str, weights: dict[str, float]) -> None:
-        v.check_pattern(primary, "functionVersion", r"(\$LATEST|[0-9]+)", max_len=1024)
-        if len(weights) > 1:
-            raise InvalidParameterValueException(
-                "Number of items in AdditionalVersionWeights cannot be greater than 1"
-            )
-        if primary == LATEST and weights:
-            raise InvalidParameterValueException(
-                "$LATEST is not supported for an alias pointing to more than 1 version"
-            )
-        for version in (primary, *weights):
-            if fn.config(version) is None:
-                raise ResourceNotFoundException(
-                    f"Function not found: {self.arns.function(fn.name, version)}"
-                )
-        for version in weights:
-            if version == primary:
-                raise InvalidParameterValueException(
-                    f"Invalid function version {version}. Function version {version} is already "
-                    "included in routing configuration."
-                )
-            extra, main = fn.config(version), fn.config(primary)
-            assert extra is not None and main is not None
-            if extra.role != main.role:
-                raise InvalidParameterValueException(
-                    "The primary and additional versions of an alias must share one execution "
-                    f"role: version {primary} has {main.role}, version {version} has {extra.role}."
-                )
-
-    def create_alias(self, raw_name: str, params: dict[str, Any]) -> dict[str, Any]:
-        """CreateAlias."""
-        fn, _ = self.function(raw_name)
-        name = v.check_pattern(params.get("Name"), "name", v.ALIAS_PATTERN, max_len=128)
-        primary = params.get("FunctionVersion")
-        weights = v.check_weights(params.get("RoutingConfig"))
-        self._check_routing(fn, primary, weights)
-        if name in fn.aliases:
-            raise ResourceConflictException(f"Alias already exists: {self.arns.function(fn.name, name)}")
-        alias = Alias(name, primary, v.check_str(params.get("Description", ""), "description", 256),
-                      weights, _revision())
-        fn.aliases[name] = alias
-        self._save(fn)
-        return alias.to_aws(fn.name, self.arns)
-
-    def get_alias(self, raw_name: str, alias: str) -> dict[str, Any]:
-        """GetAlias."""
-        fn, _ = self.function(raw_name)
-        return self._alias(fn, alias, "get").to_aws(fn.name, self.arns)
-
-    def update_alias(self, raw_name: str, alias_name: str, params: dict[str, Any]) -> dict[str, Any]:
-        """UpdateAlias: omitted members keep their value; empty weights clear the routing."""
-        fn, _ = self.function(raw_name)
-        alias = self._alias(fn, alias_name, "update")
-        self._check_revision(alias.revision_id, params.get("RevisionId"))
-        primary = params.get("FunctionVersion", alias.function_version)
-        weights = (v.check_weights(params["RoutingConfig"]) if "RoutingConfig" in params
-                   else alias.weights)
-        self._check_routing(fn, primary, weights)
-        description = (v.check_str(params["Description"], "description", 256)
-                       if "Description" in params else alias.description)
-        updated = Alias(alias.name, primary, description, weights, _revision())
-        fn.aliases[alias.name] = updated
-        self._save(fn)
-        return updated.to_aws(fn.name, self.arns)
-
-    def delete_alias(self, raw_name: str, alias: str) -> None:
-        """DeleteAlias (idempotent like AWS: an unknown alias is not an error)."""
-        fn, _ = self.function(raw_name)
-        v.check_pattern(alias, "name", v.ALIAS_PATTERN, max_len=128)
-        if fn.aliases.pop(alias, None) is not None:
-            self._save(fn)
-
-    def list_aliases(self, raw_name: str, version: str | None, marker: str | None,
-                     max_items: int | None) -> dict[str, Any]:
-        """ListAliases, optionally only those that send traffic to one version."""
-        fn, _ = self.function(raw_name)
-        items = [a.to_aws(fn.name, self.arns) for _, a in sorted(fn.aliases.items())
-                 if version is None or a.function_version == version or version in a.weights]
-        chunk, next_marker = page(items, marker, max_items)
-        return {"Aliases": chunk, **({"NextMarker": next_marker} if next_marker else {})}
 
     # -- concurrency and tags --------------------------------------------------------------
 
