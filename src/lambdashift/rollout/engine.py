@@ -197,6 +197,11 @@ class RolloutEngine:
         except RevisionMismatchError as exc:
             return AliasWriteFailed(WriteFailure.REVISION_MISMATCH, str(exc), now=self.clock())
         except AwsError as exc:
+            # After retries gave up, the write may still have landed: look before deciding.
+            # If even the read fails, the intent stays on disk and `resume` reconciles it.
+            current = self.api.get_alias(action.function, action.alias)
+            if current.traffic == action.traffic and current.revision_id != action.expected_revision:
+                return AliasWritten(current.revision_id, current.traffic, now=self.clock())
             return AliasWriteFailed(WriteFailure.OTHER, str(exc), now=self.clock())
         failpoint("after_alias_write")
         return AliasWritten(written.revision_id, written.traffic, now=self.clock())
