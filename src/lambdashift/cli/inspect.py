@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdashift.cli.common import add_json_argument, note, print_json
+from lambdashift.cli.progress import clip
 from lambdashift.cli.session import Session, add_target_arguments, open_session
 from lambdashift.errors import NotFoundError
 
@@ -150,7 +151,8 @@ def _event_text(details: Any, verbose: bool = False) -> str:
         reasons = list(d.get("reasons", []))
         return f"{d['verdict']}: " + "; ".join(reasons if verbose else reasons[:1])
     parts = [f"{k}={v}" for k, v in d.items() if k not in ("phase",) and v not in (None, "", [])]
-    return ", ".join(parts)
+    text = ", ".join(parts)
+    return text if verbose else clip(text)
 
 
 def run_export(args: argparse.Namespace) -> int:

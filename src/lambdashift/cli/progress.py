@@ -37,18 +37,18 @@ def describe(note: Notify) -> str:
     if note.event == "verdict":
         # The decisive reason only: `lambdashift history --verbose` keeps every one.
         reasons = list(note.details.get("reasons", ())) or ["no reason given"]
-        return f"verdict {note.details.get('verdict')}: {_clip(reasons[0])}"
+        return f"verdict {note.details.get('verdict')}: {clip(reasons[0])}"
     template = _WORDS.get(note.event)
     details: dict[str, Any] = dict(note.details)
     if template is None:
         return f"{note.event} {details}" if details else note.event
     try:
-        return _clip(template.format(**details))
+        return clip(template.format(**details))
     except KeyError:
         return f"{note.event} {details}"
 
 
-def _clip(text: str, width: int = 200) -> str:
+def clip(text: str, width: int = 200) -> str:
     """One screen line at most; the whole text stays in history."""
     return text if len(text) <= width else text[: width - 1] + "…"
 
