@@ -79,10 +79,8 @@ class Session:
 
 def make_analyzer(session: Session) -> Any:
     """The analyzer for analysis steps: the judge over the target's metrics, with alarms."""
-    try:
-        from lambdashift.rollout.analysis import JudgeAnalyzer
-    except ImportError:  # pragma: no cover - the analysis module ships with the package
-        return None
+    from lambdashift.rollout.analysis import JudgeAnalyzer
+
     if session.target.metrics is None:
         return None
     return JudgeAnalyzer(session.target.metrics, session.target.alarms, session.target.store,

@@ -24,20 +24,17 @@ from lambdashift.emulator.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
     LambdaApiError,
-    RequestTooLargeException,
     ResourceNotFoundException,
     ServiceException,
     TooManyRequestsException,
     UnknownOperationException,
 )
+from lambdashift.emulator import validation as v
 from lambdashift.emulator.invoker import Invoker
 from lambdashift.emulator.store import LambdaStore
 
 Handler = Callable[[Request], Awaitable[Response]]
 
-#: AWS's payload limits: 6 MB for a synchronous invocation, 256 KB for an asynchronous one.
-SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
-ASYNC_PAYLOAD_LIMIT = 256 * 1024
 #: AWS returns the last 4 KB of the logs in X-Amz-Log-Result.
 LOG_TAIL_BYTES = 4096
 
@@ -186,23 +183,7 @@ def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float
 
     async def invoke(r: Request, rid: str) -> Response:
         kind = r.headers.get("x-amz-invocation-type", "RequestResponse")
-        if kind not in ("RequestResponse", "Event", "DryRun"):
-            raise InvalidParameterValueException(
-                f"InvocationType must be RequestResponse, Event or DryRun, got {kind!r}"
-            )
-        payload = await r.body()
-        limit = ASYNC_PAYLOAD_LIMIT if kind == "Event" else SYNC_PAYLOAD_LIMIT
-        if len(payload) > limit:
-            raise RequestTooLargeException(
-                f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
-            )
-        payload = payload or b"{}"
-        try:
-            json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidRequestContentException(
-                f"Could not parse request body into json: Could not parse payload into json: {exc}"
-            ) from None
+        payload = v.check_invoke(kind, await r.body())
         target = store.resolve_invoke(name(r), q(r, "Qualifier"), rng.random())
         headers = {"x-amzn-RequestId": rid, "X-Amz-Executed-Version": target.executed_version}
         if kind == "DryRun":

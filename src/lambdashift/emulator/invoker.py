@@ -64,7 +64,7 @@ class Invoker:
                      client_context: str | None) -> InvocationResult:
         """Run one invocation now; over the function's concurrency → TooManyRequestsException."""
         self._limits[target.function_name] = target.reserved_concurrency
-        qualifier = target.invoked_arn.split(":")[7] if target.invoked_arn.count(":") == 7 else LATEST
+        qualifier = target.qualifier
         try:
             result = await self.runtime.invoke(
                 self.snapshot(target), payload, invoked_arn=target.invoked_arn,

@@ -50,6 +50,7 @@ class InvokeTarget:
     config: CodeConfig
     invoked_arn: str
     reserved_concurrency: int | None
+    qualifier: str  # what the caller named: "$LATEST", a version or an alias
 
 
 class LambdaStore(AliasRules):
@@ -356,7 +357,7 @@ class LambdaStore(AliasRules):
         if config is None:
             raise ResourceNotFoundException(f"Function not found: {self.arns.function(fn.name, used)}")
         invoked = self.arns.function(fn.name, qualifier)
-        return InvokeTarget(fn.name, version, config, invoked, fn.reserved_concurrency)
+        return InvokeTarget(fn.name, version, config, invoked, fn.reserved_concurrency, used)
 
     # -- persistence ---------------------------------------------------------------------
 

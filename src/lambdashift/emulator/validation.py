@@ -7,10 +7,16 @@ and minimum lengths on the client, so patterns and maxima must be enforced here.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
-from lambdashift.emulator.errors import InvalidParameterValueException, ValidationException
+from lambdashift.emulator.errors import (
+    InvalidParameterValueException,
+    InvalidRequestContentException,
+    RequestTooLargeException,
+    ValidationException,
+)
 
 FUNCTION_NAME_PATTERN = (
     r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?"
@@ -156,3 +162,29 @@ def check_weights(routing: Any) -> dict[str, float]:
                 "to 1.0, Member must have value greater than or equal to 0.0]",
             )
     return {k: float(v) for k, v in weights.items()}
+
+
+#: AWS's payload limits: 6 MB for a synchronous invocation, 256 KB for an asynchronous one.
+SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
+ASYNC_PAYLOAD_LIMIT = 256 * 1024
+
+
+def check_invoke(kind: str, payload: bytes) -> bytes:
+    """An Invoke's type and payload as AWS checks them; an empty payload is ``{}``."""
+    if kind not in ("RequestResponse", "Event", "DryRun"):
+        raise InvalidParameterValueException(
+            f"InvocationType must be RequestResponse, Event or DryRun, got {kind!r}"
+        )
+    limit = ASYNC_PAYLOAD_LIMIT if kind == "Event" else SYNC_PAYLOAD_LIMIT
+    if len(payload) > limit:
+        raise RequestTooLargeException(
+            f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+        )
+    payload = payload or b"{}"
+    try:
+        json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequestContentException(
+            f"Could not parse request body into json: Could not parse payload into json: {exc}"
+        ) from None
+    return payload

@@ -95,6 +95,9 @@ class RolloutEngine:
     pre_checks: Callable[[RolloutState], list[str]] | None = None
     post_checks: Callable[[RolloutState], list[str]] | None = None
     options: EngineOptions = field(default_factory=EngineOptions)
+    #: The lease held while driving a rollout, and signals taken but not yet acted on.
+    _lease: Any = field(default=None, init=False, repr=False)
+    _inbox: deque[Any] = field(default_factory=deque, init=False, repr=False)
 
     # -- entry points --------------------------------------------------------------------
 
@@ -258,7 +261,7 @@ class RolloutEngine:
 
     def _signal(self, state: RolloutState) -> Event | None:
         """The next signal from another terminal as an event (taken one at a time, in order)."""
-        inbox = self.__dict__.setdefault("_inbox", deque())
+        inbox = self._inbox
         inbox.extend(self.store.take_signals(state.function))
         while inbox:
             sig = inbox.popleft()
@@ -276,7 +279,7 @@ class RolloutEngine:
         return None
 
     def _renew(self) -> None:
-        lease = getattr(self, "_lease", None)
+        lease = self._lease
         if lease is not None and self.clock() > lease.expires_at - self.options.lease_seconds / 2:
             try:
                 self._lease = self.store.renew(lease, self.options.lease_seconds)
@@ -284,7 +287,7 @@ class RolloutEngine:
                 raise RolloutError(f"lost the rollout lock of {lease.function}: {exc}") from exc
 
     def _release(self, lease: Any) -> None:
-        self.store.release(getattr(self, "_lease", None) or lease)
+        self.store.release(self._lease or lease)
         self._lease = None
 
     def _record(self, state: RolloutState, event: Event) -> None:

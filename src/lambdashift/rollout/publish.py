@@ -45,8 +45,9 @@ def _current_config(remote: dict) -> dict[str, object]:
 def publish_function(api, fn: FunctionConfig, *, create_missing: bool, dev_alias: str | None) -> Published:  # noqa: ANN001
     """Bring one function's ``$LATEST`` to the yaml's code and configuration, then publish."""
     package = build_zip(fn.source, fn.include)
-    previous = api.latest_version(fn.name) if api.function_exists(fn.name) else None
-    if not api.function_exists(fn.name):
+    exists = api.function_exists(fn.name)
+    previous = api.latest_version(fn.name) if exists else None
+    if not exists:
         if not create_missing:
             raise NotFoundError(
                 f"function {fn.name} does not exist on this target: create it first "
