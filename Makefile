@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo bench clean fmt-check
+.PHONY: install test demo bench clean fmt-check reliability
 
 install: $(STAMP)
 
@@ -17,6 +17,11 @@ $(STAMP): pyproject.toml
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# RELIABILITY.md from the records the last test run left in build/reliability.jsonl
+# (a run of the whole suite regenerates it by itself, see tests/conftest.py).
+reliability: install
+	$(BIN)/python tools/reliability_report.py
 
 demo: install
 	$(BIN)/lambdashift demo

@@ -13,6 +13,9 @@ import pytest
 from botocore.config import Config
 
 from lambdashift.emulator.server import EmulatorProcess, start_process
+from tests import reliability_log
+
+TESTS_DIR = Path(__file__).resolve().parent
 
 ROLE = "arn:aws:iam::000000000000:role/lambdashift-test"
 
@@ -112,3 +115,40 @@ def publish_release(client, name: str, release: str) -> str:
 def data_dir(tmp_path: Path) -> Path:
     """A fresh data directory for a test's own emulator."""
     return tmp_path / "data"
+
+
+# --- RELIABILITY.md: regenerated after a run of the whole tests/ directory ----------------
+
+
+def _whole_suite(config: pytest.Config) -> bool:
+    """True when this session runs every test under tests/ (no -k, -m or narrower paths)."""
+    option = config.option
+    if option.keyword or option.markexpr or getattr(option, "deselect", None) or option.collectonly:
+        return False
+    base = Path(config.invocation_params.dir)
+    paths = {(base / str(arg).split("::")[0]).resolve() for arg in config.args}
+    return bool(paths) and paths <= {TESTS_DIR, TESTS_DIR.parent}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A whole run starts a fresh log, so RELIABILITY.md says what this run tried."""
+    if _whole_suite(session.config):
+        log = reliability_log.log_path()
+        try:
+            log.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write RELIABILITY.md when the whole suite ran to its end and left records."""
+    if not _whole_suite(session.config) or session.shouldstop or session.shouldfail:
+        return
+    if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return
+    from tools.reliability_report import DEFAULT_OUT, write_report
+
+    try:
+        write_report(reliability_log.log_path(), DEFAULT_OUT)
+    except OSError:
+        pass  # a read-only checkout still passes its tests

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from tests.e2e.conftest import NotesStack
+from tests.reliability_log import record
 from tests.e2e.rollout_helpers import alias_traffic, new_version, run, set_rollout
 
 STEPS = [{"weight": 10}, {"pause": "0.2s"}, {"weight": 50}, {"pause": "0.2s"}, {"weight": 100}]
@@ -58,6 +59,9 @@ def test_kill_9_at_every_failpoint_then_resume(notes_stack: NotesStack, tmp_path
                 failures.append((point, k, what, resumed.returncode, final, resumed.stderr[-400:]))
     print(f"\ncrash matrix (rollout): {cases} kill -9 cases over {len(points)} failpoints "
           f"{dict(points)}; inconsistent outcomes: {inconsistent}")
+    record("crash matrix", f"kill -9 of a deploy at each failpoint pass {dict(points)}, then resume",
+           cases, f"{inconsistent} inconsistent outcomes (alias owned or single, resume finishes)",
+           inconsistent)
     assert cases >= 10
     assert inconsistent == 0, failures
 
@@ -87,5 +91,7 @@ def test_kill_9_during_a_rollback_then_resume(notes_stack: NotesStack, tmp_path)
                 failures.append((point, k, what, resumed.returncode, final, resumed.stderr[-400:]))
     print(f"\ncrash matrix (rollback): {cases} kill -9 cases over {len(points)} failpoints "
           f"{dict(points)}; inconsistent outcomes: {inconsistent}")
+    record("crash matrix", f"kill -9 of a rollback at each failpoint pass {dict(points)}, then resume",
+           cases, f"{inconsistent} inconsistent outcomes (alias back on stable)", inconsistent)
     assert cases >= 3
     assert inconsistent == 0, failures

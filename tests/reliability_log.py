@@ -1,0 +1,44 @@
+"""A small recorder for the reliability figures the tests measure.
+
+Each fault, crash point or bad-input test calls :func:`record` once per thing it tried;
+the call appends one JSON line to ``build/reliability.jsonl`` (or the file named by
+``LAMBDASHIFT_RELIABILITY_LOG``). ``tools/reliability_report.py`` turns the lines into
+``RELIABILITY.md``; tests/conftest.py calls it at the end of a run of the whole tests/
+directory. A line never fails a test: the recorder swallows I/O errors, because a
+read-only checkout must still be able to run the suite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_LOG = ROOT / "build" / "reliability.jsonl"
+
+
+def log_path() -> Path:
+    """Where records go: ``LAMBDASHIFT_RELIABILITY_LOG`` when set, else build/reliability.jsonl."""
+    override = os.environ.get("LAMBDASHIFT_RELIABILITY_LOG")
+    return Path(override) if override else DEFAULT_LOG
+
+
+def record(area: str, what: str, tried: int, outcome: str, bad: int = 0) -> None:
+    """Append one record: in ``area``, ``what`` was tried ``tried`` times; ``bad`` went wrong.
+
+    ``outcome`` says in words what happened (``"0 inconsistent outcomes"``); ``bad`` is the
+    count that should be 0 (inconsistent outcomes, lost writes, 5xx answers).
+    """
+    line = {"area": area, "what": what, "tried": int(tried), "outcome": outcome,
+            "bad": int(bad), "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "test": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]}
+    print(f"\nreliability: [{area}] {what}: tried {tried}, {outcome} (bad: {bad})")
+    path = log_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(line, sort_keys=True) + "\n")
+    except OSError:
+        pass
