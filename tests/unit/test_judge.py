@@ -248,6 +248,30 @@ def test_latency_regression_at_p99_is_rolled_back() -> None:
     assert last.evidence["latency.evidence"] >= 1000
 
 
+def _shifted_rollout(policy: JudgePolicy, shift_ms: float, seed: int = 5) -> list[Judgement]:
+    """A 3 ms handler whose candidate is ``shift_ms`` slower on every request, 100 req/s."""
+    rng = np.random.default_rng(seed)
+    j, cum, hc, hs, out = Judge(policy), [0, 0, 0, 0], Hist(), Hist(), []
+    for k in range(1, 121):
+        nc = rng.binomial(1000, 0.25)
+        cum = [cum[0] + nc, 0, cum[2] + 1000 - nc, 0]
+        lat_c = hc.add(3 * np.exp(0.1 * rng.standard_normal(nc)) + shift_ms)
+        lat_s = hs.add(3 * np.exp(0.1 * rng.standard_normal(1000 - nc)))
+        c = VersionStats(cum[0], 0, latency=lat_c, version="2")
+        out.append(j.observe(c, VersionStats(cum[2], 0, latency=lat_s, version="1"), 10.0 * k))
+        if out[-1].verdict is not Verdict.CONTINUE:
+            break
+    return out
+
+
+def test_a_sub_millisecond_latency_shift_is_noise_not_a_regression() -> None:
+    """0.3 ms on a 3 ms handler (what a busy machine does) must not roll back by default."""
+    assert _shifted_rollout(JudgePolicy(), 0.3)[-1].verdict is Verdict.PROMOTE
+    strict = JudgePolicy(latency_floor_ms=0, latency_tolerance=0)
+    assert _shifted_rollout(strict, 0.3)[-1].verdict is Verdict.ROLLBACK
+    assert _shifted_rollout(JudgePolicy(), 3.0)[-1].verdict is Verdict.ROLLBACK  # twice as slow
+
+
 def test_cold_starts_are_left_out_of_latency() -> None:
     rng = np.random.default_rng(2)
 

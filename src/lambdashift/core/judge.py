@@ -254,7 +254,7 @@ def _update_latency(
     if state.latency_tau_ms is None:
         if s.warm < _tail_samples(policy):
             return state
-        tau = s.latency.quantile_bound(policy.latency_quantile)
+        tau = policy.slow_threshold_ms(s.latency.quantile_bound(policy.latency_quantile))
         base = _latency_counts(c, s, tau)
         return replace(state, latency_tau_ms=tau, latency_base=base, latency_chunk=base)
     now = _latency_counts(c, s, state.latency_tau_ms)

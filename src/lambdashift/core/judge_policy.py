@@ -24,7 +24,10 @@ class JudgePolicy:
     judge looks; ``latency_alpha_share`` of it goes to the latency test, the rest to errors.
     ``promote_alpha`` bounds the probability of promoting a candidate worse than the stable by
     more than a margin: ``error_margin`` (error-rate points) or ``latency_margin`` (extra share
-    of requests slower than the stable's ``latency_quantile``).
+    of requests slower than the stable's ``latency_quantile``). "Slower" leaves room for noise
+    that no user would call a regression: the threshold is the stable's quantile plus
+    ``latency_floor_ms`` or ``latency_tolerance`` of it, whichever is larger (a 0.3 ms shift
+    of a 3 ms handler on a busy machine is not evidence of a bad version).
     """
 
     alpha: float = 0.01
@@ -33,6 +36,8 @@ class JudgePolicy:
     error_margin: float = 0.005
     latency_quantile: float = 0.99
     latency_margin: float = 0.025
+    latency_floor_ms: float = 1.0
+    latency_tolerance: float = 0.1
     min_invocations: int = 100
     min_duration_s: float = 30.0
     max_wait_s: float = 3600.0
@@ -51,6 +56,8 @@ class JudgePolicy:
         for name in ("error_margin", "latency_margin"):
             if not 0 < getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in (0, 1), got {getattr(self, name)!r}")
+        if self.latency_floor_ms < 0 or self.latency_tolerance < 0:
+            raise ValueError("latency_floor_ms and latency_tolerance must be ≥ 0")
         if self.max_error_rate is not None and not 0 <= self.max_error_rate < 1:
             raise ValueError(f"max_error_rate must be in [0, 1), got {self.max_error_rate!r}")
         if self.max_p99_ms is not None and self.max_p99_ms <= 0:
@@ -66,6 +73,11 @@ class JudgePolicy:
     def error_threshold(self) -> float:
         """The error evidence that means rollback: 1 / (α's share for errors)."""
         return 1.0 / (self.alpha * (1.0 - self.latency_alpha_share))
+
+    def slow_threshold_ms(self, stable_quantile_ms: float) -> float:
+        """The duration above which a request counts as slow, given the stable's quantile."""
+        return stable_quantile_ms + max(self.latency_floor_ms,
+                                        self.latency_tolerance * stable_quantile_ms)
 
     @property
     def latency_threshold(self) -> float:
@@ -86,6 +98,7 @@ class JudgePolicy:
             "min_invocations": _count, "threshold_min_invocations": _count,
             "min_duration": parse_duration, "max_wait": parse_duration,
             "on_timeout": _verdict, "max_p99_ms": _positive,
+            "latency_floor_ms": _non_negative, "latency_tolerance": _fraction,
         }  # fmt: skip
         values: dict[str, Any] = {}
         for key, raw in params.items():
@@ -121,6 +134,12 @@ def _count(value: object, path: str) -> int:
 def _positive(value: object, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise ConfigError(f"{path}: must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _non_negative(value: object, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ConfigError(f"{path}: must be a number ≥ 0, got {value!r}")
     return float(value)
 
 
