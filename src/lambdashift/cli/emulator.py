@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from lambdashift.errors import ConfigError
@@ -41,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help='also serve an HTTP API: {"GET /path/{id}": "function", ...}')
     p.add_argument("--gateway-port", type=int, default=0, help="port of the HTTP API (0: a free one)")
     p.add_argument("--alias", default="live", help="alias the HTTP API invokes (default live)")
+    p.add_argument("--faults", default=None, metavar="SPEC",
+                   help="inject faults, e.g. control=0.2,invoke=0.05,seed=7 (default: "
+                        "$LAMBDASHIFT_FAULTS, else none); see docs/emulator.md")
     p.set_defaults(func=run)
 
 
@@ -59,11 +63,20 @@ def run(args: argparse.Namespace) -> int:
             assert isinstance(routes, dict) and all(isinstance(v, str) for v in routes.values())
         except (ValueError, AssertionError):
             raise ConfigError("--gateway-routes must be a JSON object of route key → function") from None
+    from lambdashift.emulator.faults import FaultSpec, parse_spec
+
+    spec_text = args.faults if args.faults is not None else os.environ.get("LAMBDASHIFT_FAULTS", "")
+    try:
+        fault_spec = parse_spec(spec_text) if spec_text.strip() else FaultSpec()
+    except ValueError as exc:
+        source = "--faults" if args.faults is not None else "LAMBDASHIFT_FAULTS"
+        raise ConfigError(f"{source}: {exc}") from None
     options = EmulatorOptions(
         host=args.host, port=args.port, data_dir=args.data_dir, region=args.region,
         concurrency=args.concurrency, idle_timeout=args.idle_timeout,
         control_plane_rate=args.control_plane_rate, function_env=tuple(args.function_env),
         gateway_routes=tuple(routes.items()), gateway_port=args.gateway_port, alias=args.alias,
+        faults=fault_spec,
     )
     try:
         run_foreground(options)

@@ -24,6 +24,7 @@ from pathlib import Path
 import uvicorn
 from starlette.types import ASGIApp
 
+from lambdashift.emulator import faults
 from lambdashift.emulator.api import build_app
 from lambdashift.emulator.gateway import build_gateway
 from lambdashift.emulator.invoker import Invoker
@@ -50,6 +51,8 @@ class EmulatorOptions:
     gateway_routes: tuple[tuple[str, str], ...] = ()
     gateway_port: int = 0
     alias: str = "live"
+    #: Injected faults (emulator/faults.py); none by default.
+    faults: faults.FaultSpec = faults.FaultSpec()
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -80,10 +83,12 @@ async def serve(options: EmulatorOptions,
                       idle_timeout=options.idle_timeout,
                       base_env={**basics, **dict(options.function_env)})
     store.on_removed = invoker.forget
-    app = build_app(store, invoker, control_plane_rate=options.control_plane_rate)
+    injector = faults.FaultInjector(options.faults)
+    app = faults.wrap(build_app(store, invoker, control_plane_rate=options.control_plane_rate), injector)
     servers = [(_server(app, lifespan="on"), bind(options.host, options.port))]
     if options.gateway_routes:
-        gateway = build_gateway(store, invoker, dict(options.gateway_routes), alias=options.alias)
+        gateway = faults.wrap(build_gateway(store, invoker, dict(options.gateway_routes),
+                                            alias=options.alias), injector, gateway=True)
         servers.append((_server(gateway, lifespan="off"), bind(options.host, options.gateway_port)))
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
     while not all(server.started for server, _ in servers) and not any(t.done() for t in tasks):
@@ -114,6 +119,9 @@ def run_foreground(options: EmulatorOptions) -> None:
             print(f"{GATEWAY_PREFIX}{gateway}", flush=True)
         print(f"  data directory: {options.data_dir.resolve()}", flush=True)
         print(f"  try: aws lambda list-functions --endpoint-url {endpoint}", flush=True)
+        if options.faults.active:
+            print(f"  injecting faults: {options.faults.to_json()} "
+                  f"(see {endpoint}{faults.ADMIN_PATH})", flush=True)
     try:
         import uvloop
         uvloop.run(serve(options, ready))
