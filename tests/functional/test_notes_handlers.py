@@ -180,6 +180,7 @@ class Api:
         base64_body: bool = False,
         mark_base64: bool = False,
         query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], Any]:
         route = ROUTE_KEYS[function]
         method, path = route.split(" ", 1)
@@ -195,7 +196,7 @@ class Api:
             "routeKey": route,
             "rawPath": path,
             "rawQueryString": "&".join(f"{k}={v}" for k, v in (query or {}).items()),
-            "headers": {"content-type": "application/json", "host": "api.local"},
+            "headers": {"content-type": "application/json", "host": "api.local", **(headers or {})},
             "requestContext": {
                 "http": {"method": method, "path": path, "sourceIp": "127.0.0.1"},
                 "requestId": f"api-{uuid.uuid4()}",
@@ -594,6 +595,87 @@ def test_update_keeps_created_at_of_v2_notes(v1: Api, v2: Api) -> None:
     note = create(v2)
     status, _, updated = v1("notes-update", note_id=note["id"], body={"content": "new"})
     assert status == 200 and updated["created_at"] == note["created_at"]
+
+
+# ---------------------------------------------------------------------------------------
+# Versions: an update names the version it read; a stale one is a 409, never a lost write.
+
+
+def test_a_new_note_is_version_1_with_its_etag(v1: Api, v2: Api) -> None:
+    for api in (v1, v2):
+        status, headers, note = api("notes-create", body={"title": "t"})
+        assert status == 201 and note["version"] == 1 and headers["ETag"] == '"1"'
+        status, headers, got = api("notes-get", note_id=note["id"])
+        assert got["version"] == 1 and headers["ETag"] == '"1"'
+
+
+def test_an_update_naming_the_current_version_adds_one(v1: Api) -> None:
+    note = create(v1)
+    status, headers, updated = v1("notes-update", note_id=note["id"], body={"title": "b"},
+                                  headers={"if-match": '"1"'})
+    assert status == 200 and updated["version"] == 2 and headers["ETag"] == '"2"'
+    status, _, updated = v1("notes-update", note_id=note["id"], body={"title": "c", "version": 2})
+    assert status == 200 and updated["version"] == 3
+    assert v1("notes-get", note_id=note["id"])[2]["version"] == 3
+
+
+def test_a_stale_version_is_409_with_the_current_one_and_changes_nothing(v1: Api) -> None:
+    note = create(v1, "kept")
+    assert v1("notes-update", note_id=note["id"], body={"title": "second"})[0] == 200
+    status, headers, payload = v1("notes-update", note_id=note["id"], body={"title": "stale"},
+                                  headers={"if-match": "1"})
+    assert status == 409 and payload["current_version"] == 2 and headers["ETag"] == '"2"'
+    assert "read it again" in payload["message"]
+    got = v1("notes-get", note_id=note["id"])[2]
+    assert got["title"] == "second" and got["version"] == 2
+
+
+def test_an_update_without_a_version_is_unconditional_and_still_counts(v2: Api) -> None:
+    note = create(v2)
+    for expected in (2, 3):
+        status, _, updated = v2("notes-update", note_id=note["id"], body={"content": str(expected)})
+        assert status == 200 and updated["version"] == expected
+    status, _, updated = v2("notes-update", note_id=note["id"], body={"content": "x"},
+                            headers={"if-match": "*"})
+    assert status == 200 and updated["version"] == 4
+
+
+def test_a_note_stored_before_versions_is_version_0_and_becomes_1(v1: Api, table: Any) -> None:
+    note = create(v1)
+    table.update_item(Key={"id": note["id"]}, UpdateExpression="REMOVE version")
+    status, headers, got = v1("notes-get", note_id=note["id"])
+    assert got["version"] == 0 and headers["ETag"] == '"0"'
+    assert v1("notes-update", note_id=note["id"], body={"title": "x"},
+              headers={"if-match": '"1"'})[0] == 409
+    status, _, updated = v1("notes-update", note_id=note["id"], body={"title": "y", "version": 0})
+    assert status == 200 and updated["version"] == 1
+
+
+def test_a_version_on_a_deleted_note_is_404_not_409(v1: Api) -> None:
+    note = create(v1)
+    assert v1("notes-delete", note_id=note["id"])[0] == 204
+    status, _, _ = v1("notes-update", note_id=note["id"], body={"title": "x", "version": 1})
+    assert status == 404
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "message"),
+    [
+        ({"if-match": "W/\"1\""}, {"title": "x"}, "If-Match must be a note version"),
+        ({"if-match": "1, 2"}, {"title": "x"}, "If-Match must be a note version"),
+        ({"if-match": "-1"}, {"title": "x"}, "If-Match must be a note version"),
+        ({}, {"title": "x", "version": "1"}, "version must be the note's version"),
+        ({}, {"title": "x", "version": True}, "not a boolean"),
+        ({}, {"title": "x", "version": -1}, "not -1"),
+        ({}, {"title": "x", "version": 2**60}, "an integer from 0"),
+        ({"if-match": '"1"'}, {"title": "x", "version": 2}, "give one"),
+        ({}, {"version": 1}, "nothing to update"),
+    ],
+)
+def test_a_bad_version_is_400(v1: Api, headers: dict, body: dict, message: str) -> None:
+    note = create(v1)
+    status, _, payload = v1("notes-update", note_id=note["id"], body=body, headers=headers)
+    assert status == 400 and message in payload["message"]
 
 
 # ---------------------------------------------------------------------------------------

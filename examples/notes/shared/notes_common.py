@@ -76,15 +76,17 @@ class HttpError(Exception):
         *,
         errors: list[str] | None = None,
         headers: Mapping[str, str] | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.errors = errors or []
         self.headers = dict(headers or {})
+        self.details = dict(details or {})
 
     def response(self) -> Response:
-        body: dict[str, Any] = {"message": self.message}
+        body: dict[str, Any] = {"message": self.message, **self.details}
         if self.errors:
             body["errors"] = self.errors
         return Response(self.status, body, self.headers)
@@ -412,5 +414,59 @@ def list_keys(note_id: str, created: str) -> dict[str, str]:
 
 
 def public_note(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored note as clients see it: every attribute except the index's own."""
-    return {k: v for k, v in item.items() if k not in INTERNAL_ATTRIBUTES}
+    """A stored note as clients see it: every attribute except the index's own, with its
+    ``version`` (0 for a note stored before notes had versions)."""
+    note = {k: v for k, v in item.items() if k not in INTERNAL_ATTRIBUTES}
+    note[VERSION_ATTRIBUTE] = note_version(item)
+    return note
+
+
+# ---------------------------------------------------------------------------------------
+# Versions: no lost updates. Every write of a note adds 1 to its ``version``; an update
+# that names the version it read (``If-Match: "3"`` or ``"version": 3`` in the body) is
+# a conditional write, and a stale one is a 409 (see README.md, "Concurrent updates").
+
+VERSION_ATTRIBUTE = "version"
+#: Larger than any note will reach, small enough to be exact in every JSON parser.
+MAX_VERSION = 2**53 - 1
+_IF_MATCH = re.compile(r'\s*(?:"(\d{1,16})"|(\d{1,16}))\s*')
+
+
+def note_version(item: Mapping[str, Any]) -> int:
+    """The stored note's version; 0 when it has none (written before versions existed)."""
+    value = item.get(VERSION_ATTRIBUTE)
+    return int(value) if isinstance(value, (int, Decimal)) and not isinstance(value, bool) else 0
+
+
+def etag(version: int) -> dict[str, str]:
+    """The ``ETag`` header for a note at ``version``: ``"3"``, quoted as HTTP wants."""
+    return {"ETag": f'"{version}"'}
+
+
+def expected_version(event: Mapping[str, Any], body: dict[str, Any]) -> int | None:
+    """The version an update was based on, or None for an unconditional update.
+
+    From the ``If-Match`` header (``"3"`` or ``3``; ``*`` means any version) or the body's
+    ``version`` field, which is taken out of ``body``. Both given and different: 400.
+    """
+    from_body: int | None = None
+    if VERSION_ATTRIBUTE in body:
+        raw = body.pop(VERSION_ATTRIBUTE)
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_VERSION:
+            shown = raw if isinstance(raw, int) and not isinstance(raw, bool) else _json_type(raw)
+            raise HttpError(400, f"version must be the note's version, an integer from 0 to "
+                                 f"{MAX_VERSION}, not {shown}")
+        from_body = raw
+    headers = event.get("headers") or {}
+    header = headers.get("if-match") if isinstance(headers, dict) else None
+    from_header: int | None = None
+    if isinstance(header, str) and header.strip() != "*":
+        match = _IF_MATCH.fullmatch(header)
+        if match is None or int(match[1] or match[2]) > MAX_VERSION:
+            shown = header[:40]
+            raise HttpError(400, f'If-Match must be a note version like "3" (or *), got {shown!r}')
+        from_header = int(match[1] or match[2])
+    if from_body is not None and from_header is not None and from_body != from_header:
+        raise HttpError(400, f"If-Match says version {from_header} but the body says "
+                             f"version {from_body}: give one")
+    return from_header if from_header is not None else from_body

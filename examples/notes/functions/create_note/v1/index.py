@@ -2,6 +2,7 @@
 
 The note gets a fresh UUID; ``title`` is required, ``content`` defaults to "". The list
 index keys (``kind``, ``sk``) are written too, so the note is listed newest first.
+A new note is ``version`` 1 (the answer's ``ETag``); every update adds 1.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ def handler(event: dict[str, Any], context: Any) -> notes.Response:
         "id": note_id,
         "title": fields["title"],
         "content": fields.get("content", ""),
+        notes.VERSION_ATTRIBUTE: 1,
         **notes.list_keys(note_id, now),
     }
     # The condition makes an (astronomically unlikely) UUID collision fail loudly
@@ -30,4 +32,6 @@ def handler(event: dict[str, Any], context: Any) -> notes.Response:
         ConditionExpression="attribute_not_exists(#id)",
         ExpressionAttributeNames={"#id": "id"},
     )
-    return notes.Response(201, notes.public_note(item), {"Location": f"/notes/{note_id}"})
+    return notes.Response(
+        201, notes.public_note(item), {"Location": f"/notes/{note_id}", **notes.etag(1)}
+    )

@@ -2,6 +2,7 @@
 
 The note gets a fresh UUID; ``title`` is required, ``content`` defaults to "". The list
 index keys (``kind``, ``sk``) are written too, so the note is listed newest first.
+A new note is ``version`` 1 (the answer's ``ETag``); every update adds 1.
 ``created_at`` (UTC ISO-8601) is the same instant that orders the list.
 """
 
@@ -22,6 +23,7 @@ def handler(event: dict[str, Any], context: Any) -> notes.Response:
         "id": note_id,
         "title": fields["title"],
         "content": fields.get("content", ""),
+        notes.VERSION_ATTRIBUTE: 1,
         "created_at": now,
         **notes.list_keys(note_id, now),
     }
@@ -32,4 +34,6 @@ def handler(event: dict[str, Any], context: Any) -> notes.Response:
         ConditionExpression="attribute_not_exists(#id)",
         ExpressionAttributeNames={"#id": "id"},
     )
-    return notes.Response(201, notes.public_note(item), {"Location": f"/notes/{note_id}"})
+    return notes.Response(
+        201, notes.public_note(item), {"Location": f"/notes/{note_id}", **notes.etag(1)}
+    )

@@ -19,4 +19,5 @@ def handler(event: dict[str, Any], context: Any) -> notes.Response:
     if item is None:
         raise notes.HttpError(404, f"note {note_id} not found")
     note = notes.public_note(item)
-    return notes.Response(200, note)
+    # The version an update names in If-Match to be sure it changes what was read.
+    return notes.Response(200, note, notes.etag(note[notes.VERSION_ATTRIBUTE]))

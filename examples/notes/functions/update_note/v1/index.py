@@ -4,6 +4,12 @@ One conditional UpdateItem does it: ``attribute_exists(id)`` makes a note delete
 meantime a 404 instead of an UpdateItem that silently creates a half note (UpdateItem
 upserts by default). Fields not given keep their value; ``updated_at`` is set to now.
 The creation key ``sk`` is left alone, so an update does not move a note in the list.
+
+No lost updates: every update adds 1 to the note's ``version``. An update that names the
+version it read (``If-Match: "3"``, or ``"version": 3`` in the body) adds
+``version = 3`` to the condition, so when another writer got there first it changes
+nothing and answers 409 with the version the note is at now. An update that names no
+version is unconditional (last writer wins), as it was before notes had versions.
 """
 
 from __future__ import annotations
@@ -18,23 +24,56 @@ import notes_common as notes
 @notes.http_handler
 def handler(event: dict[str, Any], context: Any) -> notes.Response:
     note_id = notes.path_id(event)
-    fields = notes.note_fields(notes.json_body(event), require_title=False)
+    body = notes.json_body(event)
+    expected = notes.expected_version(event, body)
+    fields = notes.note_fields(body, require_title=False)
     if not fields:
         raise notes.HttpError(400, "nothing to update: give title and/or content")
     changes = {**fields, "updated_at": notes.utc_now()}
-    names = {"#id": "id", **{f"#{name}": name for name in changes}}
-    values = {f":{name}": value for name, value in changes.items()}
+    names = {"#id": "id", "#version": notes.VERSION_ATTRIBUTE, **{f"#{n}": n for n in changes}}
+    values: dict[str, Any] = {f":{name}": value for name, value in changes.items()}
+    values[":one"] = 1
+    condition = "attribute_exists(#id)"
+    if expected == 0:  # a note stored before versions existed has no version attribute
+        condition += " AND attribute_not_exists(#version)"
+    elif expected is not None:
+        condition += " AND #version = :expected"
+        values[":expected"] = expected
     try:
         result = notes.table().update_item(
             Key={"id": note_id},
-            UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in changes),
-            ConditionExpression="attribute_exists(#id)",
+            # ADD treats a missing version as 0: a note from before versions becomes 1.
+            UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in changes)
+            + " ADD #version :one",
+            ConditionExpression=condition,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
+            # On a failed condition, the note as it is: 404 or 409 without a second read.
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as exc:
-        if notes.is_condition_failure(exc):
-            raise notes.HttpError(404, f"note {note_id} not found") from None
-        raise
-    return notes.Response(200, notes.public_note(result["Attributes"]))
+        if not notes.is_condition_failure(exc):
+            raise
+        raise _why_not(note_id, expected, exc.response.get("Item")) from None
+    note = notes.public_note(result["Attributes"])
+    return notes.Response(200, note, notes.etag(note[notes.VERSION_ATTRIBUTE]))
+
+
+def _why_not(note_id: str, expected: int | None, current: dict[str, Any] | None) -> notes.HttpError:
+    """404 if the note is gone, else 409: it changed since the version the client read.
+
+    ``current`` is the item DynamoDB returned with the failure, in its wire format
+    (``{"version": {"N": "4"}, ...}``): the resource API does not convert errors.
+    """
+    if expected is None or not current:
+        return notes.HttpError(404, f"note {note_id} not found")
+    raw = (current.get(notes.VERSION_ATTRIBUTE) or {}).get("N")
+    version = int(raw) if raw is not None else 0
+    return notes.HttpError(
+        409,
+        f"note {note_id} is at version {version}, not {expected}: it changed since you read "
+        "it; read it again and re-apply your change",
+        headers=notes.etag(version),
+        details={"current_version": version},
+    )
