@@ -29,6 +29,7 @@ from lambdashift.emulator.errors import (
     TooManyRequestsException,
     UnknownOperationException,
 )
+from lambdashift.emulator import logs_api
 from lambdashift.emulator import validation as v
 from lambdashift.emulator.invoker import Invoker
 from lambdashift.emulator.store import LambdaStore
@@ -226,6 +227,10 @@ def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float
     async def runtime_stats(r: Request, rid: str) -> Response:
         return _json(invoker.runtime.stats(), 200, rid)
 
+    async def cloudwatch_logs(r: Request) -> Response:
+        # The CloudWatch Logs API (AWS JSON 1.1) shares the port: only it uses POST /.
+        return await logs_api.handle(r, invoker.logs, store.arns.region, store.arns.account_id)
+
     async def unknown(r: Request, rid: str) -> Response:
         raise UnknownOperationException(f"Unknown operation: {r.method} {r.url.path}")
 
@@ -261,6 +266,7 @@ def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float
               methods=["GET"]),
         Route("/_lambdashift/code/{file}", op(code, control=False), methods=["GET"]),
         Route("/_lambdashift/runtime", op(runtime_stats, control=False), methods=["GET"]),
+        Route("/", cloudwatch_logs, methods=["POST"]),
         Route("/{path:path}", op(unknown, control=False),
               methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]),
     ]

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from lambdashift.emulator.errors import TooManyRequestsException
+from lambdashift.emulator.logs import LogStore
 from lambdashift.emulator.metrics import InvocationRecord, MetricsRecorder
 from lambdashift.emulator.models import LATEST
 from lambdashift.emulator.runtime import (
@@ -28,6 +29,7 @@ class Invoker:
                  idle_timeout: float = 300.0, base_env: dict[str, str] | None = None) -> None:
         self.store = store
         self.metrics = MetricsRecorder()
+        self.logs = LogStore()  # CloudWatch Logs: served by logs_api.py on the same port
         self.default_concurrency = default_concurrency
         self._limits: dict[str, int | None] = {}
         self.runtime = Runtime(concurrency_limit=self._limit, idle_timeout=idle_timeout,
@@ -78,11 +80,14 @@ class Invoker:
             raise TooManyRequestsException(
                 "Rate Exceeded.", Reason="ReservedFunctionConcurrentInvocationLimitExceeded"
             ) from None
+        ended = time.time()
         self.metrics.record(InvocationRecord(
-            time.time(), target.function_name, qualifier, result.executed_version,
+            ended, target.function_name, qualifier, result.executed_version,
             result.duration_ms, result.init_duration_ms,
             error=result.function_error is not None, throttled=False,
         ))
+        self.logs.record_invocation(target.function_name, result.log_stream, result.logs,
+                                    result.duration_ms, _log_format(target), ended)
         return result
 
     def invoke_later(self, target: InvokeTarget, payload: bytes, request_id: str,
@@ -131,3 +136,8 @@ class Invoker:
         if self._background:
             await asyncio.wait(self._background, timeout=5)
         await self.runtime.close()
+
+
+def _log_format(target: InvokeTarget) -> str:
+    """The function's ``LoggingConfig.LogFormat`` (``Text`` unless the store keeps one)."""
+    return getattr(target.config, "log_format", None) or "Text"

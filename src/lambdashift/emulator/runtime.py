@@ -62,6 +62,8 @@ class InvocationResult:
     duration_ms: float  # handler time
     init_duration_ms: float | None  # only on a cold start: process start + handler import
     executed_version: str
+    #: The execution environment's log stream, ``YYYY/MM/DD/[version]<32 hex>``.
+    log_stream: str = ""
 
 
 class ConcurrencyLimitExceeded(Exception):
@@ -178,7 +180,8 @@ class Runtime:
                 _end_lines(request_id, snapshot, answer["duration_ms"], worker.max_rss_mb,
                            init_ms))
         return InvocationResult(base64.b64decode(answer["payload"]), answer["error"], logs,
-                                answer["duration_ms"], init_ms, snapshot.version)
+                                answer["duration_ms"], init_ms, snapshot.version,
+                                worker.log_stream)
 
     async def _cold_start(self, pool: _Pool,
                           request_id: str) -> tuple[WorkerProcess, float, str]:
@@ -221,7 +224,7 @@ class Runtime:
                     _end_lines(request_id, snapshot, 0.0, 0, init_ms,
                                f"Status: error\tError Type: {error['errorType']}"))
             raise _Failed(InvocationResult(_json(error), "Unhandled", logs, 0.0, init_ms,
-                                           snapshot.version))
+                                           snapshot.version, worker.log_stream))
         return worker, init_ms, ready["init_logs"]
 
     async def _spawn(self, snapshot: FunctionSnapshot) -> WorkerProcess:
@@ -240,7 +243,7 @@ class Runtime:
                 "\n" + _end_lines(request_id, snapshot, duration_ms, worker.max_rss_mb,
                                   init_ms, "Status: timeout"))
         return InvocationResult(_json({"errorMessage": message}), "Unhandled", logs,
-                                duration_ms, init_ms, snapshot.version)
+                                duration_ms, init_ms, snapshot.version, worker.log_stream)
 
     def _exited(self, worker: WorkerProcess, request_id: str, duration_ms: float,
                 init_ms: float | None, init_logs: str) -> InvocationResult:
@@ -255,7 +258,7 @@ class Runtime:
                            "Status: error\tError Type: Runtime.ExitError"))
         return InvocationResult(
             _json({"errorType": "Runtime.ExitError", "errorMessage": message}), "Unhandled",
-            logs, duration_ms, init_ms, snapshot.version)
+            logs, duration_ms, init_ms, snapshot.version, worker.log_stream)
 
     def _pool_for(self, snapshot: FunctionSnapshot) -> _Pool:
         key = (snapshot.function_name, snapshot.version)
