@@ -172,3 +172,28 @@ def test_aws_cli_filter_log_events_shows_the_traceback(client, emulator, make_fu
          f'"REPORT RequestId: {rid}"', "--output", "json"],
         capture_output=True, text=True, env=env, timeout=120, check=True)
     assert len(json.loads(report.stdout)["events"]) == 1
+
+
+def test_json_log_format_writes_platform_records_and_a_json_error(
+        client, logs, make_function, fn_name):
+    make_function({"index.py": RAISES}, publish=True, LoggingConfig={"LogFormat": "JSON"})
+    assert client.get_function_configuration(FunctionName=fn_name)["LoggingConfig"]["LogFormat"] == "JSON"
+    rid, _ = _invoke(client, fn_name, "1", {"fail": True})
+    events = logs.filter_log_events(logGroupName=f"/aws/lambda/{fn_name}")["events"]
+    records = [json.loads(e["message"]) for e in events if e["message"].startswith("{")]
+    kinds = [r.get("type") or r.get("level") for r in records]
+    assert kinds == ["platform.start", "INFO", "ERROR", "platform.report"]
+    report = records[-1]["record"]
+    assert report["requestId"] == rid and report["metrics"]["memorySizeMB"] == 128
+    assert set(report["metrics"]) >= {"durationMs", "billedDurationMs", "maxMemoryUsedMB",
+                                      "initDurationMs"}
+    assert records[2]["errorType"] == "ValueError" and records[2]["stackTrace"]
+    assert records[1]["requestId"] == rid and records[1]["message"] == "info record"
+    by_pattern = logs.filter_log_events(logGroupName=f"/aws/lambda/{fn_name}",
+                                        filterPattern='{ $.type = "platform.report" }')
+    assert len(by_pattern["events"]) == 1
+    assert "about to fail\n" in [e["message"] for e in events]  # print output stays text
+    with pytest.raises(ClientError) as err:
+        client.update_function_configuration(FunctionName=fn_name,
+                                             LoggingConfig={"LogFormat": "XML"})
+    assert err.value.response["Error"]["Code"] == "InvalidParameterValueException"

@@ -28,7 +28,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator
 
-__all__ = ["LogEvent", "LogGroup", "LogStore", "LogStream", "split_events", "to_json_format"]
+from lambdashift.emulator.errors import InvalidParameterValueException
+
+__all__ = ["LogEvent", "LogGroup", "LogStore", "LogStream", "check_logging_config",
+           "split_events", "to_json_format"]
 
 #: Bytes kept per log group before the oldest events are dropped.
 MAX_GROUP_BYTES = 8 << 20
@@ -201,6 +204,32 @@ class LogStore:
             group = self._groups.get(group_name)
             stream = group.streams.get(stream_name) if group else None
             return None if stream is None else list(stream.events)
+
+
+def check_logging_config(value: object) -> str:
+    """``LoggingConfig`` of CreateFunction / UpdateFunctionConfiguration → its LogFormat.
+
+    Only ``LogFormat`` is emulated; a custom ``LogGroup`` or log levels are refused rather
+    than ignored, so nobody looks for logs where the emulator never puts them.
+    """
+    if value is None:
+        return "Text"
+    if not isinstance(value, dict):
+        raise InvalidParameterValueException("LoggingConfig must be an object")
+    unsupported = sorted(set(value) - {"LogFormat", "LogGroup"})
+    if unsupported:
+        raise InvalidParameterValueException(
+            f"The emulator supports LoggingConfig.LogFormat only, not {', '.join(unsupported)}")
+    fmt = value.get("LogFormat", "Text")
+    if fmt not in ("Text", "JSON"):
+        raise InvalidParameterValueException(
+            f"1 validation error detected: Value '{fmt}' at 'loggingConfig.logFormat' failed "
+            "to satisfy constraint: Member must satisfy enum value set: [Text, JSON]")
+    group = value.get("LogGroup")
+    if group is not None and not str(group).startswith("/aws/lambda/"):
+        raise InvalidParameterValueException(
+            "The emulator writes logs to /aws/lambda/<function> only; LogGroup cannot change")
+    return str(fmt)
 
 
 def _first_start(messages: list[str]) -> int:

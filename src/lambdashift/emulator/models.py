@@ -57,6 +57,7 @@ class CodeConfig:
     code_size: int
     last_modified: str
     revision_id: str
+    log_format: str = "Text"  # LoggingConfig.LogFormat: "Text" or "JSON"
 
     def fingerprint(self) -> str:
         """What publishing compares: code and configuration, not description or bookkeeping."""
@@ -94,7 +95,7 @@ class CodeConfig:
             "Architectures": ["x86_64"],
             "EphemeralStorage": {"Size": 512},
             "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
-            "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
+            "LoggingConfig": {"LogFormat": self.log_format, "LogGroup": f"/aws/lambda/{name}"},
         }
         if self.environment:
             body["Environment"] = {"Variables": dict(self.environment)}

@@ -25,6 +25,7 @@ from lambdashift.emulator.errors import (
     ResourceNotFoundException,
 )
 from lambdashift.emulator.aliases import AliasRules
+from lambdashift.emulator.logs import check_logging_config
 from lambdashift.emulator.models import (
     LATEST,
     Arns,
@@ -187,6 +188,7 @@ class LambdaStore(AliasRules):
             code_size=0,
             last_modified=aws_timestamp(),
             revision_id=new_revision_id(),
+            log_format=check_logging_config(params.get("LoggingConfig")),
         )
         self.code.check(data, handler)
         stored = self.code.put(data)
@@ -237,6 +239,8 @@ class LambdaStore(AliasRules):
             changes["memory_size"] = v.check_int(params["MemorySize"], "memorySize", 128, 10240)
         if "Environment" in params:
             changes["environment"] = v.check_environment(params["Environment"])
+        if "LoggingConfig" in params:
+            changes["log_format"] = check_logging_config(params["LoggingConfig"])
         fn.latest = replace(latest, **changes, last_modified=aws_timestamp(), revision_id=new_revision_id())
         return self._after_latest_change(fn, publish=False)
 
