@@ -43,10 +43,14 @@ TARGETS = ("local", "aws")
 ENV_TARGET = "LAMBDASHIFT_TARGET"
 ENV_ALIAS = "LAMBDASHIFT_ALIAS"
 DEFAULT_ROLLOUT: Mapping[str, Any] = types.MappingProxyType({"strategy": "canary"})
+#: Where the judge reads per-version counts: CloudWatch metrics (the emulator's records on
+#: the local stack), Lambda's log streams, or both (whichever has seen more).
+METRICS_SOURCES = ("cloudwatch", "logs", "both")
+DEFAULT_METRICS = "cloudwatch"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 
 _TOP_KEYS = tuple(
-    "alias target region functions routes tables rollout analysis hooks webhooks".split()
+    "alias target region functions routes tables rollout analysis metrics hooks webhooks".split()
 )
 _FUNCTION_KEYS = tuple(
     "source handler runtime timeout memory environment after include rollout".split()
@@ -125,6 +129,7 @@ class Config:
     analysis: Mapping[str, Any] = field(default_factory=dict, hash=False)
     hooks: Mapping[str, Any] = field(default_factory=dict, hash=False)
     webhooks: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    metrics: str = DEFAULT_METRICS
 
     @property
     def root(self) -> Path:
@@ -220,6 +225,7 @@ def _parse(data: object, file: Path) -> Config:
         analysis=analysis,
         hooks=_hooks(top, functions),
         webhooks=_webhooks(top.get("webhooks")),
+        metrics=_metrics(top.get("metrics", DEFAULT_METRICS)),
     )
 
 
@@ -349,6 +355,12 @@ def _region(raw: object) -> str | None:
     if raw is None:
         return None
     return _match(raw, _REGION, "region", "an AWS region such as eu-west-1")
+
+
+def _metrics(raw: object) -> str:
+    if raw not in METRICS_SOURCES:
+        raise ConfigError(f"metrics: must be cloudwatch, logs or both, got {raw!r}")
+    return str(raw)
 
 
 def _check_setting(name: str, value: object, source: str) -> str:

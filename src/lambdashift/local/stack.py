@@ -40,6 +40,8 @@ class StackState:
     pids: dict[str, int] = field(default_factory=dict)
     started: float = 0.0
     config: str = ""
+    #: CloudWatch Logs (JSON 1.1), served on the emulator's port; "" in older records.
+    logs_endpoint: str = ""
 
     def save(self, path: Path) -> None:
         """Write atomically."""
@@ -131,10 +133,12 @@ def up(spec: StackSpec, *, detach: bool, dynamodb_endpoint: str | None = None,
         state = StackState(api_url=emulator.gateway, lambda_endpoint=emulator.endpoint,
                            dynamodb_endpoint=dynamodb_endpoint, dev_url=emulator.gateway + "/_dev",
                            region=spec.region, pids=pids, started=time.time(),
-                           config=spec.config_path)
+                           config=spec.config_path, logs_endpoint=emulator.endpoint)
         state.save(record)
         say(f"emulator     {emulator.endpoint}  (functions, versions, aliases kept in "
             f"{spec.state_dir / 'lambda'})")
+        say(f"logs         {emulator.endpoint}  (CloudWatch Logs API: `lambdashift logs FN`, "
+            "`aws logs filter-log-events --endpoint-url ...`)")
         say(f"DynamoDB     {dynamodb_endpoint}  " + _dynamodb_words(dynamodb, "dynamodb" in pids, spec))
         _deploy(spec, state, say)
         say(f"HTTP API     {state.api_url}  (alias {spec.alias}; the dev alias under {state.dev_url})")

@@ -24,6 +24,9 @@ from lambdashift.rollout.store import SqliteStateStore
 
 #: Lambda's control-plane quota per account and region (not raisable); one limiter per process.
 CONTROL_PLANE_RATE = 15.0
+#: CloudWatch Logs' FilterLogEvents quota per account and region (requests per second); one
+#: limiter per process, shared by every function analysed from logs at once.
+FILTER_LOG_EVENTS_RATE = 5.0
 
 
 @dataclass
@@ -40,6 +43,8 @@ class Target:
     api_url: str | None = None
     dev_url: str | None = None
     is_local: bool = False
+    #: boto3's CloudWatch Logs client (``lambdashift logs``, ``metrics: logs``).
+    logs: Any | None = None
 
 
 def state_db(config: Config) -> Path:
@@ -58,13 +63,15 @@ def open_target(config: Config, *, local: bool = False, rate: float = CONTROL_PL
         stack = running_state(config.root)
         client = make_client("lambda", endpoint_url=stack.lambda_endpoint, region=stack.region,
                              local=True, max_pool=50)
-        metrics = EmulatorMetrics(stack.lambda_endpoint)
+        logs = make_client("logs", endpoint_url=stack.logs_endpoint or stack.lambda_endpoint,
+                           region=stack.region, local=True)
+        metrics = _choose(config.metrics, EmulatorMetrics(stack.lambda_endpoint), logs, None)
         return Target(
             name="local", description=f"local stack (Lambda API {stack.lambda_endpoint})",
             api=LambdaApi(client, limiter=limiter, retry=retry),
             store=SqliteStateStore(state_db(config), namespace="local"),
             counter=metrics, metrics=metrics, alarms=None,
-            api_url=stack.api_url, dev_url=stack.dev_url, is_local=True,
+            api_url=stack.api_url, dev_url=stack.dev_url, is_local=True, logs=logs,
         )
     from lambdashift.aws.metrics import CloudWatchAlarms, CloudWatchMetrics
 
@@ -78,10 +85,23 @@ def open_target(config: Config, *, local: bool = False, rate: float = CONTROL_PL
     endpoint = os.environ.get("AWS_ENDPOINT_URL_LAMBDA") or os.environ.get("AWS_ENDPOINT_URL")
     where = f"AWS {region}" + (f" via {endpoint}" if endpoint else "")
     cloudwatch = make_client("cloudwatch", region=region)
-    metrics, alarms = CloudWatchMetrics(cloudwatch), CloudWatchAlarms(cloudwatch)
+    logs = make_client("logs", region=region)
+    alarms = CloudWatchAlarms(cloudwatch)
+    metrics = _choose(config.metrics, CloudWatchMetrics(cloudwatch), logs,
+                      RateLimiter(rate=FILTER_LOG_EVENTS_RATE, burst=1))
     return Target(
         name=f"aws:{region}", description=where,
         api=LambdaApi(client, limiter=limiter, retry=retry),
         store=SqliteStateStore(state_db(config), namespace=f"aws:{region}"),
-        counter=metrics, metrics=metrics, alarms=alarms,
+        counter=metrics, metrics=metrics, alarms=alarms, logs=logs,
     )
+
+
+def _choose(source: str, cloudwatch: Any, logs_client: Any, limiter: Any) -> Any:
+    """The judge's metrics source named by the config's ``metrics:``."""
+    if source == "cloudwatch":
+        return cloudwatch
+    from lambdashift.aws.logs_metrics import EitherMetrics, LogsMetrics
+
+    logs = LogsMetrics(logs_client, limiter=limiter)
+    return logs if source == "logs" else EitherMetrics(logs, cloudwatch)
