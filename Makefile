@@ -30,6 +30,7 @@ bench: install
 	$(BIN)/python bench/emulator_invoke.py
 	$(BIN)/python bench/list_scaling.py
 	$(BIN)/python bench/analysis_sim.py
+	$(BIN)/python bench/source_delay_sim.py
 
 clean:
 	rm -rf $(VENV) .lambdashift build src/*.egg-info

@@ -27,3 +27,9 @@ def test_emulator_invoke_bench_prints_its_ratio_and_targets():
 def test_list_scaling_bench_prints_the_gsi_and_scan_ratios():
     text = bench("bench/list_scaling.py", "--small", "20", "--large", "200", "--repeats", "3")
     assert "target GSI ratio <= 1.5" in text and "scan" in text
+
+
+def test_source_delay_bench_prints_each_sources_blast_radius_beside_codedeploys():
+    text = bench("bench/source_delay_sim.py", "--quick")
+    assert "lambdashift/logs" in text and "lambdashift/metrics" in text and "codedeploy" in text
+    assert "the failed requests of codedeploy (target" in text

@@ -308,7 +308,7 @@ def _error_report(
     upper, lower = _bounds(now, policy.promote_alpha)
     bound = upper - lower
     numbers.update({
-        "errors.evidence": math.exp(log_e), "errors.threshold": threshold,
+        "errors.evidence": _exp(log_e), "errors.threshold": threshold,
         "errors.candidate_failures": now[1], "errors.candidate_trials": now[0],
         "errors.stable_failures": now[3], "errors.stable_trials": now[2],
         "errors.candidate_rate": _rate(now[1], now[0]), "errors.stable_rate": _rate(now[3], now[2]),
@@ -321,7 +321,7 @@ def _error_report(
         return f"{head}: rollback, {_evidence(log_e, threshold)}", True, False
     ni = bound < policy.error_margin
     level = f"{100 * (1 - policy.promote_alpha):g}%"
-    return (f"{head}: no regression shown (evidence {_num(math.exp(log_e))} < {_num(threshold)}); "
+    return (f"{head}: no regression shown (evidence {_num(_exp(log_e))} < {_num(threshold)}); "
             f"difference ≤ {_pt(bound)} at {level}, {'within' if ni else 'not yet within'} "
             f"the {_pt(policy.error_margin)} margin"), False, ni  # fmt: skip
 
@@ -360,7 +360,7 @@ def _latency_report(
     upper, lower = _bounds(since, policy.promote_alpha)
     bound = upper - lower
     numbers.update({
-        "latency.evidence": math.exp(log_e), "latency.threshold": threshold, "latency.tau_ms": tau,
+        "latency.evidence": _exp(log_e), "latency.threshold": threshold, "latency.tau_ms": tau,
         "latency.candidate_slow": since[1], "latency.candidate_warm": since[0],
         "latency.stable_slow": since[3], "latency.stable_warm": since[2],
         "latency.difference_bound": bound, "latency.margin": policy.latency_margin,
@@ -371,13 +371,13 @@ def _latency_report(
     if log_e >= math.log(threshold):
         return f"{head}: rollback, {_evidence(log_e, threshold)}", True, False
     ni = bound < policy.latency_margin
-    return (f"{head}: no regression shown (evidence {_num(math.exp(log_e))} < {_num(threshold)}); "
+    return (f"{head}: no regression shown (evidence {_num(_exp(log_e))} < {_num(threshold)}); "
             f"difference ≤ {_pt(bound)}, {'within' if ni else 'not yet within'} the "
             f"{_pt(policy.latency_margin)} margin"), False, ni  # fmt: skip
 
 
 def _evidence(log_e: float, threshold: float) -> str:
-    return f"evidence {_num(math.exp(log_e))} ≥ {_num(threshold)}"
+    return f"evidence {_num(_exp(log_e))} ≥ {_num(threshold)}"
 
 
 def _name(version: str, role: str) -> str:
@@ -402,6 +402,8 @@ def _pt(diff: float) -> str:
 
 
 def _num(value: float) -> str:
+    if math.isinf(value):
+        return ">1e308"
     if value >= 1000:
         exponent = int(math.floor(math.log10(value)))
         return f"{value / 10**exponent:.1f}e{exponent}"
@@ -418,3 +420,9 @@ def _dur(seconds: float) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         return f"{seconds / 60:g} min"
     return f"{seconds:g} s"
+
+
+def _exp(log_value: float) -> float:
+    """e**x for reporting, inf past a float's range: a candidate failing hundreds of requests
+    in one batch (delayed CloudWatch periods) has evidence beyond 1e308, not an error."""
+    return math.exp(log_value) if log_value < 709.0 else math.inf
