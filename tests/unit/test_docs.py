@@ -179,6 +179,12 @@ def cloudwatch_client_methods() -> set[str]:
     return called | set(re.findall(r"get_paginator\(\s*[\"'](\w+)[\"']", source))
 
 
+def logs_client_methods() -> set[str]:
+    """Every CloudWatch Logs client method ``aws/logs.py`` calls."""
+    source = (SRC / "aws" / "logs.py").read_text()
+    return set(re.findall(r"self\.client\.(\w+)", source))
+
+
 def policy_documents(doc: str) -> list[dict]:
     """Every ```json block of the page that is an IAM policy document (has a Statement)."""
     blocks = re.findall(r"```json\n(.*?)```", doc, flags=re.S)
@@ -195,7 +201,8 @@ def policy_actions(policy: dict) -> set[str]:
 
 
 def missing_iam_actions(doc: str, lambda_methods: set[str], cloudwatch_methods: set[str],
-                        local_only: dict[str, list[str]]) -> list[str]:
+                        local_only: dict[str, list[str]],
+                        logs_methods: set[str] = frozenset()) -> list[str]:
     """Calls without an action in the policy, and actions in the policy no call needs."""
     policies = policy_documents(doc)
     if len(policies) != 1:
@@ -203,6 +210,7 @@ def missing_iam_actions(doc: str, lambda_methods: set[str], cloudwatch_methods: 
     granted = policy_actions(policies[0])
     needed = {_action("lambda", m) for m in lambda_methods if m not in local_only}
     needed |= {_action("cloudwatch", m) for m in cloudwatch_methods}
+    needed |= {_action("logs", m) for m in logs_methods}
     problems = [f"{a} is called but not in the policy" for a in sorted(needed - granted)]
     problems += [f"{a} is in the policy but nothing calls it" for a in sorted(granted - needed)]
     problems += [f"{_action('lambda', m)} is left out of the policy but not explained"
@@ -218,18 +226,19 @@ def test_the_policy_is_valid_json_with_the_iam_shape():
         assert statement["Resource"]
         for action in ([statement["Action"]] if isinstance(statement["Action"], str)
                        else statement["Action"]):
-            assert re.fullmatch(r"(lambda|cloudwatch):[A-Z][A-Za-z]+", action), action
+            assert re.fullmatch(r"(lambda|cloudwatch|logs):[A-Z][A-Za-z]+", action), action
 
 
 def test_the_client_calls_found_are_plausible():
     assert {"get_alias", "update_alias", "invoke"} <= lambda_client_methods()
     assert {"get_metric_data", "describe_alarms"} <= cloudwatch_client_methods()
+    assert {"filter_log_events", "describe_log_streams"} <= logs_client_methods()
 
 
 def test_every_aws_call_maps_to_an_action_of_the_policy():
     doc = (DOCS / "aws-setup.md").read_text()
     assert missing_iam_actions(doc, lambda_client_methods(), cloudwatch_client_methods(),
-                               LOCAL_ONLY) == []
+                               LOCAL_ONLY, logs_client_methods()) == []
 
 
 def test_methods_left_out_of_the_policy_are_called_only_where_the_docs_say():
