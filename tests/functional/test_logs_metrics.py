@@ -123,3 +123,24 @@ def test_either_believes_the_source_that_has_seen_more(moto_logs):
     both = EitherMetrics(Fixed(40), Fixed(25))
     assert both.version_stats("f", "live", "2", 0, 1).invocations == 40
     assert EitherMetrics(Fixed(3), Fixed(25)).invocations("f", "live", "2", 0, 1) == 25
+
+
+def test_the_config_chooses_the_judges_source_on_aws(tmp_path, monkeypatch):
+    from lambdashift.config import parse_config
+    from lambdashift.aws.metrics import CloudWatchMetrics
+    from lambdashift.rollout.target import open_target
+
+    (tmp_path / "fn").mkdir()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    kinds = {}
+    for source in ("cloudwatch", "logs", "both"):
+        config = parse_config({"target": "aws", "region": "eu-west-1", "metrics": source,
+                               "functions": {"f": {"source": "fn", "handler": "index.handler"}}},
+                              file=tmp_path / "lambdashift.yaml")
+        target = open_target(config)
+        kinds[source] = type(target.metrics)
+        assert target.counter is target.metrics and target.logs is not None
+        if source == "logs":
+            assert target.metrics.logs.limiter.rate == 5.0  # FilterLogEvents' quota
+    assert kinds == {"cloudwatch": CloudWatchMetrics, "logs": LogsMetrics, "both": EitherMetrics}

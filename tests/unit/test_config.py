@@ -352,3 +352,11 @@ def test_hooks_are_checked_at_load_naming_the_key(dirs):
     data["hooks"] = {"pre_traffic": ["smoke"]}
     with pytest.raises(ConfigError, match=r"hooks.pre_traffic"):
         parse_config(data, file=dirs / "lambdashift.yaml")
+
+
+def test_metrics_source_defaults_to_cloudwatch_and_takes_logs_or_both(project):
+    assert project(MINIMAL).metrics == "cloudwatch"
+    assert project("metrics: logs\n" + MINIMAL).metrics == "logs"
+    assert project("metrics: both\n" + MINIMAL).metrics == "both"
+    with pytest.raises(ConfigError, match=r"metrics: must be cloudwatch, logs or both, got 'xray'"):
+        project("metrics: xray\n" + MINIMAL)
