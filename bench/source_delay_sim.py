@@ -20,7 +20,8 @@ Policies, on the same seeded rollouts:
                            published; an alarm after the 5 minutes comes too late (promoted)
 
 Blast radius = failed requests served by the candidate before the decision (all of them,
-seen or not). Run ``python bench/source_delay_sim.py`` (about a minute), ``--quick`` for a
+seen or not); "failed in 15 min" adds what a promoted candidate then fails at 100% of the
+traffic (and an undecided one at its 10%) until the 15-minute horizon. Run ``python bench/source_delay_sim.py`` (about a minute), ``--quick`` for a
 smoke run.
 """
 
@@ -84,6 +85,15 @@ class Rollout:
         t = self.times["candidate"]
         return int(self.failed["candidate"][t < until].sum())
 
+    def failures_by_horizon(self, verdict: str, when: float, p1: float) -> float:
+        """Failed requests over the whole horizon: a promoted candidate then takes every
+        request (expected p1 of them fail); an undecided one keeps its 10%."""
+        served = float(self.served_failures(HORIZON_S if verdict == "undecided" else when))
+        if verdict == "promote":
+            later = sum(int(np.sum(self.times[v] >= when)) for v in ("candidate", "stable"))
+            served += p1 * later
+        return served
+
     def from_logs(self, version: str, now: float) -> VersionStats:
         """What the logs source has received by ``now``."""
         seen = self.seen_at[version] <= now
@@ -137,6 +147,7 @@ class Row:
     blast: float
     decided_s: float
     rollback: float
+    horizon: float  # failed requests in the 15 minutes, promotion's aftermath included
 
 
 def run(rollouts: int, seed: int) -> list[Row]:
@@ -151,9 +162,11 @@ def run(rollouts: int, seed: int) -> list[Row]:
                 outcomes = [codedeploy(r) if name == "codedeploy"
                             else judged(r, name.split("/")[1], policy) for r in draws]
                 blasts = [r.served_failures(when) for r, (_, when) in zip(draws, outcomes)]
+                total = [r.failures_by_horizon(v, when, p1) for r, (v, when) in zip(draws, outcomes)]
                 rows.append(Row(rate, p1, name, statistics.fmean(blasts),
                                 statistics.median(when for _, when in outcomes),
-                                sum(v == "rollback" for v, _ in outcomes) / rollouts))
+                                sum(v == "rollback" for v, _ in outcomes) / rollouts,
+                                statistics.fmean(total)))
     return rows
 
 
@@ -163,15 +176,15 @@ def report(rows: list[Row], rollouts: int, seconds: float) -> None:
           f"{METRIC_DELAY[1]:.0f} s late; logs {LOG_DELAY[0]:.0f}-{LOG_DELAY[1]:.0f} s late; "
           f"judge every {POLL_S:.0f} s; {rollouts} rollouts per scenario; {seconds:.1f} s")
     print(f"{'req/s':>6} {'p1':>5} {'policy':<20} {'failed requests':>15} {'decided (median)':>17}"
-          f" {'rolled back':>11} {'vs codedeploy':>13}")
+          f" {'rolled back':>11} {'vs codedeploy':>13} {'failed in 15 min':>16}")
     by = {(r.rate, r.p1, r.policy): r for r in rows}
     for r in rows:
         cd = by[(r.rate, r.p1, "codedeploy")].blast
         ratio = f"{r.blast / cd:.3f}×" if cd else "-"
         print(f"{r.rate:>6.0f} {r.p1:>5.0%} {r.policy:<20} {r.blast:>15.1f} {r.decided_s:>15.0f} s"
-              f" {r.rollback:>11.0%} {ratio:>13}")
-    print("(a policy that does not roll back promotes: codedeploy's failing candidates that are "
-          "not rolled back go to 100% of traffic at 5 min; the judge's undecided ones keep 10%)")
+              f" {r.rollback:>11.0%} {ratio:>13} {r.horizon:>16.1f}")
+    print("(failed requests: served by the candidate before the decision; failed in 15 min adds "
+          "what a promoted candidate fails at 100% afterwards, and an undecided one at 10%)")
     target = by[(100.0, 1.0, "lambdashift/logs")].blast / by[(100.0, 1.0, "codedeploy")].blast
     print(f"100 req/s, 10% canary, candidate failing every request: lambdashift reading logs "
           f"served {target:.3f}× the failed requests of codedeploy (target ≤ 0.1×)")
