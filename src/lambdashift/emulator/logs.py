@@ -167,9 +167,6 @@ class LogStore:
         stamped = [(start if i <= first else end, m) for i, m in enumerate(messages)]
         self.put(f"/aws/lambda/{function_name}", stream_name, stamped)
 
-    def forget(self, function_name: str) -> None:
-        """A deleted function's log group stays on AWS; here too (nothing to do)."""
-
     # -- reading (the API) ---------------------------------------------------------------
 
     def groups(self) -> list[LogGroup]:
