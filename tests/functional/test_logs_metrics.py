@@ -144,3 +144,27 @@ def test_the_config_chooses_the_judges_source_on_aws(tmp_path, monkeypatch):
         if source == "logs":
             assert target.metrics.logs.limiter.rate == 5.0  # FilterLogEvents' quota
     assert kinds == {"cloudwatch": CloudWatchMetrics, "logs": LogsMetrics, "both": EitherMetrics}
+
+
+def test_every_page_of_filter_log_events_is_read_and_the_judges_pattern_is_sent():
+    from botocore.stub import ANY, Stubber
+
+    from lambdashift.aws.logs import JUDGE_PATTERN
+
+    client = _logs_client()
+    stream = "2026/12/03/[7]" + "c" * 32
+    stubber = Stubber(client)
+    page = {"logGroupName": "/aws/lambda/f", "startTime": ANY, "endTime": ANY,
+            "filterPattern": JUDGE_PATTERN}
+    stubber.add_response("filter_log_events", {"events": [
+        {"logStreamName": stream, "timestamp": 1000, "message": _report("a", 2.0), "eventId": "1"}],
+        "nextToken": "t1"}, page)
+    stubber.add_response("filter_log_events", {"events": [], "nextToken": "t2"},
+                         {**page, "nextToken": "t1"})  # empty pages may still carry a token
+    stubber.add_response("filter_log_events", {"events": [
+        {"logStreamName": stream, "timestamp": 1001, "message": _report("b", 3.0), "eventId": "2"}]},
+        {**page, "nextToken": "t2"})
+    with stubber:
+        stats = LogsMetrics(client).version_stats("f", "live", "7", 0.5, 2.0)
+    assert (stats.invocations, stats.warm) == (2, 2)
+    stubber.assert_no_pending_responses()

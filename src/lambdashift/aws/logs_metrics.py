@@ -20,6 +20,11 @@ dimension). Each look re-reads the last ``overlap_s`` seconds (events are dedupl
 id) so that events delivered late are still counted; events later than that are missed.
 Events are kept for the process's lifetime from the earliest ``since`` asked.
 
+The filter pattern only trims the download: every event is classified here, and each
+stream's events are taken in the order returned, so a server whose pattern matching is
+looser (moto matches every event for ``?term`` patterns) or that groups events by stream
+instead of interleaving them by time (moto without ``interleaved``) gives the same counts.
+
 :class:`EitherMetrics` (``metrics: both``) asks both sources and, per version, believes the
 one that has seen more invocations: logs lead while they flow, CloudWatch fills in if they
 stop (a log group deleted, a subscription or a logging config sending them elsewhere).
