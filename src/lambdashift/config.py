@@ -50,10 +50,11 @@ DEFAULT_METRICS = "cloudwatch"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 
 _TOP_KEYS = tuple(
-    "alias target region functions routes tables rollout analysis metrics hooks webhooks".split()
+    "alias target region functions routes tables rollout analysis metrics hooks webhooks state"
+    " select".split()
 )
 _FUNCTION_KEYS = tuple(
-    "source handler runtime timeout memory environment after include rollout".split()
+    "source handler runtime timeout memory environment after include rollout group".split()
 )
 _FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _ALIAS_NAME = re.compile(r"(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128}")
@@ -98,6 +99,8 @@ class FunctionConfig:
     environment: Mapping[str, str] = field(default_factory=dict, hash=False)
     after: tuple[str, ...] = ()
     include: tuple[Path, ...] = ()
+    #: Functions sharing a group roll out step by step together and roll back together.
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,9 @@ class Config:
     hooks: Mapping[str, Any] = field(default_factory=dict, hash=False)
     webhooks: Mapping[str, Any] = field(default_factory=dict, hash=False)
     metrics: str = DEFAULT_METRICS
+    #: ``state:`` (``rollout.state_config.StateConfig``) and ``select:`` (``rollout.selection``).
+    state: Any = None
+    select: tuple[Any, ...] = ()
 
     @property
     def root(self) -> Path:
@@ -204,8 +210,12 @@ def _parse(data: object, file: Path) -> Config:
     rollout_raw = _mapping(top.get("rollout", DEFAULT_ROLLOUT), "rollout")
     rollout = _rollout(rollout_raw, "rollout")
     functions_raw = _mapping(top.get("functions"), "functions", "a mapping of function names")
-    if not functions_raw:
-        raise ConfigError("functions: at least one function is needed")
+    from lambdashift.rollout.selection import parse_select
+    from lambdashift.rollout.state_config import parse_state
+
+    select = parse_select(top.get("select"), rollout_raw)
+    if not functions_raw and not select:
+        raise ConfigError("functions: at least one function is needed (or a `select:`)")
     functions = {
         name: _function(name, spec, root, rollout_raw) for name, spec in functions_raw.items()
     }
@@ -226,6 +236,8 @@ def _parse(data: object, file: Path) -> Config:
         hooks=_hooks(top, functions),
         webhooks=_webhooks(top.get("webhooks")),
         metrics=_metrics(top.get("metrics", DEFAULT_METRICS)),
+        state=parse_state(top.get("state")),
+        select=select,
     )
 
 
@@ -258,6 +270,9 @@ def _function(
         memory=_integer(spec.get("memory", 128), f"{path}.memory", 128, 10240),
         environment=types.MappingProxyType(environment),
         after=tuple(_string_list(spec.get("after"), f"{path}.after")),
+        group=(None if spec.get("group") is None
+               else _match(spec["group"], _FUNCTION_NAME, f"{path}.group",
+                           "a group name of 1 to 64 of a-z A-Z 0-9 - _")),
         include=tuple(
             _existing(item, root, f"{path}.include[{i}]", want_dir=False)
             for i, item in enumerate(includes)

@@ -51,7 +51,8 @@ class Session:
             api=self.target.api, store=self.target.store, clock=time.time, sleep=time.sleep,
             owner=owner_id(), counter=self.target.counter, analyzer=make_analyzer(self),
             notify=notify, pre_checks=self._checks("pre"), post_checks=self._checks("post"),
-            options=EngineOptions(poll_interval=self.poll, wait_at_gates=self.wait_at_gates),
+            options=EngineOptions(poll_interval=self.poll, wait_at_gates=self.wait_at_gates,
+                                  lease_seconds=getattr(self.config.state, "lease_seconds", 120.0)),
         )
 
     def hooks(self, function: str) -> Any:

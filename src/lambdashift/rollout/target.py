@@ -20,7 +20,7 @@ from botocore.exceptions import NoRegionError
 
 from lambdashift.config import Config
 from lambdashift.errors import ConfigError
-from lambdashift.rollout.store import SqliteStateStore
+from lambdashift.rollout.state_config import StateConfig, open_store
 
 #: Lambda's control-plane quota per account and region (not raisable); one limiter per process.
 CONTROL_PLANE_RATE = 15.0
@@ -36,7 +36,7 @@ class Target:
     name: str
     description: str
     api: LambdaApi
-    store: SqliteStateStore
+    store: Any  # lambdashift.rollout.store.StateStore: SQLite or DynamoDB (``state:``)
     counter: Any | None
     metrics: Any | None
     alarms: Any | None
@@ -69,7 +69,7 @@ def open_target(config: Config, *, local: bool = False, rate: float = CONTROL_PL
         return Target(
             name="local", description=f"local stack (Lambda API {stack.lambda_endpoint})",
             api=LambdaApi(client, limiter=limiter, retry=retry),
-            store=SqliteStateStore(state_db(config), namespace="local"),
+            store=_store(config, "local", stack.region, stack.dynamodb_endpoint),
             counter=metrics, metrics=metrics, alarms=None,
             api_url=stack.api_url, dev_url=stack.dev_url, is_local=True, logs=logs,
         )
@@ -92,7 +92,7 @@ def open_target(config: Config, *, local: bool = False, rate: float = CONTROL_PL
     return Target(
         name=f"aws:{region}", description=where,
         api=LambdaApi(client, limiter=limiter, retry=retry),
-        store=SqliteStateStore(state_db(config), namespace=f"aws:{region}"),
+        store=_store(config, f"aws:{region}", region, None),
         counter=metrics, metrics=metrics, alarms=alarms, logs=logs,
     )
 
@@ -105,3 +105,9 @@ def _choose(source: str, cloudwatch: Any, logs_client: Any, limiter: Any) -> Any
 
     logs = LogsMetrics(logs_client, limiter=limiter)
     return logs if source == "logs" else EitherMetrics(logs, cloudwatch)
+
+
+def _store(config: Config, namespace: str, region: str | None, local_endpoint: str | None) -> Any:
+    """The store ``state:`` names (SQLite beside the config by default)."""
+    return open_store(config.state or StateConfig(), namespace=namespace,
+                      sqlite_path=state_db(config), region=region, local_endpoint=local_endpoint)
