@@ -221,6 +221,9 @@ def _parse(data: object, file: Path) -> Config:
     }
     # Refuses unknown names in `after` and cycles now, before anything runs.
     order.waves({n: f.after for n, f in functions.items()})
+    from lambdashift.rollout.group import check_groups
+
+    check_groups(functions)  # members of a group must be able to advance together
     analysis = _raw(top, "analysis")
     JudgePolicy.from_params(analysis, "analysis")  # the judge's defaults, checked at load
     return Config(

@@ -29,12 +29,13 @@ def team_store(stack: NotesStack, lease: str) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
-def start(stack: NotesStack, *args: str, owner: str) -> subprocess.Popen[str]:
+def start(stack: NotesStack, *args: str, owner: str | None) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k != "LAMBDASHIFT_OWNER"}
     return subprocess.Popen(
         [sys.executable, "-m", "lambdashift.cli.main", *args, "--config",
          str(stack.root / "lambdashift.yaml"), *FAST],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "LAMBDASHIFT_OWNER": owner})
+        env={**env, "LAMBDASHIFT_OWNER": owner} if owner else env)
 
 
 def test_two_controllers_never_run_two_rollouts_of_one_function(notes_stack: NotesStack):
@@ -82,3 +83,36 @@ def test_a_killed_controllers_lease_expires_and_resume_elsewhere_finishes(notes_
     assert alias_traffic(notes_stack, fn) == (candidate, None, 0.0)
     rollouts = history(notes_stack, fn)
     assert rollouts[0]["candidate"] == candidate and rollouts[0]["phase"] == "succeeded"
+
+
+def test_a_group_killed_mid_rollout_resumes_as_a_group(notes_stack: NotesStack):
+    path = notes_stack.root / "lambdashift.yaml"
+    data = yaml.safe_load(path.read_text())
+    data.pop("state", None)  # the default SQLite store: groups do not depend on the backend
+    members = ["notes-update", "notes-delete"]
+    for fn in members:
+        data["functions"][fn]["group"] = "edits"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    set_rollout(notes_stack, {"strategy": "custom",
+                              "steps": [{"weight": 20}, {"pause": "3s"}, {"weight": 100}]})
+    wanted = {fn: new_version(notes_stack, fn) for fn in members}
+    a = start(notes_stack, "deploy", *members, owner=None)  # user@host pid N
+    deadline = time.monotonic() + 60
+    while (any(alias_traffic(notes_stack, fn)[1] != wanted[fn] for fn in members)
+           and time.monotonic() < deadline):
+        time.sleep(0.05)
+    os.kill(a.pid, signal.SIGKILL)  # both members at 20%, in their pause
+    a.communicate(timeout=30)
+    assert all(alias_traffic(notes_stack, fn)[1] == wanted[fn] for fn in members)
+
+    # The holder died on this host: resume breaks its locks at once.
+    resumed = run(notes_stack, "resume", *FAST)
+    assert resumed.returncode == 0, resumed.stderr
+    for fn in members:
+        assert alias_traffic(notes_stack, fn) == (wanted[fn], None, 0.0)
+        assert history(notes_stack, fn)[0]["rollout_id"].startswith("g.edits.")
+    entries = run(notes_stack, "history", "edits", "--json")
+    assert entries.returncode == 0, entries.stderr
+    outcomes = yaml.safe_load(entries.stdout)
+    assert len(outcomes) == 1 and outcomes[0]["outcome"] == "succeeded"
+    assert set(outcomes[0]["members"]) == set(members)

@@ -114,6 +114,9 @@ def run_status(args: argparse.Namespace) -> int:
 def run_history(args: argparse.Namespace) -> int:
     """Print past rollouts with their events."""
     session = open_session(args)
+    groups = {f.group for f in session.config.functions.values() if f.group}
+    if args.function in groups and args.function not in session.config.functions:
+        return _group_history(session, args)
     session.config.function(args.function)
     store = session.target.store
     rollouts = store.history(args.function, limit=args.limit)
@@ -142,6 +145,28 @@ def run_history(args: argparse.Namespace) -> int:
                       "continue; --verbose shows them)")
                 looks = 0
             print(f"  {at}  {e.kind:<18} {_event_text(e.details, args.verbose)}")
+    return 0
+
+
+def _group_history(session: Session, args: argparse.Namespace) -> int:
+    """A group's history: one entry per group rollout, newest first, with every member."""
+    from lambdashift.rollout.group import log_of
+
+    entries = session.target.store.events(log_of(args.function))[::-1][:args.limit]
+    if args.json:
+        print_json([{"at": e.at, **dict(e.details)} for e in entries])
+        return 0
+    if not entries:
+        print(f"group {args.function}: no rollouts yet")
+    for e in entries:
+        d = dict(e.details)
+        at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.at))
+        print(f"{d['group_id']}  group {args.function}  {d['outcome']}  ended {at}")
+        if d.get("reason"):
+            print(f"  outcome: {clip(d['reason'])}")
+        for fn, m in sorted(d["members"].items()):
+            versions = f"{m.get('stable', '?')} → {m.get('candidate', '?')}"
+            print(f"  {fn:<20} {versions:<8} {m['phase']}")
     return 0
 
 

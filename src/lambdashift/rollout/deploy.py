@@ -18,6 +18,7 @@ from lambdashift.core.machine import RolloutState, SetTraffic, Start, plan, tran
 from lambdashift.errors import LambdashiftError, LockedError
 from lambdashift.model import AnalysisStep, Phase, Step, Traffic, promote_index
 from lambdashift.rollout.engine import RolloutEngine
+from lambdashift.rollout.group import group_id_of, group_name_of, run_group
 
 
 @dataclass(frozen=True)
@@ -108,12 +109,49 @@ def dry_run(candidate: Candidate, alias: str, revision: str) -> list[SetTraffic]
     return [a for a in plan(state, now=0.0) if isinstance(a, SetTraffic)]
 
 
+def units_of(config: Config, wave: Iterable[str],
+             by_name: dict[str, Candidate]) -> list[tuple[str | None, list[str]]]:
+    """A wave as units that run in parallel: single functions ``(None, [fn])`` and groups
+    ``(name, members)``; a resumed member stays with the members of its own group run."""
+    units: dict[str, tuple[str | None, list[str]]] = {}
+    for name in wave:
+        c = by_name[name]
+        gid = group_id_of(c.resume.rollout_id) if c.resume is not None else None
+        fn = config.functions.get(name)
+        group = group_name_of(gid) if gid else (fn.group if fn is not None else None)
+        if group is None:
+            units[f"fn:{name}"] = (None, [name])
+        else:
+            units.setdefault(f"group:{gid or group}", (group, []))[1].append(name)
+    return list(units.values())
+
+
+def check_groups(config: Config, waves: list[tuple[str, ...]]) -> None:
+    """A group's members must share a wave (``after:`` between them would split it)."""
+    seen: dict[str, int] = {}
+    for index, wave in enumerate(waves):
+        for name in wave:
+            fn = config.functions.get(name)
+            if fn is None or fn.group is None:
+                continue
+            if seen.setdefault(fn.group, index) != index:
+                raise LambdashiftError(
+                    f"group {fn.group}: its members must not depend on each other through "
+                    "`after:` (they roll out together)")
+
+
 def run_waves(engine_for: Callable[[], RolloutEngine], config: Config, planned: list[Candidate],
-              *, on_error: Callable[[str, Exception], None] = lambda n, e: None) -> DeployOutcome:
-    """Run the planned rollouts wave by wave; later waves wait for earlier ones to succeed."""
+              *, on_error: Callable[[str, Exception], None] = lambda n, e: None,
+              workers: int = 32) -> DeployOutcome:
+    """Run the planned rollouts wave by wave; later waves wait for earlier ones to succeed.
+
+    Up to ``workers`` rollouts (or groups) of a wave run at once, on threads sharing the
+    engine's Lambda API (so one rate limiter) and store.
+    """
     outcome = DeployOutcome()
     by_name = {c.function: c for c in planned}
     waves = config.waves(by_name)
+    check_groups(config, waves)
     for index, wave in enumerate(waves):
         if outcome.exit_code == 1:
             outcome.not_started += [n for w in waves[index:] for n in w]
@@ -122,18 +160,25 @@ def run_waves(engine_for: Callable[[], RolloutEngine], config: Config, planned: 
             outcome.held += [n for w in waves[index:] for n in w]
             break
 
-        def one(name: str) -> tuple[str, RolloutState | Exception]:
-            c = by_name[name]
+        def one(unit: tuple[str | None, list[str]]) -> list[tuple[str, RolloutState | Exception]]:
+            group, names = unit
+            if group is not None:
+                members = [by_name[n] for n in names]
+                engine = engine_for()
+                return list(run_group(group, members, engine_for, engine.store, engine.api,
+                                      config.alias).items())
+            c = by_name[names[0]]
             engine = engine_for()
             try:
                 if c.resume is not None:
-                    return name, engine.resume(c.resume)
-                return name, engine.start(name, config.alias, c.candidate, c.steps)
+                    return [(c.function, engine.resume(c.resume))]
+                return [(c.function, engine.start(c.function, config.alias, c.candidate, c.steps))]
             except LambdashiftError as exc:
-                return name, exc
+                return [(c.function, exc)]
 
-        with ThreadPoolExecutor(max_workers=max(1, min(32, len(wave)))) as pool:
-            for name, result in pool.map(one, wave):
+        units = units_of(config, wave, by_name)
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(units)))) as pool:
+            for name, result in (r for rs in pool.map(one, units) for r in rs):
                 if isinstance(result, LockedError):
                     outcome.locked[name] = str(result)
                     on_error(name, result)

@@ -101,8 +101,12 @@ class RolloutEngine:
 
     # -- entry points --------------------------------------------------------------------
 
-    def start(self, function: str, alias: str, candidate: str, steps: tuple[Step, ...]) -> RolloutState:
-        """Begin a rollout of ``candidate`` from what the alias serves now; run it."""
+    def start(self, function: str, alias: str, candidate: str, steps: tuple[Step, ...], *,
+              rollout_id: str | None = None) -> RolloutState:
+        """Begin a rollout of ``candidate`` from what the alias serves now; run it.
+
+        ``rollout_id`` names it (a group's members carry the group's id); default a new one.
+        """
         lease = locks.acquire(self.store, function, self.owner, self.options.lease_seconds)
         try:
             active = self.store.active(function)
@@ -117,7 +121,7 @@ class RolloutEngine:
                     f"{function}:{alias} is split ({current.traffic}) and no rollout owns it: "
                     f"finish it first with `lambdashift promote {function}` or "
                     f"`lambdashift rollback {function}`")
-            state = RolloutState.new(f"r-{uuid.uuid4().hex[:12]}", function, alias,
+            state = RolloutState.new(rollout_id or f"r-{uuid.uuid4().hex[:12]}", function, alias,
                                      current.traffic.primary, candidate, steps, now=self.clock())
             self.store.save(state)
             first: Event = Start(current.traffic, current.revision_id, now=self.clock())
@@ -277,6 +281,10 @@ class RolloutEngine:
                 inbox.appendleft(sig)
                 return None
         return None
+
+    def keep_alive(self) -> None:
+        """Renew the lease if it is due: for callers that block a rollout's thread (groups)."""
+        self._renew()
 
     def _renew(self) -> None:
         lease = self._lease

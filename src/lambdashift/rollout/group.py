@@ -1,0 +1,264 @@
+"""Groups: functions that roll out step by step together and roll back together.
+
+``group: checkout`` on several functions (or on a ``select:`` entry) makes them one unit.
+Each member is an ordinary rollout (its own record, lock, intent and step log) run by its
+own engine on its own thread, so everything that makes one rollout crash-safe holds for
+each member. What the group adds:
+
+* **Lock-step.** A member's alias write that raises its candidate's weight waits until
+  every other unfinished member has reached the same weight (a barrier per weight), so no
+  member runs ahead onto a step the others have not been judged fit for. The first write
+  of each member does not wait: members start together anyway.
+* **Judged together.** The moment one member starts rolling back (a rollback verdict, a
+  failed check, a failed write, ``lambdashift rollback``), every other unfinished member is
+  sent a ``rollback`` signal through the store, and writes waiting at the barrier are
+  refused; a member that already finished on its candidate is set back to its stable
+  version. A group never ends half on new versions.
+* **One outcome.** The group's result (``succeeded`` or ``rolled_back``, with every member's
+  phase) is one line in the step log ``group:NAME``, which ``lambdashift history NAME`` shows.
+* **Resumable as a group.** Member rollout ids are ``g.NAME.ID.FUNCTION``: ``resume`` finds
+  the unfinished members of one group and drives them as a group again, and a member that
+  rolled back before the crash makes the rest roll back.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+
+from lambdashift.errors import AwsError, ConfigError, LambdashiftError
+from lambdashift.model import Phase, Traffic
+
+GROUP_PREFIX = "g."
+_ABORTING = ("rolling_back", "rolled_back", "failed")
+
+
+def group_id_of(rollout_id: str) -> str | None:
+    """``g.NAME.ID`` of a member's rollout id, or None for a rollout outside any group."""
+    if not rollout_id.startswith(GROUP_PREFIX):
+        return None
+    parts = rollout_id.split(".")
+    return ".".join(parts[:3]) if len(parts) >= 4 else None
+
+
+def group_name_of(group_id: str) -> str:
+    """``NAME`` of ``g.NAME.ID``."""
+    return group_id.split(".")[1]
+
+
+def log_of(name: str) -> str:
+    """The step log holding a group's outcomes, one line per group rollout."""
+    return f"group:{name}"
+
+
+def check_same_steps(name: str, members: Mapping[str, tuple[Any, ...]]) -> None:
+    """Members advance together, so they must have the same steps: ConfigError if not."""
+    distinct = {steps for steps in members.values()}
+    if len(distinct) > 1:
+        raise ConfigError(
+            f"group {name}: its members must have the same rollout steps to advance together "
+            f"({', '.join(sorted(members))}): give them one `rollout:`")
+
+
+def check_groups(functions: Mapping[str, Any]) -> None:
+    """The config's groups: same steps for all members, no ``after:`` inside a group."""
+    groups: dict[str, dict[str, Any]] = {}
+    for name, fn in functions.items():
+        if fn.group is not None:
+            groups.setdefault(fn.group, {})[name] = fn
+    for group, members in groups.items():
+        check_same_steps(group, {n: f.rollout.steps for n, f in members.items()})
+        for name, fn in members.items():
+            inside = sorted(set(fn.after) & set(members))
+            if inside:
+                raise ConfigError(
+                    f"functions.{name}.after: {inside[0]} is in the same group ({group}); "
+                    "members roll out together, so one cannot wait for another")
+
+
+class _Barrier:
+    """Where members meet before raising their candidates' weight; see the module docstring."""
+
+    def __init__(self, name: str, positions: dict[str, float], on_abort: Callable[[str, str], None]):
+        self.name = name
+        self._cond = threading.Condition()
+        self._position = dict(positions)  # the candidate's weight each member last wrote
+        self._waiting: dict[str, float | None] = dict.fromkeys(positions)
+        self._opened: set[float] = set()
+        self._done: set[str] = set()
+        self._on_abort = on_abort
+        self.aborted: str | None = None
+
+    def before_write(self, function: str, weight: float, keep_alive: Callable[[], None]) -> None:
+        """Wait (renewing the lease) until every member is at ``weight``; raise if aborted."""
+        with self._cond:
+            if self.aborted is None and self._position[function] > 0 and weight > self._position[function]:
+                self._waiting[function] = weight
+                self._cond.notify_all()
+                while self.aborted is None and not self._ready(function, weight):
+                    self._cond.wait(timeout=1.0)
+                    keep_alive()
+                self._waiting[function] = None
+                if self.aborted is None:
+                    self._opened.add(weight)
+            if self.aborted is not None and weight > 0:
+                raise AwsError(f"group {self.name} rolls back together: {self.aborted}",
+                               code="GroupRollback", operation="UpdateAlias")
+
+    def _ready(self, function: str, weight: float) -> bool:
+        if weight in self._opened:
+            return True
+        return all(other == function or other in self._done or self._position[other] >= weight
+                   or self._waiting[other] == weight for other in self._position)
+
+    def written(self, function: str, weight: float) -> None:
+        with self._cond:
+            self._position[function] = weight
+            self._cond.notify_all()
+
+    def finished(self, function: str) -> None:
+        with self._cond:
+            self._done.add(function)
+            self._cond.notify_all()
+
+    def abort(self, function: str, reason: str) -> None:
+        """The first member to roll back aborts the group; the others are told once."""
+        with self._cond:
+            if self.aborted is not None:
+                return
+            self.aborted = f"{function} rolls back: {reason}"
+            self._cond.notify_all()
+            others = [m for m in self._position if m != function and m not in self._done]
+        for other in others:
+            self._on_abort(other, self.aborted)
+
+
+class _MemberApi:
+    """The shared Lambda API, with a member's forward writes passing the group's barrier."""
+
+    def __init__(self, api: Any, barrier: _Barrier, stable: str, candidate: str,
+                 keep_alive: Callable[[], None]) -> None:
+        self._api, self._barrier = api, barrier
+        self._stable, self._candidate = stable, candidate
+        self._keep_alive = keep_alive
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._api, name)
+
+    def weight(self, traffic: Traffic) -> float:
+        """The candidate's share of ``traffic``."""
+        if traffic.canary is None:
+            return 1.0 if traffic.primary == self._candidate else 0.0
+        return traffic.weight if traffic.canary == self._candidate else 0.0
+
+    def update_alias(self, function: str, alias: str, traffic: Traffic, *,
+                     expected_revision: str | None) -> Any:
+        weight = self.weight(traffic)
+        self._barrier.before_write(function, weight, self._keep_alive)
+        written = self._api.update_alias(function, alias, traffic,
+                                         expected_revision=expected_revision)
+        self._barrier.written(function, weight)
+        return written
+
+
+def run_group(name: str, planned: list[Any], engine_for: Callable[[], Any], store: Any,
+              api: Any, alias: str) -> dict[str, Any]:
+    """Run one group's members together; function → final ``RolloutState`` or exception.
+
+    ``planned`` are ``deploy.Candidate``s: new rollouts, or the unfinished members of one
+    earlier group run (``resume``), never a mix of two runs.
+    """
+    check_same_steps(name, {c.function: c.steps for c in planned})
+    resumed = [c.resume for c in planned if c.resume is not None]
+    group_id = (group_id_of(resumed[0].rollout_id) if resumed else None) or \
+        f"{GROUP_PREFIX}{name}.{uuid.uuid4().hex[:8]}"
+    members = {c.function: c for c in planned}
+    positions = {}
+    for c in planned:
+        traffic = c.resume.traffic if c.resume is not None else Traffic(c.stable)
+        positions[c.function] = _MemberApi(None, None, c.stable, c.candidate, lambda: None).weight(traffic)  # type: ignore[arg-type]
+
+    def tell(function: str, reason: str) -> None:
+        store.send_signal(function, "rollback", {"reason": f"group {name}: {reason}"})
+
+    barrier = _Barrier(name, positions, tell)
+    if resumed:
+        # A member that ended on a rollback before the crash decides for the rest.
+        for event in store.events(group_id):
+            for fn, rid in dict(event.details.get("members", {})).items():
+                if fn not in members:
+                    earlier = store.load(rid)
+                    if earlier is not None and earlier.phase in (Phase.ROLLED_BACK, Phase.FAILED):
+                        barrier.abort(fn, earlier.reason or earlier.phase.value)
+    else:
+        store.record_event(group_id, log_of(name), "group_started", {
+            "members": {fn: f"{group_id}.{fn}" for fn in members}})
+
+    def one(c: Any) -> tuple[str, Any]:
+        engine = engine_for()
+        engine.api = _MemberApi(api, barrier, c.stable, c.candidate, engine.keep_alive)
+        notify = engine.notify
+
+        def member_notify(state: Any, note: Any) -> None:
+            notify(state, note)
+            if note.event in _ABORTING:
+                barrier.abort(c.function, str(note.details.get("reason", note.event)))
+        engine.notify = member_notify
+        try:
+            if c.resume is not None:
+                return c.function, engine.resume(c.resume)
+            return c.function, engine.start(c.function, alias, c.candidate, c.steps,
+                                            rollout_id=f"{group_id}.{c.function}")
+        except LambdashiftError as exc:
+            barrier.abort(c.function, str(exc))
+            return c.function, exc
+        finally:
+            barrier.finished(c.function)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(64, len(planned)))) as pool:
+        results = dict(pool.map(one, planned))
+    if barrier.aborted is not None:
+        for fn, state in list(results.items()):
+            if not isinstance(state, Exception) and state.phase is Phase.SUCCEEDED:
+                results[fn] = _set_back(store, api, state, barrier.aborted)
+    _record_outcome(store, name, group_id, results, barrier.aborted)
+    return results
+
+
+def _set_back(store: Any, api: Any, state: Any, why: str) -> Any:
+    """A member that finished on its candidate before the group failed: back to stable."""
+    reason = f"group rolled back after this member finished: {why}"
+    try:
+        written = api.update_alias(state.function, state.alias, Traffic(state.stable),
+                                   expected_revision=state.revision_id)
+    except LambdashiftError as exc:
+        store.record_event(state.rollout_id, state.function, "group_rollback_failed",
+                           {"reason": f"{reason}; the write failed: {exc}"})
+        return exc
+    back = replace(state, phase=Phase.ROLLED_BACK, traffic=Traffic(state.stable),
+                   revision_id=written.revision_id, reason=reason)
+    store.save(back)
+    store.record_event(state.rollout_id, state.function, "RolledBackWithGroup",
+                       {"phase": back.phase.value, "traffic": str(back.traffic), "reason": reason})
+    return back
+
+
+def _record_outcome(store: Any, name: str, group_id: str, results: Mapping[str, Any],
+                    aborted: str | None) -> None:
+    members = {}
+    for fn, r in sorted(results.items()):
+        if isinstance(r, Exception):
+            members[fn] = {"phase": "error", "reason": str(r)}
+        else:
+            members[fn] = {"phase": r.phase.value, "rollout_id": r.rollout_id,
+                           "stable": r.stable, "candidate": r.candidate, "reason": r.reason}
+    phases = {m["phase"] for m in members.values()}
+    if phases & {"paused", "progressing", "pending", "rolling_back", "promoting"}:
+        return  # a gate (--no-wait) or a lost lock: the outcome is `resume`'s to record
+    outcome = "succeeded" if phases == {"succeeded"} else "rolled_back"
+    store.record_event(log_of(name), log_of(name), "group_outcome", {
+        "group_id": group_id, "outcome": outcome, "reason": aborted or "", "members": members})

@@ -1,0 +1,150 @@
+"""Groups on the emulator: members advance together and roll back together.
+
+Real engines on real threads against the emulator, through ``deploy.run_waves`` as
+``lambdashift deploy`` runs them. The analysis step's verdict comes from invoking the
+candidate version once (a bad candidate raises), so "bad" is the candidate's own code.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from lambdashift.aws.lambda_api import LambdaApi
+from lambdashift.aws.throttle import NO_LIMIT, RetryPolicy
+from lambdashift.config import parse_config
+from lambdashift.core.machine import VerdictReceived
+from lambdashift.errors import ConfigError
+from lambdashift.model import Phase, Traffic, Verdict
+from lambdashift.rollout import deploy
+from lambdashift.rollout.engine import EngineOptions, RolloutEngine
+from lambdashift.rollout.group import log_of
+from lambdashift.rollout.sqlite_store import SqliteStateStore
+from tests.conftest import ROLE, make_zip
+
+HANDLER = """
+import os
+
+def handler(event, context):
+    if os.environ["RELEASE"] == "bad":
+        raise RuntimeError("this candidate is broken")
+    return {"release": os.environ["RELEASE"]}
+"""
+STEPS = [{"weight": 10}, {"analysis": {"max_error_rate": 0.01, "interval": "0.05s"}},
+         {"weight": 50}, {"analysis": {"max_error_rate": 0.01, "interval": "0.05s"}},
+         {"weight": 100}]
+
+
+class InvokeAnalyzer:
+    """Judges a candidate by invoking it once: an error is a rollback, else promote."""
+
+    def __init__(self, api: LambdaApi) -> None:
+        self.api = api
+        self.calls: list[tuple[str, int]] = []
+
+    def analyze(self, state, step, now):  # noqa: ANN001, ANN201
+        self.calls.append((state.function, state.step_index))
+        result = self.api.invoke(state.function, state.candidate, b"{}")
+        if result.function_error:
+            return VerdictReceived(Verdict.ROLLBACK, (f"{state.candidate} raised",), now=now)
+        return VerdictReceived(Verdict.PROMOTE, ("it answered",), now=now)
+
+
+def make_group(client, count: int, bad: set[int]) -> tuple[list[str], dict[str, str]]:
+    """``count`` functions on version 1 (live), each with a candidate version 2."""
+    prefix = f"grp-{uuid.uuid4().hex[:6]}"
+    names = [f"{prefix}-{i:02d}" for i in range(count)]
+    for i, name in enumerate(names):
+        client.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE,
+                               Handler="index.handler", Code={"ZipFile": make_zip({"index.py": HANDLER})},
+                               Environment={"Variables": {"RELEASE": "v1"}}, Publish=True)
+        client.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+        client.update_function_configuration(
+            FunctionName=name, Environment={"Variables": {"RELEASE": "bad" if i in bad else "v2"}})
+        client.publish_version(FunctionName=name)
+    return names, {n: "2" for n in names}
+
+
+def group_config(tmp_path: Path, names: list[str]):
+    (tmp_path / "src").mkdir(exist_ok=True)
+    data = {"functions": {n: {"source": "src", "handler": "index.handler", "group": "shop"}
+                          for n in names},
+            "rollout": {"strategy": "custom", "steps": STEPS}}
+    return parse_config(data, file=tmp_path / "lambdashift.yaml")
+
+
+@pytest.fixture
+def rig(client, tmp_path):
+    api = LambdaApi(client, limiter=NO_LIMIT, retry=RetryPolicy(max_attempts=2, base=0.0))
+    store = SqliteStateStore(tmp_path / "state.db", namespace="local")
+    analyzer = InvokeAnalyzer(api)
+
+    def engine() -> RolloutEngine:
+        return RolloutEngine(api=api, store=store, clock=time.time, sleep=time.sleep,
+                             owner="test", analyzer=analyzer,
+                             options=EngineOptions(poll_interval=0.02))
+    yield api, store, analyzer, engine
+    store.close()
+
+
+def run(api, store, config, engine):  # noqa: ANN001, ANN201
+    planned, skipped = deploy.candidates(api, store, config, list(config.functions), to=None,
+                                         strategy=None)
+    assert not skipped
+    return deploy.run_waves(engine, config, planned)
+
+
+def test_a_group_of_20_with_one_bad_candidate_ends_all_on_stable(client, rig, tmp_path):
+    api, store, analyzer, engine = rig
+    names, _ = make_group(client, 20, bad={7})
+    config = group_config(tmp_path, names)
+    outcome = run(api, store, config, engine)
+
+    assert outcome.exit_code == 1
+    for name in names:
+        alias = api.get_alias(name, "live")
+        assert alias.traffic == Traffic("1"), (name, alias.traffic)  # every member on stable
+        assert outcome.states[name].phase is Phase.ROLLED_BACK, name
+    # Lock-step: nobody went past the first analysis step, since a member failed there.
+    assert {step for _, step in analyzer.calls} == {1}
+    for name in names:
+        writes = [e.details["traffic"] for e in store.events(outcome.states[name].rollout_id)
+                  if e.kind == "AliasWritten"]
+        assert writes == ["1 (90%) + 2 (10%)", "1 (100%)"], (name, writes)
+    # One entry for the group, naming the member that decided it.
+    entries = store.events(log_of("shop"))
+    assert [e.kind for e in entries] == ["group_outcome"]
+    assert entries[0].details["outcome"] == "rolled_back"
+    assert f"{names[7]} rolls back" in entries[0].details["reason"]
+    assert set(entries[0].details["members"]) == set(names)
+
+
+def test_a_healthy_group_advances_step_by_step_together(client, rig, tmp_path):
+    api, store, analyzer, engine = rig
+    names, _ = make_group(client, 5, bad=set())
+    outcome = run(api, store, group_config(tmp_path, names), engine)
+    assert outcome.exit_code == 0
+    assert all(api.get_alias(n, "live").traffic == Traffic("2") for n in names)
+    # Every member's 50% write came after every member's first analysis: a barrier per step.
+    events = {n: store.events(outcome.states[n].rollout_id) for n in names}
+    first_verdicts = [next(e.at for e in ev if e.kind == "VerdictReceived") for ev in events.values()]
+    fifty = [next(e.at for e in ev if e.kind == "AliasWritten" and "50%" in e.details["traffic"])
+             for ev in events.values()]
+    assert max(first_verdicts) <= min(fifty)
+    assert store.events(log_of("shop"))[-1].details["outcome"] == "succeeded"
+
+
+def test_members_with_different_steps_are_a_config_error(tmp_path):
+    (tmp_path / "src").mkdir()
+    data = {"functions": {n: {"source": "src", "handler": "index.handler", "group": "shop"}
+                          for n in ("a", "b")}, "rollout": {"strategy": "custom", "steps": STEPS}}
+    data["functions"]["b"]["rollout"] = {"strategy": "blue-green"}
+    with pytest.raises(ConfigError, match="group shop: its members must have the same rollout steps"):
+        parse_config(data, file=tmp_path / "lambdashift.yaml")
+    data["functions"]["b"] = {"source": "src", "handler": "index.handler", "group": "shop",
+                              "after": ["a"]}
+    with pytest.raises(ConfigError, match="a is in the same group"):
+        parse_config(data, file=tmp_path / "lambdashift.yaml")
