@@ -277,6 +277,45 @@ class LambdaApi:
         raw = self._send("PublishVersion", function, self._client.publish_version, params)
         return str(raw["Version"])
 
+    def aliases(self, function: str) -> dict[str, tuple[str, ...]]:
+        """Every alias of the function → the versions it routes to (ListAliases, all pages)."""
+        found: dict[str, tuple[str, ...]] = {}
+        marker: str | None = None
+        while True:
+            params: Raw = {"FunctionName": function, **({"Marker": marker} if marker else {})}
+            page = self._send("ListAliases", function, self._client.list_aliases, params)
+            for raw in page.get("Aliases", []):
+                weights = (raw.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+                found[raw["Name"]] = (str(raw["FunctionVersion"]), *map(str, weights))
+            marker = page.get("NextMarker")
+            if not marker:
+                return found
+
+    def delete_version(self, function: str, version: str) -> None:
+        """DeleteFunction of one published version (never $LATEST: that deletes the function)."""
+        if not version.isdigit():
+            raise ValueError(f"only a published version can be deleted, got {version!r}")
+        self._send("DeleteFunction", f"{function}:{version}", self._client.delete_function,
+                   {"FunctionName": function, "Qualifier": version})
+
+    def function_names(self) -> list[str]:
+        """Every function's name (ListFunctions, all pages, 50 a page)."""
+        names: list[str] = []
+        marker: str | None = None
+        while True:
+            params: Raw = {"MaxItems": 50, **({"Marker": marker} if marker else {})}
+            page = self._send("ListFunctions", "functions", self._client.list_functions, params)
+            names += [f["FunctionName"] for f in page.get("Functions", [])]
+            marker = page.get("NextMarker")
+            if not marker:
+                return names
+
+    def function_tags(self, function: str) -> dict[str, str]:
+        """The function's tags (ListTags of its ARN)."""
+        arn = self.function_configuration(function)["FunctionArn"]
+        return dict(self._send("ListTags", function, self._client.list_tags,
+                               {"Resource": arn}).get("Tags", {}))
+
     # -- data plane ------------------------------------------------------------------------
 
     def invoke(self, function: str, qualifier: str | None, payload: bytes) -> InvokeResult:
