@@ -298,21 +298,38 @@ class LambdaApi:
         self._send("DeleteFunction", f"{function}:{version}", self._client.delete_function,
                    {"FunctionName": function, "Qualifier": version})
 
-    def function_names(self) -> list[str]:
-        """Every function's name (ListFunctions, all pages, 50 a page)."""
-        names: list[str] = []
+    def function_arns(self) -> dict[str, str]:
+        """Every function's name → its ARN (ListFunctions, all pages, 50 a page)."""
+        names: dict[str, str] = {}
         marker: str | None = None
         while True:
             params: Raw = {"MaxItems": 50, **({"Marker": marker} if marker else {})}
             page = self._send("ListFunctions", "functions", self._client.list_functions, params)
-            names += [f["FunctionName"] for f in page.get("Functions", [])]
+            names.update((f["FunctionName"], f["FunctionArn"]) for f in page.get("Functions", []))
             marker = page.get("NextMarker")
             if not marker:
                 return names
 
-    def function_tags(self, function: str) -> dict[str, str]:
-        """The function's tags (ListTags of its ARN)."""
-        arn = self.function_configuration(function)["FunctionArn"]
+    def latest_versions(self) -> dict[str, str]:
+        """Every function's highest published version, from one ListFunctions sweep
+        (``FunctionVersion=ALL``, 50 versions a call); functions never published are absent."""
+        latest: dict[str, int] = {}
+        marker: str | None = None
+        while True:
+            params: Raw = {"MaxItems": 50, "FunctionVersion": "ALL",
+                           **({"Marker": marker} if marker else {})}
+            page = self._send("ListFunctions", "functions", self._client.list_functions, params)
+            for f in page.get("Functions", []):
+                if str(f.get("Version", "")).isdigit():
+                    name = f["FunctionName"]
+                    latest[name] = max(latest.get(name, 0), int(f["Version"]))
+            marker = page.get("NextMarker")
+            if not marker:
+                return {name: str(v) for name, v in latest.items()}
+
+    def function_tags(self, function: str, arn: str | None = None) -> dict[str, str]:
+        """The function's tags (ListTags of its ARN, looked up unless given)."""
+        arn = arn or self.function_configuration(function)["FunctionArn"]
         return dict(self._send("ListTags", function, self._client.list_tags,
                                {"Resource": arn}).get("Tags", {}))
 

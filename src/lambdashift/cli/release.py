@@ -9,6 +9,7 @@ from lambdashift.cli.progress import line
 from lambdashift.cli.session import add_target_arguments, open_session
 from lambdashift.errors import ConfigError
 from lambdashift.rollout import deploy as deploying
+from lambdashift.rollout.selection import expand
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -67,6 +68,7 @@ def run_deploy(args: argparse.Namespace) -> int:
     """Plan, then run (or print) the rollouts."""
     session = open_session(args)
     session.wait_at_gates = not args.no_wait
+    session.config = expand(session.config, session.target.api)  # `select:`: listed once
     if args.to is not None and len(args.functions) != 1:
         raise ConfigError("--to VERSION needs exactly one function: `lambdashift deploy FN --to N`")
     names = _validate_names(session, args.functions)
@@ -125,6 +127,8 @@ def run_resume(args: argparse.Namespace) -> int:
     """Continue every unfinished rollout on this target."""
     session = open_session(args)
     session.wait_at_gates = not args.no_wait
+    if session.config.select:  # a selected function's rollout needs its place in the order
+        session.config = expand(session.config, session.target.api)
     active = session.target.store.active()
     if not active:
         note("no unfinished rollout")

@@ -71,15 +71,20 @@ class ControlPlaneLimiter:
         self.rate = rate
         self._tokens = rate
         self._last = time.monotonic()
+        #: Control-plane calls received and refused since start (``/_lambdashift/control-plane``).
+        self.calls = 0
+        self.throttled = 0
 
     def take(self) -> None:
         """Spend a token, or refuse the call as AWS does when over the quota."""
+        self.calls += 1
         if self.rate <= 0:
             return
         now = time.monotonic()
         self._tokens = min(self.rate, self._tokens + (now - self._last) * self.rate)
         self._last = now
         if self._tokens < 1:
+            self.throttled += 1
             raise TooManyRequestsException("Rate exceeded", Reason="CallerRateLimitExceeded")
         self._tokens -= 1
 
@@ -231,6 +236,10 @@ def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float
         # The CloudWatch Logs API (AWS JSON 1.1) shares the port: only it uses POST /.
         return await logs_api.handle(r, invoker.logs, store.arns.region, store.arns.account_id)
 
+    async def control_plane(r: Request, rid: str) -> Response:
+        return _json({"rate": limiter.rate, "calls": limiter.calls,
+                      "throttled": limiter.throttled}, 200, rid)
+
     async def unknown(r: Request, rid: str) -> Response:
         raise UnknownOperationException(f"Unknown operation: {r.method} {r.url.path}")
 
@@ -267,6 +276,7 @@ def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float
         Route("/_lambdashift/code/{file}", op(code, control=False), methods=["GET"]),
         Route("/_lambdashift/runtime", op(runtime_stats, control=False), methods=["GET"]),
         Route("/", cloudwatch_logs, methods=["POST"]),
+        Route("/_lambdashift/control-plane", op(control_plane, control=False), methods=["GET"]),
         Route("/{path:path}", op(unknown, control=False),
               methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]),
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from lambdashift.config import Config
 from lambdashift.core import strategy as strategies
@@ -30,6 +31,7 @@ class Candidate:
     candidate: str
     steps: tuple[Step, ...]
     resume: RolloutState | None = None   # an unfinished rollout to continue instead
+    current: Any = field(default=None, compare=False)  # the alias as read to plan (AliasState)
 
 
 @dataclass
@@ -56,6 +58,10 @@ class DeployOutcome:
         return 0
 
 
+#: From this many functions on, ``candidates`` lists every version at once (ListFunctions).
+BATCH_FROM = 50
+
+
 def steps_for(config: Config, function: str, strategy: str | None) -> tuple[Step, ...]:
     """The function's configured steps (or ``--strategy NAME``'s), with a post-traffic check
     step after the promotion when the function has post-traffic hooks."""
@@ -75,15 +81,21 @@ def steps_for(config: Config, function: str, strategy: str | None) -> tuple[Step
 
 def candidates(api, store, config: Config, names: Iterable[str], *, to: str | None,  # noqa: ANN001
                strategy: str | None) -> tuple[list[Candidate], dict[str, str]]:
-    """Which functions need a rollout (or have one to resume), and why the others do not."""
+    """Which functions need a rollout (or have one to resume), and why the others do not.
+
+    For many functions (``BATCH_FROM`` or more) the latest versions come from one paginated
+    ListFunctions sweep (50 versions a call) instead of a ListVersionsByFunction each.
+    """
     planned, skipped = [], {}
+    names = list(names)
+    latest = api.latest_versions() if to is None and len(names) >= BATCH_FROM else None
     for name in names:
         active = store.active(name)
         if active:
             state = active[0]
             planned.append(Candidate(name, state.stable, state.candidate, state.steps, resume=state))
             continue
-        target = to or api.latest_version(name)
+        target = to or (latest.get(name) if latest is not None else api.latest_version(name))
         if target is None:
             skipped[name] = "no published version: run `lambdashift publish` first"
             continue
@@ -95,7 +107,8 @@ def candidates(api, store, config: Config, names: Iterable[str], *, to: str | No
             raise LambdashiftError(
                 f"{name}:{config.alias} is split ({alias.traffic}) and no rollout owns it: "
                 f"`lambdashift promote {name}` or `lambdashift rollback {name}` first")
-        planned.append(Candidate(name, alias.traffic.primary, target, steps_for(config, name, strategy)))
+        planned.append(Candidate(name, alias.traffic.primary, target,
+                                 steps_for(config, name, strategy), current=alias))
     return planned, skipped
 
 
@@ -172,7 +185,8 @@ def run_waves(engine_for: Callable[[], RolloutEngine], config: Config, planned: 
             try:
                 if c.resume is not None:
                     return [(c.function, engine.resume(c.resume))]
-                return [(c.function, engine.start(c.function, config.alias, c.candidate, c.steps))]
+                return [(c.function, engine.start(c.function, config.alias, c.candidate, c.steps,
+                                                  current=c.current))]
             except LambdashiftError as exc:
                 return [(c.function, exc)]
 

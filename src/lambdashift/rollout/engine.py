@@ -102,10 +102,13 @@ class RolloutEngine:
     # -- entry points --------------------------------------------------------------------
 
     def start(self, function: str, alias: str, candidate: str, steps: tuple[Step, ...], *,
-              rollout_id: str | None = None) -> RolloutState:
+              rollout_id: str | None = None, current: Any = None) -> RolloutState:
         """Begin a rollout of ``candidate`` from what the alias serves now; run it.
 
         ``rollout_id`` names it (a group's members carry the group's id); default a new one.
+        ``current`` is the alias as the caller just read it (``deploy`` reads every alias to
+        plan): it saves a GetAlias under the 15/s quota, and is safe because the first write
+        carries its RevisionId, so a change since then stops the rollout instead.
         """
         lease = locks.acquire(self.store, function, self.owner, self.options.lease_seconds)
         try:
@@ -115,7 +118,8 @@ class RolloutEngine:
                     f"{function} has an unfinished rollout {active[0].rollout_id} "
                     f"({active[0].stable} → {active[0].candidate}, {active[0].phase.value}); "
                     "`lambdashift resume` continues it, `lambdashift rollback` ends it")
-            current = self.api.get_alias(function, alias)
+            if current is None:
+                current = self.api.get_alias(function, alias)
             if current.traffic.canary is not None:
                 raise RolloutError(
                     f"{function}:{alias} is split ({current.traffic}) and no rollout owns it: "

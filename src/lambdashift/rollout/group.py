@@ -212,7 +212,8 @@ def run_group(name: str, planned: list[Any], engine_for: Callable[[], Any], stor
             if c.resume is not None:
                 return c.function, engine.resume(c.resume)
             return c.function, engine.start(c.function, alias, c.candidate, c.steps,
-                                            rollout_id=f"{group_id}.{c.function}")
+                                            rollout_id=f"{group_id}.{c.function}",
+                                            current=c.current)
         except LambdashiftError as exc:
             barrier.abort(c.function, str(exc))
             return c.function, exc

@@ -93,19 +93,19 @@ class Selection:
 
     def __init__(self, api: Any) -> None:
         self._api = api
-        self._names: list[str] | None = None
+        self._arns: dict[str, str] | None = None
         self._tags: dict[str, dict[str, str]] = {}
 
     def names(self) -> list[str]:
         """Every function name of the target (ListFunctions, all pages), cached."""
-        if self._names is None:
-            self._names = self._api.function_names()
-        return self._names
+        if self._arns is None:
+            self._arns = self._api.function_arns()
+        return sorted(self._arns)
 
     def tags(self, name: str) -> dict[str, str]:
         """The function's tags (ListTags), cached."""
         if name not in self._tags:
-            self._tags[name] = self._api.function_tags(name)
+            self._tags[name] = self._api.function_tags(name, (self._arns or {}).get(name))
         return self._tags[name]
 
     def matching(self, selector: Selector) -> list[str]:

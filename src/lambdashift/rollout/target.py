@@ -54,7 +54,10 @@ def state_db(config: Config) -> Path:
 
 def open_target(config: Config, *, local: bool = False, rate: float = CONTROL_PLANE_RATE) -> Target:
     """The target the config (or ``--local``) names, ready to use."""
-    limiter = RateLimiter(rate=rate, burst=max(1, int(rate)))
+    # A burst of a third of the quota: AWS's own bucket then keeps two thirds in reserve for
+    # requests that reach it bunched up (network jitter), so pacing at the full rate is not
+    # answered with 429s.
+    limiter = RateLimiter(rate=rate, burst=max(1, int(rate) // 3))
     retry = RetryPolicy()
     if local or config.target == "local":
         from lambdashift.local.metrics import EmulatorMetrics
