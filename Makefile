@@ -31,6 +31,7 @@ bench: install
 	$(BIN)/python bench/list_scaling.py
 	$(BIN)/python bench/analysis_sim.py
 	$(BIN)/python bench/source_delay_sim.py
+	$(BIN)/python bench/scale.py --functions 1000
 
 clean:
 	rm -rf $(VENV) .lambdashift build src/*.egg-info

@@ -33,3 +33,9 @@ def test_source_delay_bench_prints_each_sources_blast_radius_beside_codedeploys(
     text = bench("bench/source_delay_sim.py", "--quick")
     assert "lambdashift/logs" in text and "lambdashift/metrics" in text and "codedeploy" in text
     assert "the failed requests of codedeploy (target" in text
+
+
+def test_scale_bench_prints_calls_throttles_memory_and_its_ratio():
+    text = bench("bench/scale.py", "--functions", "4", "--pause", "0.2s", "--poll", "0.1")
+    assert "4 rollouts succeeded" in text and "throttled (429):" in text
+    assert "peak memory" in text and text.strip().splitlines()[-1].startswith("ratio ")

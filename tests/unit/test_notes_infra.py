@@ -414,3 +414,32 @@ def test_backend_example_uses_s3_native_locking() -> None:
     assert s3["use_lockfile"] is True
     assert s3["encrypt"] is True
     assert "dynamodb_table" not in s3
+
+
+def test_state_table_has_the_key_schema_the_dynamodb_store_uses() -> None:
+    from lambdashift.rollout.dynamodb_store import ATTRIBUTES, KEY_SCHEMA
+    from lambdashift.rollout.state_config import DEFAULT_TABLE
+
+    table = RESOURCES["aws_dynamodb_table.lambdashift_state"]
+    keys = {k["KeyType"]: k["AttributeName"] for k in KEY_SCHEMA}
+    assert (table["hash_key"], table["range_key"]) == (keys["HASH"], keys["RANGE"])
+    assert {a["name"]: a["type"] for a in table["attribute"]} == {
+        a["AttributeName"]: a["AttributeType"] for a in ATTRIBUTES}
+    assert table["billing_mode"] == "PAY_PER_REQUEST"
+    assert table["point_in_time_recovery"][0]["enabled"] is True
+    assert blocks(ROOT, "variable")["state_table_name"]["default"] == DEFAULT_TABLE
+
+
+def test_state_policy_grants_exactly_the_calls_the_dynamodb_store_makes() -> None:
+    import re
+
+    source = (Path(__file__).resolve().parents[2] / "src" / "lambdashift" / "rollout"
+              / "dynamodb_store.py").read_text()
+    called = set(re.findall(r"self\.client\.(\w+)\(", source))
+    # TransactWriteItems is authorised by the actions of its parts (Put, Update, Delete);
+    # CreateTable is for the local stack only (create=True), never on AWS.
+    needed = {"dynamodb:" + "".join(p.capitalize() for p in m.split("_"))
+              for m in called - {"transact_write_items", "create_table"}}
+    [statement] = blocks(ROOT, "data")["aws_iam_policy_document.lambdashift_state"]["statement"]
+    assert set(statement["actions"]) == needed
+    assert statement["resources"] == ["${aws_dynamodb_table.lambdashift_state[0].arn}"]

@@ -27,3 +27,13 @@ output "functions" {
     }
   }
 }
+
+output "state_table_name" {
+  description = "lambdashift's team state table (null when state_table_name is null)."
+  value       = one(aws_dynamodb_table.lambdashift_state[*].name)
+}
+
+output "state_policy_arn" {
+  description = "ARN of the IAM policy giving a CI role access to the team state table."
+  value       = one(aws_iam_policy.lambdashift_state[*].arn)
+}

@@ -96,3 +96,9 @@ variable "tags" {
     service = "notes"
   }
 }
+
+variable "state_table_name" {
+  description = "Name of lambdashift's team state table (lambdashift.yaml `state.table`). Null: no table; runners keep state in SQLite."
+  type        = string
+  default     = "lambdashift-state"
+}
