@@ -61,9 +61,11 @@ def test_two_controllers_never_run_two_rollouts_of_one_function(notes_stack: Not
 
 
 def test_a_killed_controllers_lease_expires_and_resume_elsewhere_finishes(notes_stack: NotesStack):
-    team_store(notes_stack, "2s")
+    # Renewed at half its length, so a killed holder leaves 4 to 8 s: long enough for the
+    # early resume to meet it on a busy machine, short enough to wait out.
+    team_store(notes_stack, "8s")
     set_rollout(notes_stack, {"strategy": "custom",
-                              "steps": [{"weight": 30}, {"pause": "4s"}, {"weight": 100}]})
+                              "steps": [{"weight": 30}, {"pause": "3s"}, {"weight": 100}]})
     fn = "notes-create"
     candidate = new_version(notes_stack, fn)
     a = start(notes_stack, "deploy", fn, owner="runner-a")
@@ -77,12 +79,20 @@ def test_a_killed_controllers_lease_expires_and_resume_elsewhere_finishes(notes_
     early = run(notes_stack, "resume", *FAST, env={"LAMBDASHIFT_OWNER": "runner-b"})
     assert early.returncode == 2, early.stderr  # runner-a's lease has not expired yet
     assert "being rolled out by runner-a" in early.stderr
-    time.sleep(2.5)
-    late = run(notes_stack, "resume", *FAST, env={"LAMBDASHIFT_OWNER": "runner-b"})
+    assert alias_traffic(notes_stack, fn)[1] == candidate  # refused: nothing was touched
+    deadline = time.monotonic() + 60
+    while True:  # until the lease expires, every try is refused the same way
+        late = run(notes_stack, "resume", *FAST, env={"LAMBDASHIFT_OWNER": "runner-b"})
+        if late.returncode != 2 or time.monotonic() > deadline:
+            break
+        assert "being rolled out by runner-a" in late.stderr
+        time.sleep(0.5)
     assert late.returncode == 0, late.stderr
     assert alias_traffic(notes_stack, fn) == (candidate, None, 0.0)
     rollouts = history(notes_stack, fn)
     assert rollouts[0]["candidate"] == candidate and rollouts[0]["phase"] == "succeeded"
+    events = [e["kind"] for e in rollouts[0]["events"]]
+    assert "Resumed" in events  # runner-b continued runner-a's rollout, it did not start anew
 
 
 def test_a_group_killed_mid_rollout_resumes_as_a_group(notes_stack: NotesStack):
