@@ -47,6 +47,7 @@ Z99 = 2.3263478740408408
 SIGMA_SLOW = SIGMA + math.log(1.5) / Z99  # candidate p99 = 1.5 × stable p99, same median
 P1S = (P0, 2 * P0, 0.01, 0.05, 0.20, 1.0)
 RATES = (1.0, 10.0, 100.0)
+TIMEBOX_S = 300.0  # the time-boxed point: promote_after 5m, as Canary10Percent5Minutes
 
 NONE, ROLLBACK, PROMOTE = 0, 1, 2
 
@@ -175,19 +176,21 @@ def lower_bound(events, trials, alpha) -> np.ndarray:
     return lo
 
 
-def non_inferior(c_events, c_trials, s_events, s_trials, margin, alpha) -> np.ndarray:
+def non_inferior(c_events, c_trials, s_events, s_trials, margin, alpha,
+                 mixture: ev.Mixture = ev.UPPER_RATIOS) -> np.ndarray:
     """The judge's ``upper(candidate) - lower(stable) < margin``, without solving for both.
 
     ``upper < b`` holds exactly when the candidate's e-value at ``b`` reaches its threshold
     (the e-value grows with ``b``), so only the stable's lower bound is bisected, and a row
     leaves the bisection as soon as its bracket settles the answer.
     """
-    c_target, s_target = -math.log(0.8 * alpha), -math.log(0.2 * alpha)
+    share = jd.CANDIDATE_SHARE
+    c_target, s_target = -math.log(share * alpha), -math.log((1 - share) * alpha)
     out = np.zeros(len(c_events), dtype=bool)
 
     def passes(rows, lower):
         b = np.minimum(lower + margin, 1 - 1e-12)
-        return log_e_rate(c_events[rows], c_trials[rows], b, ev.UPPER_RATIOS) >= c_target
+        return log_e_rate(c_events[rows], c_trials[rows], b, mixture) >= c_target
 
     rows = np.flatnonzero((c_trials > 0) & (c_events < c_trials))
     p_hat = s_events[rows] / np.maximum(s_trials[rows], 1)
@@ -195,7 +198,7 @@ def non_inferior(c_events, c_trials, s_events, s_trials, margin, alpha) -> np.nd
     if rows.size == 0:
         return out
     e, t = s_events[rows], s_trials[rows]
-    lo, hi, exact = _bracket_lower(e, t, 0.2 * alpha)
+    lo, hi, exact = _bracket_lower(e, t, (1 - share) * alpha)
     for i in range(ev.BISECTIONS + 1):
         if i % 6 == 0 or i == ev.BISECTIONS:
             yes = passes(rows, lo)
@@ -347,7 +350,7 @@ def run_judge(
             traces[row].append((t, int(nc[i]), int(xc[i]), int(ns[i]), int(xs[i]),
                                 int(slow_now[0, row]), int(slow_now[1, row]), frozen_now))
         # verdicts
-        back = (mix(ev.ERROR_ODDS.log_weights, err_log_e[live]) >= err_thr) | (
+        back = (mix(policy.error_prior.log_weights, err_log_e[live]) >= err_thr) | (
             mix(ev.LATENCY_ODDS.log_weights, lat_log_e[live]) >= lat_thr
         )
         decided = live[back]
@@ -357,13 +360,18 @@ def run_judge(
             rest = rest[(cum[0, rest] >= policy.min_invocations) & ~np.isnan(tau[rest])]
             if rest.size:
                 ok = non_inferior(cum[1, rest], cum[0, rest], cum[3, rest], cum[2, rest],
-                                  policy.error_margin, policy.promote_alpha)  # fmt: skip
+                                  policy.error_margin, policy.promote_alpha,
+                                  ev.UPPER_RATIOS)  # fmt: skip
                 rest = rest[ok]
                 c_warm, c_slow = lat[0, rest] + pre[0, rest], lat[1, rest] + pre[1, rest]
                 ok = non_inferior(c_slow, c_warm, lat[3, rest], lat[2, rest],
-                                  policy.latency_margin, policy.promote_alpha)  # fmt: skip
+                                  policy.latency_margin, policy.promote_alpha,
+                                  ev.LATENCY_UPPER_RATIOS)  # fmt: skip
                 rest = rest[ok]
                 decision[rest], when[rest], blast[rest] = PROMOTE, t, cum[1, rest]
+        if promote and policy.promote_after_s is not None and t >= policy.promote_after_s:
+            rest = np.flatnonzero(decision == NONE)  # the time-boxed point: promote by the clock
+            decision[rest], when[rest], blast[rest] = PROMOTE, t, cum[1, rest]
     undecided = decision == NONE
     blast[undecided] = cum[1, undecided]
     return Outcome(decision, when, blast, {"tau": tau, "traces": traces})
@@ -421,6 +429,52 @@ def run_floors(traffic: Traffic, horizon_s: float, thresholds: tuple[float, ...]
     two = float(np.mean(clean & (chunks >= 2) & (log_q >= math.log(thresholds[0]))))
     return {"third": float(np.nanmean(third)), "sup": [float(np.nanmean(s)) for s in sup],
             "two": two}  # fmt: skip
+
+
+# --- the judge looking after every request (the local stack) --------------------------------
+
+
+def run_per_request(sc: Scenario, rollouts: int, rng: np.random.Generator,
+                    policy: jd.JudgePolicy, horizon_s: float) -> Outcome:
+    """The judge's error test looked at after every request, up to ``horizon_s``.
+
+    On the local stack every invocation's record arrives at once, so a chunk closes at the
+    failure itself. Drawn chunk by chunk: the requests up to and including the next failure
+    (geometric), which version failed, how the successes split between the versions, and
+    the time they took (Poisson arrivals: a gamma). Errors only: the latency test and the
+    promotion by evidence are left out, so the clock (``promote_after``, else the horizon)
+    promotes whatever was not rolled back. Each request is routed on its own, as Lambda does.
+    """
+    w, p1 = WEIGHT, sc.p1
+    fail = w * p1 + (1 - w) * P0  # a request fails
+    to_cand = w * p1 / fail  # a failed request is the candidate's
+    ok_cand = w * (1 - p1) / (1 - fail)  # a successful one is the candidate's
+    odds, weights = ev.ERROR_ODDS.points, policy.error_prior.log_weights
+    thr = math.log(policy.error_threshold)
+    log_e = np.zeros((rollouts, len(odds)))
+    t, served = np.zeros(rollouts), np.zeros(rollouts, dtype=np.int64)
+    decision = np.zeros(rollouts, dtype=np.int8)
+    when = np.full(rollouts, horizon_s)
+    live = np.arange(rollouts)
+    while live.size:
+        n = rng.geometric(fail, live.size)  # requests up to and including the next failure
+        t[live] += rng.gamma(n, 1 / sc.rate)
+        inside = t[live] <= horizon_s
+        live, n = live[inside], n[inside]
+        if live.size == 0:
+            break
+        cand_failed = rng.random(live.size) < to_cand
+        nc = rng.binomial(n - 1, ok_cand) + cand_failed
+        x = cand_failed.astype(np.int64)
+        log_e[live] += split_log_lrs(nc, n - nc, x, 1 - x, odds)
+        served[live] += x
+        back = mix(weights, log_e[live]) >= thr
+        hit = live[back]
+        decision[hit], when[hit] = ROLLBACK, t[hit]
+        live = live[~back]
+    rest = decision == NONE
+    decision[rest] = PROMOTE
+    return Outcome(decision, when, served.astype(float))
 
 
 # --- the other policies ----------------------------------------------------------------------
@@ -661,6 +715,8 @@ def main(argv: list[str] | None = None) -> int:
     # The statistical test alone: the practical-significance room on "slow" (latency_floor_ms,
     # latency_tolerance) would only delay catching the bench's 1.5x p99 regression.
     policy = jd.JudgePolicy(max_wait_s=horizon, latency_floor_ms=0.0, latency_tolerance=0.0)
+    timeboxed = jd.JudgePolicy(max_wait_s=horizon, latency_floor_ms=0.0, latency_tolerance=0.0,
+                               promote_after_s=TIMEBOX_S)
     seeds = np.random.SeedSequence(args.seed)
     started = time.perf_counter()
 
@@ -668,7 +724,8 @@ def main(argv: list[str] | None = None) -> int:
     floors: dict[Scenario, dict] = {}
     mismatches, replayed = 0, 0
     for sc, seed in zip(scenarios(args.quick), seeds.spawn(len(scenarios(args.quick)))):
-        traffic_rng, judge_rng, other_rng = (np.random.default_rng(s) for s in seed.spawn(3))
+        traffic_rng, judge_rng, other_rng, tb_rng = (np.random.default_rng(s)
+                                                     for s in seed.spawn(4))
         traffic = Traffic(sc, rollouts, traffic_rng)
         mine = run_judge(sc, traffic, horizon, judge_rng, policy, record=check)
         rows.append(Row(sc, "lambdashift", mine))
@@ -677,17 +734,22 @@ def main(argv: list[str] | None = None) -> int:
         else:
             rows.append(Row(sc, "oracle", run_oracle(sc, traffic, horizon)))
         rows.append(Row(sc, "codedeploy", run_codedeploy(sc, traffic)))
+        boxed = run_judge(sc, traffic, TIMEBOX_S, tb_rng, timeboxed, record=check)
+        rows.append(Row(sc, "timeboxed", boxed))
+        rows.append(Row(sc, "tb/request", run_per_request(sc, rollouts, tb_rng, timeboxed,
+                                                          TIMEBOX_S)))
         rows.append(Row(sc, "linear", run_linear(sc, traffic, other_rng)))
         rows.append(Row(sc, "flagger", run_flagger(sc, traffic, other_rng)))
         if not args.quick and sc.rate <= 10 and sc.p1 >= 0.05 and not sc.slow:
             floors[sc] = run_floors(traffic, horizon, (policy.error_threshold, 100.0))
-        for i, trace in enumerate(mine.extra["traces"]):
-            decision, when = replay(trace, policy)
-            replayed += 1
-            if decision != mine.decision[i] or (decision != NONE and when != mine.time_s[i]):
-                mismatches += 1
-                print(f"MISMATCH {sc.label} rollout {i}: judge() {decision}@{when}, "
-                      f"bench {mine.decision[i]}@{mine.time_s[i]}")  # fmt: skip
+        for out, pol in ((mine, policy), (boxed, timeboxed)):
+            for i, trace in enumerate(out.extra["traces"]):
+                decision, when = replay(trace, pol)
+                replayed += 1
+                if decision != out.decision[i] or (decision != NONE and when != out.time_s[i]):
+                    mismatches += 1
+                    print(f"MISMATCH {sc.label} rollout {i}: judge() {decision}@{when}, "
+                          f"bench {out.decision[i]}@{out.time_s[i]}")  # fmt: skip
 
     # A/A: the rollback tests alone, looked at every 10 s for the whole horizon
     aa: dict[tuple[float, float], float] = {}
@@ -799,6 +861,9 @@ def report(rows, aa, per_request, rollouts, horizon, quick, replayed, mismatches
             target = 0.4 * cd.blast_rollback if detects else math.nan
             print(f"{sc.label:<24}{fmt_n(me.blast_rollback):>9}{fmt_n(target):>8}"
                   f"{f['third']:>9.2f}{f['sup'][0]:>10.2f}{f['sup'][1]:>10.2f}{fmt_p(f['two']):>8}")  # fmt: skip
+    point_checks, point_names = report_points(rows)
+    checks.update(point_checks)
+    names.update(point_names)
     print(f"\nCross-check: {replayed} rollouts replayed through judge(), "
           f"{mismatches} disagreements")
     print(f"\nTargets{' (quick run: too few rollouts to judge them)' if quick else ''}:")
@@ -807,9 +872,69 @@ def report(rows, aa, per_request, rollouts, horizon, quick, replayed, mismatches
         verdict = "PASS" if items and all(ok for _, ok in items) else "FAIL"
         print(f"  {verdict}  {name}")
         for label, ok in items:
-            if not ok or key in ("fast", "lat", "cd"):
+            if not ok or key in ("fast", "lat", "cd", *point_names):
                 print(f"          {'ok  ' if ok else 'miss'} {label}")
     print(f"\nfinished in {elapsed:.0f} s")
+
+
+def report_points(rows: list[Row]) -> tuple[dict, dict]:
+    """The two operating points of docs/analysis.md side by side, and their targets.
+
+    *strict* is the default judge; *timeboxed* the same with ``promote_after`` = 5 min, looked
+    at every 10 s and (``tb/request``) after every request. CodeDeploy "detects" a scenario as
+    in the summary: it rolls back ≥ 50% of its rollouts and < 50% of the healthy ones.
+    """
+    by = {(r.sc, r.policy): r for r in rows}
+    scs = list(dict.fromkeys(r.sc for r in rows))
+    print("\nOperating points: P(rollback) per scenario (strict = the default judge; timeboxed ="
+          " promote_after 5m,\nlooked at every 10 s and after every request; CD = "
+          "Canary10Percent5Minutes with its alarm)")  # fmt: skip
+    head = (f"{'scenario':<24}{'strict':>8}{'tb 10 s':>9}{'tb/req':>8}{'CD':>8}"
+            f"{'CD blast|rb':>12}{'tb/CD':>7}{'req/CD':>8}")  # fmt: skip
+    print(head)
+    print("-" * len(head))
+    checks: dict[str, list[tuple[str, bool]]] = {k: [] for k in
+                                                 ("strict", "catch", "tb_t", "tb_rb", "tb_10", "tb_req")}  # fmt: skip
+    for sc in scs:
+        me, cd = by[(sc, "lambdashift")], by[(sc, "codedeploy")]
+        tb, req = by[(sc, "timeboxed")], by[(sc, "tb/request")]
+        healthy_cd = by[(Scenario(sc.rate, P0, False), "codedeploy")].p_rollback
+        detects = not sc.healthy and cd.p_rollback >= 0.5 and healthy_cd < 0.5
+        r10 = tb.blast_rollback / cd.blast_rollback if detects else math.nan
+        rreq = req.blast_rollback / cd.blast_rollback if detects else math.nan
+        print(f"{sc.label:<24}{fmt_p(me.p_rollback):>8}{fmt_p(tb.p_rollback):>9}"
+              f"{fmt_p(req.p_rollback):>8}{fmt_p(cd.p_rollback):>8}"
+              f"{fmt_n(cd.blast_rollback) if detects else '':>12}{fmt_n(r10):>7}"
+              f"{fmt_n(rreq):>8}")  # fmt: skip
+        if sc.healthy:
+            late = float(tb.out.time_s[tb.out.decision == PROMOTE].max(initial=0.0))
+            checks["tb_t"].append((f"{sc.label}: mean {fmt_t(tb.t_promote)}, latest "
+                                   f"{fmt_t(late)}, CD {fmt_t(cd.t_promote)}",
+                                   late <= TIMEBOX_S and tb.p_promote >= cd.p_promote - 0.01))
+            ora = by.get((sc, "oracle(1%)"))
+            if ora is not None and sc.rate >= 10:
+                ratio = me.t_promote / ora.t_promote
+                checks["strict"].append((f"{sc.label}: {fmt_t(me.t_promote)} vs SPRT "
+                                         f"{fmt_t(ora.t_promote)}: {ratio:.2f}×", ratio <= 1.3))
+            continue
+        if sc.p1 >= 10 * P0:
+            checks["catch"].append((f"{sc.label}: {fmt_p(me.p_rollback)}", me.p_rollback >= 0.99))
+        if detects:
+            checks["tb_rb"].append((f"{sc.label}: {fmt_p(tb.p_rollback)} (10 s), "
+                                    f"{fmt_p(req.p_rollback)} (per request) vs CD "
+                                    f"{fmt_p(cd.p_rollback)}",
+                                    min(tb.p_rollback, req.p_rollback) >= cd.p_rollback))
+            checks["tb_10"].append((f"{sc.label}: {r10:.2f}", r10 <= 0.45))
+            checks["tb_req"].append((f"{sc.label}: {rreq:.2f}", rreq <= 0.4))
+    names = {
+        "strict": "strict: healthy promoted within 1.3× Wald's SPRT (p0 against 1%, same looks)",
+        "catch": "strict: P(rollback) ≥ 99% for p1 ≥ 10·p0",
+        "tb_t": "timeboxed: healthy promoted no later than Canary10Percent5Minutes",
+        "tb_rb": "timeboxed: rolls back at least as often as CodeDeploy where it detects",
+        "tb_10": "timeboxed, 10-s looks: blast|rb ≤ 0.45 × CodeDeploy's where it detects",
+        "tb_req": "timeboxed, per-request looks: blast|rb ≤ 0.4 × CodeDeploy's where it detects",
+    }
+    return checks, names
 
 
 if __name__ == "__main__":

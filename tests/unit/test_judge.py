@@ -160,7 +160,7 @@ def test_healthy_candidate_is_promoted_and_says_why() -> None:
     last = looks[-1]
     assert last.verdict is Verdict.PROMOTE
     assert last.reasons[0] == "v2 is no worse than v1"
-    assert "within the 0.5 pt margin" in last.reasons[1]
+    assert "within the 0.9 pt margin" in last.reasons[1]
     assert "within the 2.5 pt margin" in last.reasons[2]
     assert last.evidence["elapsed_s"] <= 300
 

@@ -65,15 +65,31 @@ ERROR_ODDS = Mixture(
     points=(1.5, 3.0, 6.0, 12.0, 25.0, 50.0, 100.0, 250.0, 1000.0, INF),
     weights=(0.01, 0.02, 0.05, 0.13, 0.20, 0.22, 0.16, 0.09, 0.05, 0.07),
 )
+# The time-boxed point (``promote_after``) only has minutes to catch a regression, and what
+# it can catch in that time is large: the same points (so the same evidence state), its
+# weight on ω ≥ 25 (5% or more against 0.1% is ω ≥ 50).
+ERROR_ODDS_TIMEBOXED = Mixture(
+    points=ERROR_ODDS.points,
+    weights=(0.005, 0.005, 0.01, 0.03, 0.10, 0.25, 0.25, 0.17, 0.10, 0.08),
+)
 LATENCY_ODDS = Mixture(
     points=(1.25, 1.5, 2.0, 3.0, 4.5, 7.0, 12.0, 30.0, INF),
     weights=(0.05, 0.10, 0.15, 0.20, 0.18, 0.12, 0.08, 0.07, 0.05),
 )
 # Rate ratios c of the alternatives in the confidence sequences: below 1 for an upper bound
 # (the candidate's rate is smaller than p), above 1 for a lower bound (the stable's is larger).
+# The error upper bound is tested at p = the stable's rate + the 0.9-point margin, so a
+# healthy candidate's rate is c·p with c near 0.1 for a stable at 0.1%; the weights spread
+# from 0.04 (a stable at 0.04%) to 0.7 (about 2%): chosen with bench/analysis_sim.py.
 UPPER_RATIOS = Mixture(
-    points=(0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9),
-    weights=(0.2, 0.2, 0.2, 0.12, 0.08, 0.07, 0.05, 0.05, 0.03),
+    points=(0.0, 0.04, 0.07, 0.1, 0.14, 0.2, 0.3, 0.45, 0.7),
+    weights=(0.08, 0.08, 0.15, 0.20, 0.17, 0.12, 0.09, 0.06, 0.05),
+)
+# Slow requests are common (1% above the stable's p99) and the latency margin wide (2.5
+# points), so the candidate's upper bound on them is won with ratios near 1% / 3.5%.
+LATENCY_UPPER_RATIOS = Mixture(
+    points=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.65, 0.8),
+    weights=(0.05, 0.05, 0.15, 0.30, 0.20, 0.10, 0.10, 0.05),
 )
 LOWER_RATIOS = Mixture(
     points=(1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0),

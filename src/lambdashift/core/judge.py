@@ -12,7 +12,8 @@ What it decides, in order (docs/analysis.md has the maths):
    martingale: a healthy candidate is rolled back with probability at most ``α`` however often
    the judge looks.
 2. **promote** once the candidate is shown no worse than the stable (within the margins), has
-   run ``min_duration`` and served ``min_invocations``.
+   run ``min_duration`` and served ``min_invocations`` — or, with ``promote_after`` (the
+   time-boxed point), once that much time has passed, shown or not.
 3. the policy's ``on_timeout`` verdict once ``max_wait`` has passed without 1 or 2.
 4. **continue** otherwise, saying what is missing.
 """
@@ -48,6 +49,9 @@ __all__ = [
 
 # A latency chunk closes once it holds this many warm requests of each version.
 LATENCY_CHUNK = 10
+# Of promote_alpha, the candidate's upper bound gets this share and the stable's lower bound
+# the rest: the stable has nine times the requests at a 10% canary and needs less.
+CANDIDATE_SHARE = 0.9
 # The latency threshold is frozen once the stable has this many warm samples beyond its
 # quantile: 10 / (1 - q), so 1,000 for p99.
 LATENCY_TAIL_SAMPLES = 10
@@ -177,6 +181,11 @@ def judge(
     if not missing:
         return Judgement(Verdict.PROMOTE, (f"{names[0]} is no worse than {names[1]}", *reasons),
                          numbers, state)  # fmt: skip
+    after = policy.promote_after_s
+    if after is not None and elapsed_s >= after:
+        head = (f"promote_after {_dur(after)} reached with no regression shown: promote by "
+                f"policy, {names[0]} not shown no worse ({'; '.join(missing)})")
+        return Judgement(Verdict.PROMOTE, (head, *reasons), numbers, state)
     if elapsed_s >= policy.max_wait_s:
         head = (f"no verdict after the {_dur(policy.max_wait_s)} maximum wait: "
                 f"{policy.on_timeout.value} by policy")  # fmt: skip
@@ -266,13 +275,15 @@ def _update_latency(
     return replace(state, latency_chunk=now, latency_log_e=log_e)
 
 
-def _bounds(counts: Counts, alpha: float) -> tuple[float, float]:
+def _bounds(
+    counts: Counts, alpha: float, mixture: ev.Mixture = ev.UPPER_RATIOS
+) -> tuple[float, float]:
     """The candidate rate's upper bound and the stable rate's lower bound, valid at all times.
 
-    The candidate gets 80% of ``alpha``: the stable has more data and needs less.
+    The candidate gets ``CANDIDATE_SHARE`` of ``alpha``: the stable has more data.
     """
-    upper = ev.upper_bound(counts[1], counts[0], 0.8 * alpha)
-    lower = ev.lower_bound(counts[3], counts[2], 0.2 * alpha)
+    upper = ev.upper_bound(counts[1], counts[0], CANDIDATE_SHARE * alpha, mixture)
+    lower = ev.lower_bound(counts[3], counts[2], (1 - CANDIDATE_SHARE) * alpha)
     return upper, lower
 
 
@@ -303,7 +314,7 @@ def _error_report(
     throttled: bool,
 ) -> tuple[str, bool, bool]:
     """The errors line, whether it means rollback, and whether non-inferiority is shown."""
-    log_e = ev.mixture_log_e(ev.ERROR_ODDS.log_weights, state.error_log_e)
+    log_e = ev.mixture_log_e(policy.error_prior.log_weights, state.error_log_e)
     threshold = policy.error_threshold
     upper, lower = _bounds(now, policy.promote_alpha)
     bound = upper - lower
@@ -357,7 +368,7 @@ def _latency_report(
     since = (now[0], now[1], now[2] - state.latency_base[2], now[3] - state.latency_base[3])
     log_e = ev.mixture_log_e(ev.LATENCY_ODDS.log_weights, state.latency_log_e)
     threshold = policy.latency_threshold
-    upper, lower = _bounds(since, policy.promote_alpha)
+    upper, lower = _bounds(since, policy.promote_alpha, ev.LATENCY_UPPER_RATIOS)
     bound = upper - lower
     numbers.update({
         "latency.evidence": _exp(log_e), "latency.threshold": threshold, "latency.tau_ms": tau,

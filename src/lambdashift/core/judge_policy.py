@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lambdashift.core import evidence as ev
 from lambdashift.core.strategy import parse_duration, unknown_key_error
 from lambdashift.errors import ConfigError
 from lambdashift.model import Verdict
@@ -27,13 +28,20 @@ class JudgePolicy:
     of requests slower than the stable's ``latency_quantile``). "Slower" leaves room for noise
     that no user would call a regression: the threshold is the stable's quantile plus
     ``latency_floor_ms`` or ``latency_tolerance`` of it, whichever is larger (a 0.3 ms shift
-    of a 3 ms handler on a busy machine is not evidence of a bad version).
+    of a 3 ms handler on a busy machine is not evidence of a bad version). The defaults are the
+    *strict* operating point: with the stable at 0.1%, a candidate failing 1% (10×) or more is
+    promoted at most 1% of the time.
+
+    ``promote_after_s`` (None: off) is the *time-boxed* point: once that much of the step has
+    run without a rollback, promote, shown or not, as CodeDeploy's canary does, with the
+    judge still rolling back on evidence before then (and the regression prior leaning to the
+    large regressions that can be shown in that time, ``evidence.ERROR_ODDS_TIMEBOXED``).
     """
 
     alpha: float = 0.01
     latency_alpha_share: float = 0.1
-    promote_alpha: float = 0.05
-    error_margin: float = 0.005
+    promote_alpha: float = 0.01
+    error_margin: float = 0.009
     latency_quantile: float = 0.99
     latency_margin: float = 0.025
     latency_floor_ms: float = 1.0
@@ -45,6 +53,7 @@ class JudgePolicy:
     max_error_rate: float | None = None
     max_p99_ms: float | None = None
     threshold_min_invocations: int = 100
+    promote_after_s: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("alpha", "promote_alpha", "latency_quantile"):
@@ -66,6 +75,9 @@ class JudgePolicy:
             raise ValueError("min_invocations must be ≥ 0 and threshold_min_invocations ≥ 1")
         if not 0 <= self.min_duration_s <= self.max_wait_s:
             raise ValueError("need 0 ≤ min_duration_s ≤ max_wait_s")
+        if self.promote_after_s is not None and not 0 < self.promote_after_s <= self.max_wait_s:
+            raise ValueError(f"promote_after ({self.promote_after_s:g} s) must be positive and "
+                             f"not after max_wait ({self.max_wait_s:g} s)")
         if self.on_timeout is Verdict.CONTINUE:
             raise ValueError("on_timeout must be promote, rollback or inconclusive")
 
@@ -78,6 +90,11 @@ class JudgePolicy:
         """The duration above which a request counts as slow, given the stable's quantile."""
         return stable_quantile_ms + max(self.latency_floor_ms,
                                         self.latency_tolerance * stable_quantile_ms)
+
+    @property
+    def error_prior(self) -> ev.Mixture:
+        """The prior on the error odds ratio: the time-boxed one when ``promote_after`` is set."""
+        return ev.ERROR_ODDS if self.promote_after_s is None else ev.ERROR_ODDS_TIMEBOXED
 
     @property
     def latency_threshold(self) -> float:
@@ -97,14 +114,15 @@ class JudgePolicy:
             "latency_margin": _fraction, "max_error_rate": _fraction,
             "min_invocations": _count, "threshold_min_invocations": _count,
             "min_duration": parse_duration, "max_wait": parse_duration,
-            "on_timeout": _verdict, "max_p99_ms": _positive,
+            "on_timeout": _verdict, "max_p99_ms": _positive, "promote_after": parse_duration,
             "latency_floor_ms": _non_negative, "latency_tolerance": _fraction,
         }  # fmt: skip
         values: dict[str, Any] = {}
         for key, raw in params.items():
             if key not in keys:
                 raise unknown_key_error(path, key, sorted(keys))
-            name = {"min_duration": "min_duration_s", "max_wait": "max_wait_s"}.get(key, key)
+            name = {"min_duration": "min_duration_s", "max_wait": "max_wait_s",
+                    "promote_after": "promote_after_s"}.get(key, key)
             values[name] = keys[key](raw, f"{path}.{key}")
         try:
             return cls(**values)
