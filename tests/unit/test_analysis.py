@@ -132,6 +132,23 @@ def test_failing_candidate_is_rolled_back_with_the_numbers_in_words():
     assert "v2 errors 20% (40/200) vs v1 0.11% (2/1800): rollback" in event.reasons[0]
 
 
+def test_time_boxed_step_promotes_at_promote_after_and_rolls_back_before_it_on_evidence():
+    step = AnalysisStep({"promote_after": "5m"})
+    metrics = InMemoryMetrics()
+    healthy(metrics, T0 + 5, 300)  # far too little to show anything
+    state, _ = rollout(step)
+    analyzer = JudgeAnalyzer(metrics)
+    assert analyzer.analyze(state, step, T0 + 299).verdict is Verdict.CONTINUE
+    event = analyzer.analyze(state, step, T0 + 300)
+    assert event.verdict is Verdict.PROMOTE
+    assert event.reasons[0].startswith("promote_after 5 min reached with no regression shown")
+    failing = InMemoryMetrics()
+    failing.add(T0 + 5, "2", 30, errors=6)
+    failing.add(T0 + 5, "1", 270)
+    state, _ = rollout(step, rollout_id="r-2")
+    assert JudgeAnalyzer(failing).analyze(state, step, T0 + 20).verdict is Verdict.ROLLBACK
+
+
 def test_window_starts_at_the_step_and_grows_with_each_look():
     metrics = InMemoryMetrics()
     metrics.add(T0 - 5, "2", 50, errors=50)  # before the analysis began: not its business

@@ -144,6 +144,41 @@ def test_max_wait_gives_the_policy_default() -> None:
     assert judge(*few, 599.0, JudgePolicy(max_wait_s=600)).verdict is Verdict.CONTINUE
 
 
+def test_time_boxed_point_promotes_at_promote_after_shown_or_not() -> None:
+    few = (stats(50, 0, "2"), stats(450, 0, "1"))
+    boxed = JudgePolicy(promote_after_s=300)
+    assert judge(*few, 299.0, boxed).verdict is Verdict.CONTINUE
+    j = judge(*few, 300.0, boxed)
+    assert j.verdict is Verdict.PROMOTE
+    assert j.reasons[0] == ("promote_after 5 min reached with no regression shown: promote by "
+                            "policy, v2 not shown no worse (50/100 v2 invocations; error rate not "
+                            "yet shown within the margin)")
+
+
+def test_time_boxed_point_rolls_back_on_evidence_before_the_clock_and_stays_rolled_back() -> None:
+    boxed = JudgePolicy(promote_after_s=300)
+    first = judge(stats(3, 3, "2"), stats(27, 0, "1"), 10.0, boxed)
+    assert first.verdict is Verdict.ROLLBACK
+    later = judge(stats(50, 3, "2"), stats(450, 0, "1"), 300.0, boxed, previous=first)
+    assert later.verdict is Verdict.ROLLBACK
+
+
+def test_time_boxed_prior_uses_the_same_evidence_state_with_its_own_weights() -> None:
+    """Same points, so one EvidenceState serves both; most weight where minutes suffice."""
+    assert ev.ERROR_ODDS_TIMEBOXED.points == ev.ERROR_ODDS.points
+    boxed = dict(zip(ev.ERROR_ODDS.points, ev.ERROR_ODDS_TIMEBOXED.weights))
+    assert boxed[25.0] + boxed[50.0] >= 0.8
+    assert JudgePolicy(promote_after_s=60).error_prior is ev.ERROR_ODDS_TIMEBOXED
+    assert JudgePolicy().error_prior is ev.ERROR_ODDS
+
+
+def test_strict_point_rolls_back_candidates_failing_ten_times_the_stable() -> None:
+    """p1 = 1% against 0.1%: inside H0 of the 0.9-point margin, so promotion is ≤ 1% likely."""
+    verdicts = [rollout(seed, rate=100, polls=720, p_cand=0.01, sigma_cand=None)[-1].verdict
+                for seed in range(12)]  # fmt: skip
+    assert verdicts == [Verdict.ROLLBACK] * 12
+
+
 def test_reasons_carry_the_numbers() -> None:
     j = judge(stats(812, 33, "2"), stats(7301, 15, "1"), 120.0)
     assert j.verdict is Verdict.ROLLBACK
@@ -351,6 +386,10 @@ def test_policy_from_the_config_mapping() -> None:
          "max_p99_ms": 800}  # fmt: skip
     )
     assert (policy.alpha, policy.error_margin, policy.min_duration_s) == (0.05, 0.01, 300.0)
+    assert JudgePolicy.from_params({"promote_after": "5m"}).promote_after_s == 300.0
+    with pytest.raises(ConfigError, match=r"analysis: promote_after \(7200 s\) must be positive "
+                                          r"and not after max_wait \(3600 s\)"):
+        JudgePolicy.from_params({"promote_after": "2h"})
     assert (policy.on_timeout, policy.max_p99_ms) == (Verdict.PROMOTE, 800.0)
     with pytest.raises(ConfigError, match=r"analysis: unknown key 'eror_margin'.*'error_margin'"):
         JudgePolicy.from_params({"eror_margin": 0.01})

@@ -323,6 +323,18 @@ def test_verdicts_are_recorded_with_their_reasons():
     assert s.reason == "analysis: error rate 4% vs 0.1%"
 
 
+def test_time_boxed_analysis_looks_again_at_promote_after_not_an_interval_late():
+    steps = (WeightStep(0.1), AnalysisStep({"promote_after": "5m"}, interval=60), WeightStep(1.0))
+    s, _ = transition(new(steps), Start(STABLE, "r0", now=0))
+    s, a = transition(s, written(s, 10))  # the analysis starts at 10: promote_after at 310
+    assert kinds(a) == ("RunAnalysis",) and s.step_started_at == 10
+    s, a = transition(s, VerdictReceived(Verdict.CONTINUE, ("need data",), now=200))
+    assert a[-1] == Wait(260)  # an interval on, before the deadline
+    s, _ = transition(s, Tick(now=260))
+    s, a = transition(s, VerdictReceived(Verdict.CONTINUE, ("need data",), now=290))
+    assert a[-1] == Wait(310) and s.wait_until == 310  # not 350
+
+
 def test_inconclusive_pauses_for_a_person():
     s, a = transition(situations()["analysing"], VerdictReceived(Verdict.INCONCLUSIVE, ("noisy",), now=1000))
     assert s.phase is Phase.PAUSED and a[-1] == AwaitGate(3)

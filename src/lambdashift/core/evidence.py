@@ -65,12 +65,12 @@ ERROR_ODDS = Mixture(
     points=(1.5, 3.0, 6.0, 12.0, 25.0, 50.0, 100.0, 250.0, 1000.0, INF),
     weights=(0.01, 0.02, 0.05, 0.13, 0.20, 0.22, 0.16, 0.09, 0.05, 0.07),
 )
-# The time-boxed point (``promote_after``) only has minutes to catch a regression, and what
-# it can catch in that time is large: the same points (so the same evidence state), its
-# weight on ω ≥ 25 (5% or more against 0.1% is ω ≥ 50).
+# The time-boxed point (``promote_after``) has minutes to catch a regression, and what it can
+# catch in that time is large: the same points (so the same evidence state), most weight on
+# ω = 25 and 50 (5% against 0.1% is ω ≈ 50), where three or four failures must suffice.
 ERROR_ODDS_TIMEBOXED = Mixture(
     points=ERROR_ODDS.points,
-    weights=(0.005, 0.005, 0.01, 0.03, 0.10, 0.25, 0.25, 0.17, 0.10, 0.08),
+    weights=(0.002, 0.002, 0.004, 0.012, 0.45, 0.38, 0.06, 0.03, 0.02, 0.04),
 )
 LATENCY_ODDS = Mixture(
     points=(1.25, 1.5, 2.0, 3.0, 4.5, 7.0, 12.0, 30.0, INF),

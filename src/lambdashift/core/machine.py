@@ -69,6 +69,8 @@ from lambdashift.model import (
     WeightStep,
     promote_index,
 )
+from lambdashift.core.strategy import parse_duration
+from lambdashift.errors import ConfigError
 
 # The machine's data lives in core.state; import it from here, the machine's one front door.
 __all__ = sorted(
@@ -294,9 +296,24 @@ def _on_verdict(s: RolloutState, e: VerdictReceived) -> Result:
     if e.verdict is Verdict.ROLLBACK:
         return _rollback(s, f"analysis: {reasons}")
     if e.verdict is Verdict.CONTINUE:
-        until = e.now + step.interval
+        until = _next_look(s, step, e.now)
         return dataclasses.replace(s, wait_until=until), (Wait(until),)
     return _pause(s, f"analysis inconclusive: {reasons}; promote or roll back")
+
+
+def _next_look(s: RolloutState, step: AnalysisStep, now: float) -> float:
+    """When to look again after a *continue*: ``interval`` from now, but not past the step's
+    ``promote_after``, so that the time-boxed point promotes on time, not up to an interval late.
+    """
+    until = now + step.interval
+    raw = step.params.get("promote_after")
+    if raw is None or s.step_started_at is None:
+        return until
+    try:
+        deadline = s.step_started_at + parse_duration(raw, "promote_after")
+    except ConfigError:  # checked when the config was loaded; the judge says so again
+        return until
+    return deadline if now < deadline < until else until
 
 
 def _on_resumed(s: RolloutState, e: Resumed) -> Result:
