@@ -428,7 +428,12 @@ def test_the_benchmark_runs_quickly_and_prints_its_table() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    for policy in ("lambdashift", "oracle", "codedeploy", "linear", "flagger"):
+    for policy in ("lambdashift", "oracle", "codedeploy", "linear", "flagger", "timeboxed",
+                   "tb/request"):
         assert f" {policy} " in out
+    # both operating points, side by side with CodeDeploy, and their targets
+    assert "Operating points: P(rollback) per scenario" in out
+    assert "strict: healthy promoted within 1.3× Wald's SPRT" in out
+    assert "timeboxed, per-request looks: blast|rb ≤ 0.4 × CodeDeploy's" in out
     assert "P(rollback)" in out and "Targets" in out
     assert " 0 disagreements" in out  # the numpy re-implementation agrees with judge()
