@@ -30,7 +30,9 @@ from tests.e2e.conftest import NotesStack
 from tests.reliability_log import record
 
 OPENAPI = Path(__file__).resolve().parents[2] / "examples" / "notes" / "openapi.yaml"
-EXAMPLES = 40  # per operation and generation mode; a few seconds in all
+EXAMPLES = 25  # per operation and generation mode; a few seconds in all
+
+STATEFUL_EXAMPLES = 12  # sequences of linked calls: create, then get/update/delete that note
 
 schema = schemathesis.openapi.from_path(OPENAPI)
 schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
@@ -70,3 +72,31 @@ def test_every_answer_conforms_and_names_the_function_version(case, notes_stack:
     if not version or not version[0]:
         tally["no_version"] += 1
     assert version and version[0], (response.status_code, response.text[:200])
+
+
+def test_linked_calls_create_read_update_and_delete_conform(notes_stack: NotesStack, tally):
+    """Stateful: the description's links (id and ETag of one answer feed the next call), so
+    that updates with a current or stale If-Match and reads of real notes are fuzzed too."""
+    seen: Counter[int] = Counter()
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case):  # noqa: ANN001, ANN201
+            return {"base_url": notes_stack.api_url, "timeout": 30}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):  # noqa: ANN001, ANN201
+            tally["requests"] += 1
+            tally[f"{response.status_code // 100}xx"] += 1
+            seen[response.status_code] += 1
+            version = {k.lower(): v for k, v in response.headers.items()}.get("x-function-version")
+            if not version or not version[0]:
+                tally["no_version"] += 1
+            # The same checks as above; not positive_data_acceptance: a cursor is any string to
+            # the description but only a next_cursor passed back is accepted (a 400 otherwise).
+            case.validate_response(response, checks=CHECKS)
+
+    Workflow.run(settings=settings(max_examples=STATEFUL_EXAMPLES, stateful_step_count=6,
+                                   derandomize=True, deadline=None, database=None,
+                                   suppress_health_check=list(HealthCheck)))
+    print(f"\nnotes API, linked calls: answers by status {dict(sorted(seen.items()))}")
+    assert seen[200] > 0 and seen[201] > 0  # real notes were read and changed, not only 404s
+    assert not any(status >= 500 for status in seen)
