@@ -10,6 +10,7 @@ bounded, so it takes seconds; the counts go to RELIABILITY.md.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -30,7 +31,8 @@ from tests.e2e.conftest import NotesStack
 from tests.reliability_log import record
 
 OPENAPI = Path(__file__).resolve().parents[2] / "examples" / "notes" / "openapi.yaml"
-EXAMPLES = 25  # per operation and generation mode; a few seconds in all
+#: LAMBDASHIFT_FUZZ_EXAMPLES=N runs N per case instead, for a deeper search by hand.
+EXAMPLES = int(os.environ.get("LAMBDASHIFT_FUZZ_EXAMPLES", "25"))  # per operation and generation mode; a few seconds in all
 
 STATEFUL_EXAMPLES = 12  # sequences of linked calls: create, then get/update/delete that note
 

@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdashift.dynamodb.server import start_process
 from tests.functional.test_notes_handlers import CONFIG
+from tests.reliability_log import record
 
 NOTES_TABLE = CONFIG["tables"]["notes"]
 
@@ -163,6 +164,9 @@ def test_kill_9_mid_writes_leaves_every_write_whole(tmp_path: Path) -> None:
         described = client.describe_table(TableName="notes")["Table"]
         assert described["ItemCount"] == len(items)
         assert described["GlobalSecondaryIndexes"][0]["ItemCount"] == len(expected)
+        record("kill -9", "SIGKILL of the DynamoDB server mid TransactWriteItems + UpdateItem, then restart",
+               sum(n + 1 for n in acknowledged), "0 transactions applied in half, 0 acknowledged rounds "
+               "lost, the index matches the table", 0)
     finally:
         again.stop()
 

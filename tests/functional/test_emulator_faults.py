@@ -15,6 +15,7 @@ import json
 import random
 import threading
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -156,19 +157,25 @@ def test_rollouts_under_20_percent_control_plane_faults_end_as_without_them(two_
 
 
 def test_invocation_faults_answer_as_a_failed_or_slow_function(tmp_path):
-    emulator = start_process(tmp_path / "data", extra_args=["--faults", "invoke=1,invoke_kinds=error"])
+    # Set at start through the environment, as `LAMBDASHIFT_FAULTS=... lambdashift local up` does.
+    emulator = start_process(tmp_path / "data", env={"LAMBDASHIFT_FAULTS": "invoke=1,invoke_kinds=error"},
+                             extra_args=["--gateway-routes", json.dumps({"GET /x": "f"})])
     try:
         lam = lambda_client(emulator.endpoint)
         lam.create_function(FunctionName="f", Runtime="python3.12", Role=ROLE, Handler="index.handler",
                             Code={"ZipFile": make_zip({"index.py": ECHO_HANDLER})})
         answers = [lam.invoke(FunctionName="f", Payload=b"{}") for _ in range(5)]
         assert {a.get("FunctionError") for a in answers} == {"Unhandled"}
+        through_gateway = urllib.request.Request(f"{emulator.gateway}/x")
+        with pytest.raises(urllib.error.HTTPError) as err:  # API Gateway's answer to a failed function
+            urllib.request.urlopen(through_gateway, timeout=10)
+        assert err.value.code == 500 and json.load(err.value) == {"message": "Internal Server Error"}
         faults_report(emulator.endpoint, "PUT", {"invoke": 1, "invoke_kinds": ["slow"], "delay": 0.01})
         assert "FunctionError" not in lam.invoke(FunctionName="f", Payload=b"{}")
         report = faults_report(emulator.endpoint, "DELETE")
         assert report["active"] is False and report["injected"] == {"invoke:slow": 1}
-        record("faults", "invocations faulted (function error, slow)", 6,
-               "5 answered as Unhandled function errors, 1 slow then served", 0)
+        record("faults", "invocations faulted (function error through Invoke and the HTTP API, slow)",
+               7, "5 Invoke answered as Unhandled function errors, 1 gateway 500, 1 slow then served", 0)
     finally:
         emulator.stop()
 

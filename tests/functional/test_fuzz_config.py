@@ -12,6 +12,7 @@ A few examples also go through a real ``lambdashift`` process, to show the exit 
 
 from __future__ import annotations
 
+import os
 import contextlib
 import io
 from collections import Counter
@@ -26,7 +27,8 @@ from lambdashift.cli.main import main
 from tests.e2e.conftest import cli
 from tests.reliability_log import record
 
-EXAMPLES = 100
+#: LAMBDASHIFT_FUZZ_EXAMPLES=N runs N per case instead, for a deeper search by hand.
+EXAMPLES = int(os.environ.get("LAMBDASHIFT_FUZZ_EXAMPLES", "100"))
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
