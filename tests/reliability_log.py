@@ -25,6 +25,13 @@ def log_path() -> Path:
     return Path(override) if override else DEFAULT_LOG
 
 
+def _current_test() -> str:
+    """The test that is running; only its file while a module's fixtures are torn down."""
+    current = os.environ.get("PYTEST_CURRENT_TEST", "")
+    test = current.split(" ")[0]
+    return test.split("::")[0] if current.endswith("(teardown)") else test
+
+
 def record(area: str, what: str, tried: int, outcome: str, bad: int = 0) -> None:
     """Append one record: in ``area``, ``what`` was tried ``tried`` times; ``bad`` went wrong.
 
@@ -33,7 +40,7 @@ def record(area: str, what: str, tried: int, outcome: str, bad: int = 0) -> None
     """
     line = {"area": area, "what": what, "tried": int(tried), "outcome": outcome,
             "bad": int(bad), "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "test": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]}
+            "test": _current_test()}
     print(f"\nreliability: [{area}] {what}: tried {tried}, {outcome} (bad: {bad})")
     path = log_path()
     try:
