@@ -153,3 +153,27 @@ def test_every_invoked_response_names_the_executed_version_for_local_accounting(
     _, http = gateway
     assert http.get("/items/1?mode=raise").headers["x-lambdashift-executed-version"] == "1"
     assert http.get("/_dev/items/1?mode=bare").headers["x-lambdashift-executed-version"] == "2"
+
+
+def test_a_path_parameter_may_hold_a_newline_or_a_tab(gateway):
+    # Found by fuzzing the notes API: "%0A" in a path matched no route and got Starlette's
+    # plain-text 404 instead of reaching the function (which answers its own 400).
+    _, http = gateway
+    event = event_of(http.get("/items/a%0Ab%09c"))
+    assert event["pathParameters"] == {"id": "a\nb\tc"} and event["routeKey"] == "GET /items/{id}"
+    assert GatewayRoute.parse("GET /a/{b}", "fn").pattern.match("/a/x\n")["b"] == "x\n"
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/nowhere%0A"), ("TRACE", "/a/x"), ("GET", "/a/x/y")])
+def test_what_no_route_matches_is_api_gateways_json_404(method, path):
+    import asyncio
+
+    from lambdashift.emulator.gateway import build_gateway
+
+    async def ask() -> httpx.Response:  # no route matches: neither store nor invoker is used
+        app = build_gateway(None, None, {"GET /a/{b}": "fn"})  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as http:
+            return await http.request(method, path)
+
+    resp = asyncio.run(ask())
+    assert resp.status_code == 404 and resp.json() == {"message": "Not Found"}

@@ -26,6 +26,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from lambdashift.emulator.errors import LambdaApiError, TooManyRequestsException
 from lambdashift.emulator.invoker import Invoker
@@ -58,7 +59,7 @@ class GatewayRoute:
     def parse(cls, route_key: str, function: str) -> GatewayRoute:
         """``"GET /notes/{id}"`` → a route; a malformed key is a ValueError naming it."""
         if route_key.strip() == "$default":  # catches what no other route matches
-            return cls("ANY", "$default", function, re.compile(r"^/.*$"))
+            return cls("ANY", "$default", function, re.compile(r"/.*\Z", re.DOTALL))
         method, _, path = route_key.strip().partition(" ")
         method = method.upper()
         if method not in (*_METHODS, "ANY") or not path.startswith("/"):
@@ -73,7 +74,9 @@ class GatewayRoute:
                 parts.append(f"(?P<{plain.group(1)}>[^/]+)")
             else:
                 parts.append(re.escape(segment))
-        pattern = re.compile("^/" + "/".join(parts) + "/?$")
+        # DOTALL and \Z: a path parameter may hold any character, %0A included (found by
+        # fuzzing: "$" also matched before a trailing newline, "." not across one).
+        pattern = re.compile("/" + "/".join(parts) + r"/?\Z", re.DOTALL)
         return cls(method, path, function, pattern)
 
     def specificity(self) -> tuple[int, int, bool]:
@@ -194,7 +197,9 @@ def build_gateway(store: LambdaStore, invoker: Invoker, routes: dict[str, str], 
 
     async def handle(request: Request) -> Response:
         request_id = base64.b32encode(uuid.uuid4().bytes[:10]).decode().rstrip("=")
-        path, qualifier = request.url.path, alias
+        # The decoded path as the server got it: request.url re-parses it, and urlsplit
+        # drops tabs and newlines (a %0A in a path parameter would vanish).
+        path, qualifier = request.scope["path"], alias
         if path == DEV_PREFIX or path.startswith(DEV_PREFIX + "/"):
             path, qualifier = path[len(DEV_PREFIX):] or "/", dev_alias
         found = match(request.method, path)
@@ -230,7 +235,14 @@ def build_gateway(store: LambdaStore, invoker: Invoker, routes: dict[str, str], 
                 "dev_prefix": DEV_PREFIX, "started": started}
         return Response(json.dumps(body).encode(), media_type="application/json")
 
-    return Starlette(routes=[
-        Route("/_lambdashift/gateway", info, methods=["GET"]),
-        Route("/{path:path}", handle, methods=list(_METHODS)),
-    ])
+    async def every_other_request(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await handle(Request(scope, receive))
+        await response(scope, receive, send)
+
+    app = Starlette(routes=[Route("/_lambdashift/gateway", info, methods=["GET"])])
+    # Not a "/{path:path}" route: its pattern does not match a path with a newline in it
+    # (%0A), and Starlette would answer that, and any method no route has, in plain text.
+    # Here every request reaches the route table, and what matches no route is API
+    # Gateway's JSON 404.
+    app.router.default = every_other_request
+    return app
