@@ -168,6 +168,16 @@ def test_custom_analysis_steps_inherit_rollout_level_settings():
     assert steps[3] == AnalysisStep({"alpha": 0.05}, ("latency",), 120)
 
 
+def test_a_time_boxed_analysis_step_is_read_and_a_late_promote_after_refused_at_load():
+    steps = steps_for({"strategy": "custom", "steps": [
+        {"weight": 10}, {"analysis": {"promote_after": "5m"}}, {"weight": 100}]})
+    assert steps[1] == AnalysisStep({"promote_after": "5m"})
+    with pytest.raises(ConfigError, match=r"rollout\.steps\[1\]\.analysis: promote_after "
+                                          r"\(7200 s\) must be positive and not after max_wait"):
+        steps_for({"strategy": "custom", "steps": [
+            {"weight": 10}, {"analysis": {"promote_after": "2h"}}, {"weight": 100}]})
+
+
 def test_design_example_canary_with_explicit_steps_is_accepted():
     rollout = {"strategy": "canary", "steps": [{"weight": 10}, {"pause": "5m"}, {"weight": 100}]}
     assert steps_for(rollout) == (W(0.1), P(300), W(1.0))
