@@ -112,3 +112,20 @@ def test_a_candidate_1_5x_slower_at_p99_is_rolled_back(probe_stack):
     assert alias_traffic(probe_stack, "probe") == (stable, None, 0.0)
     reasons = " ".join(r for v in verdicts_of(probe_stack) for r in v["reasons"])
     assert verdicts_of(probe_stack)[-1]["verdict"] == "rollback" and "latency" in reasons.lower()
+
+
+def test_a_time_boxed_step_promotes_at_promote_after_not_an_interval_later(probe_stack):
+    """promote_after 3s with a 60 s interval and more invocations than the load can bring:
+    nothing can be shown, so the clock promotes, on the look the engine makes at 3 s."""
+    step = {"promote_after": "3s", "interval": "60s", "min_invocations": 10**9}
+    release(probe_stack, {"FAIL_RATE": "0", "DELAY_MS": "4", "BUILD": "boxed"},
+            [{"weight": 20}, {"analysis": step}, {"weight": 100}])
+    version = json.loads(run(probe_stack, "status", "probe", "--json").stdout)["functions"][0]["latest"]
+    out, _ = deploy_under_load(probe_stack)
+    assert out.returncode == 0, out.stderr
+    assert alias_traffic(probe_stack, "probe") == (version, None, 0.0)
+    verdicts = verdicts_of(probe_stack)
+    assert [v["verdict"] for v in verdicts] == ["continue", "promote"]
+    assert verdicts[-1]["reasons"][0].startswith("promote_after 3 s reached with no regression shown")
+    evidence = [e["details"] for e in history(probe_stack, "probe")[0]["events"] if e["kind"] == "evidence"]
+    assert 3.0 <= evidence[-1]["numbers"]["elapsed_s"] < 60.0  # the deadline's look, not the interval's
