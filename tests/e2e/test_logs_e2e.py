@@ -92,6 +92,10 @@ def test_logs_of_a_function_never_invoked_is_one_line_and_exit_1(probe_stack):
     assert len(out.stderr.strip().splitlines()) <= 2  # the target line and the error
     bad = run(probe_stack, "logs", "probe", "--since", "ten minutes")
     assert bad.returncode == 2 and "--since" in bad.stderr
+    httpx.get(probe_stack.api_url + "/probe", timeout=30)
+    none = run(probe_stack, "logs", "probe", "--version", "999")
+    assert none.returncode == 0 and none.stdout == ""
+    assert "no log stream of version 999 has events in the last 10m" in none.stderr
 
 
 def test_the_judge_reading_logs_rolls_back_a_candidate_failing_every_request(probe_stack):

@@ -15,7 +15,7 @@ import time
 from datetime import datetime, timezone
 
 from lambdashift.aws.logs import Attributor, LambdaLogs, LogLine, log_group
-from lambdashift.cli.common import add_json_argument
+from lambdashift.cli.common import add_json_argument, note
 from lambdashift.cli.session import add_target_arguments, open_session
 from lambdashift.errors import ConfigError, NotFoundError
 
@@ -63,6 +63,7 @@ def run_logs(args: argparse.Namespace) -> int:
     printed: dict[str, int] = {}  # event id -> timestamp, for --follow's overlapping reads
     while True:
         now = int(time.time() * 1000)
+        streams: list[str] | None = None
         try:
             streams = (reader.version_streams(args.function, version, start)
                        if version is not None else None)
@@ -74,6 +75,8 @@ def run_logs(args: argparse.Namespace) -> int:
                       file=sys.stderr)
                 return 1
             events = []
+        if streams == [] and not args.follow:
+            note(f"no log stream of version {version} has events in the last {args.since}")
         fresh = [e for e in events if str(e.get("eventId", "")) not in printed]
         for event in fresh:
             printed[str(event.get("eventId", ""))] = int(event.get("timestamp", 0))
