@@ -35,6 +35,7 @@ from lambdashift.core import order, strategy
 from lambdashift.core.judge import JudgePolicy
 from lambdashift.errors import ConfigError
 from lambdashift.model import Step
+from lambdashift.rollout.prewarm import PrewarmSettings, parse_prewarm
 
 DEFAULT_FILE = "lambdashift.yaml"
 DEFAULT_ALIAS = "live"
@@ -51,7 +52,7 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 
 _TOP_KEYS = tuple(
     "alias target region functions routes tables rollout analysis metrics hooks webhooks state"
-    " select".split()
+    " select prewarm".split()
 )
 _FUNCTION_KEYS = tuple(
     "source handler runtime timeout memory environment after include rollout group".split()
@@ -136,6 +137,7 @@ class Config:
     #: ``state:`` (``rollout.state_config.StateConfig``) and ``select:`` (``rollout.selection``).
     state: Any = None
     select: tuple[Any, ...] = ()
+    prewarm: PrewarmSettings = field(default_factory=PrewarmSettings)
 
     @property
     def root(self) -> Path:
@@ -241,6 +243,7 @@ def _parse(data: object, file: Path) -> Config:
         metrics=_metrics(top.get("metrics", DEFAULT_METRICS)),
         state=parse_state(top.get("state")),
         select=select,
+        prewarm=parse_prewarm(top.get("prewarm")),
     )
 
 

@@ -105,6 +105,8 @@ class Response:
 # The handler decorator: one place renders responses and writes the request log line.
 
 _cold_start = True
+#: The event lambdashift pre-warms a version with (lambdashift.rollout.prewarm.PREWARM_EVENT).
+PREWARM_EVENT = {"lambdashift": "prewarm"}
 # The invocation being served, for log(). Lambda runs one invocation at a time per
 # execution environment, so a module global is exact here.
 _invocation: dict[str, Any] = {}
@@ -127,6 +129,12 @@ def http_handler(
     @functools.wraps(func)
     def handler(event: Any, context: Any) -> dict[str, Any]:
         global _cold_start
+        if event == PREWARM_EVENT:
+            # lambdashift starts this version's environments before traffic moves to it:
+            # make the DynamoDB client now, so the first real request finds it ready.
+            table()
+            _cold_start = False
+            return {"prewarmed": True}
         started = time.perf_counter()
         version = function_version(context)
         request = event.get("requestContext") if isinstance(event, dict) else None

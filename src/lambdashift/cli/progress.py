@@ -25,6 +25,13 @@ _WORDS = {
 }
 
 
+def _prewarmed(details: dict[str, Any]) -> str:
+    text = (f"pre-warmed version {details.get('version')}: {details.get('concurrency')} "
+            f"environment(s) for {round(float(details.get('share', 0)) * 100, 2):g}% of the traffic "
+            f"in {details.get('ms')} ms")
+    return text + (f" ({details['problem']})" if details.get("problem") else "")
+
+
 def line(function: str, text: str) -> None:
     """Print one progress line, whole, even with many rollouts in parallel threads."""
     stamp = time.strftime("%H:%M:%S")
@@ -38,6 +45,8 @@ def describe(note: Notify) -> str:
         # The decisive reason only: `lambdashift history --verbose` keeps every one.
         reasons = list(note.details.get("reasons", ())) or ["no reason given"]
         return f"verdict {note.details.get('verdict')}: {clip(reasons[0])}"
+    if note.event == "prewarmed":
+        return clip(_prewarmed(dict(note.details)))
     template = _WORDS.get(note.event)
     details: dict[str, Any] = dict(note.details)
     if template is None:
@@ -58,14 +67,15 @@ CONTINUE_EVERY = 15.0
 _last_continue: dict[str, float] = {}
 
 
-def printer(state: RolloutState, note: Notify) -> None:
-    """The engine's ``notify`` callback for the terminal."""
+def printer(state: RolloutState, note: Notify) -> bool:
+    """The engine's ``notify`` callback for the terminal; True when it printed a line."""
     if note.event == "failed" and str(note.details.get("reason", "")).startswith("drift"):
-        return  # the drift line already said it
+        return False  # the drift line already said it
     if note.event == "verdict" and note.details.get("verdict") == "continue":
         now = time.monotonic()
         with _lock:
             if now - _last_continue.get(state.function, -CONTINUE_EVERY) < CONTINUE_EVERY:
-                return
+                return False
             _last_continue[state.function] = now
     line(state.function, describe(note))
+    return True

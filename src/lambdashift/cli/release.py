@@ -30,12 +30,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     d.add_argument("--dry-run", action="store_true", help="print the alias changes; make none")
     d.add_argument("--no-wait", action="store_true",
                    help="stop at a manual gate (exit 3) instead of waiting for `lambdashift promote`")
+    add_plain_argument(d)
     d.set_defaults(func=run_deploy)
 
     r = subparsers.add_parser("resume", help="continue every rollout a dead process left unfinished")
     add_target_arguments(r, waits=True)
     add_json_argument(r)
     r.add_argument("--no-wait", action="store_true", help="stop at manual gates (exit 3)")
+    add_plain_argument(r)
     r.set_defaults(func=run_resume)
 
 
@@ -56,6 +58,22 @@ def run_publish(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"{r.function:<20} {r.version:>4}  {what}")
     return 0
+
+
+def add_plain_argument(parser: argparse.ArgumentParser) -> None:
+    """``--plain``: lines instead of the live view, even on a terminal."""
+    parser.add_argument("--plain", action="store_true",
+                        help="print one line per change (and a heartbeat while waiting) instead "
+                             "of the live view; the default when stderr is not a terminal")
+
+
+def _reporter(session, args: argparse.Namespace):  # noqa: ANN001, ANN202
+    """The live view or plain lines, per ``--plain`` and the terminal (``cli.live``)."""
+    from lambdashift.cli.live import reporter_for
+
+    session.reporter = reporter_for(plain=args.plain or args.json, metrics=session.target.metrics,
+                                    local=session.target.is_local)
+    return session.reporter
 
 
 def _validate_names(session, names: list[str]) -> list[str]:  # noqa: ANN001
@@ -83,8 +101,9 @@ def run_deploy(args: argparse.Namespace) -> int:
         line(name, f"nothing to do: {why}")
     if args.dry_run:
         return _print_plan(session, planned, args.json)
-    outcome = deploying.run_waves(session.engine, session.config, planned,
-                                  on_error=lambda n, e: line(n, f"error: {e}"))
+    with _reporter(session, args) as view:
+        outcome = deploying.run_waves(session.engine, session.config, planned,
+                                      on_error=lambda n, e: view.line(n, f"error: {e}"))
     return _report(outcome, skipped, args.json)
 
 
@@ -138,6 +157,7 @@ def run_resume(args: argparse.Namespace) -> int:
     planned = [deploying.Candidate(s.function, s.stable, s.candidate, s.steps, resume=s) for s in active]
     for c in planned:
         line(c.function, f"resuming rollout {c.resume.rollout_id} ({c.resume.phase.value})")  # type: ignore[union-attr]
-    outcome = deploying.run_waves(session.engine, session.config, planned,
-                                  on_error=lambda n, e: line(n, f"error: {e}"))
+    with _reporter(session, args) as view:
+        outcome = deploying.run_waves(session.engine, session.config, planned,
+                                      on_error=lambda n, e: view.line(n, f"error: {e}"))
     return _report(outcome, {}, args.json)

@@ -35,17 +35,20 @@ class Session:
     poll: float = 5.0
     wait_at_gates: bool = True
     webhooks: Any = None
+    #: Where the engine's notices go (``cli.live``); None: one plain line each.
+    reporter: Any = None
 
     def engine(self) -> RolloutEngine:
         """A fresh engine for one rollout (engines are per thread; the target is shared)."""
         from lambdashift.rollout.store import owner_id
 
-        notify = printer
+        show = self.reporter.notify if self.reporter is not None else printer
+        notify = show
         if self.webhooks is not None:
             webhooks = self.webhooks
 
             def notify(state, n):  # noqa: ANN001, ANN202
-                printer(state, n)
+                show(state, n)
                 webhooks(state, n)  # queued: never blocks the rollout
         return RolloutEngine(
             api=self.target.api, store=self.target.store, clock=time.time, sleep=time.sleep,
@@ -53,7 +56,17 @@ class Session:
             notify=notify, pre_checks=self._checks("pre"), post_checks=self._checks("post"),
             options=EngineOptions(poll_interval=self.poll, wait_at_gates=self.wait_at_gates,
                                   lease_seconds=getattr(self.config.state, "lease_seconds", 120.0)),
+            prewarm=self._prewarmer(),
         )
+
+    def _prewarmer(self) -> Any:
+        """The pre-warm hook per the config's ``prewarm:`` (None when it is off)."""
+        if not self.config.prewarm.enabled:
+            return None
+        from lambdashift.rollout.prewarm import Prewarmer
+
+        peak = getattr(self.target.metrics, "peak_concurrency", None)
+        return Prewarmer(self.target.api, self.config.prewarm, peak=peak, clock=time.time)
 
     def hooks(self, function: str) -> Any:
         """The function's checks (global ones first) from the config's ``hooks``."""

@@ -52,6 +52,12 @@ class EmulatorMetrics:
         return sum(1 for r in self._records(function, alias, since, until)
                    if r["executed_version"] == version and not r["throttled"])
 
+    def peak_concurrency(self, function: str, alias: str, since: float, until: float) -> int:
+        """The most invocations through ``alias`` (any version) that ran at once in the window."""
+        from lambdashift.rollout.prewarm import peak_concurrency
+
+        return peak_concurrency(self._records(function, alias, since, until))
+
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self._http.close()

@@ -95,6 +95,9 @@ class RolloutEngine:
     pre_checks: Callable[[RolloutState], list[str]] | None = None
     post_checks: Callable[[RolloutState], list[str]] | None = None
     options: EngineOptions = field(default_factory=EngineOptions)
+    #: Called before each alias write with the traffic about to be written (``rollout.prewarm``);
+    #: what it returns, if anything, is recorded and notified like the machine's notices.
+    prewarm: Callable[[RolloutState, Traffic], Notify | None] | None = None
     #: The lease held while driving a rollout, and signals taken but not yet acted on.
     _lease: Any = field(default=None, init=False, repr=False)
     _inbox: deque[Any] = field(default_factory=deque, init=False, repr=False)
@@ -182,6 +185,7 @@ class RolloutEngine:
             self.notify(state, action)
             return None
         if isinstance(action, SetTraffic):
+            self._prewarm(state, action)
             return self._write(action)
         if isinstance(action, Wait):
             return self._wait(state, lambda: now() >= action.until, lambda: Tick(now=now()))
@@ -216,6 +220,14 @@ class RolloutEngine:
             return AliasWriteFailed(WriteFailure.OTHER, str(exc), now=self.clock())
         failpoint("after_alias_write")
         return AliasWritten(written.revision_id, written.traffic, now=self.clock())
+
+    def _prewarm(self, state: RolloutState, action: SetTraffic) -> None:
+        if self.prewarm is None:
+            return
+        note = self.prewarm(state, action.traffic)
+        if note is not None:
+            self.store.record_event(state.rollout_id, state.function, note.event, dict(note.details))
+            self.notify(state, note)
 
     def _wait(self, state: RolloutState, done: Callable[[], bool],
               finished: Callable[[], Event]) -> Event:

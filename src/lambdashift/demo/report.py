@@ -1,0 +1,207 @@
+"""``demo-report.json``, the pictures, and the plain-words summary of a demo run."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from lambdashift.demo import figures
+from lambdashift.demo.figures import ROUTE_OF, Mark
+from lambdashift.loadgen import LIST, Request
+
+REPORT = "demo-report.json"
+#: A pre-warmed switch passes when its p99 is at most this many times the steady state's.
+P99_RATIO_LIMIT = 1.5
+
+
+def _series(requests: Sequence[Request], start: float, end: float, step: float) -> dict[str, Any]:
+    bins = max(1, int((end - start) / step) + 1)
+    rate: dict[str, list[float]] = {}
+    errors: dict[str, list[int]] = {}
+    for r in requests:
+        if not start <= r.t < end:
+            continue
+        i = int((r.t - start) / step)
+        version = r.version if r.status else "no answer"
+        rate.setdefault(version, [0.0] * bins)[i] += 1 / step
+        if r.failed:
+            errors.setdefault(version, [0] * bins)[i] += 1
+    return {"route": requests[0].route if requests else "", "rate": rate, "errors": errors,
+            "weights": [], "step": step}
+
+
+def build(*, requests: list[Request], marks: list[Mark], steps: list[dict[str, Any]],
+          releases: list[dict[str, Any]], mixed: dict[str, Any], naive: dict[str, Any],
+          pace: Any, lambdashift_end: float, began: float) -> dict[str, Any]:
+    """Every figure of the run, as a JSON-ready dict."""
+    start = requests[0].t if requests else began
+    by_function = {r["function"]: r for r in releases}
+    # The broken release: failures served by its candidate version on its route.
+    broken = by_function.get("notes-list", {})
+    bad_version = broken.get("to")
+    in_broken = [r for r in requests if r.failed and r.route == LIST and r.version == bad_version]
+    failed = [r for r in requests if r.failed]
+    result: dict[str, Any] = {
+        "report_version": 1, "mode": pace.name, "rate": pace.rate, "clients": pace.clients,
+        "switch_window": pace.switch_window,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(began)),
+        "requests": {"total": len(requests), "failed": len(failed),
+                     "unexpected_4xx": sum(1 for r in requests if r.unexpected),
+                     "by_route_version_status": figures.by_route_version_status(requests)},
+        "lambdashift_section": {"start": start, "end": lambdashift_end, "requests": len(requests),
+                                "failed": len(failed), "failed_in_broken_release": len(in_broken),
+                                "failed_outside_broken_release": len(failed) - len(in_broken)},
+        "releases": releases, "mixed_fleet": mixed, "steps": steps,
+    }
+    # Every switch: p99 of the function's route just after it, against just before.
+    switch_rows, switch_marks = [], []
+    for mark, before in figures.switches(marks):
+        release = by_function.get(mark.function, {})
+        row = {"function": mark.function, "at": mark.t, "from": str(before), "to": str(mark.traffic),
+               "prewarmed": bool(release.get("prewarm")) and any(
+                   m.function == mark.function and m.event == "prewarmed" and m.t <= mark.t for m in marks),
+               **figures.switch_latency(requests, ROUTE_OF[mark.function], mark.t,
+                                        window=pace.switch_window, baseline=pace.steady)}
+        switch_rows.append(row)
+        after = mark.traffic
+        if mark.event == "rolled_back":
+            label = f"rolled back to v{after.primary}"
+        elif after.canary is not None:
+            label = f"v{after.canary} {after.weight * 100:g}%"
+        else:
+            label = f"v{after.primary} 100%"
+        switch_marks.append({"t": mark.t, "function": mark.function, "label": label})
+    result["switches"] = switch_rows
+    result["switch_marks"] = switch_marks
+    bg = [s for s in switch_rows if s["function"] == "notes-create"]
+    cold = [s for s in switch_rows if s["function"] == "notes-update"]
+    result["prewarm_comparison"] = {"limit_ratio": P99_RATIO_LIMIT,
+                                    "prewarmed": bg[0] if bg else None,
+                                    "not_prewarmed": cold[0] if cold else None}
+    # The canary: the window during which notes-get's alias gave v2 10%.
+    get_switches = [s for s in switch_rows if s["function"] == "notes-get"]
+    canary = None
+    if len(get_switches) >= 2:
+        candidate = by_function["notes-get"]["to"]
+        canary = figures.canary_split(requests, ROUTE_OF["notes-get"], candidate, 0.10,
+                                      get_switches[0]["at"], get_switches[1]["at"])
+    result["canary"] = canary
+    result["broken_release"] = {
+        "function": "notes-list", "version": bad_version,
+        "rolled_back": broken.get("outcome") == "rolled_back", "failed_requests": len(in_broken),
+        "reason": broken.get("reason", "")}
+    naive_requests = [Request(*r) for r in naive.pop("records", [])]
+    naive["timeline"] = _series(naive_requests, naive["start"], naive["end"], 1.0)
+    result["naive"] = naive
+    result["timeline"] = figures.timeline(requests, marks, start, lambdashift_end)
+    result["marks"] = [{**asdict(m), "traffic": str(m.traffic) if m.traffic else None} for m in marks]
+    result["records"] = {"fields": list(Request._fields), "rows": [list(r) for r in requests]}
+    result["wall_seconds"] = round(time.time() - began, 1)
+    _words(result)
+    return result
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:.1f}%"
+
+
+def _ms(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0f} ms"
+
+
+def _words(r: dict[str, Any]) -> None:
+    """The summary lines, the chart's headline and the key figures."""
+    sec, canary, broken, naive = r["lambdashift_section"], r["canary"], r["broken_release"], r["naive"]
+    pw = r["prewarm_comparison"]
+    lines, headline = [], []
+    for rel in r["releases"]:
+        f, outcome = rel["function"], rel["outcome"]
+        verb = {"succeeded": "promoted", "rolled_back": "rolled back"}.get(outcome, outcome)
+        if f == "notes-list":
+            continue
+        lines.append(f"{f}: {rel['strategy']} v{rel['from']} → v{rel['to']}"
+                     f"{'' if rel['prewarm'] else ' (no pre-warm)'}: {verb}")
+    headline.append("notes-create blue-green to v2")
+    if canary:
+        lines.append(f"notes-get canary at 10%: v{canary['candidate']} served {canary['served_by_candidate']:,} of "
+                     f"{canary['requests']:,} reads ({_pct(canary['observed'])}); 99.9% binomial interval "
+                     f"{_pct(canary['interval_99_9'][0])}–{_pct(canary['interval_99_9'][1])}: "
+                     + ("inside" if canary["inside"] else "OUTSIDE"))
+        headline.append(f"notes-get canary 10% (observed {_pct(canary['observed'])}) → promoted")
+    m = r["mixed_fleet"]
+    lines.append(f"mixed fleet: notes-get v{m.get('read_by')} read a note notes-create v{m.get('written_by')} "
+                 f"wrote; created_at {'passed through' if m.get('ok') else 'MISSING'}")
+    for key, words in (("prewarmed", "pre-warmed switch (notes-create, blue-green)"),
+                       ("not_prewarmed", "switch without pre-warm (notes-update, blue-green)")):
+        s = pw[key]
+        if s:
+            ratio = "-" if s["ratio"] is None else f"{s['ratio']:.2f}×"
+            lines.append(f"{words}: p99 {_ms(s['p99_switch_ms'])} in the {r['switch_window']:g} s after it vs "
+                         f"{_ms(s['p99_steady_ms'])} steady = {ratio}")
+    rolled = "rolled back by the judge" if broken["rolled_back"] else "NOT rolled back"
+    lines.append(f"notes-list v{broken['version']} (broken): {rolled} after {broken['failed_requests']} "
+                 f"failed requests ({broken['reason']})")
+    headline.append(f"notes-list v{broken['version']} {'rolled back' if broken['rolled_back'] else 'NOT rolled back'} "
+                    f"after {broken['failed_requests']} failed requests")
+    outside = sec["failed_outside_broken_release"]
+    lines.append(f"{outside} of {sec['requests']:,} requests failed outside the broken release "
+                 f"({r['requests']['unexpected_4xx']} unexpected 4xx)")
+    headline.append(f"{outside} of {sec['requests']:,} requests failed outside the broken release")
+    lines.append(f"for contrast, naive redeploy in place of {naive['function']}: {naive['failed']} of "
+                 f"{naive['requests']:,} requests failed ({naive['failed_between_the_two_calls']} between "
+                 f"UpdateFunctionCode and UpdateFunctionConfiguration, {naive['gap_seconds']:g} s apart; "
+                 f"{naive['answered_by_release_1_after_the_code_update']} more answered by release 1 after "
+                 f"the code update); "
+                 f"p99 {_ms(naive['p99_redeploy_ms'])} around the redeploy vs {_ms(naive['p99_steady_ms'])} before")
+    r["summary"] = lines
+    r["headline"] = "; ".join(headline)
+    r["key_figures"] = {
+        "requests (lambdashift part)": f"{sec['requests']:,}",
+        "failed outside the broken release": outside,
+        "failed in the broken release": sec["failed_in_broken_release"],
+        "10% canary observed": _pct(canary["observed"]) if canary else "-",
+        "99.9% interval": (f"{_pct(canary['interval_99_9'][0])}–{_pct(canary['interval_99_9'][1])}"
+                           if canary else "-"),
+        "p99 ratio, pre-warmed switch": f"{pw['prewarmed']['ratio']:.2f}" if pw["prewarmed"] and pw["prewarmed"]["ratio"] else "-",
+        "p99 ratio, no pre-warm": f"{pw['not_prewarmed']['ratio']:.2f}" if pw["not_prewarmed"] and pw["not_prewarmed"]["ratio"] else "-",
+        "naive redeploy: failed": f"{naive['failed']} of {naive['requests']:,}",
+        "wall time": f"{r['wall_seconds']:.0f} s",
+    }
+
+
+def checks(r: dict[str, Any]) -> list[str]:
+    """What the story promises and this run did not keep, in words (empty: all kept)."""
+    problems = []
+    if r["lambdashift_section"]["failed_outside_broken_release"]:
+        problems.append("requests failed outside the broken release")
+    if r["requests"]["unexpected_4xx"]:
+        problems.append("unexpected 4xx answers")
+    if not (r["canary"] and r["canary"]["inside"]):
+        problems.append("the 10% canary's observed split is outside its 99.9% interval")
+    if not r["broken_release"]["rolled_back"]:
+        problems.append("the broken release was not rolled back")
+    if not r["mixed_fleet"].get("ok"):
+        problems.append("notes-get v1 did not read the note notes-create v2 wrote")
+    return problems
+
+
+def write(r: dict[str, Any], directory: Path) -> bool:
+    """Save the report and the pictures, print the summary; True when the story held."""
+    from lambdashift.demo import chart
+
+    path = directory / REPORT
+    png, page = chart.write(r, directory)
+    r["files"] = {"report": str(path.resolve()), "png": str(png.resolve()), "html": str(page.resolve())}
+    path.write_text(json.dumps(r, indent=1, default=str) + "\n")
+    problems = checks(r)
+    print("\n== summary", flush=True)
+    for line in r["summary"]:
+        print(f"  - {line}")
+    print(f"\nreport:  {path.resolve()}\npicture: {png.resolve()}\npage:    {page.resolve()}")
+    for p in problems:
+        print(f"NOT AS DESCRIBED: {p}")
+    return not problems

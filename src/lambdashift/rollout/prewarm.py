@@ -1,0 +1,179 @@
+"""Pre-warm: start the candidate's execution environments before traffic moves to it.
+
+A new version has no warm environment: the first requests it gets each pay a cold start
+(process start + imports, hundreds of milliseconds for a handler that imports boto3), which
+shows up as a latency spike the moment an alias write moves traffic. Before every alias
+write that gives a version a larger share, the :class:`Prewarmer` invokes that version
+directly (by its number, never through the alias) with :data:`PREWARM_EVENT`, from as many
+threads at once as the share is expected to need, so that many environments are started
+and warm when the traffic arrives.
+
+The concurrency needed comes from the alias's peak concurrency over the last ``window``
+seconds (all versions together) and the version's new share: enough environments for the
+share's bursts at that peak 99 times in 100 (:func:`needed`), between 1 and
+``max_concurrency``; ``concurrency: N`` in the config fixes it instead. A metrics source
+that cannot tell the peak (CloudWatch, as read here) gets 1 unless ``concurrency`` is set.
+
+The invocations are real: they count against the function's concurrency and are billed,
+and the handler runs with an event it does not expect (handlers may return early on it).
+What the handler answers is ignored, errors included; they are recorded under the version's
+own qualifier, so the judge, which reads the alias's metrics, never counts them. A pre-warm
+that cannot run (throttled, unreachable) is said and the rollout goes on: it is an
+optimisation, never a gate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from lambdashift.core.machine import Notify, RolloutState
+from lambdashift.errors import ConfigError, LambdashiftError
+from lambdashift.model import Phase, Traffic
+
+__all__ = ["PREWARM_EVENT", "PrewarmSettings", "Prewarmer", "growing_share", "needed", "parse_prewarm",
+           "peak_concurrency"]
+
+#: The event a pre-warm invocation carries; a handler can recognise it and return at once.
+PREWARM_EVENT: Mapping[str, Any] = {"lambdashift": "prewarm"}
+
+_KEYS = ("enabled", "concurrency", "max_concurrency", "window")
+
+
+@dataclass(frozen=True)
+class PrewarmSettings:
+    """``prewarm:`` of lambdashift.yaml: on by default."""
+
+    enabled: bool = True
+    concurrency: int | None = None    # fixed number of environments, instead of estimating
+    max_concurrency: int = 10         # never more at once (they count against the limit)
+    window: float = 60.0              # seconds of past traffic the estimate looks at
+
+
+def parse_prewarm(raw: object, path: str = "prewarm") -> PrewarmSettings:
+    """``true``/``false`` or a mapping of :data:`_KEYS`; a ConfigError naming the key."""
+    if raw is None:
+        return PrewarmSettings()
+    if isinstance(raw, bool):
+        return PrewarmSettings(enabled=raw)
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: must be true, false or a mapping ({', '.join(_KEYS)}), got {raw!r}")
+    for key in raw:
+        if key not in _KEYS:
+            raise ConfigError(f"{path}.{key}: unknown key (known: {', '.join(_KEYS)})")
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{path}.enabled: must be true or false, got {enabled!r}")
+    values: dict[str, Any] = {}
+    for key, low, high in (("concurrency", 1, 1000), ("max_concurrency", 1, 1000), ("window", 1, 3600)):
+        if key in raw:
+            value = raw[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"{path}.{key}: must be an integer from {low} to {high}, got {value!r}")
+            values[key] = value
+    return PrewarmSettings(enabled=enabled, **values)
+
+
+def growing_share(before: Traffic, after: Traffic) -> tuple[str, float] | None:
+    """The version whose share of the alias grows from ``before`` to ``after``, and its new
+    share; None when no version gains (a write that only takes traffic away)."""
+    best: tuple[str, float] | None = None
+    for version in after.versions:
+        new = after.share_of(version)
+        if new > before.share_of(version) + 1e-9 and (best is None or new > best[1]):
+            best = (version, new)
+    return best
+
+
+class InvokeApi(Protocol):
+    """What pre-warming needs of Lambda (``LambdaApi`` has it)."""
+
+    def invoke(self, function: str, qualifier: str | None, payload: bytes) -> Any: ...
+
+
+@dataclass
+class Prewarmer:
+    """The engine's ``prewarm`` hook: called with the rollout and the traffic about to be
+    written, before the write; returns a ``Notify`` saying what it did (or None)."""
+
+    api: InvokeApi
+    settings: PrewarmSettings
+    #: Peak concurrency of the alias in [since, until), if the metrics source can tell it.
+    peak: Callable[[str, str, float, float], float] | None = None
+    clock: Callable[[], float] = time.time
+
+    def __call__(self, state: RolloutState, traffic: Traffic) -> Notify | None:
+        if not self.settings.enabled or state.phase is Phase.ROLLING_BACK:
+            return None  # a rollback goes back to the version that is warm: never delay it
+        gain = growing_share(state.traffic or Traffic(state.stable), traffic)
+        if gain is None:
+            return None
+        version, share = gain
+        count = self.concurrency(state.function, state.alias, share)
+        started = time.perf_counter()
+        payload = json.dumps(dict(PREWARM_EVENT)).encode()
+
+        def one(_: int) -> str | None:
+            try:
+                self.api.invoke(state.function, version, payload)
+                return None
+            except LambdashiftError as exc:  # throttled or unreachable: say it, go on
+                return str(exc)
+
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            problems = [p for p in pool.map(one, range(count)) if p]
+        details: dict[str, Any] = {"version": version, "share": share, "concurrency": count,
+                                   "ms": round((time.perf_counter() - started) * 1000)}
+        if problems:
+            details["problem"] = problems[0]
+        return Notify("prewarmed", details)
+
+    def concurrency(self, function: str, alias: str, share: float) -> int:
+        """Environments to start for ``share`` of the alias's traffic."""
+        if self.settings.concurrency is not None:
+            return self.settings.concurrency
+        peak = 1.0
+        if self.peak is not None:
+            now = self.clock()
+            try:
+                peak = max(1.0, self.peak(function, alias, now - self.settings.window, now))
+            except LambdashiftError:
+                peak = 1.0  # metrics unavailable: one warm environment is still better than none
+        return max(1, min(self.settings.max_concurrency, needed(math.ceil(peak - 1e-9), share)))
+
+
+def needed(peak: int, share: float, *, miss: float = 0.01) -> int:
+    """Environments for ``share`` of a traffic that runs ``peak`` invocations at once: the
+    smallest n such that, when each of the ``peak`` goes to this version with probability
+    ``share`` (how an alias splits), more than n land on it together less than ``miss`` of
+    the time. ``peak × share`` alone would leave the share's bursts to cold starts."""
+    if share >= 1.0 or peak <= 1:
+        return max(1, peak)
+    above = 1.0  # P(X > n), X ~ Binomial(peak, share)
+    for n in range(peak + 1):
+        above -= math.comb(peak, n) * share**n * (1 - share) ** (peak - n)
+        if above < miss:
+            return max(1, n)
+    return peak
+
+
+def peak_concurrency(records: list[Mapping[str, Any]]) -> int:
+    """The most invocations that ran at once, from records with an end ``timestamp`` and a
+    ``duration_ms`` (plus ``init_duration_ms`` on a cold start); throttled ones never ran."""
+    edges: list[tuple[float, int]] = []
+    for r in records:
+        if r.get("throttled"):
+            continue
+        end = float(r["timestamp"])
+        took = (float(r.get("duration_ms") or 0) + float(r.get("init_duration_ms") or 0)) / 1000
+        edges += [(end - took, 1), (end, -1)]
+    running = best = 0
+    for _, delta in sorted(edges, key=lambda e: (e[0], e[1])):
+        running += delta
+        best = max(best, running)
+    return best
