@@ -143,8 +143,9 @@ def _words(r: dict[str, Any]) -> None:
             lines.append(f"{words}: p99 {_ms(s['p99_switch_ms'])} in the {r['switch_window']:g} s after it vs "
                          f"{_ms(s['p99_steady_ms'])} steady = {ratio}")
     rolled = "rolled back by the judge" if broken["rolled_back"] else "NOT rolled back"
+    why = broken["reason"].removeprefix("rolled back: ").split(";")[0]
     lines.append(f"notes-list v{broken['version']} (broken): {rolled} after {broken['failed_requests']} "
-                 f"failed requests ({broken['reason']})")
+                 f"failed requests ({why})")
     headline.append(f"notes-list v{broken['version']} {'rolled back' if broken['rolled_back'] else 'NOT rolled back'} "
                     f"after {broken['failed_requests']} failed requests")
     outside = sec["failed_outside_broken_release"]
