@@ -764,3 +764,17 @@ def test_dynamodb_throttling_is_503_with_retry_after(
     monkeypatch.setattr(module.notes, "table", lambda: Throttled())
     status, headers, payload = v1("notes-get", note_id=UNKNOWN_ID)
     assert status == 503 and headers["Retry-After"] == "1"
+
+
+# ---------------------------------------------------------------------------------------
+# Pre-warm (lambdashift.rollout.prewarm)
+
+
+def test_every_handler_answers_the_prewarm_event_without_touching_any_note(releases: Any, table: Any) -> None:
+    from lambdashift.rollout.prewarm import PREWARM_EVENT
+
+    for release in ("v1", "v2"):
+        for function, module in releases[release].items():
+            result = module.handler(dict(PREWARM_EVENT), types.SimpleNamespace(function_version="2"))
+            assert result == {"prewarmed": True}, (release, function)
+    assert table.scan()["Items"] == []
