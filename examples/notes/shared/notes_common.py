@@ -131,8 +131,10 @@ def http_handler(
         global _cold_start
         if event == PREWARM_EVENT:
             # lambdashift starts this version's environments before traffic moves to it:
-            # make the DynamoDB client now, so the first real request finds it ready.
-            table()
+            # make the DynamoDB client and send it one cheap read now (botocore resolves the
+            # endpoint, credentials and connection on the first call), so that the first
+            # real request finds all of it ready.
+            table().get_item(Key={"id": "lambdashift-prewarm"})
             _cold_start = False
             return {"prewarmed": True}
         started = time.perf_counter()

@@ -121,7 +121,7 @@ def figure(report: dict[str, Any]) -> Any:
     strip.set_xlim(0, end)
     strip.set_ylim(0, 1)
     strip.axis("off")
-    steps = [(m["t"] - start, m["label"], m.get("short") or m["text"]) for m in report["steps"]
+    steps = [(max(0.0, m["t"] - start), m["label"], m.get("short") or m["text"]) for m in report["steps"]
              if m["t"] - start <= end]
     strip.set_title("the story's steps", loc="left", fontsize=9, color="#555555")
     for i, (t, label, text) in enumerate(steps):

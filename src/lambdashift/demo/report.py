@@ -142,6 +142,10 @@ def _words(r: dict[str, Any]) -> None:
             ratio = "-" if s["ratio"] is None else f"{s['ratio']:.2f}×"
             lines.append(f"{words}: p99 {_ms(s['p99_switch_ms'])} in the {r['switch_window']:g} s after it vs "
                          f"{_ms(s['p99_steady_ms'])} steady = {ratio}")
+    every = [f"{s['function']} → {s['to']}{'' if s['prewarmed'] else ' (cold)'}: "
+             + ("-" if s["ratio"] is None else f"{s['ratio']:.2f}×") for s in r["switches"]]
+    if every:
+        lines.append("every switch, p99 after it / p99 before it: " + "; ".join(every))
     rolled = "rolled back by the judge" if broken["rolled_back"] else "NOT rolled back"
     why = broken["reason"].removeprefix("rolled back: ").split(";")[0]
     lines.append(f"notes-list v{broken['version']} (broken): {rolled} after {broken['failed_requests']} "
