@@ -60,10 +60,10 @@ def build(*, requests: list[Request], marks: list[Mark], steps: list[dict[str, A
     # Every switch: p99 of the function's route just after it, against just before.
     switch_rows, switch_marks = [], []
     for mark, before in figures.switches(marks):
-        release = by_function.get(mark.function, {})
+        # A pre-warm is noticed right before its write: the function's notice before the switch.
+        earlier = [m for m in marks if m.function == mark.function and m.t <= mark.t and m is not mark]
         row = {"function": mark.function, "at": mark.t, "from": str(before), "to": str(mark.traffic),
-               "prewarmed": bool(release.get("prewarm")) and any(
-                   m.function == mark.function and m.event == "prewarmed" and m.t <= mark.t for m in marks),
+               "prewarmed": bool(earlier) and earlier[-1].event == "prewarmed",
                **figures.switch_latency(requests, ROUTE_OF[mark.function], mark.t,
                                         window=pace.switch_window, baseline=pace.steady)}
         switch_rows.append(row)
