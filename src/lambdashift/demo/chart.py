@@ -131,7 +131,12 @@ def figure(report: dict[str, Any]) -> Any:
     for ax, function in zip(axes[1:, 0], released):
         series = tl["functions"][function]
         own = [(m["t"] - start, m["label"]) for m in report["switch_marks"] if m["function"] == function]
-        _panel(ax, f"{function} ({series['route']})", series, step, end, own)
+        release = next((r for r in report.get("releases", []) if r["function"] == function), {})
+        outcome = {"succeeded": "promoted", "rolled_back": "ROLLED BACK by the judge"}.get(
+            release.get("outcome", ""), release.get("outcome", ""))
+        what = f": {release['strategy']} v{release['from']} → v{release['to']}" if release.get("to") else ""
+        cold = "" if release.get("prewarm", True) else " without pre-warm"
+        _panel(ax, f"{function} ({series['route']}){what}{cold}, {outcome}", series, step, end, own)
         for t, _, _ in steps:
             ax.axvline(t, color="#bbbbbb", linewidth=0.6, zorder=0)
     axes[len(released), 0].set_xlabel("seconds since the live traffic started")
@@ -139,7 +144,8 @@ def figure(report: dict[str, Any]) -> Any:
         ax = axes[-1, 0]
         t0 = naive["start"]
         _panel(ax, f"for contrast, reported apart: {naive['function']} redeployed in place "
-                   "(no versions, no alias; every caller on $LATEST)", naive["timeline"],
+                   f"(no versions, no alias; every caller on $LATEST; the {naive['gap_seconds']:g} s "
+                   "between the two calls stand in for AWS's code-update time)", naive["timeline"],
                naive["timeline"]["step"], naive["end"] - t0,
                [(naive["code_update_at"] - t0, "UpdateFunctionCode"),
                 (naive["config_update_at"] - t0, "   UpdateFunctionConfiguration")],

@@ -266,7 +266,7 @@ def _lambdashift_part(story: Story, api_url: str) -> bool:
     story.hold(pace.hold, "notes-update v2 serves every update")
     story.step("6", "a broken notes-list (fails 10% of requests), 25% canary judged: watch the rollback",
                "broken list, judged")
-    ok &= story.release("notes-list", source="functions/list_notes/bad", strategy="canary 25%, judged",
+    ok &= story.release("notes-list", source="functions/list_notes/bad", strategy="judged canary 25%",
                         steps=[{"weight": 25}, {"analysis": dict(pace.analysis)}, {"weight": 100}]) == 1
     story.hold(pace.hold / 2, "notes-list back on v1")
     give_up = time.monotonic() + 240  # a slow machine: report what there is, do not hang
