@@ -505,3 +505,41 @@ def test_a_writer_that_holds_the_file_too_long_is_a_clear_error(db_path, clock):
             blocker.execute("ROLLBACK")
             blocker.close()
         assert s.acquire("notes-get", "alice@host pid 1").owner == "alice@host pid 1"
+
+
+# --- the rate ledger --------------------------------------------------------------------------
+
+
+def test_the_rate_ledger_grants_a_burst_then_one_slot_per_interval(store, clock):
+    waits = [store.reserve_rate("lambda", 10.0, 3) for _ in range(6)]
+    assert waits == pytest.approx([0.0, 0.0, 0.0, 0.1, 0.2, 0.3], abs=1e-5)
+
+
+def test_the_rate_ledger_refills_while_idle_but_never_beyond_the_burst(store, clock):
+    for _ in range(5):
+        store.reserve_rate("lambda", 10.0, 3)
+    clock.advance(60)  # idle for a minute: a full burst again, not 600 saved-up calls
+    waits = [store.reserve_rate("lambda", 10.0, 3) for _ in range(4)]
+    assert waits == pytest.approx([0.0, 0.0, 0.0, 0.1], abs=1e-5)
+
+
+def test_rate_ledgers_are_per_key(store, clock):
+    assert store.reserve_rate("a", 1.0, 1) == 0.0
+    assert store.reserve_rate("b", 1.0, 1) == 0.0
+    assert store.reserve_rate("a", 1.0, 1) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_threads_reserving_at_once_get_distinct_slots(store, clock):
+    barrier = threading.Barrier(8)
+    waits: list[float] = []
+
+    def reserve() -> None:
+        barrier.wait()
+        waits.append(store.reserve_rate("lambda", 4.0, 1))
+
+    threads = [threading.Thread(target=reserve) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(waits) == pytest.approx([n / 4.0 for n in range(8)], abs=1e-5)

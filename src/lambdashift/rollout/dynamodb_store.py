@@ -13,6 +13,7 @@ its place in a history        ``NS|h|FN`` | ``SEQ``                   the first 
 an unfinished rollout         ``NS|a`` | ``FN|SEQ``                   ``save``, deleted when it ends
 a step-log line               ``NS|e|ID`` | ``TIME-WRITER``           ``record_event``
 a lock (one per function)     ``NS|l|FN`` | ``-``                     ``acquire``/``renew``
+a quota's rate ledger         ``NS|rate|KEY`` | ``-``                 ``reserve_rate``
 a queued signal               ``NS|s|FN`` | ``SEQ``                   ``send_signal``
 the namespace's counter       ``NS|seq`` | ``-``                      the first ``save``, signals
 ============================  =====================================  ==========================
@@ -43,7 +44,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdashift.core.state import RolloutState
 from lambdashift.errors import LambdashiftError, LockedError
-from lambdashift.rollout.store import Event, Lease, Signal, describe_holder, describe_lost
+from lambdashift.rollout.store import (
+    Event,
+    Lease,
+    Signal,
+    describe_holder,
+    describe_lost,
+    gcra,
+)
 
 #: The table's key schema, for CreateTable here and for the Terraform.
 KEY_SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"},
@@ -437,6 +445,34 @@ class DynamoStateStore:
         return [Signal(function, i["kind"]["S"], json.loads(i["details"]["S"]),
                        float(i["at"]["N"]))
                 for i in taken if int(i["sk"]["S"]) > floor]
+
+
+    # -- the rate ledger ---------------------------------------------------------------------
+
+    def reserve_rate(self, key: str, rate: float, burst: int) -> float:
+        """Reserve one call of the quota ``key`` shared by every runner on this table; the
+        seconds to wait (``store.gcra``). The ledger item is updated only if it still holds
+        the value read (a compare-and-set), so racing runners each get a slot of their own."""
+        ledger = self._key("rate", key)
+        for _ in range(50):
+            with self._call(f"reserving a {key} call"):
+                item = self.client.get_item(TableName=self.table, Key=ledger,
+                                            ConsistentRead=True).get("Item")
+            old = None if item is None else float(item["tat"]["N"])
+            now = self._clock()
+            wait, tat = gcra(old, now, rate, burst)
+            condition = ("attribute_not_exists(pk)" if old is None else "tat = :old")
+            values = {":old": _n(old)} if old is not None else {}
+            try:
+                with self._call(f"reserving a {key} call"):
+                    self.client.put_item(TableName=self.table, Item={**ledger, "tat": _n(tat)},
+                                         ConditionExpression=condition,
+                                         **({"ExpressionAttributeValues": values} if values else {}))
+            except ClientError:
+                continue  # another runner reserved in between: read again
+            return wait
+        raise LambdashiftError(f"state table {self.table}: the {key} rate ledger stayed "
+                               "contended for 50 tries")
 
 
 def _code(exc: ClientError) -> str:

@@ -37,10 +37,11 @@ from lambdashift.rollout.store import (
     Signal,
     describe_holder,
     describe_lost,
+    gcra,
 )
 
 APPLICATION_ID = 0x4C534854  # "LSHT" in the file header: this file is a lambdashift store
-SCHEMA_VERSION = 1  # PRAGMA user_version once every migration below has run
+SCHEMA_VERSION = 2  # PRAGMA user_version once every migration below has run
 
 # One tuple of statements per schema version; version N is reached by running the N-th.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -87,6 +88,14 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             details TEXT NOT NULL,
             sent_at REAL NOT NULL)""",
         "CREATE INDEX signals_by_function ON signals (namespace, function, id)",
+    ),
+    (
+        # The rate ledger: one "theoretical arrival time" per quota (see reserve_rate).
+        """CREATE TABLE rate_ledger (
+            namespace TEXT NOT NULL,
+            key TEXT NOT NULL,
+            tat REAL NOT NULL,
+            PRIMARY KEY (namespace, key))""",
     ),
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
@@ -434,6 +443,20 @@ class SqliteStateStore:
             for signal_id, kind, details, sent_at in rows
             if signal_id > floor[0]
         ]
+
+
+    # -- the rate ledger ---------------------------------------------------------------------
+
+    def reserve_rate(self, key: str, rate: float, burst: int) -> float:
+        """Reserve one call of the quota ``key`` shared by every process on this file;
+        the seconds to wait before making it (see ``store.gcra``)."""
+        with self._writing(f"reserving a {key} call") as (db, now):
+            row = db.execute("SELECT tat FROM rate_ledger WHERE namespace = ? AND key = ?",
+                             (self.namespace, key)).fetchone()
+            wait, tat = gcra(None if row is None else row[0], now, rate, burst)
+            db.execute("INSERT OR REPLACE INTO rate_ledger (namespace, key, tat) VALUES (?, ?, ?)",
+                       (self.namespace, key, tat))
+        return wait
 
 
 def _json(data: Mapping[str, Any]) -> str:

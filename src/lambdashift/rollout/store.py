@@ -40,6 +40,7 @@ __all__ = [
     "describe_holder",
     "describe_lost",
     "describe_takeover",
+    "gcra",
     "owner_id",
 ]
 
@@ -186,9 +187,33 @@ class StateStore(Protocol):
         """
         ...
 
+    def reserve_rate(self, key: str, rate: float, burst: int) -> float:
+        """Reserve one call under the quota ``key`` (``rate`` per second, bursts of ``burst``)
+        shared by every process using this store; returns the seconds to wait before it.
+
+        Atomic: concurrent reservations from any process get distinct slots, so all of them
+        together stay within ``burst + rate * t`` calls over any ``t`` seconds.
+        """
+        ...
+
     def close(self) -> None:
         """Release the backend's resources; the store is unusable afterwards."""
         ...
+
+
+def gcra(tat: float | None, now: float, rate: float, burst: int) -> tuple[float, float]:
+    """One reservation of the generic cell rate algorithm: ``(wait, new tat)``.
+
+    ``tat`` (theoretical arrival time) is when the quota would be back to a full burst;
+    each call moves it ``1/rate`` later. A call may go ``(burst - 1) / rate`` before it,
+    so up to ``burst`` calls go at once and then one every ``1/rate``: the same bound as
+    ``aws.throttle.RateLimiter``, kept as one number a store can update atomically.
+    """
+    if not rate > 0 or burst < 1:
+        raise ValueError(f"a quota needs rate > 0 and burst >= 1, got {rate!r}, {burst!r}")
+    start = now if tat is None else max(tat, now)
+    allowed_at = start - (burst - 1) / rate
+    return max(0.0, allowed_at - now), start + 1.0 / rate
 
 
 def owner_id() -> str:

@@ -54,16 +54,13 @@ def state_db(config: Config) -> Path:
 
 def open_target(config: Config, *, local: bool = False, rate: float = CONTROL_PLANE_RATE) -> Target:
     """The target the config (or ``--local``) names, ready to use."""
-    # A burst of a third of the quota: AWS's own bucket then keeps two thirds in reserve for
-    # requests that reach it bunched up (network jitter), so pacing at the full rate is not
-    # answered with 429s.
-    limiter = RateLimiter(rate=rate, burst=max(1, int(rate) // 3))
     retry = RetryPolicy()
     if local or config.target == "local":
         from lambdashift.local.metrics import EmulatorMetrics
         from lambdashift.local.stack import running_state
 
         stack = running_state(config.root)
+        store = _store(config, "local", stack.region, stack.dynamodb_endpoint)
         client = make_client("lambda", endpoint_url=stack.lambda_endpoint, region=stack.region,
                              local=True, max_pool=50)
         logs = make_client("logs", endpoint_url=stack.logs_endpoint or stack.lambda_endpoint,
@@ -71,8 +68,7 @@ def open_target(config: Config, *, local: bool = False, rate: float = CONTROL_PL
         metrics = _choose(config.metrics, EmulatorMetrics(stack.lambda_endpoint), logs, None)
         return Target(
             name="local", description=f"local stack (Lambda API {stack.lambda_endpoint})",
-            api=LambdaApi(client, limiter=limiter, retry=retry),
-            store=_store(config, "local", stack.region, stack.dynamodb_endpoint),
+            api=LambdaApi(client, limiter=_limiter(store, rate), retry=retry), store=store,
             counter=metrics, metrics=metrics, alarms=None,
             api_url=stack.api_url, dev_url=stack.dev_url, is_local=True, logs=logs,
         )
@@ -85,6 +81,7 @@ def open_target(config: Config, *, local: bool = False, rate: float = CONTROL_PL
     except NoRegionError:
         raise ConfigError("no AWS region: set `region:` in lambdashift.yaml or AWS_REGION") from None
     region = client.meta.region_name
+    store = _store(config, f"aws:{region}", region, None)
     endpoint = os.environ.get("AWS_ENDPOINT_URL_LAMBDA") or os.environ.get("AWS_ENDPOINT_URL")
     where = f"AWS {region}" + (f" via {endpoint}" if endpoint else "")
     cloudwatch = make_client("cloudwatch", region=region)
@@ -94,8 +91,7 @@ def open_target(config: Config, *, local: bool = False, rate: float = CONTROL_PL
                       RateLimiter(rate=FILTER_LOG_EVENTS_RATE, burst=1))
     return Target(
         name=f"aws:{region}", description=where,
-        api=LambdaApi(client, limiter=limiter, retry=retry),
-        store=_store(config, f"aws:{region}", region, None),
+        api=LambdaApi(client, limiter=_limiter(store, rate), retry=retry), store=store,
         counter=metrics, metrics=metrics, alarms=alarms, logs=logs,
     )
 
@@ -114,3 +110,18 @@ def _store(config: Config, namespace: str, region: str | None, local_endpoint: s
     """The store ``state:`` names (SQLite beside the config by default)."""
     return open_store(config.state or StateConfig(), namespace=namespace,
                       sqlite_path=state_db(config), region=region, local_endpoint=local_endpoint)
+
+
+def _limiter(store: Any, rate: float) -> Any:
+    """The control-plane limiter: the store's rate ledger, shared by every process on it.
+
+    A burst of a third of the quota: AWS's own bucket then keeps two thirds in reserve for
+    requests that reach it bunched up (network jitter), so pacing at the full rate is not
+    answered with 429s.
+    """
+    from lambdashift.rollout.ledger import LedgerLimiter
+
+    burst = max(1, int(rate) // 3)
+    if hasattr(store, "reserve_rate"):
+        return LedgerLimiter(store, rate=rate, burst=burst)
+    return RateLimiter(rate=rate, burst=burst)
