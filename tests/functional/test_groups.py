@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from lambdashift.aws.lambda_api import LambdaApi
 from lambdashift.aws.throttle import NO_LIMIT, RetryPolicy
 from lambdashift.config import parse_config
-from lambdashift.core.machine import VerdictReceived
+from lambdashift.core.machine import RolloutState, VerdictReceived
 from lambdashift.errors import ConfigError
 from lambdashift.model import Phase, Traffic, Verdict
 from lambdashift.rollout import deploy
@@ -148,3 +149,37 @@ def test_members_with_different_steps_are_a_config_error(tmp_path):
                               "after": ["a"]}
     with pytest.raises(ConfigError, match="a is in the same group"):
         parse_config(data, file=tmp_path / "lambdashift.yaml")
+
+
+def test_a_resumed_group_whose_member_rolled_back_before_the_crash_rolls_back(client, rig, tmp_path):
+    """As if the controller died right after one member's rollback: resume ends the rest."""
+    api, store, analyzer, engine = rig
+    names, _ = make_group(client, 2, bad=set())
+    config = group_config(tmp_path, names)
+    done, moved = names
+    gid = "g.shop.deadbeef"
+    steps = config.function(moved).rollout.steps
+    alias = client.get_alias(FunctionName=moved, Name="live")
+    split = client.update_alias(FunctionName=moved, Name="live", FunctionVersion="1",
+                                RoutingConfig={"AdditionalVersionWeights": {"2": 0.1}},
+                                RevisionId=alias["RevisionId"])
+    now = time.time()
+    store.record_event(gid, log_of("shop"), "group_started",
+                       {"members": {n: f"{gid}.{n}" for n in names}})
+    store.save(replace(RolloutState.new(f"{gid}.{done}", done, "live", "1", "2", steps, now=now),
+                       phase=Phase.ROLLED_BACK, started_at=now, reason="candidate raised"))
+    store.save(replace(RolloutState.new(f"{gid}.{moved}", moved, "live", "1", "2", steps, now=now),
+                       phase=Phase.PROGRESSING, step_index=1, started_at=now, step_started_at=now,
+                       traffic=Traffic("1", "2", 0.1), revision_id=split["RevisionId"]))
+    [unfinished] = store.active()
+    planned = [deploy.Candidate(moved, "1", "2", steps, resume=unfinished)]
+    outcome = deploy.run_waves(engine, config, planned)
+
+    assert outcome.states[moved].phase is Phase.ROLLED_BACK
+    assert api.get_alias(moved, "live").traffic == Traffic("1")
+    assert "group shop" in outcome.states[moved].reason
+    assert analyzer.calls == []  # rolled back before judging anything more
+    [entry] = store.events(log_of("shop"))
+    assert entry.kind == "group_outcome" and entry.details["outcome"] == "rolled_back"
+    assert {fn: m["phase"] for fn, m in entry.details["members"].items()} == {
+        done: "rolled_back", moved: "rolled_back"}

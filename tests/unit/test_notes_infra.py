@@ -433,8 +433,8 @@ def test_state_table_has_the_key_schema_the_dynamodb_store_uses() -> None:
 def test_state_policy_grants_exactly_the_calls_the_dynamodb_store_makes() -> None:
     import re
 
-    source = (Path(__file__).resolve().parents[2] / "src" / "lambdashift" / "rollout"
-              / "dynamodb_store.py").read_text()
+    rollout = Path(__file__).resolve().parents[2] / "src" / "lambdashift" / "rollout"
+    source = "".join(p.read_text() for p in sorted(rollout.glob("dynamodb_*.py")))
     called = set(re.findall(r"self\.client\.(\w+)\(", source))
     # TransactWriteItems is authorised by the actions of its parts (Put, Update, Delete);
     # CreateTable is for the local stack only (create=True), never on AWS.

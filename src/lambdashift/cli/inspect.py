@@ -89,6 +89,10 @@ def _tfvars_warnings(session: Session, rows: list[dict[str, Any]], path: str) ->
 def run_status(args: argparse.Namespace) -> int:
     """Print the traffic table."""
     session = open_session(args)
+    if session.config.select:
+        from lambdashift.rollout.selection import expand
+
+        session.config = expand(session.config, session.target.api)
     names = [session.config.function(n).name for n in args.functions] or list(session.config.functions)
     alias = args.alias or session.config.alias
     rows = _traffic_rows(session, names, alias)
@@ -114,6 +118,10 @@ def run_status(args: argparse.Namespace) -> int:
 def run_history(args: argparse.Namespace) -> int:
     """Print past rollouts with their events."""
     session = open_session(args)
+    if session.config.select and args.function not in session.config.functions:
+        from lambdashift.rollout.selection import expand
+
+        session.config = expand(session.config, session.target.api)
     groups = {f.group for f in session.config.functions.values() if f.group}
     if args.function in groups and args.function not in session.config.functions:
         return _group_history(session, args)

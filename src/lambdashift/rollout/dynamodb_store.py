@@ -37,21 +37,21 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdashift.core.state import RolloutState
-from lambdashift.errors import LambdashiftError, LockedError
-from lambdashift.rollout.store import (
-    Event,
-    Lease,
-    Signal,
-    describe_holder,
-    describe_lost,
-    gcra,
+from lambdashift.errors import LambdashiftError
+from lambdashift.rollout.dynamodb_coordination import (
+    Coordination,
+    _code,
+    _json,
+    _n,
+    _s,
+    _seq,
 )
+from lambdashift.rollout.store import Event
 
 #: The table's key schema, for CreateTable here and for the Terraform.
 KEY_SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"},
@@ -62,19 +62,7 @@ _ONE = "-"  # the sort key of items that are alone in their partition
 _BATCH = 100  # BatchGetItem's limit on keys per request
 
 
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _n(value: float | int) -> dict[str, str]:
-    return {"N": repr(float(value)) if isinstance(value, float) else str(value)}
-
-
-def _seq(value: int) -> str:
-    return f"{value:016d}"  # fixed width: sort keys compare as strings
-
-
-class DynamoStateStore:
+class DynamoStateStore(Coordination):
     """``StateStore`` on a DynamoDB table (see the module docstring for its items).
 
     ``client`` is a boto3 DynamoDB client (AWS, or the local stack's endpoint). With
@@ -327,163 +315,3 @@ class DynamoStateStore:
         items = self._query(self._key("e", rollout_id)["pk"])
         return [Event(float(i["at"]["N"]), i["kind"]["S"], json.loads(i["details"]["S"]))
                 for i in items]
-
-    # -- leases ----------------------------------------------------------------------------
-
-    def _lease_item(self, function: str) -> Lease | None:
-        with self._call(f"reading the lock of {function}"):
-            item = self.client.get_item(TableName=self.table, Key=self._key("l", function),
-                                        ConsistentRead=True).get("Item")
-        if item is None:
-            return None
-        return Lease(function, item["owner"]["S"], float(item["acquired_at"]["N"]),
-                     float(item["expires_at"]["N"]))
-
-    def acquire(self, function: str, owner: str, lease_seconds: float = 60) -> Lease:
-        """Take the function's lock, or raise ``LockedError`` saying who holds it."""
-        _check_lease_seconds(lease_seconds)
-        held = self._lease_item(function)
-        now = self._clock()
-        if held is not None and now < held.expires_at:
-            raise LockedError(describe_holder(held, now))
-        lease = Lease(function, owner, now, now + lease_seconds, taken_over_from=held)
-        if held is None:
-            condition, values = "attribute_not_exists(pk)", {}
-        else:  # only the very lease we saw expire may be replaced
-            condition = "#o = :o AND acquired_at = :a"
-            values = {":o": _s(held.owner), ":a": _n(held.acquired_at)}
-        item = {**self._key("l", function), "owner": _s(owner), "acquired_at": _n(now),
-                "expires_at": _n(lease.expires_at)}
-        expression: dict[str, Any] = {"ConditionExpression": condition}
-        if values:
-            expression.update(ExpressionAttributeNames={"#o": "owner"},
-                              ExpressionAttributeValues=values)
-        try:
-            with self._call(f"locking {function}"):
-                self.client.put_item(TableName=self.table, Item=item, **expression)
-        except ClientError:
-            current = self._lease_item(function)
-            if current is not None and (current.owner, current.acquired_at) == (owner, now):
-                return lease  # a retry of our own write found it in place
-            if current is None:
-                raise LockedError(f"{function}'s lock changed hands while taking it; "
-                                  "try again") from None
-            raise LockedError(describe_holder(current, self._clock())) from None
-        return lease
-
-    def renew(self, lease: Lease, lease_seconds: float = 60) -> Lease:
-        """Extend ``lease`` from now; ``LockedError`` if it was released or taken over."""
-        _check_lease_seconds(lease_seconds)
-        now = self._clock()
-        try:
-            with self._call(f"renewing the lock of {lease.function}"):
-                self.client.update_item(
-                    TableName=self.table, Key=self._key("l", lease.function),
-                    UpdateExpression="SET expires_at = :e",
-                    ConditionExpression="#o = :o AND acquired_at = :a",
-                    ExpressionAttributeNames={"#o": "owner"},
-                    ExpressionAttributeValues={":e": _n(now + lease_seconds),
-                                               ":o": _s(lease.owner),
-                                               ":a": _n(lease.acquired_at)})
-        except ClientError:
-            raise LockedError(describe_lost(lease, self._lease_item(lease.function),
-                                            self._clock())) from None
-        return replace(lease, expires_at=now + lease_seconds)
-
-    def release(self, lease: Lease) -> None:
-        """Give the lock back if ``lease`` is still the one held; otherwise do nothing."""
-        try:
-            with self._call(f"unlocking {lease.function}"):
-                self.client.delete_item(
-                    TableName=self.table, Key=self._key("l", lease.function),
-                    ConditionExpression="#o = :o AND acquired_at = :a",
-                    ExpressionAttributeNames={"#o": "owner"},
-                    ExpressionAttributeValues={":o": _s(lease.owner),
-                                               ":a": _n(lease.acquired_at)})
-        except ClientError:
-            pass  # someone else's lease now, or none: nothing of ours to give back
-
-    def holder(self, function: str) -> Lease | None:
-        """The unexpired lease on ``function``, or None."""
-        held = self._lease_item(function)
-        return held if held is not None and self._clock() < held.expires_at else None
-
-    # -- signals ---------------------------------------------------------------------------
-
-    def send_signal(self, function: str, kind: str,
-                    details: Mapping[str, Any] | None = None) -> Signal:
-        """Queue ``kind`` for the rollout of ``function``; ``details`` must be strict JSON."""
-        if not kind:
-            raise ValueError("a signal needs a kind")
-        text = _json(details or {})
-        seq, now = self._next_seq(), self._clock()
-        item = {**self._key("s", function, _seq(seq)), "kind": _s(kind), "details": _s(text),
-                "at": _n(now)}
-        with self._call(f"signalling {kind} to {function}"):
-            self.client.put_item(TableName=self.table, Item=item)
-        return Signal(function, kind, json.loads(text), now)
-
-    def take_signals(self, function: str) -> list[Signal]:
-        """Consume the queued signals of ``function`` meant for its active rollout, in order."""
-        markers = self._markers(function)
-        queued = self._query(self._key("s", function)["pk"])
-        taken = []
-        for item in queued:
-            # Delete-and-return: of two processes taking at once, each signal goes to one.
-            try:
-                with self._call(f"taking the signals of {function}"):
-                    old = self.client.delete_item(
-                        TableName=self.table, Key={"pk": item["pk"], "sk": item["sk"]},
-                        ConditionExpression="attribute_exists(pk)", ReturnValues="ALL_OLD")
-            except ClientError:
-                continue
-            if old.get("Attributes"):
-                taken.append(item)
-        if not markers:
-            return []  # no rollout is running: whatever was queued had no one to go to
-        floor = markers[0][0]
-        return [Signal(function, i["kind"]["S"], json.loads(i["details"]["S"]),
-                       float(i["at"]["N"]))
-                for i in taken if int(i["sk"]["S"]) > floor]
-
-
-    # -- the rate ledger ---------------------------------------------------------------------
-
-    def reserve_rate(self, key: str, rate: float, burst: int) -> float:
-        """Reserve one call of the quota ``key`` shared by every runner on this table; the
-        seconds to wait (``store.gcra``). The ledger item is updated only if it still holds
-        the value read (a compare-and-set), so racing runners each get a slot of their own."""
-        ledger = self._key("rate", key)
-        for _ in range(50):
-            with self._call(f"reserving a {key} call"):
-                item = self.client.get_item(TableName=self.table, Key=ledger,
-                                            ConsistentRead=True).get("Item")
-            old = None if item is None else float(item["tat"]["N"])
-            now = self._clock()
-            wait, tat = gcra(old, now, rate, burst)
-            condition = ("attribute_not_exists(pk)" if old is None else "tat = :old")
-            values = {":old": _n(old)} if old is not None else {}
-            try:
-                with self._call(f"reserving a {key} call"):
-                    self.client.put_item(TableName=self.table, Item={**ledger, "tat": _n(tat)},
-                                         ConditionExpression=condition,
-                                         **({"ExpressionAttributeValues": values} if values else {}))
-            except ClientError:
-                continue  # another runner reserved in between: read again
-            return wait
-        raise LambdashiftError(f"state table {self.table}: the {key} rate ledger stayed "
-                               "contended for 50 tries")
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _json(data: Mapping[str, Any]) -> str:
-    """Strict JSON, as the SQLite store writes it (NaN and infinity refused)."""
-    return json.dumps(dict(data), separators=(",", ":"), allow_nan=False)
-
-
-def _check_lease_seconds(lease_seconds: float) -> None:
-    if not lease_seconds > 0:
-        raise ValueError(f"a lease lasts a positive number of seconds, got {lease_seconds!r}")

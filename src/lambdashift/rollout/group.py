@@ -186,14 +186,18 @@ def run_group(name: str, planned: list[Any], engine_for: Callable[[], Any], stor
         store.send_signal(function, "rollback", {"reason": f"group {name}: {reason}"})
 
     barrier = _Barrier(name, positions, tell)
+    earlier: dict[str, Any] = {}  # members that ended before the crash, for the outcome
     if resumed:
         # A member that ended on a rollback before the crash decides for the rest.
         for event in store.events(group_id):
             for fn, rid in dict(event.details.get("members", {})).items():
                 if fn not in members:
-                    earlier = store.load(rid)
-                    if earlier is not None and earlier.phase in (Phase.ROLLED_BACK, Phase.FAILED):
-                        barrier.abort(fn, earlier.reason or earlier.phase.value)
+                    state = store.load(rid)
+                    if state is None:
+                        continue
+                    earlier[fn] = state
+                    if state.phase in (Phase.ROLLED_BACK, Phase.FAILED):
+                        barrier.abort(fn, state.reason or state.phase.value)
     else:
         store.record_event(group_id, log_of(name), "group_started", {
             "members": {fn: f"{group_id}.{fn}" for fn in members}})
@@ -222,11 +226,14 @@ def run_group(name: str, planned: list[Any], engine_for: Callable[[], Any], stor
 
     with ThreadPoolExecutor(max_workers=max(1, min(64, len(planned)))) as pool:
         results = dict(pool.map(one, planned))
+    ended = {**earlier, **results}
     if barrier.aborted is not None:
-        for fn, state in list(results.items()):
+        for fn, state in list(ended.items()):
             if not isinstance(state, Exception) and state.phase is Phase.SUCCEEDED:
-                results[fn] = _set_back(store, api, state, barrier.aborted)
-    _record_outcome(store, name, group_id, results, barrier.aborted)
+                ended[fn] = _set_back(store, api, state, barrier.aborted)
+                if fn in results:
+                    results[fn] = ended[fn]
+    _record_outcome(store, name, group_id, ended, barrier.aborted)
     return results
 
 
