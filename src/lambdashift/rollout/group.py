@@ -137,27 +137,28 @@ class _Barrier:
             self._on_abort(other, self.aborted)
 
 
+def candidate_weight(traffic: Traffic, candidate: str) -> float:
+    """The candidate's share of ``traffic``: 0 on the stable alone, 1 on the candidate alone."""
+    if traffic.canary is None:
+        return 1.0 if traffic.primary == candidate else 0.0
+    return traffic.weight if traffic.canary == candidate else 0.0
+
+
 class _MemberApi:
     """The shared Lambda API, with a member's forward writes passing the group's barrier."""
 
-    def __init__(self, api: Any, barrier: _Barrier, stable: str, candidate: str,
+    def __init__(self, api: Any, barrier: _Barrier, candidate: str,
                  keep_alive: Callable[[], None]) -> None:
         self._api, self._barrier = api, barrier
-        self._stable, self._candidate = stable, candidate
+        self._candidate = candidate
         self._keep_alive = keep_alive
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._api, name)
 
-    def weight(self, traffic: Traffic) -> float:
-        """The candidate's share of ``traffic``."""
-        if traffic.canary is None:
-            return 1.0 if traffic.primary == self._candidate else 0.0
-        return traffic.weight if traffic.canary == self._candidate else 0.0
-
     def update_alias(self, function: str, alias: str, traffic: Traffic, *,
                      expected_revision: str | None) -> Any:
-        weight = self.weight(traffic)
+        weight = candidate_weight(traffic, self._candidate)
         self._barrier.before_write(function, weight, self._keep_alive)
         written = self._api.update_alias(function, alias, traffic,
                                          expected_revision=expected_revision)
@@ -177,10 +178,9 @@ def run_group(name: str, planned: list[Any], engine_for: Callable[[], Any], stor
     group_id = (group_id_of(resumed[0].rollout_id) if resumed else None) or \
         f"{GROUP_PREFIX}{name}.{uuid.uuid4().hex[:8]}"
     members = {c.function: c for c in planned}
-    positions = {}
-    for c in planned:
-        traffic = c.resume.traffic if c.resume is not None else Traffic(c.stable)
-        positions[c.function] = _MemberApi(None, None, c.stable, c.candidate, lambda: None).weight(traffic)  # type: ignore[arg-type]
+    positions = {c.function: candidate_weight(c.resume.traffic if c.resume is not None
+                                              else Traffic(c.stable), c.candidate)
+                 for c in planned}
 
     def tell(function: str, reason: str) -> None:
         store.send_signal(function, "rollback", {"reason": f"group {name}: {reason}"})
@@ -204,7 +204,7 @@ def run_group(name: str, planned: list[Any], engine_for: Callable[[], Any], stor
 
     def one(c: Any) -> tuple[str, Any]:
         engine = engine_for()
-        engine.api = _MemberApi(api, barrier, c.stable, c.candidate, engine.keep_alive)
+        engine.api = _MemberApi(api, barrier, c.candidate, engine.keep_alive)
         notify = engine.notify
 
         def member_notify(state: Any, note: Any) -> None:

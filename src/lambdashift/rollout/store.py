@@ -8,8 +8,11 @@ hold a function forever. Commands run in another terminal (``promote``, ``rollba
 ``approve``) reach the running rollout through *signals* queued in the same store.
 
 ``StateStore`` is the interface. ``SqliteStateStore`` (module ``sqlite_store``, importable
-from here too) is the default: one file beside lambdashift.yaml. A DynamoDB store for teams
-implements the same Protocol and words its lock errors with the ``describe_*`` helpers.
+from here too) is the default: one file beside lambdashift.yaml. ``DynamoStateStore``
+(module ``dynamodb_store``, ``state: {store: dynamodb}``) is the team store: one table that
+every CI runner shares. Both word their lock errors with the ``describe_*`` helpers, and
+both keep the *rate ledger* (``reserve_rate``, ``gcra``) through which every process on a
+store shares one control-plane quota.
 
 Times are seconds since the epoch read from the *store's* clock, never the engine's, so that
 leases and signals written by different processes are compared on one clock.
