@@ -121,8 +121,16 @@ class RolloutEngine:
                     f"{function} has an unfinished rollout {active[0].rollout_id} "
                     f"({active[0].stable} → {active[0].candidate}, {active[0].phase.value}); "
                     "`lambdashift resume` continues it, `lambdashift rollback` ends it")
-            if current is None:
+            latest = self.store.latest(function)
+            if current is None or (latest is not None and latest.revision_id != current.revision_id):
+                # A rollout ended since the caller read the alias (another runner's, which held
+                # the lock meanwhile): that read is stale, read again.
                 current = self.api.get_alias(function, alias)
+            if current.traffic == Traffic(candidate) and latest is not None and \
+                    latest.candidate == candidate and latest.phase is Phase.SUCCEEDED:
+                return latest  # another runner rolled this very version out meanwhile
+            if current.traffic.primary == candidate:
+                raise RolloutError(f"{function}:{alias} already serves version {candidate}")
             if current.traffic.canary is not None:
                 raise RolloutError(
                     f"{function}:{alias} is split ({current.traffic}) and no rollout owns it: "
