@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo bench clean fmt-check reliability
+.PHONY: install test lint demo bench clean fmt-check reliability
 
 install: $(STAMP)
 
@@ -16,7 +16,19 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
+
+# checkov (about 116 MB more than the test extra) lives in its own venv, out of `make test`'s.
+LINT_VENV := .venv-lint
+$(LINT_VENV)/.installed: pyproject.toml
+	test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/python -m pip install -q 'checkov>=3.3,<3.4'
+	touch $@
+
+lint: install $(LINT_VENV)/.installed
+	terraform fmt -check -recursive examples/notes/infra
+	$(LINT_VENV)/bin/checkov -d examples/notes/infra --framework terraform --compact --quiet --skip-download
+	$(BIN)/python -m pytest -q tests/unit/test_notes_infra.py tests/unit/test_notes_infra_checkov.py
 
 # RELIABILITY.md from the records the last test run left in build/reliability.jsonl
 # (a run of the whole suite regenerates it by itself, see tests/conftest.py).
@@ -34,4 +46,4 @@ bench: install
 	$(BIN)/python bench/scale.py --functions 1000
 
 clean:
-	rm -rf $(VENV) .lambdashift build src/*.egg-info
+	rm -rf $(VENV) $(LINT_VENV) .lambdashift build src/*.egg-info

@@ -66,12 +66,31 @@ resource "aws_apigatewayv2_integration" "lambda" {
   timeout_milliseconds   = 12000
 }
 
+# Optional: with jwt_authorizer set, API Gateway checks each request's bearer token
+# before any function runs.
+resource "aws_apigatewayv2_authorizer" "jwt" {
+  count = var.jwt_authorizer == null ? 0 : 1
+
+  api_id           = aws_apigatewayv2_api.notes.id
+  name             = "jwt"
+  authorizer_type  = "JWT"
+  identity_sources = ["$request.header.Authorization"]
+
+  jwt_configuration {
+    issuer   = var.jwt_authorizer.issuer
+    audience = var.jwt_authorizer.audience
+  }
+}
+
 resource "aws_apigatewayv2_route" "notes" {
+  #checkov:skip=CKV_AWS_309:the example API is public unless jwt_authorizer is set, which makes every route JWT
   for_each = local.routes
 
-  api_id    = aws_apigatewayv2_api.notes.id
-  route_key = each.key
-  target    = "integrations/${aws_apigatewayv2_integration.lambda[each.value].id}"
+  api_id             = aws_apigatewayv2_api.notes.id
+  route_key          = each.key
+  target             = "integrations/${aws_apigatewayv2_integration.lambda[each.value].id}"
+  authorization_type = var.jwt_authorizer == null ? "NONE" : "JWT"
+  authorizer_id      = var.jwt_authorizer == null ? null : aws_apigatewayv2_authorizer.jwt[0].id
 }
 
 # API Gateway may invoke the live alias (the qualified ARN API Gateway calls), and only
@@ -90,6 +109,7 @@ resource "aws_lambda_permission" "api_invoke" {
 }
 
 resource "aws_cloudwatch_log_group" "api_access" {
+  #checkov:skip=CKV_AWS_158:CloudWatch encrypts every log group at rest; a customer KMS key adds a key policy to run and nothing the logs need
   name              = "/aws/apigateway/notes/access"
   retention_in_days = var.log_retention_in_days
 }

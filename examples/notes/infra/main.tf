@@ -32,6 +32,8 @@ module "notes_create" {
   dynamodb_actions       = ["dynamodb:PutItem"]
   dynamodb_resource_arns = local.table_arns
   log_retention_in_days  = var.log_retention_in_days
+  tracing_mode           = var.tracing_mode
+  reserved_concurrency   = var.reserved_concurrency
   traffic_managed_by     = var.traffic_managed_by
   live_version           = try(var.traffic["notes-create"].primary, null)
   canary_version         = try(var.traffic["notes-create"].canary, null)
@@ -52,6 +54,8 @@ module "notes_get" {
   dynamodb_actions       = ["dynamodb:GetItem"]
   dynamodb_resource_arns = local.table_arns
   log_retention_in_days  = var.log_retention_in_days
+  tracing_mode           = var.tracing_mode
+  reserved_concurrency   = var.reserved_concurrency
   traffic_managed_by     = var.traffic_managed_by
   live_version           = try(var.traffic["notes-get"].primary, null)
   canary_version         = try(var.traffic["notes-get"].canary, null)
@@ -72,6 +76,8 @@ module "notes_list" {
   dynamodb_actions       = ["dynamodb:Query"]
   dynamodb_resource_arns = local.index_arns
   log_retention_in_days  = var.log_retention_in_days
+  tracing_mode           = var.tracing_mode
+  reserved_concurrency   = var.reserved_concurrency
   traffic_managed_by     = var.traffic_managed_by
   live_version           = try(var.traffic["notes-list"].primary, null)
   canary_version         = try(var.traffic["notes-list"].canary, null)
@@ -92,6 +98,8 @@ module "notes_update" {
   dynamodb_actions       = ["dynamodb:UpdateItem"]
   dynamodb_resource_arns = local.table_arns
   log_retention_in_days  = var.log_retention_in_days
+  tracing_mode           = var.tracing_mode
+  reserved_concurrency   = var.reserved_concurrency
   traffic_managed_by     = var.traffic_managed_by
   live_version           = try(var.traffic["notes-update"].primary, null)
   canary_version         = try(var.traffic["notes-update"].canary, null)
@@ -112,6 +120,8 @@ module "notes_delete" {
   dynamodb_actions       = ["dynamodb:DeleteItem"]
   dynamodb_resource_arns = local.table_arns
   log_retention_in_days  = var.log_retention_in_days
+  tracing_mode           = var.tracing_mode
+  reserved_concurrency   = var.reserved_concurrency
   traffic_managed_by     = var.traffic_managed_by
   live_version           = try(var.traffic["notes-delete"].primary, null)
   canary_version         = try(var.traffic["notes-delete"].canary, null)

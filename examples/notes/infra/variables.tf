@@ -23,9 +23,30 @@ variable "package_dir" {
 }
 
 variable "log_retention_in_days" {
-  description = "Retention of the functions' logs and the API's access logs."
+  description = "Retention of the functions' logs and the API's access logs (a year by default, for audits)."
   type        = number
-  default     = 14
+  default     = 365
+}
+
+variable "tracing_mode" {
+  description = "X-Ray tracing of every function: \"Active\" or \"PassThrough\"."
+  type        = string
+  default     = "Active"
+}
+
+variable "reserved_concurrency" {
+  description = "Concurrent executions reserved for each function, also its ceiling; null reserves none (the account must keep 100 unreserved)."
+  type        = number
+  default     = 20
+}
+
+variable "jwt_authorizer" {
+  description = "Require a JWT on every route: {issuer, audience} of the identity provider (e.g. a Cognito user pool). Null: the API is public."
+  type = object({
+    issuer   = string
+    audience = list(string)
+  })
+  default = null
 }
 
 variable "traffic_managed_by" {

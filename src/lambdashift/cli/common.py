@@ -16,6 +16,28 @@ def add_config_argument(parser: argparse.ArgumentParser) -> None:
                         help="the lambdashift.yaml to use (default ./lambdashift.yaml)")
 
 
+def positive_seconds(text: str) -> float:
+    """argparse type: a number of seconds above 0 (``--poll 0.5``); argparse names the flag."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1 (``--limit 5``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
 def add_json_argument(parser: argparse.ArgumentParser) -> None:
     """``--json``: print data as JSON instead of text."""
     parser.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lambdashift.cli.common import add_json_argument, note, print_json
+from lambdashift.cli.common import add_json_argument, note, positive_int, print_json
 from lambdashift.cli.progress import clip
 from lambdashift.cli.session import Session, add_target_arguments, open_session
 from lambdashift.errors import NotFoundError
@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_target_arguments(h)
     add_json_argument(h)
     h.add_argument("function", metavar="FN")
-    h.add_argument("--limit", type=int, default=10, help="how many rollouts (default 10)")
+    h.add_argument("--limit", type=positive_int, default=10, help="how many rollouts, at least 1 (default 10)")
     h.add_argument("--verbose", action="store_true",
                    help="every event with all its reasons, the judge's evidence included")
     h.set_defaults(func=run_history)

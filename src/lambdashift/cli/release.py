@@ -7,6 +7,7 @@ import argparse
 from lambdashift.cli.common import add_json_argument, note, print_json
 from lambdashift.cli.progress import line
 from lambdashift.cli.session import add_target_arguments, open_session
+from lambdashift.core import strategy as strategies
 from lambdashift.errors import ConfigError
 from lambdashift.rollout import deploy as deploying
 from lambdashift.rollout.selection import expand
@@ -84,14 +85,15 @@ def _validate_names(session, names: list[str]) -> list[str]:  # noqa: ANN001
 
 def run_deploy(args: argparse.Namespace) -> int:
     """Plan, then run (or print) the rollouts."""
+    # Usage errors first: exit 2 whether or not the target answers.
+    if args.to is not None and len(args.functions) != 1:
+        raise ConfigError("--to VERSION needs exactly one function: `lambdashift deploy FN --to N`")
+    if args.strategy:
+        strategies.steps_for({"strategy": args.strategy}, path="--strategy")  # names --strategy
     session = open_session(args)
     session.wait_at_gates = not args.no_wait
     session.config = expand(session.config, session.target.api)  # `select:`: listed once
-    if args.to is not None and len(args.functions) != 1:
-        raise ConfigError("--to VERSION needs exactly one function: `lambdashift deploy FN --to N`")
     names = _validate_names(session, args.functions)
-    if args.strategy:
-        deploying.steps_for(session.config, names[0], args.strategy)  # a bad name: exit 2 now
     if args.to is not None and args.to not in session.target.api.versions(names[0]):
         raise ConfigError(f"{names[0]} has no published version {args.to!r} (published: "
                           f"{', '.join(session.target.api.versions(names[0])) or 'none'})")

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from lambdashift.cli.common import add_config_argument, config_from, note
+from lambdashift.cli.common import add_config_argument, config_from, note, positive_seconds
 from lambdashift.cli.progress import printer
 from lambdashift.config import Config
 from lambdashift.rollout.engine import EngineOptions, RolloutEngine
@@ -22,7 +22,7 @@ def add_target_arguments(parser: argparse.ArgumentParser, *, waits: bool = False
                         help="act on the local stack, whatever the config's target says")
     parser.add_argument("--alias", default=None, help="the alias to act on (default: the config's, live)")
     if waits:
-        parser.add_argument("--poll", type=float, default=5.0, metavar="SECONDS",
+        parser.add_argument("--poll", type=positive_seconds, default=5.0, metavar="SECONDS",
                             help="how often a waiting rollout checks metrics and signals (default 5)")
 
 

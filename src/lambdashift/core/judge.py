@@ -430,7 +430,9 @@ def _dur(seconds: float) -> str:
         return f"{seconds / 3600:g} h"
     if seconds >= 60 and seconds % 60 == 0:
         return f"{seconds / 60:g} min"
-    return f"{seconds:g} s"
+    if 0 < seconds < 1:
+        return "under 1 s"
+    return f"{round(seconds)} s"  # whole seconds: a person reads 10 s, not 10.0026388 s
 
 
 def _exp(log_value: float) -> float:

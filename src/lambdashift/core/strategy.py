@@ -257,7 +257,12 @@ def parse_steps(value: object, path: str, *, check: AnalysisStep | None = None) 
 
 
 def steps_for(rollout: Mapping[str, Any], path: str = "rollout") -> tuple[Step, ...]:
-    """The steps of a ``rollout:`` mapping; ConfigError naming the key path when it is wrong."""
+    """The steps of a ``rollout:`` mapping; ConfigError naming the key path when it is wrong.
+
+    A ``path`` that is a flag (``--strategy``) names the strategy itself: the error then says
+    ``--strategy: unknown strategy``, the flag the user typed.
+    """
+    named = path if path.startswith("--") else f"{path}.strategy"
     if not isinstance(rollout, Mapping):
         raise ConfigError(f"{path}: must be a mapping with a 'strategy'")
     strategy = rollout.get("strategy")
@@ -271,7 +276,7 @@ def steps_for(rollout: Mapping[str, Any], path: str = "rollout") -> tuple[Step, 
         close = difflib.get_close_matches(strategy.removeprefix(_PRESET_PREFIX), names, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(
-            f"{path}.strategy: unknown strategy {strategy!r}{hint} "
+            f"{named}: unknown strategy {strategy!r}{hint} "
             f"(expected {', '.join(STRATEGIES)} or a CodeDeploy preset such as "
             "LambdaCanary10Percent5Minutes)"
         )

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from lambdashift.errors import LocalStackError
+from lambdashift.errors import ConfigError, LocalStackError
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -42,6 +42,14 @@ def start_dynamodb(log_file: Path, *, detach: bool, backend: str = "lambdashift"
                    data_dir: Path | None = None,
                    timeout: float = 30.0) -> tuple[subprocess.Popen[bytes], str]:
     """A DynamoDB server on a free loopback port; returns the process and endpoint."""
+    if backend == "moto":
+        import importlib.util
+
+        # moto is an optional extra: say how to get it before starting a server that cannot run.
+        if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
+            raise ConfigError("--dynamodb moto needs moto's server, which is not installed: "
+                                  "pip install 'lambdashift[moto]' (or use the default, "
+                                  "--dynamodb lambdashift)")
     port = free_port()
     if backend == "moto":
         cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]

@@ -202,7 +202,7 @@ def running_state(root: Path) -> StackState:
     state = StackState.load(state_path(root))
     if state is None or not state.running():
         raise LocalStackError(
-            f"no local stack is running for {root}; start one with `lambdashift local up --detach`")
+            f"no local stack is running for {root.resolve()}; start one with `lambdashift local up --detach`")
     return state
 
 

@@ -94,9 +94,31 @@ variable "dynamodb_resource_arns" {
 }
 
 variable "log_retention_in_days" {
-  description = "How long CloudWatch keeps the function's logs."
+  description = "How long CloudWatch keeps the function's logs (a year by default, for audits)."
   type        = number
-  default     = 14
+  default     = 365
+}
+
+variable "tracing_mode" {
+  description = "X-Ray tracing of the function: \"Active\" (sample and send traces) or \"PassThrough\" (only when the caller traces)."
+  type        = string
+  default     = "Active"
+
+  validation {
+    condition     = contains(["Active", "PassThrough"], var.tracing_mode)
+    error_message = "tracing_mode must be \"Active\" or \"PassThrough\"."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Concurrent executions reserved for (and the most allowed to) the function; null reserves none. The account must keep 100 unreserved."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.reserved_concurrency == null || try(var.reserved_concurrency >= 0, false)
+    error_message = "reserved_concurrency must be null or at least 0."
+  }
 }
 
 variable "alias_name" {
