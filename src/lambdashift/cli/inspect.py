@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 from lambdashift.cli.common import add_json_argument, note, positive_int, print_json
-from lambdashift.cli.progress import clip
+from lambdashift.cli.progress import clip, describe
 from lambdashift.cli.session import Session, add_target_arguments, open_session
 from lambdashift.errors import NotFoundError
+from lambdashift.model import Phase
 
 DEFAULT_TFVARS = "infra/traffic.auto.tfvars.json"
 
@@ -58,9 +60,27 @@ def _traffic_rows(session: Session, names: list[str], alias: str) -> list[dict[s
             r = active[0]
             row["rollout"] = {"id": r.rollout_id, "phase": r.phase.value, "step": r.step_index + 1,
                               "steps": len(r.steps), "stable": r.stable, "candidate": r.candidate,
-                              "reason": r.reason}
+                              "reason": r.reason, **_runner(store, r)}
         rows.append(row)
     return rows
+
+
+def _runner(store: Any, state: Any) -> dict[str, Any]:
+    """Who drives an unfinished rollout: ``runner`` (the lock's owner or None), ``running``
+    (that process is alive), and ``next`` (what to type when nobody drives it)."""
+    from lambdashift.rollout.locks import holder_is_dead
+
+    held = store.holder(state.function)
+    if held is not None and not holder_is_dead(held.owner):
+        return {"runner": held.owner, "running": True, "next": None}
+    if state.phase is Phase.PAUSED:
+        step = f"`lambdashift approve {state.function}` (or promote/rollback)"
+        return {"runner": held.owner if held else None, "running": False,
+                "next": f"it waits at a manual gate: {step}"}
+    gone = f"its process ({held.owner}) is gone" if held else "no process runs it"
+    return {"runner": held.owner if held else None, "running": False,
+            "next": f"{gone}: `lambdashift resume` continues it, "
+                    f"`lambdashift rollback {state.function}` undoes it"}
 
 
 def _tfvars_warnings(session: Session, rows: list[dict[str, Any]], path: str) -> list[str]:
@@ -110,9 +130,28 @@ def run_status(args: argparse.Namespace) -> int:
             rollout = f"{ro['stable']}→{ro['candidate']} {ro['phase']} step {ro['step']}/{ro['steps']}"
         primary = r["primary"] or "(no alias)"
         print(f"{r['function']:<20} {alias:<8} {primary:>7} {canary:>6} {weight:>6} {r['latest'] or '-':>6}  {rollout}")
+    for r in rows:
+        if r.get("rollout", {}).get("next"):
+            print(f"{r['function']}: rollout {r['rollout']['id']}: {r['rollout']['next']}")
     for w in warnings:
         note(f"warning: {w}")
     return 0
+
+
+#: The state machine's input events that a note of the same moment already tells in words
+#: (``Start`` → ``started``, ``AliasWritten`` → ``traffic``, ...): the text history shows the
+#: note only, so one thing is said once, in the words the deploy printed. ``--json`` has all.
+_SAID_BY_A_NOTE = frozenset({"Start", "AliasWritten", "AliasWriteFailed", "PromoteRequested",
+                             "RollbackRequested"})
+
+#: Input events without a note, and notes that come from outside the engine, in words.
+_HISTORY_WORDS = {
+    "GatePassed": "gate passed: approved by hand",
+    "CheckFailed": "check failed: {reason}",
+    "Resumed": "resumed: the alias serves {traffic}",
+    "rolled_back_by_hand": "rolled back by hand: {reason}",
+    "evidence": "evidence: {text}",
+}
 
 
 def run_history(args: argparse.Namespace) -> int:
@@ -141,18 +180,19 @@ def run_history(args: argparse.Namespace) -> int:
             print(f"  outcome: {r.reason}")
         looks = 0
         for e in store.events(r.rollout_id):
-            if e.kind == "evidence" and not args.verbose:
-                continue  # the verdict that follows says it in words
+            if e.kind in _SAID_BY_A_NOTE or (e.kind == "evidence" and not args.verbose):
+                continue  # the note beside it (or the verdict that follows) says it in words
             if (e.kind == "VerdictReceived" and dict(e.details).get("verdict") == "continue"
                     and not args.verbose):
                 looks += 1  # one line per look would drown the story: count them
                 continue
             at = time.strftime("%H:%M:%S", time.localtime(e.at))
             if looks:
-                print(f"  {'':8}  {'':<18} ({looks} analysis look{'s' if looks > 1 else ''} said "
+                print(f"  {'':8}  {'':<9}  ({looks} analysis look{'s' if looks > 1 else ''} said "
                       "continue; --verbose shows them)")
                 looks = 0
-            print(f"  {at}  {e.kind:<18} {_event_text(e.details, args.verbose)}")
+            print(f"  {at}  {_step_text(e.details, len(r.steps)):<9}  "
+                  f"{event_words(e.kind, e.details, args.verbose)}")
     return 0
 
 
@@ -178,13 +218,37 @@ def _group_history(session: Session, args: argparse.Namespace) -> int:
     return 0
 
 
-def _event_text(details: Any, verbose: bool = False) -> str:
-    d = dict(details)
-    if "verdict" in d:
-        reasons = list(d.get("reasons", []))
-        return f"{d['verdict']}: " + "; ".join(reasons if verbose else reasons[:1])
-    parts = [f"{k}={v}" for k, v in d.items() if k not in ("phase",) and v not in (None, "", [])]
-    text = ", ".join(parts)
+def _step_text(details: Any, steps: int) -> str:
+    """``step 2/7``, counted as ``status`` counts them (1-based, of the rollout's steps)."""
+    step = dict(details).get("step", dict(details).get("from_step"))
+    if not isinstance(step, int) or not steps:
+        return ""
+    return f"step {min(step + 1, steps)}/{steps}"
+
+
+def event_words(kind: str, details: Any, verbose: bool = False) -> str:
+    """One history event in the words ``deploy`` prints for it (lambdashift.cli.progress)."""
+    from lambdashift.core.machine import Notify
+
+    d = {k: v for k, v in dict(details).items() if k not in ("phase", "step", "from_step")}
+    if kind == "VerdictReceived" or "verdict" in d:
+        reasons = [str(x) for x in d.get("reasons", [])] or ["no reason given"]
+        text = f"verdict {d.get('verdict')}: " + "; ".join(reasons if verbose else reasons[:1])
+        return text if verbose else clip(text)
+    template = _HISTORY_WORDS.get(kind)
+    if template is not None:
+        if kind == "evidence":
+            d = {"text": ", ".join(f"{k}={v}" for k, v in d.items())}
+        try:
+            text = template.format(**d)
+        except (KeyError, IndexError):
+            text = template.split(":")[0]
+    else:
+        text = describe(Notify(kind, d))
+        if text.startswith(kind) and kind[:1].isupper():  # an input event we have no words for
+            text = " ".join(w.lower() for w in re.findall(r"[A-Z][a-z]*", kind)) + (
+                ": " + ", ".join(f"{k}={v}" for k, v in d.items() if v not in (None, "", []))
+                if d else "")
     return text if verbose else clip(text)
 
 
