@@ -55,7 +55,8 @@ _TOP_KEYS = tuple(
     " select prewarm".split()
 )
 _FUNCTION_KEYS = tuple(
-    "source handler runtime timeout memory environment after include rollout group".split()
+    "source handler runtime timeout memory environment secret_environment after include rollout"
+    " group".split()
 )
 _FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _ALIAS_NAME = re.compile(r"(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128}")
@@ -102,6 +103,24 @@ class FunctionConfig:
     include: tuple[Path, ...] = ()
     #: Functions sharing a group roll out step by step together and roll back together.
     group: str | None = None
+    #: Function variable → the deployer's environment variable holding its value. The value
+    #: is read only when deploying (:meth:`deployed_environment`), never kept in the file.
+    secret_environment: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def deployed_environment(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """``environment`` plus the secret variables, read from ``environ`` (``os.environ``).
+
+        A secret whose source variable is unset is a ConfigError (exit 2): nothing deploys
+        with a silently empty password.
+        """
+        environ = os.environ if environ is None else environ
+        resolved = dict(self.environment)
+        for name, source in self.secret_environment.items():
+            if source not in environ:
+                raise ConfigError(f"functions.{self.name}.secret_environment.{name}: "
+                                  f"${source} is not set in the environment of this command")
+            resolved[name] = environ[source]
+        return resolved
 
 
 @dataclass(frozen=True)
@@ -265,6 +284,8 @@ def _function(
     runtime = spec.get("runtime", "python3.12")
     _match(runtime, _RUNTIME, f"{path}.runtime", "a Lambda runtime such as python3.12")
     environment = _environment(spec.get("environment"), f"{path}.environment")
+    secrets = _secret_environment(spec.get("secret_environment"), f"{path}.secret_environment",
+                                  environment)
     includes = _string_list(spec.get("include"), f"{path}.include")
     return FunctionConfig(
         name=name,
@@ -275,6 +296,7 @@ def _function(
         timeout=_integer(spec.get("timeout", 3), f"{path}.timeout", 1, 900),
         memory=_integer(spec.get("memory", 128), f"{path}.memory", 128, 10240),
         environment=types.MappingProxyType(environment),
+        secret_environment=types.MappingProxyType(secrets),
         after=tuple(_string_list(spec.get("after"), f"{path}.after")),
         group=(None if spec.get("group") is None
                else _match(spec["group"], _FUNCTION_NAME, f"{path}.group",
@@ -370,6 +392,23 @@ def _environment(raw: object, path: str) -> dict[str, str]:
             raise ConfigError(f"{path}.{key}: must be a string (quote it), got {value!r}")
         env[key] = str(value)
     return env
+
+
+def _secret_environment(raw: object, path: str, plain: Mapping[str, str]) -> dict[str, str]:
+    """``{VAR: SOURCE}``: VAR of the function gets the value of $SOURCE when deploying."""
+    secrets = {}
+    for key, source in _mapping(raw, path, "a mapping of variable names to environment "
+                                           "variable names").items():
+        _match(key, _ENV_KEY, path, "variable names (a letter, then letters, digits, _)")
+        if key in _RESERVED_ENV:
+            raise ConfigError(f"{path}.{key}: reserved by Lambda")
+        if key in plain:
+            raise ConfigError(f"{path}.{key}: also in environment; a variable is secret or not")
+        if not isinstance(source, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", source):
+            raise ConfigError(f"{path}.{key}: must name an environment variable holding the "
+                              f"value (e.g. NOTES_API_TOKEN), not the value itself")
+        secrets[key] = source
+    return secrets
 
 
 def _region(raw: object) -> str | None:

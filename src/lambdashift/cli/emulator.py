@@ -7,7 +7,15 @@ import json
 import os
 from pathlib import Path
 
+from lambdashift.cli.common import note
 from lambdashift.errors import ConfigError
+
+
+def is_loopback_host(host: str) -> bool:
+    """See :func:`lambdashift.emulator.server.is_loopback` (imported late: start-up speed)."""
+    from lambdashift.emulator.server import is_loopback
+
+    return is_loopback(host)
 
 
 def _env_pair(text: str) -> tuple[str, str]:
@@ -23,7 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "emulator", help="run the local AWS Lambda API (boto3 and the AWS CLI work against it)",
         description="Serve the Lambda REST API on loopback until interrupted; prints the "
                     "endpoint once it answers.")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1); loopback only unless --allow-remote")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="let --host be an address other machines reach (no authentication!)")
     p.add_argument("--port", type=int, default=9001, help="port (0 picks a free one; default 9001)")
     p.add_argument("--data-dir", type=Path, default=Path(".lambdashift"),
                    help="where functions, code, versions and aliases persist (default .lambdashift)")
@@ -50,8 +61,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
-    from lambdashift.emulator.server import EmulatorOptions, run_foreground
+    from lambdashift.emulator.server import (
+        EmulatorOptions,
+        loopback_refusal,
+        remote_warning,
+        run_foreground,
+    )
 
+    refusal = loopback_refusal(args.host, "the emulator", args.allow_remote)
+    if refusal:
+        raise ConfigError(refusal)
+    if args.allow_remote and not is_loopback_host(args.host):
+        note(remote_warning(args.host, "the emulator (and its HTTP API)"))
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must be from 0 to 65535, got {args.port}")
     if args.concurrency < 1:

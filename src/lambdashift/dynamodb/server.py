@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m lambdashift.dynamodb.server",
         description="lambdashift's local DynamoDB endpoint (JSON 1.0 API over SQLite)",
     )
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="loopback only unless --allow-remote")
+    parser.add_argument("--allow-remote", action="store_true",
+                        help="let --host be an address other machines reach (no authentication!)")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--data-dir", type=Path, default=Path(".lambdashift") / "dynamodb",
@@ -83,6 +85,13 @@ def main(argv: list[str] | None = None) -> None:
                        help="keep the data in memory only, lost when the server stops")
     args = parser.parse_args(argv)
     data_dir = None if args.in_memory else args.data_dir
+    from lambdashift.emulator.server import is_loopback, loopback_refusal, remote_warning
+
+    refusal = loopback_refusal(args.host, "lambdashift's DynamoDB endpoint", args.allow_remote)
+    if refusal:
+        parser.exit(2, f"lambdashift dynamodb: {refusal}\n")
+    if not is_loopback(args.host):
+        print(remote_warning(args.host, "lambdashift's DynamoDB endpoint"), file=sys.stderr, flush=True)
 
     def ready(endpoint: str) -> None:
         print(f"{READY_PREFIX}{endpoint}", flush=True)

@@ -55,6 +55,35 @@ class EmulatorOptions:
     faults: faults.FaultSpec = faults.FaultSpec()
 
 
+def is_loopback(host: str) -> bool:
+    """True when ``host`` (a name or an address) resolves to loopback addresses only."""
+    import ipaddress
+
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), None)
+    except (socket.gaierror, UnicodeError):
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0].split("%")[0]).is_loopback for i in infos)
+
+
+def loopback_refusal(host: str, what: str, allow_remote: bool) -> str | None:
+    """The line refusing a non-loopback ``--host`` (None: fine). The servers have no
+    authentication: whoever reaches them can deploy and run code, or read every table."""
+    if is_loopback(host):
+        return None
+    if allow_remote:
+        return None
+    return (f"{what} binds loopback only (127.0.0.1, ::1, localhost), got --host {host}: it has "
+            "no authentication, so anyone who reaches it could run code or read data here; "
+            "pass --allow-remote to bind it anyway")
+
+
+def remote_warning(host: str, what: str) -> str:
+    """What is said on stderr when --allow-remote binds a non-loopback address."""
+    return (f"warning: {what} listens on {host}, beyond this machine, with no authentication: "
+            "anyone who reaches it can run code or read data here")
+
+
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on host:port (port 0 → a free one)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

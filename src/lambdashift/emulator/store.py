@@ -35,6 +35,7 @@ from lambdashift.emulator.models import (
     new_revision_id,
 )
 from lambdashift.emulator.paging import page
+from lambdashift.emulator.sealing import EnvSealer
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
@@ -68,8 +69,9 @@ class LambdaStore(AliasRules):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._sealer = EnvSealer(data_dir)  # environment values encrypted at rest, as on AWS
         self._functions: dict[str, Function] = {
-            name: Function.from_doc(json.loads(doc))
+            name: Function.from_doc(self._sealer.open(json.loads(doc)))
             for name, doc in self._db.execute("SELECT name, doc FROM functions")
         }
 
@@ -375,7 +377,7 @@ class LambdaStore(AliasRules):
 
     def _save(self, fn: Function) -> None:
         """Write the function (and its version counter) in one transaction."""
-        doc = json.dumps(fn.to_doc(), sort_keys=True)
+        doc = json.dumps(self._sealer.seal(fn.to_doc()), sort_keys=True)
         top = max(fn.versions, default=0)
         try:
             with self._transaction():
@@ -396,7 +398,7 @@ class LambdaStore(AliasRules):
         if row is None:
             self._functions.pop(name, None)
         else:
-            self._functions[name] = Function.from_doc(json.loads(row[0]))
+            self._functions[name] = Function.from_doc(self._sealer.open(json.loads(row[0])))
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)

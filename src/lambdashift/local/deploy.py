@@ -30,6 +30,9 @@ class FunctionSpec(Protocol):
     memory: int
     environment: Mapping[str, str]
 
+    def deployed_environment(self) -> dict[str, str]:
+        """``environment`` with the secret variables' values (read when deploying)."""
+
 
 @dataclass(frozen=True)
 class DeployedFunction:
@@ -54,7 +57,7 @@ def deploy_function(client: Any, name: str, spec: FunctionSpec, *, alias: str = 
         client.create_function(
             FunctionName=name, Runtime=spec.runtime, Role=LOCAL_ROLE, Handler=spec.handler,
             Timeout=spec.timeout, MemorySize=spec.memory, Code={"ZipFile": package.data},
-            Environment={"Variables": dict(spec.environment)}, Publish=True,
+            Environment={"Variables": spec.deployed_environment()}, Publish=True,
             Description="deployed by lambdashift local up",
         )
         created = True

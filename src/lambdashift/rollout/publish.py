@@ -31,9 +31,9 @@ class Published:
     previous: str | None
 
 
-def _wanted_config(fn: FunctionConfig) -> dict[str, object]:
+def _wanted_config(fn: FunctionConfig, environment: dict[str, str]) -> dict[str, object]:
     return {"Handler": fn.handler, "Runtime": fn.runtime, "Timeout": fn.timeout,
-            "MemorySize": fn.memory, "Environment": dict(fn.environment)}
+            "MemorySize": fn.memory, "Environment": environment}
 
 
 def _current_config(remote: dict) -> dict[str, object]:
@@ -44,6 +44,7 @@ def _current_config(remote: dict) -> dict[str, object]:
 
 def publish_function(api, fn: FunctionConfig, *, create_missing: bool, dev_alias: str | None) -> Published:  # noqa: ANN001
     """Bring one function's ``$LATEST`` to the yaml's code and configuration, then publish."""
+    environment = fn.deployed_environment()  # secrets read here, before anything changes
     package = build_zip(fn.source, fn.include)
     exists = api.function_exists(fn.name)
     previous = api.latest_version(fn.name) if exists else None
@@ -54,10 +55,10 @@ def publish_function(api, fn: FunctionConfig, *, create_missing: bool, dev_alias
                 "(the Terraform module, or `lambdashift local up`)", code="ResourceNotFoundException")
         api.create_function(fn.name, runtime=fn.runtime, role=LOCAL_ROLE, handler=fn.handler,
                             zip_bytes=package.data, timeout=fn.timeout, memory=fn.memory,
-                            environment=dict(fn.environment))
+                            environment=environment)
     remote = api.function_configuration(fn.name)
     code_changed = remote["CodeSha256"] != package.code_sha256
-    config_changed = _current_config(remote) != _wanted_config(fn)
+    config_changed = _current_config(remote) != _wanted_config(fn, environment)
     revision = remote["RevisionId"]
     if code_changed:
         revision = api.update_code(fn.name, package.data, expected_revision=revision)["RevisionId"]
@@ -65,7 +66,7 @@ def publish_function(api, fn: FunctionConfig, *, create_missing: bool, dev_alias
     if config_changed:
         revision = api.update_configuration(
             fn.name, handler=fn.handler, runtime=fn.runtime, timeout=fn.timeout,
-            memory=fn.memory, environment=dict(fn.environment), expected_revision=revision,
+            memory=fn.memory, environment=environment, expected_revision=revision,
         )["RevisionId"]
         api.wait_updated(fn.name)
     version = api.publish_version(fn.name, code_sha256=package.code_sha256,

@@ -6,6 +6,9 @@ queue: a call only serialises the note and puts it on the queues, so it returns 
 whatever the receivers do, and a dead URL does not hold back a live one. A full queue drops
 its oldest note. Attempts are retried with exponential backoff on connection errors,
 timeouts, 5xx, 408, 425 and 429; another 4xx is final.
+
+A webhook URL is a credential (Slack's and Teams' carry their token in the path): logs and
+errors show only its scheme and host (:func:`shown`), never its path, query or user info.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -33,6 +37,20 @@ DEFAULT_EVENTS = ("started", "traffic", "verdict", "promote_requested", "succeed
                   "rolling_back", "rolled_back", "failed", "drift", "paused")
 KNOWN_EVENTS = (*DEFAULT_EVENTS, "write_failed")
 _RETRYABLE = (408, 425, 429)
+
+
+def shown(url: str) -> str:
+    """``https://hooks.example.com/…``: the URL without what may carry its token."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        if parts.port:
+            host = f"{host}:{parts.port}"
+    except ValueError:
+        return "(a webhook URL)"
+    hidden = "/…" if (parts.path not in ("", "/") or parts.query or parts.fragment) else ""
+    return f"{parts.scheme}://{host}{hidden}"
+
 _STOP = object()
 
 
@@ -41,10 +59,11 @@ class _Channel:
 
     def __init__(self, url: str, owner: WebhookNotifier, queue_size: int) -> None:
         self.url = url
+        self.shown = shown(url)
         self.owner = owner
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self.abandon = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"webhook {url}", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=f"webhook {self.shown}", daemon=True)
         self.thread.start()
 
     def offer(self, body: bytes) -> None:
@@ -57,7 +76,7 @@ class _Channel:
                 try:
                     self.queue.get_nowait()
                     self.owner._count("dropped")
-                    log.warning("webhook %s: queue full, oldest note dropped", self.url)
+                    log.warning("webhook %s: queue full, oldest note dropped", self.shown)
                 except queue.Empty:
                     pass
 
@@ -83,11 +102,12 @@ class _Channel:
                 if response.status_code < 500 and response.status_code not in _RETRYABLE:
                     break
             except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"
+                # httpx's message may quote the URL: the exception's class says enough.
+                error = type(exc).__name__
             if attempt < owner.attempts:
                 self.abandon.wait(min(owner.backoff * 2 ** (attempt - 1), owner.max_backoff))
         owner._count("failed")
-        log.warning("webhook %s: not delivered (%s)", self.url, error or "abandoned at close")
+        log.warning("webhook %s: not delivered (%s)", self.shown, error or "abandoned at close")
 
 
 class WebhookNotifier:
@@ -179,7 +199,8 @@ def parse_webhooks(raw: object, path: str = "webhooks") -> dict[str, Any]:
         raise ConfigError(f"{path}.urls: must be a list of URLs, got {urls!r}")
     for i, url in enumerate(urls):
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{path}.urls[{i}]: must be an http:// or https:// URL, got {url!r}")
+            raise ConfigError(f"{path}.urls[{i}]: must be an http:// or https:// URL"
+                              + (f", got {url!r}" if isinstance(url, str) and len(url) < 12 else ""))
     events = raw.get("events", list(DEFAULT_EVENTS))
     if not isinstance(events, list):
         raise ConfigError(f"{path}.events: must be a list of event names, got {events!r}")
