@@ -39,9 +39,9 @@ demo: install
 	$(BIN)/lambdashift demo
 
 bench: install
-	$(BIN)/python bench/emulator_invoke.py
-	$(BIN)/python bench/list_scaling.py
-	$(BIN)/python bench/analysis_sim.py
+	$(BIN)/python bench/emulator_invoke.py --record
+	$(BIN)/python bench/list_scaling.py --record
+	$(BIN)/python bench/analysis_sim.py --record
 	$(BIN)/python bench/source_delay_sim.py
 	$(BIN)/python bench/scale.py --functions 1000
 

@@ -213,6 +213,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--backend", choices=("lambdashift", "moto"), default="lambdashift",
                         help="the DynamoDB server to measure (default: the local stack's)")
+    parser.add_argument("--record", action="store_true",
+                        help="store the figures in docs/figures.json and the README (make bench)")
     args = parser.parse_args()
 
     server_dir = tempfile.mkdtemp(prefix="list-scaling-")
@@ -288,6 +290,15 @@ def report(small: dict[str, Any], large: dict[str, Any], args: Any, elapsed: flo
         + (", whose GSI Query filters and sorts every item of the table in Python, where "
            "DynamoDB reads the index in order" if args.backend == "moto" else "")
     )
+    if getattr(args, "record", False):
+        import figures
+
+        scan = large["scan"]["ms"] / small["scan"]["ms"]
+        figures.record("list_scaling", {
+            "list_ratio": f"GSI {latency_ratio:.2f}× (items read {small['gsi']['read']} → "
+                          f"{large['gsi']['read']}); Scan-then-sort {scan:.0f}×",
+        }, {"small": args.small, "large": args.large, "repeats": args.repeats,
+            "backend": args.backend})
 
 
 def _backend(name: str) -> str:
