@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python bench/list_scaling.py --record
 	$(BIN)/python bench/analysis_sim.py --record
 	$(BIN)/python bench/source_delay_sim.py
+	$(BIN)/python bench/scale.py --functions 1000 --record
 	$(BIN)/python bench/scale.py --functions 1000
 
 clean:

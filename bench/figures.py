@@ -25,8 +25,12 @@ ROWS = (
     ("emulator_invoke", "throughput", "emulator warm invoke",
      "`bench/emulator_invoke.py`, {clients} Python client processes, keep-alive"),
     ("emulator_invoke", "cold_start", "emulator cold start", "same run"),
-    ("list_scaling", "list_ratio", "notes list, first page, {large} vs {small} notes",
+    ("list_scaling", "list_ratio", "notes list, first page, {large:,} vs {small:,} notes",
      "`bench/list_scaling.py` on the stack's DynamoDB"),
+    ("scale", "deploy", "`deploy` across {functions:,} functions under the {rate:g} requests/s quota",
+     "`bench/scale.py --functions {functions}`: a canary (10%, {pause}, 50%, {pause}, 100%) as one "
+     "`lambdashift deploy` process on the emulator at `--control-plane-rate {rate:g}`; the "
+     "functions are created before, without the quota, outside the measured window"),
     ("analysis_sim", "judge", "judge vs CodeDeploy-style canary",
      "`bench/analysis_sim.py`, {rollouts} seeded rollouts per scenario "
      "([docs/analysis.md](docs/analysis.md))"),

@@ -126,6 +126,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=15.0, help="control-plane quota per second")
     parser.add_argument("--pause", default="1s", help="the canary's pauses (default 1s)")
     parser.add_argument("--poll", default="0.5", help="the controller's --poll (default 0.5)")
+    parser.add_argument("--record", action="store_true",
+                        help="store the figures in docs/figures.json and the README (make bench)")
     args = parser.parse_args()
     names = [f"scale-{i:04d}" for i in range(args.functions)]
 
@@ -188,6 +190,16 @@ def main() -> None:
     if out.returncode != 0 or wrong:
         sys.exit(f"the rollouts did not all succeed: {out.stderr[-2000:]}")
     print(f"ratio {wall / bound:.3f}")
+    if args.record:
+        import figures
+
+        failed = len(phases) - phases.count("succeeded") + len(errors)
+        figures.record("scale", {"deploy": (
+            f"{wall:.1f} s wall for {calls:,.0f} control-plane calls ({calls / args.functions:.2f} "
+            f"a function), ratio to the quota bound {wall / bound:.3f}; {throttled:.0f} throttled, "
+            f"{failed} failed; controller {used['maxrss_kb'] / 1024:.0f} MB max RSS, "
+            f"{used['cpu_s']:.1f} s CPU")},
+            {"functions": args.functions, "rate": args.rate, "pause": args.pause})
 
 
 if __name__ == "__main__":
