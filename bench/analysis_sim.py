@@ -783,22 +783,44 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def record_figures(rows, aa, rollouts: int, horizon: float) -> None:  # noqa: ANN001
-    """The README's judge figures, from this run (bench/figures.py)."""
+    """The README's judge figures, from this run (bench/figures.py): both operating points."""
     import figures
 
     by = {(r.sc, r.policy): r for r in rows}
-    mine = {sc: r for (sc, policy), r in by.items() if policy == "lambdashift"}
+    scs = list(dict.fromkeys(r.sc for r in rows))
+    mine = {sc: by[(sc, "lambdashift")] for sc in scs}
     false_rb = max([r.p_rollback for sc, r in mine.items() if sc.healthy] + list(aa.values()))
     failing = {sc: r for sc, r in mine.items() if sc.p1 >= 0.01 and not sc.slow}
     caught = min(r.p_rollback for r in failing.values())
-    slow1 = [(r.blast, r.blast / by[(sc, "oracle")].blast) for sc, r in failing.items()
-             if sc.rate == 1 and (sc, "oracle") in by]
-    blasts, ratios = [b for b, _ in slow1] or [math.nan], [q for _, q in slow1] or [math.nan]
+    at1 = [(r.blast, r.blast / by[(sc, "oracle")].blast) for sc, r in failing.items()
+           if sc.rate == 1 and (sc, "oracle") in by]
+    blasts, ratios = [b for b, _ in at1] or [math.nan], [q for _, q in at1] or [math.nan]
+    promote = [mine[sc].t_promote / by[(sc, "oracle(1%)")].t_promote for sc in scs
+               if sc.healthy and sc.rate >= 10 and (sc, "oracle(1%)") in by] or [math.nan]
+    rates = sorted({sc.rate for sc in scs if sc.healthy and sc.rate >= 10})
+    late = max(float(by[(sc, "timeboxed")].out.time_s[by[(sc, "timeboxed")].out.decision == PROMOTE]
+                     .max(initial=0.0)) for sc in scs if sc.healthy)
+    cd_promote = max(by[(sc, "codedeploy")].t_promote for sc in scs if sc.healthy)
+    detects = [sc for sc in scs if not sc.healthy and by[(sc, "codedeploy")].p_rollback >= 0.5
+               and by[(Scenario(sc.rate, P0, False), "codedeploy")].p_rollback < 0.5]
+    every = all(min(by[(sc, "timeboxed")].p_rollback, by[(sc, "tb/request")].p_rollback)
+                >= by[(sc, "codedeploy")].p_rollback for sc in detects)
+    r10 = max([by[(sc, "timeboxed")].blast_rollback / by[(sc, "codedeploy")].blast_rollback
+               for sc in detects] or [math.nan])
+    rreq = max([by[(sc, "tb/request")].blast_rollback / by[(sc, "codedeploy")].blast_rollback
+                for sc in detects] or [math.nan])
     figures.record("analysis_sim", {"judge": (
-        f"false rollbacks ≤ {fmt_p(false_rb)} of healthy candidates over {fmt_t(horizon)}; "
-        f"1%–100% failing candidates rolled back in ≥ {fmt_p(caught)} of runs, after "
-        f"{min(blasts):.1f}–{max(blasts):.1f} failed requests on average at 1 req/s "
-        f"({min(ratios):.1f}–{max(ratios):.1f}× Wald's SPRT on the same 10-s looks)")},
+        f"false rollbacks ≤ {fmt_p(false_rb)} of healthy candidates over {horizon / 3600:g} h; "
+        f"strict (the default): 1%–100% failing candidates rolled back in ≥ {fmt_p(caught)} of "
+        f"runs, after {min(blasts):.1f}–{max(blasts):.1f} failed requests on average at 1 req/s "
+        f"({min(ratios):.1f}–{max(ratios):.1f}× Wald's SPRT on the same 10-s looks), healthy ones "
+        f"promoted in {min(promote):.2f}–{max(promote):.2f}× the SPRT's time at "
+        f"{'–'.join(f'{r:g}' for r in (rates[0], rates[-1])) if rates else '?'} req/s; "
+        f"time-boxed (`promote_after: 5m`): healthy ones promoted within {fmt_t(late)} "
+        f"(CodeDeploy: {fmt_t(cd_promote)}), "
+        f"{'every' if every else 'not every'} scenario CodeDeploy catches rolled back at least as "
+        f"often, with ≤ {r10:.2f}× its failed requests at 10-s looks ({rreq:.2f}× looking after "
+        f"every request)")},
         {"rollouts": f"{rollouts:,}", "hours": horizon / 3600})
 
 
