@@ -41,6 +41,25 @@ def read_records(log: Path) -> list[dict]:
     return sorted(latest.values(), key=lambda e: e["area"])
 
 
+#: What the "bad" count of an area is, by the area's first word: the headline figures.
+HEADLINES = (
+    ("inconsistent outcomes", ("crash matrix", "faults")),
+    ("lost writes", ("kill -9", "lost updates")),
+    ("5xx answers or tracebacks from bad input", ("fuzz",)),
+)
+
+
+def headline(records: list[dict]) -> list[str]:
+    """One line per headline figure, summed over the areas it covers (when any ran)."""
+    lines = []
+    for label, prefixes in HEADLINES:
+        rows = [r for r in records if str(r["area"]).startswith(prefixes)]
+        if rows:
+            lines.append(f"- **{label}: {sum(r['bad'] for r in rows)}** "
+                         f"(of {sum(r['tried'] for r in rows)} tried)")
+    return lines
+
+
 def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -49,7 +68,7 @@ def render(records: list[dict]) -> str:
     """The markdown page for ``records``."""
     total_tried = sum(r["tried"] for r in records)
     total_bad = sum(r["bad"] for r in records)
-    lines = [HEADER, "## Summary", "",
+    lines = [HEADER, "## Summary", "", *headline(records),
              f"- {len(records)} kinds of fault, crash point or bad input; {total_tried} tried in all.",
              f"- Bad outcomes in all: **{total_bad}**.", ""]
     for area in dict.fromkeys(r["area"] for r in records):

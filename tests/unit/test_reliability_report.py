@@ -31,3 +31,13 @@ def test_no_records_leaves_the_report_alone(tmp_path):
     out = tmp_path / "RELIABILITY.md"
     assert write_report(tmp_path / "missing.jsonl", out) is False
     assert not out.exists()
+
+
+def test_the_headline_sums_each_figure_over_its_areas():
+    records = [{"area": "crash matrix", "what": "a", "tried": 10, "outcome": "", "bad": 0},
+               {"area": "faults", "what": "b", "tried": 5, "outcome": "", "bad": 1},
+               {"area": "fuzz: notes API", "what": "c", "tried": 7, "outcome": "", "bad": 0}]
+    page = render(records)
+    assert "**inconsistent outcomes: 1** (of 15 tried)" in page
+    assert "**5xx answers or tracebacks from bad input: 0** (of 7 tried)" in page
+    assert "**lost writes" not in page  # no area of it ran
