@@ -61,9 +61,11 @@ class Writer(threading.Thread):
             self.in_flight = i
             try:
                 self.acked.append(self.step(i))
-            except (ClientError, BotoCoreError, httpx.HTTPError, OSError) as exc:
+            except (ClientError, BotoCoreError, httpx.HTTPError, OSError, KeyError, ValueError) as exc:
+                # The server is gone (or going): this write was not acknowledged. A KeyError is
+                # an answer cut off by the kill (botocore read a 200 with no body as {}).
                 self.error = exc
-                return  # the server is gone (or going): this write was not acknowledged
+                return
             i += 1
 
 
