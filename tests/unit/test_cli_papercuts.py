@@ -23,6 +23,23 @@ def notes_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+_TALLY = {"tried": 0, "bad": 0}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _record_counts():  # noqa: ANN202
+    """One reliability record for every command line tried here (RELIABILITY.md)."""
+    yield
+    try:
+        from tests.reliability_log import record
+    except ImportError:
+        return
+    if _TALLY["tried"]:
+        record("cli", "bad flags and commands with the stack down", _TALLY["tried"],
+               f"{_TALLY['tried'] - _TALLY['bad']} answered with the right exit code and one line",
+               bad=_TALLY["bad"])
+
+
 def run(args: list[str], root: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     """The command in this process (as ``lambdashift ARGS --config ROOT/lambdashift.yaml``)."""
     capsys.readouterr()
@@ -41,6 +58,8 @@ def run(args: list[str], root: Path, capsys: pytest.CaptureFixture[str]) -> tupl
 def test_commands_with_the_stack_down_exit_1_with_one_line(
         notes_copy: Path, args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     code, err = run(args, notes_copy, capsys)
+    _TALLY["tried"] += 1
+    _TALLY["bad"] += code != 1 or len(err.strip().splitlines()) != 1
     assert code == 1, err
     [line] = err.strip().splitlines()
     assert "no local stack is running" in line and "lambdashift local up" in line
@@ -60,6 +79,8 @@ def test_commands_with_the_stack_down_exit_1_with_one_line(
 def test_bad_flags_exit_2_naming_the_flag_even_with_the_stack_down(
         notes_copy: Path, args: list[str], flag: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = run(args, notes_copy, capsys)
+    _TALLY["tried"] += 1
+    _TALLY["bad"] += code != 2 or len(err.strip().splitlines()) != 1
     assert code == 2, err
     [line] = err.strip().splitlines()
     assert flag in line and "Traceback" not in line
