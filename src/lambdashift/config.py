@@ -34,7 +34,7 @@ import yaml
 from lambdashift.core import order, strategy
 from lambdashift.core.judge import JudgePolicy
 from lambdashift.errors import ConfigError
-from lambdashift.model import Step
+from lambdashift.model import AnalysisStep, Step
 from lambdashift.rollout.prewarm import PrewarmSettings, parse_prewarm
 
 DEFAULT_FILE = "lambdashift.yaml"
@@ -80,11 +80,16 @@ _GENERATING_KEYS = ({"steps"}, {"weight", "pause", "increments"})
 
 @dataclass(frozen=True)
 class RolloutConfig:
-    """A rollout strategy: its name, the steps it makes, and the mapping it came from."""
+    """A rollout strategy: its name, the steps it makes, and the mapping it came from.
+
+    ``judged`` is False when the config says ``analysis: off`` (top level or in the rollout):
+    the steps are then exactly as written, and their pauses are not judged.
+    """
 
     strategy: str
     steps: tuple[Step, ...]
     settings: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    judged: bool = True
 
 
 @dataclass(frozen=True)
@@ -228,25 +233,31 @@ def _parse(data: object, file: Path) -> Config:
     top = _mapping(data, "", "a mapping of settings (functions, routes, rollout, ...)")
     _check_keys(top, _TOP_KEYS, "")
     root = file.parent.resolve()
+    judge = not strategy.analysis_off(top.get("analysis"))
+    if not judge:  # `analysis: off`: no judge defaults, and nothing judged unless a step asks
+        top = {k: v for k, v in top.items() if k != "analysis"}
+    analysis = _raw(top, "analysis")
+    JudgePolicy.from_params(analysis, "analysis")  # the judge's defaults, checked at load
     rollout_raw = _mapping(top.get("rollout", DEFAULT_ROLLOUT), "rollout")
-    rollout = _rollout(rollout_raw, "rollout")
+    rollout = _rollout(rollout_raw, "rollout", judge, analysis)
     functions_raw = _mapping(top.get("functions"), "functions", "a mapping of function names")
     from lambdashift.rollout.selection import parse_select
     from lambdashift.rollout.state_config import parse_state
 
-    select = parse_select(top.get("select"), rollout_raw)
+    # A selector's rollout is judged as the listed functions' are (`analysis: off` at the top).
+    select = parse_select(top.get("select"), rollout_raw if judge
+                          else {"analysis": "off", **rollout_raw})
     if not functions_raw and not select:
         raise ConfigError("functions: at least one function is needed (or a `select:`)")
     functions = {
-        name: _function(name, spec, root, rollout_raw) for name, spec in functions_raw.items()
+        name: _function(name, spec, root, rollout_raw, judge, analysis)
+        for name, spec in functions_raw.items()
     }
     # Refuses unknown names in `after` and cycles now, before anything runs.
     order.waves({n: f.after for n, f in functions.items()})
     from lambdashift.rollout.group import check_groups
 
     check_groups(functions)  # members of a group must be able to advance together
-    analysis = _raw(top, "analysis")
-    JudgePolicy.from_params(analysis, "analysis")  # the judge's defaults, checked at load
     return Config(
         file=file,
         alias=_check_setting("alias", top.get("alias", DEFAULT_ALIAS), "alias"),
@@ -267,7 +278,8 @@ def _parse(data: object, file: Path) -> Config:
 
 
 def _function(
-    name: object, spec: object, root: Path, rollout_raw: Mapping[str, Any]
+    name: object, spec: object, root: Path, rollout_raw: Mapping[str, Any], judge: bool,
+    analysis: Mapping[str, Any],
 ) -> FunctionConfig:
     name = _match(name, _FUNCTION_NAME, "functions", "function names of 1 to 64 of a-z A-Z 0-9 - _")
     path = f"functions.{name}"
@@ -291,7 +303,7 @@ def _function(
         name=name,
         source=_existing(spec["source"], root, f"{path}.source", want_dir=True),
         handler=handler,
-        rollout=_rollout(merged, f"{path}.rollout"),
+        rollout=_rollout(merged, f"{path}.rollout", judge, analysis),
         runtime=runtime,
         timeout=_integer(spec.get("timeout", 3), f"{path}.timeout", 1, 900),
         memory=_integer(spec.get("memory", 128), f"{path}.memory", 128, 10240),
@@ -308,9 +320,18 @@ def _function(
     )
 
 
-def _rollout(raw: Mapping[str, Any], path: str) -> RolloutConfig:
-    steps = strategy.steps_for(raw, path)
-    return RolloutConfig(str(raw["strategy"]), steps, types.MappingProxyType(dict(raw)))
+def _rollout(raw: Mapping[str, Any], path: str, judge: bool = True,
+             analysis: Mapping[str, Any] | None = None) -> RolloutConfig:
+    """The steps, judged unless ``analysis: off``; each analysis step's settings over the
+    top-level ``analysis`` defaults must make a valid policy (a pause longer than max_wait
+    does not)."""
+    judge = judge and not strategy.analysis_off(raw.get("analysis"))
+    steps = strategy.steps_for(raw, path, judge=judge)
+    for index, step in enumerate(steps):
+        if isinstance(step, AnalysisStep) and step.params:
+            JudgePolicy.from_params({**(analysis or {}), **step.params},
+                                    f"{path}: step {index + 1} ({step})")
+    return RolloutConfig(str(raw["strategy"]), steps, types.MappingProxyType(dict(raw)), judge)
 
 
 def _merge_rollout(base: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:

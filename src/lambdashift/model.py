@@ -218,12 +218,14 @@ class AnalysisStep:
 
     ``alarms`` are CloudWatch alarm names that must not be in ALARM; ``params`` is an opaque
     mapping for the judge (its issue defines the keys); ``interval`` is how long to wait
-    before asking again when the verdict is *continue* (not enough data yet).
+    before asking again when the verdict is *continue* (not enough data yet): None (the
+    default) looks as soon as the metrics source can have new data (every second on the
+    local stack, after each CloudWatch period is published on AWS).
     """
 
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
     alarms: tuple[str, ...] = ()
-    interval: float = 60.0
+    interval: float | None = None
 
     def __post_init__(self) -> None:
         # A read-only copy, so that a step shared between rollouts cannot be changed by one.
@@ -231,6 +233,8 @@ class AnalysisStep:
         object.__setattr__(self, "alarms", tuple(self.alarms))
         if not all(isinstance(a, str) and a for a in self.alarms):
             raise ValueError(f"alarm names must be non-empty strings, got {self.alarms!r}")
+        if self.interval is None:
+            return
         if isinstance(self.interval, bool) or not isinstance(self.interval, (int, float)):
             raise ValueError(f"interval must be a number, got {self.interval!r}")
         object.__setattr__(self, "interval", float(self.interval))
@@ -241,7 +245,7 @@ class AnalysisStep:
         parts = []
         if self.alarms:
             parts.append("alarms " + ", ".join(self.alarms))
-        if self.params:
+        if self.params or not self.alarms:  # no settings at all: the judge's defaults
             parts.append("judge")
         return "analysis" + (f" ({'; '.join(parts)})" if parts else "")
 
@@ -281,7 +285,7 @@ def step_from_dict(data: Mapping[str, Any]) -> Step:
         return ManualGate()
     if "analysis" in data:
         return AnalysisStep(
-            data["analysis"], tuple(data.get("alarms", ())), data.get("interval", 60.0)
+            data["analysis"], tuple(data.get("alarms", ())), data.get("interval")
         )
     raise ValueError(f"not a serialized step: {dict(data)!r}")
 

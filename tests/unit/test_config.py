@@ -79,7 +79,9 @@ def test_minimal_file_gets_the_documented_defaults(project):
     assert fn.environment == {} and fn.after == () and fn.include == ()
     assert fn.source == project.root / "functions" / "get"
     assert config.rollout.strategy == "canary"
-    assert config.rollout.steps == (WeightStep(0.1), PauseStep(300), WeightStep(1.0))
+    # Judged by default: the 5-minute pause at 10% is watched by the judge, and lasts at least that.
+    assert config.rollout.steps == (WeightStep(0.1), AnalysisStep({"min_duration": 300.0}), WeightStep(1.0))
+    assert config.rollout.judged
     assert fn.rollout == config.rollout
     assert config.routes == () and config.tables == {}
     assert config.analysis == {} and config.hooks == {} and config.webhooks == {}
@@ -131,7 +133,7 @@ def test_a_full_file(project):
     assert create.include == (project.root / "shared" / "common.py", project.root / "shared")
     assert create.rollout.steps == (AnalysisStep(alarms=("create-errors",)), WeightStep(1.0))
     # Without its own strategy, a function's rollout merges over the top-level one.
-    assert get.rollout.steps == (WeightStep(0.25), PauseStep(60), WeightStep(1.0))
+    assert get.rollout.steps == (WeightStep(0.25), AnalysisStep({"min_duration": 60.0}), WeightStep(1.0))
     assert get.source == project.root / "functions" / "get"
     assert [r.key for r in config.routes] == ["POST /notes", "GET /notes/{id}", "ANY /proxy/{path+}", "$default"]
     assert config.routes[1] == Route("GET", "/notes/{id}", "notes-get")
@@ -360,3 +362,35 @@ def test_metrics_source_defaults_to_cloudwatch_and_takes_logs_or_both(project):
     assert project("metrics: both\n" + MINIMAL).metrics == "both"
     with pytest.raises(ConfigError, match=r"metrics: must be cloudwatch, logs or both, got 'xray'"):
         project("metrics: xray\n" + MINIMAL)
+
+
+# --- judged by default (issue 8) ------------------------------------------------------------------
+
+
+def test_every_split_is_judged_unless_analysis_off(project):
+    custom = MINIMAL + "rollout: {strategy: custom, steps: [{weight: 10}, {weight: 50}, {pause: 1m}, {weight: 100}]}\n"
+    steps = project(custom).rollout.steps
+    # 10% had no look before 50%: a judge step with the defaults is added; the pause at 50% is judged.
+    assert steps == (WeightStep(0.1), AnalysisStep(), WeightStep(0.5), AnalysisStep({"min_duration": 60.0}),
+                     WeightStep(1.0))
+
+
+@pytest.mark.parametrize("where", ["top", "rollout"])
+def test_analysis_off_keeps_the_steps_as_written(project, where):
+    rollout = "rollout: {strategy: canary, weight: 10, pause: 30s%s}\n" % (", analysis: off" if where == "rollout" else "")
+    text = MINIMAL + rollout + ("analysis: off\n" if where == "top" else "")
+    config = project(text)
+    assert config.rollout.steps == (WeightStep(0.1), PauseStep(30), WeightStep(1.0))
+    assert not config.rollout.judged and config.analysis == {}
+
+
+def test_an_empty_analysis_step_is_the_judge_with_the_defaults(project):
+    for step in ("{analysis: {}}", "{analysis: }", "{analysis: null}"):
+        config = project(MINIMAL + f"rollout: {{strategy: custom, steps: [{{weight: 10}}, {step}, {{weight: 100}}]}}\n")
+        assert config.rollout.steps == (WeightStep(0.1), AnalysisStep(), WeightStep(1.0))
+        assert str(config.rollout.steps[1]) == "analysis (judge)"
+
+
+def test_a_pause_longer_than_max_wait_is_refused_at_load(project):
+    with pytest.raises(ConfigError, match=r"rollout: step 2 .*min_duration_s ≤ max_wait_s"):
+        project(MINIMAL + "analysis: {max_wait: 1m}\nrollout: {strategy: canary, pause: 5m}\n")

@@ -121,7 +121,8 @@ def test_steps_read_well():
     assert str(PauseStep(300)) == "pause 5m"
     assert str(InvocationPause(100)) == "pause until 100 invocations"
     assert str(ManualGate()) == "manual gate"
-    assert str(AnalysisStep()) == "analysis"
+    assert str(AnalysisStep()) == "analysis (judge)"  # no settings: the judge with its defaults
+    assert str(AnalysisStep(alarms=("errors",))) == "analysis (alarms errors)"
     assert str(AnalysisStep({"min_requests": 10}, ("errors",))) == "analysis (alarms errors; judge)"
 
 

@@ -57,6 +57,9 @@ CLOUDWATCH_BOUNDS_MS: tuple[float, ...] = DEFAULT_BOUNDS_MS[50:329:5]
 #: GetMetricData's limits: queries per request, data points per request.
 MAX_QUERIES = 500
 MAX_DATAPOINTS = 100_800
+#: Lambda sends its metrics in 1-minute intervals and they can be read about a minute
+#: after the period ends; a look sooner would see the same (incomplete) newest period.
+PUBLICATION_DELAY_S = 60.0
 _COUNTS = (("inv", "Invocations"), ("err", "Errors"), ("thr", "Throttles"))
 _THROTTLING = {"Throttling", "ThrottlingException", "TooManyRequestsException",
                "RequestLimitExceeded", "LimitExceededException"}
@@ -81,11 +84,13 @@ class CloudWatchMetrics:
 
     ``client`` is a boto3 CloudWatch client; ``period`` the period in seconds (a multiple of
     60); ``bounds_ms`` the latency bucket bounds (one ``PR`` query each); ``latency=False``
-    reads counts only (the judge then compares error rates alone).
+    reads counts only (the judge then compares error rates alone); ``publication_delay``
+    how long after a period ends its data points are read (:meth:`next_look`).
     """
 
     def __init__(self, client: Any, *, period: int = 60,
-                 bounds_ms: Sequence[float] = CLOUDWATCH_BOUNDS_MS, latency: bool = True) -> None:
+                 bounds_ms: Sequence[float] = CLOUDWATCH_BOUNDS_MS, latency: bool = True,
+                 publication_delay: float = PUBLICATION_DELAY_S) -> None:
         if period < 60 or period % 60:
             raise ValueError(f"period must be a multiple of 60 seconds, got {period!r}")
         bounds = tuple(float(b) for b in bounds_ms)
@@ -95,6 +100,20 @@ class CloudWatchMetrics:
         self.period = period
         self.bounds_ms = bounds
         self.latency = latency
+        self.publication_delay = float(publication_delay)
+
+    @property
+    def looks(self) -> str:
+        """The default look interval, in words (for ``status`` and ``history``)."""
+        return (f"every {self.period // 60} min, {self.publication_delay:g} s after each "
+                "CloudWatch period ends (when its data points are published)")
+
+    def next_look(self, now: float) -> float:
+        """The first moment after ``now`` at which a new period's data can be read: a
+        period boundary plus the publication delay. Looking between two such moments would
+        read the same data points again."""
+        ready = math.floor((now - self.publication_delay) / self.period) * self.period
+        return ready + self.period + self.publication_delay
 
     # -- the two questions ---------------------------------------------------------------
 

@@ -117,8 +117,10 @@ def run_status(args: argparse.Namespace) -> int:
     alias = args.alias or session.config.alias
     rows = _traffic_rows(session, names, alias)
     warnings = _tfvars_warnings(session, rows, args.tfvars)
+    looks = _looks(session)
     if args.json:
-        print_json({"target": session.target.name, "functions": rows, "warnings": warnings})
+        print_json({"target": session.target.name, "functions": rows, "warnings": warnings,
+                    "looks": looks})
         return 0
     print(f"{'FUNCTION':<20} {'ALIAS':<8} {'PRIMARY':>7} {'CANARY':>6} {'WEIGHT':>6} {'LATEST':>6}  ROLLOUT")
     for r in rows:
@@ -133,6 +135,7 @@ def run_status(args: argparse.Namespace) -> int:
     for r in rows:
         if r.get("rollout", {}).get("next"):
             print(f"{r['function']}: rollout {r['rollout']['id']}: {r['rollout']['next']}")
+    print(f"analysis steps look {looks}, unless a step sets its interval")
     for w in warnings:
         note(f"warning: {w}")
     return 0
@@ -154,6 +157,11 @@ _HISTORY_WORDS = {
 }
 
 
+def _looks(session: Session) -> str:
+    """The judge's default look interval on this target, in words."""
+    return getattr(session.target.metrics, "looks", "when the metrics source has new data")
+
+
 def run_history(args: argparse.Namespace) -> int:
     """Print past rollouts with their events."""
     session = open_session(args)
@@ -173,6 +181,8 @@ def run_history(args: argparse.Namespace) -> int:
         return 0
     if not rollouts:
         print(f"{args.function}: no rollouts yet")
+    else:
+        print(f"analysis steps look {_looks(session)}, unless a step sets its interval")
     for r in rollouts:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at or r.updated_at or 0))
         print(f"{r.rollout_id}  {r.stable} → {r.candidate}  {r.phase.value}  started {started}")

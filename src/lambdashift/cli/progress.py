@@ -71,7 +71,9 @@ def printer(state: RolloutState, note: Notify) -> bool:
     """The engine's ``notify`` callback for the terminal; True when it printed a line."""
     if note.event == "failed" and str(note.details.get("reason", "")).startswith("drift"):
         return False  # the drift line already said it
-    if note.event == "verdict" and note.details.get("verdict") == "continue":
+    reasons = list(note.details.get("reasons", ())) if note.event == "verdict" else []
+    low_traffic = bool(reasons) and str(reasons[0]).startswith("low traffic")
+    if note.event == "verdict" and note.details.get("verdict") == "continue" and not low_traffic:
         now = time.monotonic()
         with _lock:
             if now - _last_continue.get(state.function, -CONTINUE_EVERY) < CONTINUE_EVERY:

@@ -8,7 +8,9 @@ from lambdashift.cli.common import add_json_argument, note, print_json
 from lambdashift.cli.progress import line
 from lambdashift.cli.session import add_target_arguments, open_session
 from lambdashift.core import strategy as strategies
+from lambdashift.core.judge import JudgePolicy
 from lambdashift.errors import ConfigError
+from lambdashift.model import AnalysisStep, InvocationPause, PauseStep, WeightStep, format_duration
 from lambdashift.rollout import deploy as deploying
 from lambdashift.rollout.selection import expand
 
@@ -101,6 +103,7 @@ def run_deploy(args: argparse.Namespace) -> int:
                                             names, to=args.to, strategy=args.strategy)
     for name, why in skipped.items():
         line(name, f"nothing to do: {why}")
+    _say_what_is_not_judged(session.config, planned)
     if args.dry_run:
         return _print_plan(session, planned, args.json)
     with _reporter(session, args) as view:
@@ -109,13 +112,28 @@ def run_deploy(args: argparse.Namespace) -> int:
     return _report(outcome, skipped, args.json)
 
 
+def _say_what_is_not_judged(config, planned) -> None:  # noqa: ANN001
+    """Once per deploy: the functions whose candidate no judge will look at, and why."""
+    off = [c.function for c in planned if c.resume is None and not config.function(c.function).rollout.judged]
+    if off:
+        note(f"analysis: off — nothing is judged for {', '.join(off)}: each step goes on when "
+             "its pause ends, however the candidate behaves")
+    unsplit = [c.function for c in planned if c.resume is None and c.function not in off
+               and not any(isinstance(s, WeightStep) and s.weight < 1 for s in c.steps)]
+    if unsplit:
+        note(f"{', '.join(unsplit)}: all traffic moves at once, so there is no split to judge; "
+             "only hooks and alarms check the candidate (docs/concepts.md, blue-green)")
+
+
 def _print_plan(session, planned, as_json: bool) -> int:  # noqa: ANN001
     rows = []
+    looks = getattr(session.target.metrics, "looks", "when the metrics source has new data")
     for c in planned:
         alias = session.target.api.get_alias(c.function, session.config.alias)
         writes = deploying.dry_run(c, session.config.alias, alias.revision_id)
+        steps = describe_steps(c, session.config.analysis, looks)
         rows.append({"function": c.function, "stable": c.stable, "candidate": c.candidate,
-                     "writes": [str(w.traffic) for w in writes]})
+                     "writes": [str(w.traffic) for w in writes], "steps": steps})
     if as_json:
         print_json({"dry_run": True, "plan": rows, "waves": session.config.waves([r["function"] for r in rows])})
         return 0
@@ -124,7 +142,46 @@ def _print_plan(session, planned, as_json: bool) -> int:  # noqa: ANN001
         print(f"{r['function']}: {r['stable']} → {r['candidate']}")
         for i, w in enumerate(r["writes"], 1):
             print(f"  {i}. UpdateAlias {session.config.alias} = {w}")
+        print("  steps:")
+        for i, text in enumerate(r["steps"], 1):
+            print(f"    {i}. {text}")
     return 0
+
+
+def describe_steps(c: deploying.Candidate, defaults, looks: str) -> list[str]:  # noqa: ANN001
+    """Each step in words, with the checks it runs (what ``deploy --dry-run`` prints)."""
+    out, weight = [], 0.0
+    cand, stable = f"v{c.candidate}", f"v{c.stable}"
+    for step in c.steps:
+        if isinstance(step, WeightStep):
+            weight = step.weight
+            out.append(f"{step}: {stable} + {cand} ({step.weight:.0%})" if weight < 1 else f"{step}: {cand} alone")
+        elif isinstance(step, AnalysisStep):
+            out.append(_describe_check(step, defaults, 0 < weight < 1, cand, stable, looks))
+        elif isinstance(step, (PauseStep, InvocationPause)):
+            out.append(f"{step}: not judged (analysis: off)" if 0 < weight < 1 else str(step))
+        else:
+            out.append(f"{step}: a person decides (`lambdashift approve`, `promote` or `rollback`)")
+    return out
+
+
+def _describe_check(step: AnalysisStep, defaults, split: bool, cand: str, stable: str,  # noqa: ANN001
+                    looks: str) -> str:
+    alarms = f"alarms {', '.join(step.alarms)} not in ALARM" if step.alarms else ""
+    if not step.params and (step.alarms or not split):
+        if step.alarms:
+            return f"check: {alarms}"
+        return "checks: hooks only (no split to judge)"
+    policy = JudgePolicy.from_params({**defaults, **step.params}, "analysis")
+    every = f"every {step.interval:g} s" if step.interval is not None else looks
+    parts = [f"judge {cand} against {stable}: errors+throttles and warm p{100 * policy.latency_quantile:g} latency",
+             f"rollback on evidence ≥ {policy.error_threshold:.0f} (alpha {100 * policy.alpha:g}%)",
+             f"promote once no worse within {100 * policy.error_margin:g} points, after at least "
+             f"{format_duration(policy.min_duration_s)} and {policy.min_invocations} {cand} requests",
+             f"looks {every}", f"at most {format_duration(policy.max_wait_s)}, then {policy.on_timeout.value}"]
+    if alarms:
+        parts.insert(1, alarms)
+    return "; ".join(parts)
 
 
 def _report(outcome: deploying.DeployOutcome, skipped: dict[str, str], as_json: bool) -> int:

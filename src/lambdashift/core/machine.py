@@ -84,6 +84,8 @@ __all__ = sorted(
 )
 
 Result = tuple[RolloutState, tuple[Action, ...]]
+DEFAULT_LOOK_SECONDS = 60.0
+"""The wait between looks when neither the step nor the metrics source says (a bare analyzer)."""
 _OUTCOMES = (AliasWritten, AliasWriteFailed, Resumed)  # the events that resolve an intent
 
 
@@ -289,23 +291,36 @@ def _on_verdict(s: RolloutState, e: VerdictReceived) -> Result:
     if not running or s.wait_until is not None:
         return s, ()  # no analysis is running: a stale answer
     record = VerdictRecord(s.step_index, e.verdict, tuple(e.reasons), e.now)
-    s = dataclasses.replace(s, verdicts=(*s.verdicts, record))
+    kept = s.verdicts
+    if (e.verdict is Verdict.CONTINUE and kept and kept[-1].step == s.step_index
+            and kept[-1].verdict is Verdict.CONTINUE):
+        # Looks come every second on the local stack: the state keeps the newest "continue"
+        # of a step (history has every look), so that it stays small however long it waits.
+        kept = kept[:-1]
+    s = dataclasses.replace(s, verdicts=(*kept, record))
     reasons = "; ".join(e.reasons) or "no reason given"
     if e.verdict is Verdict.PROMOTE:
         return _advance(s, e.now)
     if e.verdict is Verdict.ROLLBACK:
         return _rollback(s, f"analysis: {reasons}")
     if e.verdict is Verdict.CONTINUE:
-        until = _next_look(s, step, e.now)
+        until = _next_look(s, step, e)
         return dataclasses.replace(s, wait_until=until), (Wait(until),)
     return _pause(s, f"analysis inconclusive: {reasons}; promote or roll back")
 
 
-def _next_look(s: RolloutState, step: AnalysisStep, now: float) -> float:
-    """When to look again after a *continue*: ``interval`` from now, but not past the step's
-    ``promote_after``, so that the time-boxed point promotes on time, not up to an interval late.
-    """
-    until = now + step.interval
+def _next_look(s: RolloutState, step: AnalysisStep, e: VerdictReceived) -> float:
+    """When to look again after a *continue*: the step's own ``interval`` from now, else when
+    the metrics source can have new data (``next_look``), else a minute; but not past the
+    step's ``promote_after``, so that the time-boxed point promotes on time, not up to an
+    interval late."""
+    now = e.now
+    if step.interval is not None:
+        until = now + step.interval
+    elif e.next_look is not None and e.next_look > now:
+        until = e.next_look
+    else:
+        until = now + DEFAULT_LOOK_SECONDS
     raw = step.params.get("promote_after")
     if raw is None or s.step_started_at is None:
         return until

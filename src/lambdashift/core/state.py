@@ -262,10 +262,12 @@ class RollbackRequested(_Event):
 
 @dataclass(frozen=True)
 class VerdictReceived(_Event):
-    """The answer to ``RunAnalysis``."""
+    """The answer to ``RunAnalysis``; ``next_look`` is when the metrics source can next have
+    new data (for a *continue* on a step without its own ``interval``)."""
 
     verdict: Verdict
     reasons: tuple[str, ...] = ()
+    next_look: float | None = None
 
 
 @dataclass(frozen=True)

@@ -256,12 +256,74 @@ def parse_steps(value: object, path: str, *, check: AnalysisStep | None = None) 
     return tuple(steps)
 
 
-def steps_for(rollout: Mapping[str, Any], path: str = "rollout") -> tuple[Step, ...]:
+def analysis_off(value: object) -> bool:
+    """True for ``analysis: off`` (YAML reads a bare ``off`` as false): nothing is judged."""
+    return value is False or (isinstance(value, str) and value.strip().lower() == "off")
+
+
+def judged(steps: tuple[Step, ...], check: AnalysisStep | None = None) -> tuple[Step, ...]:
+    """The steps with the candidate judged wherever it has part of the traffic.
+
+    While the alias is split (after a weight step below 100), a timed pause becomes an
+    analysis step lasting at least as long (``min_duration``), and a pause for N invocations
+    one that needs them (``min_invocations``), both with the rollout's ``check`` (its judge
+    settings, alarms and interval). A pause followed by an analysis step is merged into that
+    step (its own settings win). A split with no look at all (no analysis step other than
+    alarms alone, no manual gate) gets an analysis step with the defaults before the next
+    weight. Nothing changes before the first weight step (no candidate traffic to judge) or
+    after the weight 100 step.
+    """
+    base = check or AnalysisStep()
+    out: list[Step] = []
+    weight, looked, held = 0.0, True, None  # held: a pause waiting to be merged
+
+    def flush() -> None:
+        nonlocal held, looked
+        if held is not None:
+            out.append(AnalysisStep({**held, **base.params}, base.alarms, base.interval))
+            held, looked = None, True
+
+    for step in steps:
+        split = 0 < weight < 1
+        if isinstance(step, WeightStep):
+            flush()
+            if split and not looked:
+                out.append(base)
+            weight, looked = step.weight, False
+            out.append(step)
+        elif split and isinstance(step, (PauseStep, InvocationPause)):
+            flush()
+            held = ({"min_duration": step.seconds} if isinstance(step, PauseStep)
+                    else {"min_invocations": step.invocations})
+        elif split and isinstance(step, AnalysisStep) and held is not None:
+            out.append(AnalysisStep({**held, **step.params}, step.alarms, step.interval))
+            held, looked = None, True
+        else:
+            flush()
+            if isinstance(step, ManualGate) or (isinstance(step, AnalysisStep)
+                                                and (step.params or not step.alarms)):
+                looked = True
+            out.append(step)
+    flush()
+    return tuple(out)
+
+
+def steps_for(rollout: Mapping[str, Any], path: str = "rollout", *,
+              judge: bool = False) -> tuple[Step, ...]:
     """The steps of a ``rollout:`` mapping; ConfigError naming the key path when it is wrong.
 
-    A ``path`` that is a flag (``--strategy``) names the strategy itself: the error then says
+    With ``judge`` (what lambdashift.yaml gets unless it says ``analysis: off``) the steps
+    are :func:`judged`; ``analysis: off`` in the mapping itself turns that off. A ``path``
+    that is a flag (``--strategy``) names the strategy itself: the error then says
     ``--strategy: unknown strategy``, the flag the user typed.
     """
+    steps = _plain_steps(rollout, path)
+    if judge and not analysis_off(rollout.get("analysis")):
+        steps = judged(steps, _rollout_check(rollout, path))
+    return steps
+
+
+def _plain_steps(rollout: Mapping[str, Any], path: str) -> tuple[Step, ...]:
     named = path if path.startswith("--") else f"{path}.strategy"
     if not isinstance(rollout, Mapping):
         raise ConfigError(f"{path}: must be a mapping with a 'strategy'")
@@ -310,10 +372,14 @@ def steps_for(rollout: Mapping[str, Any], path: str = "rollout") -> tuple[Step, 
 
 
 def _rollout_check(rollout: Mapping[str, Any], path: str) -> AnalysisStep | None:
-    """The rollout-level checks (``analysis`` and ``alarms``), or None when neither is given."""
-    if "analysis" not in rollout and "alarms" not in rollout:
+    """The rollout-level checks (``analysis`` and ``alarms``), or None when neither is given
+    (``analysis: off`` counts as not given)."""
+    analysis = rollout.get("analysis")
+    if analysis_off(analysis):
+        analysis = None
+    if analysis is None and "alarms" not in rollout:
         return None
-    check = parse_analysis(rollout.get("analysis"), f"{path}.analysis")
+    check = parse_analysis(analysis, f"{path}.analysis")
     if "alarms" in rollout:
         alarms = parse_alarms(rollout["alarms"], f"{path}.alarms")
         check = AnalysisStep(check.params, (*check.alarms, *alarms), check.interval)

@@ -23,9 +23,12 @@ import httpx
 from lambdashift.core.judge import Invocation, VersionStats
 from lambdashift.errors import AwsError, NotFoundError
 
-__all__ = ["EmulatorMetrics"]
+__all__ = ["LOOKS", "LOOK_SECONDS", "EmulatorMetrics"]
 
-_REUSE_SECONDS = 1.0
+_REUSE_SECONDS = 0.25
+LOOK_SECONDS = 1.0
+"""The judge's default look interval on the local stack (every record is there at once)."""
+LOOKS = "every 1 s (the emulator's per-invocation records are exact and immediate)"
 
 
 class EmulatorMetrics:
@@ -45,6 +48,13 @@ class EmulatorMetrics:
                for r in records if not r["throttled"]]
         throttles = sum(1 for r in records if r["throttled"])
         return VersionStats.from_invocations(ran, throttles=throttles, version=version)
+
+    looks = LOOKS
+    """The default look interval, in words (for ``status`` and ``history``)."""
+
+    def next_look(self, now: float) -> float:
+        """When to look again: records are exact and immediate, so every second."""
+        return now + LOOK_SECONDS
 
     def invocations(self, function: str, alias: str, version: str, since: float,
                     until: float) -> int:

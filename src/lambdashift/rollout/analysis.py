@@ -23,6 +23,7 @@ check them and says so in the verdict's reasons.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -34,6 +35,7 @@ from lambdashift.core.judge import (
     VersionStats,
     judge,
 )
+from lambdashift.core.forecast import low_traffic_note
 from lambdashift.core.machine import CheckFailed, Event, RolloutState, VerdictReceived
 from lambdashift.errors import ConfigError
 from lambdashift.model import AnalysisStep, Verdict
@@ -42,6 +44,10 @@ __all__ = ["AlarmOnlyAnalyzer", "AlarmSource", "EvidenceStore", "JudgeAnalyzer",
 
 EVIDENCE = "evidence"
 """The kind of the store events that carry the judge's state."""
+FORECAST_AFTER_S = 10.0
+FORECAST_REQUESTS = 50
+"""The low-traffic forecast waits for this much time or candidate traffic (a rate from the
+first second of a step says little)."""
 
 
 class MetricsSource(Protocol):
@@ -116,6 +122,7 @@ class JudgeAnalyzer:
         self.store = store
         self.default_policy: Mapping[str, Any] = dict(default_policy or {})
         self._last: dict[tuple[str, int], tuple[float, Judgement]] = {}
+        self._forecast: set[tuple[str, int]] = set()  # steps whose traffic was looked at
 
     def analyze(self, state: RolloutState, step: AnalysisStep, now: float) -> Event:
         """One look: read alarms and metrics, judge, persist the evidence, answer.
@@ -146,9 +153,38 @@ class JudgeAnalyzer:
             judgement = judge(candidate, stable, elapsed, policy, previous=previous,
                               alarms=firing)
         except ValueError as exc:  # counts went down: late, revised or evicted metrics
-            return self._counts_went_down(str(exc), elapsed, policy, now)
+            event = self._counts_went_down(str(exc), elapsed, policy, now)
+            return dataclasses.replace(event, next_look=self._next_look(now))
         self._remember(state, index, since, judgement)
-        return VerdictReceived(judgement.verdict, (*judgement.reasons, *unchecked), now=now)
+        reasons = (*judgement.reasons, *unchecked)
+        if judgement.verdict is Verdict.CONTINUE:
+            note = self._low_traffic(state, index, policy, candidate, stable, elapsed)
+            reasons = (note, *reasons) if note else reasons
+        return VerdictReceived(judgement.verdict, reasons, now=now, next_look=self._next_look(now))
+
+    # -- when to look, and whether the traffic can decide in time ------------------------
+
+    def _next_look(self, now: float) -> float | None:
+        """When the metrics source can next have new data (None: it does not say)."""
+        next_look = getattr(self.metrics, "next_look", None)
+        return next_look(now) if callable(next_look) else None
+
+    def _low_traffic(self, state: RolloutState, index: int, policy: JudgePolicy,
+                     candidate: VersionStats, stable: VersionStats, elapsed: float) -> str | None:
+        """Once per step, at the first look with enough to go on: the candidate's traffic is
+        too low to decide within max_wait, in numbers (also a ``low_traffic`` event)."""
+        key = (state.rollout_id, index)
+        if key in self._forecast or (elapsed < FORECAST_AFTER_S
+                                     and candidate.invocations < FORECAST_REQUESTS):
+            return None
+        self._forecast.add(key)
+        name = f"v{state.candidate}" if state.candidate.isdigit() else state.candidate
+        note = low_traffic_note(policy, name, candidate.invocations, stable.invocations,
+                                stable.errors, elapsed)
+        if note and self.store is not None:
+            self.store.record_event(state.rollout_id, state.function, "low_traffic",
+                                    {"step": index, "reason": note})
+        return note
 
     def last(self, rollout_id: str, step_index: int) -> Judgement | None:
         """The last judgement of a rollout's step made (or loaded) by this analyzer."""
@@ -198,7 +234,7 @@ class JudgeAnalyzer:
 
     @staticmethod
     def _counts_went_down(detail: str, elapsed: float, policy: JudgePolicy,
-                          now: float) -> Event:
+                          now: float) -> VerdictReceived:
         reason = (f"metrics went down since the last look ({detail}); "
                   "the evidence so far is kept")
         if elapsed >= policy.max_wait_s:

@@ -69,7 +69,8 @@ def steps_for(config: Config, function: str, strategy: str | None) -> tuple[Step
     """The function's configured steps (or ``--strategy NAME``'s), with a post-traffic check
     step after the promotion when the function has post-traffic hooks."""
     if strategy:
-        steps = strategies.steps_for({"strategy": strategy}, path="--strategy")
+        steps = strategies.steps_for({"strategy": strategy}, path="--strategy",
+                                     judge=config.function(function).rollout.judged)
     else:
         steps = config.function(function).rollout.steps
     if config.hooks:

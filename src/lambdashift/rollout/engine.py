@@ -196,7 +196,8 @@ class RolloutEngine:
             self._prewarm(state, action)
             return self._write(action)
         if isinstance(action, Wait):
-            return self._wait(state, lambda: now() >= action.until, lambda: Tick(now=now()))
+            return self._wait(state, lambda: now() >= action.until, lambda: Tick(now=now()),
+                              until=action.until)
         if isinstance(action, WaitForInvocations):
             return self._wait_invocations(state, action)
         if isinstance(action, RunAnalysis):
@@ -238,8 +239,9 @@ class RolloutEngine:
             self.notify(state, note)
 
     def _wait(self, state: RolloutState, done: Callable[[], bool],
-              finished: Callable[[], Event]) -> Event:
-        """Sleep in poll-sized slices until ``done`` or a signal from another terminal."""
+              finished: Callable[[], Event], until: float | None = None) -> Event:
+        """Sleep in poll-sized slices (none past ``until``) until ``done`` or a signal from
+        another terminal."""
         while True:
             signal_event = self._signal(state)
             if signal_event is not None:
@@ -247,7 +249,10 @@ class RolloutEngine:
             if done():
                 return finished()
             self._renew()
-            self.sleep(self.options.poll_interval)
+            nap = self.options.poll_interval
+            if until is not None:  # wake at the deadline (a look due in 1 s waits 1 s, not a poll)
+                nap = min(nap, max(until - self.clock(), 0.01))
+            self.sleep(nap)
 
     def _wait_invocations(self, state: RolloutState, action: WaitForInvocations) -> Event:
         if self.counter is None:
@@ -267,7 +272,11 @@ class RolloutEngine:
         signal_event = self._signal(state)
         if signal_event is not None:
             return signal_event
-        passed = "no checks configured for this step"
+        # Only a split can be judged (both versions serving); before it or after the
+        # promotion a step without settings runs the hooks, if any, and passes.
+        passed = ("no traffic split to judge (the candidate has none)"
+                  if state.traffic == Traffic(state.stable)
+                  else "no traffic split to judge (all traffic is on the candidate)")
         full = promote_index(state.steps)
         if self.post_checks is not None and full is not None and action.step_index > full:
             failures = self.post_checks(state)  # all traffic is on the candidate now
@@ -276,7 +285,8 @@ class RolloutEngine:
             passed = "post-traffic checks passed"
         elif state.traffic == Traffic(state.stable) and self.pre_checks is not None:
             passed = "pre-traffic checks passed before the rollout started"
-        if not action.step.params and not action.step.alarms:
+        split = state.traffic is not None and state.traffic.canary is not None
+        if not action.step.params and not action.step.alarms and not split:
             return VerdictReceived(Verdict.PROMOTE, (passed,), now=self.clock())
         if self.analyzer is None:
             return CheckFailed(
