@@ -8,59 +8,62 @@ builds from CloudWatch, but better: every duration is known, and cold starts (a 
 ``VersionStats.from_invocations`` does. Throttled records count as throttles, never as
 invocations or durations.
 
-The emulator keeps the newest 200,000 records per function; an analysis longer than that
-at high rates sees its oldest records vanish, and the judge then refuses counts that went
-down (the analyzer waits and says so).
+The emulator keeps the newest 200,000 records per function; the source keeps running
+totals, so an analysis longer than that keeps counting (a new source, after a restart,
+reads what is left).
 """
 
 from __future__ import annotations
 
-import time
+import bisect
 from typing import Any
 
 import httpx
 
-from lambdashift.core.judge import Invocation, VersionStats
+from lambdashift.core.judge import DEFAULT_BOUNDS_MS, LatencyHistogram, VersionStats
 from lambdashift.errors import AwsError, NotFoundError
 
 __all__ = ["LOOKS", "LOOK_SECONDS", "EmulatorMetrics"]
 
-_REUSE_SECONDS = 0.25
-LOOK_SECONDS = 1.0
-"""The judge's default look interval on the local stack (every record is there at once)."""
-LOOKS = "every 1 s (the emulator's per-invocation records are exact and immediate)"
+_WINDOWS = 16  # windows kept (one per analysis step being judged, a few to spare)
+LOOK_SECONDS = 0.2
+"""The judge's default look interval on the local stack: records are there at once, and a
+look reads only the new ones."""
+LOOKS = ("every 0.2 s, on each batch of new records (the emulator's per-invocation records "
+         "are exact and immediate)")
 
 
 class EmulatorMetrics:
-    """Per-version metrics from a running emulator at ``endpoint`` (``http://127.0.0.1:port``)."""
+    """Per-version metrics from a running emulator at ``endpoint`` (``http://127.0.0.1:port``).
 
-    def __init__(self, endpoint: str, *, timeout: float = 30.0) -> None:
-        self.endpoint = endpoint.rstrip("/")
-        self._http = httpx.Client(timeout=timeout)
-        self._last: tuple[tuple[Any, ...], list[dict[str, Any]]] | None = None
-
-    def version_stats(self, function: str, alias: str, version: str, since: float,
-                      until: float) -> VersionStats:
-        """Counts and warm latency of ``version`` through ``alias`` in [since, until)."""
-        records = [r for r in self._records(function, alias, since, until)
-                   if r["executed_version"] == version]
-        ran = [Invocation(float(r["duration_ms"]), r.get("init_duration_ms"), bool(r["error"]))
-               for r in records if not r["throttled"]]
-        throttles = sum(1 for r in records if r["throttled"])
-        return VersionStats.from_invocations(ran, throttles=throttles, version=version)
+    A look reads only the records that arrived since the last look of the same window
+    (function, alias, start) and adds them to running totals, so looking every fraction of
+    a second costs what the new records cost. Exact: the emulator stamps a record when it
+    stores it, on the same event loop that answers the query, so a record stamped before a
+    query's ``until`` is already there when the query is answered.
+    """
 
     looks = LOOKS
     """The default look interval, in words (for ``status`` and ``history``)."""
 
+    def __init__(self, endpoint: str, *, timeout: float = 30.0) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self._http = httpx.Client(timeout=timeout)
+        self._windows: dict[tuple[str, str, float], _Window] = {}
+
+    def version_stats(self, function: str, alias: str, version: str, since: float,
+                      until: float) -> VersionStats:
+        """Counts and warm latency of ``version`` through ``alias`` in [since, until)."""
+        return self._window(function, alias, since, until).stats(version)
+
     def next_look(self, now: float) -> float:
-        """When to look again: records are exact and immediate, so every second."""
+        """When to look again: records are exact and immediate, so a few times a second."""
         return now + LOOK_SECONDS
 
     def invocations(self, function: str, alias: str, version: str, since: float,
                     until: float) -> int:
         """How many invocations of ``version`` ran through ``alias`` in [since, until)."""
-        return sum(1 for r in self._records(function, alias, since, until)
-                   if r["executed_version"] == version and not r["throttled"])
+        return self._window(function, alias, since, until).stats(version).invocations
 
     def peak_concurrency(self, function: str, alias: str, since: float, until: float) -> int:
         """The most invocations through ``alias`` (any version) that ran at once in the window."""
@@ -72,14 +75,22 @@ class EmulatorMetrics:
         """Close the HTTP connection pool."""
         self._http.close()
 
+    def _window(self, function: str, alias: str, since: float, until: float) -> _Window:
+        key = (function, alias, float(since))
+        window = self._windows.get(key)
+        if window is None or until < window.until:  # a new window, or one asked for backwards
+            window = _Window(float(since))
+            self._windows.pop(key, None)
+            while len(self._windows) >= _WINDOWS:
+                self._windows.pop(next(iter(self._windows)))
+            self._windows[key] = window
+        if until > window.until:
+            window.add(self._records(function, alias, window.until, until))
+            window.until = float(until)
+        return window
+
     def _records(self, function: str, alias: str, since: float,
                  until: float) -> list[dict[str, Any]]:
-        # The analyzer asks for the candidate, then the stable, over the same window: one
-        # request serves both (if asked again within a second).
-        key = (function, alias, since, until)
-        if self._last is not None and self._last[0][:4] == key \
-                and time.monotonic() - self._last[0][4] < _REUSE_SECONDS:
-            return self._last[1]
         url = f"{self.endpoint}/_lambdashift/metrics/{function}/records"
         params = {"since": repr(float(since)), "until": repr(float(until)), "qualifier": alias}
         try:
@@ -89,9 +100,37 @@ class EmulatorMetrics:
                            operation="GetMetrics") from exc
         if response.status_code != 200:
             raise _error(response, function)
-        records = list(response.json().get("Records", ()))
-        self._last = ((*key, time.monotonic()), records)
-        return records
+        return list(response.json().get("Records", ()))
+
+
+class _Window:
+    """Running totals per executed version of the records in [start, until)."""
+
+    def __init__(self, start: float) -> None:
+        self.until = start
+        self._totals: dict[str, list[int]] = {}  # version → [ran, errors, throttles, cold]
+        self._buckets: dict[str, list[int]] = {}  # version → warm-duration bucket counts
+
+    def add(self, records: list[dict[str, Any]]) -> None:
+        for r in records:
+            version = r["executed_version"]
+            totals = self._totals.setdefault(version, [0, 0, 0, 0])
+            if r["throttled"]:  # a throttle is neither an invocation nor a duration
+                totals[2] += 1
+                continue
+            totals[0] += 1
+            totals[1] += bool(r["error"])
+            if r.get("init_duration_ms") is not None:  # cold: counted, but not as latency
+                totals[3] += 1
+                continue
+            buckets = self._buckets.setdefault(version, [0] * (len(DEFAULT_BOUNDS_MS) + 1))
+            buckets[bisect.bisect_left(DEFAULT_BOUNDS_MS, float(r["duration_ms"]))] += 1
+
+    def stats(self, version: str) -> VersionStats:
+        ran, errors, throttles, cold = self._totals.get(version, (0, 0, 0, 0))
+        buckets = self._buckets.get(version, [0] * (len(DEFAULT_BOUNDS_MS) + 1))
+        latency = LatencyHistogram(DEFAULT_BOUNDS_MS, tuple(buckets))
+        return VersionStats(ran, errors, throttles, latency, cold, version)
 
 
 def _error(response: httpx.Response, function: str) -> AwsError:

@@ -1,13 +1,17 @@
 """A function whose faults come from its configuration, to test analysis end to end.
 
 FAIL_RATE (0..1): share of invocations that raise; DELAY_MS: base latency;
-SLOW_FACTOR: multiplies the latency (a latency regression).
+SLOW_FACTOR: multiplies the latency (a latency regression); IMPORT_FAIL: the module
+raises on import.
 """
 
 import json
 import os
 import random
 import time
+
+if os.environ.get("IMPORT_FAIL"):  # a release whose import raises: every invocation fails
+    raise ImportError("cannot import name 'settings' (the bug this release ships)")
 
 
 def handler(event, context):
