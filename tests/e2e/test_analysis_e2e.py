@@ -23,13 +23,15 @@ ANALYSIS = {"min_duration": "2s", "min_invocations": 60, "max_wait": "90s", "on_
             "interval": "0.5s"}
 
 
-def release(stack: NotesStack, environment: dict[str, str], steps: list, **top: object) -> str:
-    """Change the probe's configuration in the yaml, set the rollout (and top-level keys such
-    as hooks and webhooks), publish; the new version."""
+def release(stack: NotesStack, environment: dict[str, str], steps: list, *, judged: bool = True,
+            **top: object) -> str:
+    """Change the probe's configuration in the yaml, set the rollout (``analysis: off`` unless
+    ``judged``) and top-level keys such as hooks and webhooks, publish; the new version."""
     path = stack.root / "lambdashift.yaml"
     config = yaml.safe_load(path.read_text())
     config["functions"]["probe"]["environment"] = environment
-    config["functions"]["probe"]["rollout"] = {"strategy": "custom", "steps": steps}
+    config["functions"]["probe"]["rollout"] = {"strategy": "custom", "steps": steps,
+                                               **({} if judged else {"analysis": "off"})}
     for key in ("hooks", "webhooks"):
         config.pop(key, None)
     config.update(top)

@@ -10,12 +10,13 @@ from tests.e2e.rollout_helpers import alias_traffic, history, run, traffic_write
 from tests.e2e.test_analysis_e2e import release
 
 FAST = ["--poll", "0.1"]
+# The hooks decide here, not the judge: the rollouts say `analysis: off` (judged=False).
 CANARY = [{"weight": 50}, {"pause": "0.3s"}, {"weight": 100}]
 
 
 def test_a_failing_pre_traffic_check_never_shifts_traffic(probe_stack):
     before = alias_traffic(probe_stack, "probe")
-    release(probe_stack, {"FAIL_RATE": "1", "DELAY_MS": "1"}, CANARY,
+    release(probe_stack, {"FAIL_RATE": "1", "DELAY_MS": "1"}, CANARY, judged=False,
             hooks={"pre_traffic": [{"name": "smoke", "event": {"rawPath": "/probe"},
                                     "expect": {"no_function_error": True}}]})
     out = run(probe_stack, "deploy", "probe", *FAST)
@@ -27,7 +28,7 @@ def test_a_failing_pre_traffic_check_never_shifts_traffic(probe_stack):
 
 
 def test_passing_checks_before_and_after_promote(probe_stack):
-    version = release(probe_stack, {"FAIL_RATE": "0", "DELAY_MS": "1", "BUILD": "ok"}, CANARY,
+    version = release(probe_stack, {"FAIL_RATE": "0", "DELAY_MS": "1", "BUILD": "ok"}, CANARY, judged=False,
                       hooks={"pre_traffic": [{"http": {"path": "/probe", "expect_status": 200}}],
                              "post_traffic": [{"http": {"path": "/probe", "expect_status": 200}}]})
     out = run(probe_stack, "deploy", "probe", *FAST)
@@ -40,7 +41,7 @@ def test_passing_checks_before_and_after_promote(probe_stack):
 
 def test_a_failing_post_traffic_check_rolls_back_after_the_promotion(probe_stack):
     stable = alias_traffic(probe_stack, "probe")[0]
-    release(probe_stack, {"FAIL_RATE": "1", "DELAY_MS": "1"}, CANARY,
+    release(probe_stack, {"FAIL_RATE": "1", "DELAY_MS": "1"}, CANARY, judged=False,
             hooks={"post_traffic": [{"name": "live-probe", "http": {"path": "/probe", "expect_status": 200}}]})
     out = run(probe_stack, "deploy", "probe", *FAST)
     assert out.returncode == 1, out.stderr
@@ -74,7 +75,7 @@ def test_webhooks_receive_the_rollout_story_in_order(probe_stack):
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-        version = release(probe_stack, {"FAIL_RATE": "0", "DELAY_MS": "1", "BUILD": "hooks"}, CANARY,
+        version = release(probe_stack, {"FAIL_RATE": "0", "DELAY_MS": "1", "BUILD": "hooks"}, CANARY, judged=False,
                           webhooks=[url])
         out = run(probe_stack, "deploy", "probe", *FAST)
         assert out.returncode == 0, out.stderr

@@ -22,7 +22,10 @@ FAST = ["--poll", "0.1"]
 
 
 def test_canary_custom_steps_reach_the_candidate(notes_stack: NotesStack):
-    set_rollout(notes_stack, {"strategy": "custom", "steps": [{"weight": 10}, {"pause": "1s"}, {"weight": 100}]})
+    # These tests are about the steps' mechanics: `analysis: off` makes a pause a plain wait
+    # (test_analysis_e2e.py shows the judge, which is the default).
+    set_rollout(notes_stack, {"strategy": "custom", "analysis": "off",
+                              "steps": [{"weight": 10}, {"pause": "1s"}, {"weight": 100}]})
     version = new_version(notes_stack, "notes-list")
     out = run(notes_stack, "deploy", "notes-list", *FAST)
     assert out.returncode == 0, out.stderr
@@ -35,7 +38,7 @@ def test_canary_custom_steps_reach_the_candidate(notes_stack: NotesStack):
 
 
 def test_linear_moves_in_equal_steps(notes_stack):
-    set_rollout(notes_stack, {"strategy": "linear", "increments": 4, "pause": "0.2s"})
+    set_rollout(notes_stack, {"strategy": "linear", "increments": 4, "pause": "0.2s", "analysis": "off"})
     version = new_version(notes_stack, "notes-update")
     out = run(notes_stack, "deploy", "notes-update", *FAST)
     assert out.returncode == 0, out.stderr
@@ -66,7 +69,7 @@ def test_codedeploy_preset_name_is_accepted_in_dry_run(notes_stack):
 
 
 def test_invocation_pause_waits_for_candidate_traffic(notes_stack):
-    set_rollout(notes_stack, {"strategy": "custom",
+    set_rollout(notes_stack, {"strategy": "custom", "analysis": "off",
                               "steps": [{"weight": 50}, {"pause": {"invocations": 5}}, {"weight": 100}]})
     version = new_version(notes_stack, "notes-list")
     stop = threading.Event()
@@ -149,11 +152,74 @@ def test_rollback_after_a_finished_rollout_returns_to_its_stable(notes_stack):
     assert alias_traffic(notes_stack, "notes-list")[0] == version
     assert run(notes_stack, "rollback", "notes-list").returncode == 0
     assert alias_traffic(notes_stack, "notes-list") == (stable, None, 0.0)
+    entries = history(notes_stack, "notes-list")
+    assert entries[0]["rollout_id"].startswith("rollback-") and entries[1]["phase"] == "succeeded"
+
+
+def test_rollback_after_shift_and_promote_returns_to_the_version_before(notes_stack):
+    """Issue 8: `rollback` after a shift + promote by hand goes back to what served before,
+    and each change is its own history entry."""
+    v_old = alias_traffic(notes_stack, "notes-update")[0]
+    v_new = new_version(notes_stack, "notes-update")
+    assert run(notes_stack, "shift", "notes-update", "--to", v_new, "--weight", "10").returncode == 0
+    assert run(notes_stack, "promote", "notes-update").returncode == 0
+    assert alias_traffic(notes_stack, "notes-update") == (v_new, None, 0.0)
+    back = run(notes_stack, "rollback", "notes-update", "--reason", "bad release")
+    assert back.returncode == 0, back.stderr
+    assert alias_traffic(notes_stack, "notes-update") == (v_old, None, 0.0)
+    entries = history(notes_stack, "notes-update")
+    assert [e["rollout_id"].split("-")[0] for e in entries[:3]] == ["rollback", "promote", "shift"]
+    written = [ev for ev in entries[0]["events"] if ev["kind"] == "alias_written"][0]["details"]
+    assert (written["before"]["primary"], written["after"]["primary"]) == (v_new, v_old)
+    assert written["revision_id"] == notes_stack.lam.get_alias(FunctionName="notes-update", Name="live")["RevisionId"]
+    # A rollback is not undone by another one: it says so, and changes nothing.
+    again = run(notes_stack, "rollback", "notes-update")
+    assert again.returncode == 1 and "nothing to roll back" in again.stderr
+    assert alias_traffic(notes_stack, "notes-update") == (v_old, None, 0.0)
+
+
+def test_rollback_to_any_published_version(notes_stack):
+    first = notes_stack.lam.list_versions_by_function(FunctionName="notes-update")["Versions"][1]["Version"]
+    assert run(notes_stack, "rollback", "notes-update", "--to", first).returncode == 0
+    assert alias_traffic(notes_stack, "notes-update") == (first, None, 0.0)
+    assert history(notes_stack, "notes-update")[0]["rollout_id"].startswith("rollback-")
+    bad = run(notes_stack, "rollback", "notes-update", "--to", "999")
+    assert bad.returncode == 2 and "no published version" in bad.stderr
+
+
+def test_rollback_is_revision_guarded_against_a_concurrent_change(notes_stack, monkeypatch, capsys):
+    """Someone changes the alias between rollback's read and its write: AWS refuses the write
+    (PreconditionFailed on the RevisionId read), the other change stands, nothing is recorded."""
+    from lambdashift.aws.lambda_api import LambdaApi
+    from lambdashift.cli.main import main
+
+    fn = "notes-delete"
+    v_old = alias_traffic(notes_stack, fn)[0]
+    v_new = new_version(notes_stack, fn)
+    assert run(notes_stack, "shift", "notes-delete", "--to", v_new).returncode == 0
+    entries = len(history(notes_stack, fn))
+    read = LambdaApi.get_alias
+
+    def read_then_someone_writes(self, function, alias):  # noqa: ANN001, ANN202
+        state = read(self, function, alias)
+        notes_stack.lam.update_alias(FunctionName=fn, Name="live", FunctionVersion=v_new,
+                                     RoutingConfig={"AdditionalVersionWeights": {v_old: 0.5}})
+        return state
+    monkeypatch.setattr(LambdaApi, "get_alias", read_then_someone_writes)
+    code = main(["rollback", fn, "--config", str(notes_stack.root / "lambdashift.yaml")])
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert code == 1 and "changed by someone else" in err and "nothing was written" in err
+    assert alias_traffic(notes_stack, fn) == (v_new, v_old, 0.5)  # the other writer's change stands
+    assert len(history(notes_stack, fn)) == entries
+    assert run(notes_stack, "rollback", fn).returncode == 0  # a split no rollout owns: to its primary
+    assert alias_traffic(notes_stack, fn) == (v_new, None, 0.0)
 
 
 def test_dependency_order_across_the_five_notes_functions(notes_stack):
     """notes-get declares after: [notes-create]: it starts only once notes-create succeeded."""
-    set_rollout(notes_stack, {"strategy": "custom", "steps": [{"weight": 50}, {"pause": "0.5s"}, {"weight": 100}]})
+    set_rollout(notes_stack, {"strategy": "custom", "analysis": "off",
+                              "steps": [{"weight": 50}, {"pause": "0.5s"}, {"weight": 100}]})
     versions = {fn: new_version(notes_stack, fn) for fn in
                 ("notes-create", "notes-get", "notes-list", "notes-update", "notes-delete")}
     out = run(notes_stack, "deploy", "--json", *FAST)
@@ -172,7 +238,8 @@ def test_dependency_order_across_the_five_notes_functions(notes_stack):
 
 
 def test_a_second_deploy_of_the_same_function_exits_2_naming_the_holder(notes_stack):
-    set_rollout(notes_stack, {"strategy": "custom", "steps": [{"weight": 10}, {"pause": "4s"}, {"weight": 100}]})
+    set_rollout(notes_stack, {"strategy": "custom", "analysis": "off",
+                              "steps": [{"weight": 10}, {"pause": "4s"}, {"weight": 100}]})
     new_version(notes_stack, "notes-update")
     first = subprocess.Popen([sys.executable, "-m", "lambdashift.cli.main", "deploy", "notes-update", *FAST,
                               "--config", str(notes_stack.root / "lambdashift.yaml")],
@@ -191,7 +258,8 @@ def test_a_second_deploy_of_the_same_function_exits_2_naming_the_holder(notes_st
 
 
 def test_an_alias_changed_mid_rollout_is_detected_not_overwritten(notes_stack):
-    set_rollout(notes_stack, {"strategy": "custom", "steps": [{"weight": 10}, {"pause": "2s"}, {"weight": 100}]})
+    set_rollout(notes_stack, {"strategy": "custom", "analysis": "off",
+                              "steps": [{"weight": 10}, {"pause": "2s"}, {"weight": 100}]})
     stable = alias_traffic(notes_stack, "notes-delete")[0]
     new_version(notes_stack, "notes-delete")
     deploy = subprocess.Popen([sys.executable, "-m", "lambdashift.cli.main", "deploy", "notes-delete", *FAST,

@@ -14,9 +14,9 @@ import time
 from lambdashift.cli.common import add_json_argument, note, print_json
 from lambdashift.cli.session import Session, add_target_arguments, open_session
 from lambdashift.core.machine import RolloutState
-from lambdashift.errors import ConfigError, RolloutError
+from lambdashift.errors import ConfigError, RevisionMismatchError, RolloutError
 from lambdashift.model import Phase, Traffic
-from lambdashift.rollout import locks
+from lambdashift.rollout import changes, locks
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -28,10 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     s.add_argument("--to", required=True, metavar="VERSION", help="the version to send traffic to")
     s.add_argument("--weight", type=float, default=100.0, metavar="PCT",
                    help="percent of traffic for VERSION, 0 < PCT <= 100 (default 100: all of it)")
-    s.set_defaults(func=run_shift)
+    s.set_defaults(func=run_shift, action="shift")
     for name, helptext in (
         ("promote", "all traffic to the candidate (ends a rollout's remaining steps and gates)"),
-        ("rollback", "all traffic back to the stable version (mid-rollout or after one)"),
+        ("rollback", "all traffic back to the version that served before the last change "
+                     "(mid-rollout, after one, after shift or promote), or --to VERSION"),
         ("approve", "pass the manual gate a rollout waits at, and go on with its steps"),
     ):
         p = subparsers.add_parser(name, help=helptext)
@@ -40,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         p.add_argument("function", metavar="FN")
         if name == "rollback":
             p.add_argument("--reason", default="rollback requested by hand", help="recorded in history")
+            p.add_argument("--to", default=None, metavar="VERSION",
+                           help="all traffic to this published version instead of the one that "
+                                "served before the last change")
         p.add_argument("--no-wait", action="store_true", help="stop at a later manual gate (exit 3)")
         p.set_defaults(func=run_steer, action=name)
 
@@ -73,7 +77,9 @@ def run_shift(args: argparse.Namespace) -> int:
                 raise ConfigError(f"{args.function}:{alias} already sends its primary traffic to "
                                   f"{args.to}; shift a different version")
             wanted = Traffic(current.traffic.primary, args.to, round(args.weight / 100, 6))
-        written = api.update_alias(args.function, alias, wanted, expected_revision=current.revision_id)
+        written = _guarded_write(api, args, alias, wanted, current.revision_id)
+        changes.record_change(store, args.function, alias, "shift", current.traffic, written.traffic,
+                              written.revision_id, "", time.time())
     finally:
         store.release(lease)
     _print_traffic(args, current.traffic, written.traffic)
@@ -99,6 +105,10 @@ def run_steer(args: argparse.Namespace) -> int:
             raise RolloutError(f"{args.function} has no rollout waiting at a gate")
         return _without_rollout(session, args)
     state = active[0]
+    if getattr(args, "to", None) not in (None, state.stable):
+        raise RolloutError(f"a rollout of {state.stable} → {state.candidate} owns {args.function}: "
+                           f"`lambdashift rollback {args.function}` returns it to {state.stable}; "
+                           "--to another version works once it is over")
     details = {"reason": getattr(args, "reason", "")} if args.action == "rollback" else {}
     store.send_signal(args.function, args.action, details)
     holder = store.holder(args.function)
@@ -138,10 +148,15 @@ def _finish(args: argparse.Namespace, state: RolloutState) -> int:
 
 
 def _without_rollout(session: Session, args: argparse.Namespace) -> int:
-    """No rollout owns the alias: promote a split, or roll back a split or the last rollout."""
+    """No rollout owns the alias: promote a split, or roll back to the version that served
+    before lambdashift's last change (or to ``--to``); each change is its own history entry."""
     from lambdashift.rollout.store import owner_id
 
     api, store, alias = session.target.api, session.target.store, _alias(session, args)
+    to = getattr(args, "to", None)
+    if to is not None and to not in api.versions(args.function):
+        raise ConfigError(f"{args.function} has no published version {to!r} "
+                          f"(published: {', '.join(api.versions(args.function)) or 'none'})")
     lease = locks.acquire(store, args.function, owner_id(), 30)
     try:
         current = api.get_alias(args.function, alias)
@@ -150,19 +165,30 @@ def _without_rollout(session: Session, args: argparse.Namespace) -> int:
             if t.canary is None:
                 raise RolloutError(f"nothing to promote: {args.function}:{alias} serves {t} alone")
             wanted = Traffic(t.canary)
+        elif to is not None:
+            wanted = Traffic(to)
         elif t.canary is not None:
-            wanted = Traffic(t.primary)
+            wanted = Traffic(t.primary)  # the canary's share goes back to the primary
         else:
-            last = store.latest(args.function)
-            if last is None or last.phase is not Phase.SUCCEEDED or t != Traffic(last.candidate):
-                raise RolloutError(f"nothing to roll back: {args.function}:{alias} serves {t} alone "
-                                   "and no finished rollout put it there")
-            wanted = Traffic(last.stable)
-        written = api.update_alias(args.function, alias, wanted, expected_revision=current.revision_id)
-        if args.action == "rollback" and t.canary is None:
-            store.record_event(last.rollout_id, args.function, "rolled_back_by_hand",  # type: ignore[union-attr]
-                               {"traffic": str(written.traffic), "reason": getattr(args, "reason", "")})
+            wanted, _ = changes.way_back(store, args.function, alias, t)
+        if wanted == t:
+            note(f"{args.function}:{alias} already serves {t}: nothing to change")
+            _print_traffic(args, t, t)
+            return 0
+        written = _guarded_write(api, args, alias, wanted, current.revision_id)
+        changes.record_change(store, args.function, alias, args.action, t, written.traffic,
+                              written.revision_id, getattr(args, "reason", ""), time.time())
     finally:
         store.release(lease)
     _print_traffic(args, t, written.traffic)
     return 0
+
+
+def _guarded_write(api, args: argparse.Namespace, alias: str, wanted: Traffic, revision: str):  # noqa: ANN001, ANN202
+    """UpdateAlias with the RevisionId read: if anyone changed the alias since, AWS refuses."""
+    try:
+        return api.update_alias(args.function, alias, wanted, expected_revision=revision)
+    except RevisionMismatchError as exc:
+        raise RolloutError(f"{args.function}:{alias} was changed by someone else while `{args.action}` "
+                           f"ran (its RevisionId is no longer {revision}): nothing was written; "
+                           f"look with `lambdashift status` and try again ({exc})") from None

@@ -16,6 +16,7 @@ reads what is left).
 from __future__ import annotations
 
 import bisect
+import time
 from typing import Any
 
 import httpx
@@ -78,15 +79,18 @@ class EmulatorMetrics:
     def _window(self, function: str, alias: str, since: float, until: float) -> _Window:
         key = (function, alias, float(since))
         window = self._windows.get(key)
-        if window is None or until < window.until:  # a new window, or one asked for backwards
+        if window is None or min(until, time.time()) < window.until:  # new, or asked backwards
             window = _Window(float(since))
             self._windows.pop(key, None)
             while len(self._windows) >= _WINDOWS:
                 self._windows.pop(next(iter(self._windows)))
             self._windows[key] = window
-        if until > window.until:
-            window.add(self._records(function, alias, window.until, until))
-            window.until = float(until)
+        # Never past the present: a record of [now, until) may still arrive, and a window
+        # that had moved past it would never read it.
+        upto = min(float(until), time.time())
+        if upto > window.until:
+            window.add(self._records(function, alias, window.until, upto))
+            window.until = upto
         return window
 
     def _records(self, function: str, alias: str, since: float,
