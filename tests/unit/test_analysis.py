@@ -326,3 +326,47 @@ def test_a_target_without_alarms_says_they_were_not_checked():
     alarm_only = AnalysisStep({}, ("errors",))
     event = JudgeAnalyzer(metrics).analyze(rollout(alarm_only)[0], alarm_only, T0 + 60)
     assert event.verdict is Verdict.PROMOTE and event.reasons[0].startswith("alarms not checked")
+
+
+# --- looks and low traffic (issue 8) ------------------------------------------------------------
+
+
+class TimedMetrics(InMemoryMetrics):
+    """A source that says when it can next have new data, as the emulator and CloudWatch do."""
+
+    def next_look(self, now: float) -> float:
+        return now + 0.2
+
+
+def test_a_continue_says_when_the_source_has_new_data():
+    metrics = TimedMetrics()
+    healthy(metrics, T0 + 1, 20)
+    state, step = rollout()
+    event = JudgeAnalyzer(metrics).analyze(state, step, T0 + 2)
+    assert event.verdict is Verdict.CONTINUE and event.next_look == T0 + 2.2
+
+
+def test_low_traffic_is_said_once_at_the_first_look_with_data_with_numbers():
+    metrics, store = InMemoryMetrics(), FakeStore()
+    metrics.add(T0 + 5, "2", 8)    # 0.8 candidate requests/s over the first 10 s
+    metrics.add(T0 + 5, "1", 72)
+    state, step = rollout(AnalysisStep({"max_wait": "10m"}))
+    analyzer = JudgeAnalyzer(metrics, store=store)
+    early = analyzer.analyze(state, step, T0 + 2)  # 2 s in: too early to estimate a rate
+    assert not any(r.startswith("low traffic") for r in early.reasons)
+    event = analyzer.analyze(state, step, T0 + 10)
+    assert event.verdict is Verdict.CONTINUE
+    note = event.reasons[0]
+    assert note.startswith("low traffic: at 0.8 v2 requests/s, showing v2 no worse within 0.5 points "
+                           "needs about 16 min") and "max_wait is 10 min (then inconclusive)" in note
+    assert [e.details["reason"] for e in store.events("r-1") if e.kind == "low_traffic"] == [note]
+    later = analyzer.analyze(state, step, T0 + 11)
+    assert not later.reasons[0].startswith("low traffic")  # said once per step
+
+
+def test_enough_traffic_says_nothing_about_it():
+    metrics = InMemoryMetrics()
+    healthy(metrics, T0 + 5, 2000)
+    state, step = rollout()
+    event = JudgeAnalyzer(metrics).analyze(state, step, T0 + 10)
+    assert not any(r.startswith("low traffic") for r in event.reasons)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
+
 from lambdashift.core.strategy import steps_for
 from lambdashift.errors import AwsError
 from lambdashift.model import Phase, Traffic
@@ -46,3 +48,32 @@ def test_a_write_that_landed_before_its_answer_was_lost_counts_as_written(tmp_pa
     final = engine.start("f", "live", "2", steps_for({"strategy": "canary", "weight": 10, "pause": "1m"}))
     assert final.phase is Phase.SUCCEEDED and api.state.traffic == Traffic("2")
     assert api.writes == 2  # the lost answer was not taken for a failure (no rollback write)
+
+
+class Analyzer:
+    """Counts looks; continue (the source has new data 0.2 s later) until the third look."""
+
+    def __init__(self) -> None:
+        self.looks: list[float] = []
+
+    def analyze(self, state, step, now):  # noqa: ANN001, ANN201
+        from lambdashift.core.machine import VerdictReceived
+        from lambdashift.model import Verdict
+
+        self.looks.append(now)
+        verdict = Verdict.ROLLBACK if len(self.looks) == 3 else Verdict.CONTINUE
+        return VerdictReceived(verdict, ("look",), now=now, next_look=now + 0.2)
+
+
+def test_an_empty_analysis_step_on_a_split_is_judged_and_looks_at_the_sources_pace(tmp_path):
+    now = [0.0]
+    api = FlakyAlias(lose_answer_of=0)
+    analyzer = Analyzer()
+    store = SqliteStateStore(tmp_path / "state.db", namespace="test", clock=lambda: now[0])
+    engine = RolloutEngine(api=api, store=store, clock=lambda: now[0], analyzer=analyzer,
+                           sleep=lambda s: now.__setitem__(0, now[0] + s), owner="t",
+                           options=EngineOptions(poll_interval=5.0))  # a poll far slower than a look
+    final = engine.start("f", "live", "2", steps_for(
+        {"strategy": "custom", "steps": [{"weight": 10}, {"analysis": {}}, {"weight": 100}]}))
+    assert final.phase is Phase.ROLLED_BACK and api.state.traffic == Traffic("1")
+    assert analyzer.looks == pytest.approx([0.0, 0.2, 0.4])  # woken at each look, not each poll

@@ -731,3 +731,26 @@ def test_promote_before_the_bake_writes_100_percent_then_runs_the_bake():
     assert [a.traffic for a in actions if isinstance(a, SetTraffic)] == [Traffic("2")]
     s, actions = transition(s, AliasWritten("rev2", Traffic("2"), now=3.0))
     assert s.phase is Phase.PROGRESSING and any(isinstance(a, RunAnalysis) for a in actions)
+
+
+# --- looks as fast as the source allows (issue 8) ---------------------------------------------
+
+
+def test_a_step_without_interval_looks_again_when_the_source_has_new_data():
+    steps = (WeightStep(0.1), AnalysisStep(), WeightStep(1.0))
+    s, a = transition(new(steps), Start(STABLE, "r0", now=0.0))
+    s, a = transition(s, written(s, 1.0))
+    assert a[-1] == RunAnalysis(1, steps[1])
+    s, a = transition(s, VerdictReceived(Verdict.CONTINUE, ("waiting",), now=2.0, next_look=2.2))
+    assert a == (Wait(2.2),) and s.wait_until == 2.2
+    # Without a source that says (a bare analyzer), the old minute.
+    s, a = transition(s, Tick(now=2.2))
+    s, a = transition(s, VerdictReceived(Verdict.CONTINUE, ("waiting",), now=3.0))
+    assert a == (Wait(63.0),)
+    assert [v.at for v in s.verdicts] == [3.0]  # only the newest "continue" of a step is kept
+
+
+def test_a_step_interval_wins_over_the_source():
+    s = situations()["analysing"]  # its step has interval 60
+    s, a = transition(s, VerdictReceived(Verdict.CONTINUE, now=310, next_look=310.2))
+    assert a == (Wait(370),)
