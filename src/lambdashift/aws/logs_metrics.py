@@ -41,6 +41,9 @@ from lambdashift.core.judge import Invocation, VersionStats
 
 __all__ = ["EitherMetrics", "LogsMetrics"]
 
+LOGS_LOOK_S = 5.0
+BOTH_LOOK_S = 60.0
+
 
 @dataclass
 class _Seen:
@@ -73,6 +76,13 @@ class LogsMetrics:
     def requests(self) -> int:
         """CloudWatch Logs requests made so far (what the quota counts)."""
         return self.logs.requests
+
+    looks = f"every {LOGS_LOOK_S:g} s (log events arrive seconds after each invocation)"
+    """The judge's default look interval with this source, in words."""
+
+    def next_look(self, now: float) -> float:
+        """When to look again: logs arrive within seconds, FilterLogEvents has a quota."""
+        return now + LOGS_LOOK_S
 
     def version_stats(self, function: str, alias: str, version: str, since: float,
                       until: float) -> VersionStats:
@@ -135,6 +145,14 @@ class EitherMetrics:
     def __init__(self, first: Any, second: Any) -> None:
         self.first = first
         self.second = second
+
+    looks = (f"every {BOTH_LOOK_S:g} s (logs and CloudWatch metrics are both read at each look; "
+             "a step's interval can make it faster)")
+    """The judge's default look interval with both sources, in words."""
+
+    def next_look(self, now: float) -> float:
+        """Once a minute: every look reads CloudWatch too, whose data points are per minute."""
+        return now + BOTH_LOOK_S
 
     def version_stats(self, function: str, alias: str, version: str, since: float,
                       until: float) -> VersionStats:
