@@ -63,6 +63,9 @@ def test_codedeploy_preset_name_is_accepted_in_dry_run(notes_stack):
     assert out.returncode == 0, out.stderr
     plan = json.loads(out.stdout)["plan"][0]
     assert len(plan["writes"]) == 10 and plan["writes"][-1] == f"{version} (100%)"
+    # Judged by default: each of the nine 1-minute pauses is a look of the judge, said in words.
+    judged = [s for s in plan["steps"] if s.startswith(f"judge v{version} against")]
+    assert len(judged) == 9 and "after at least 1m" in judged[0] and "looks every 0.2 s" in judged[0]
     assert alias_traffic(notes_stack, "notes-get") == before  # a dry run changes nothing
     set_rollout(notes_stack, {"strategy": "custom", "steps": [{"weight": 100}]})
     assert run(notes_stack, "deploy", "notes-get", *FAST).returncode == 0
