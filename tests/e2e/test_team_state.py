@@ -40,7 +40,7 @@ def start(stack: NotesStack, *args: str, owner: str | None) -> subprocess.Popen[
 
 def test_two_controllers_never_run_two_rollouts_of_one_function(notes_stack: NotesStack):
     team_store(notes_stack, "5s")
-    set_rollout(notes_stack, {"strategy": "custom",
+    set_rollout(notes_stack, {"strategy": "custom", "analysis": "off",  # the lock, not the judge
                               "steps": [{"weight": 50}, {"pause": "2s"}, {"weight": 100}]})
     functions = ["notes-get", "notes-list"]
     wanted = {fn: new_version(notes_stack, fn) for fn in functions}
@@ -64,7 +64,7 @@ def test_a_killed_controllers_lease_expires_and_resume_elsewhere_finishes(notes_
     # Renewed at half its length, so a killed holder leaves 4 to 8 s: long enough for the
     # early resume to meet it on a busy machine, short enough to wait out.
     team_store(notes_stack, "8s")
-    set_rollout(notes_stack, {"strategy": "custom",
+    set_rollout(notes_stack, {"strategy": "custom", "analysis": "off",  # the lock, not the judge
                               "steps": [{"weight": 30}, {"pause": "3s"}, {"weight": 100}]})
     fn = "notes-create"
     candidate = new_version(notes_stack, fn)
@@ -103,7 +103,7 @@ def test_a_group_killed_mid_rollout_resumes_as_a_group(notes_stack: NotesStack):
     for fn in members:
         data["functions"][fn]["group"] = "edits"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-    set_rollout(notes_stack, {"strategy": "custom",
+    set_rollout(notes_stack, {"strategy": "custom", "analysis": "off",  # the lock, not the judge
                               "steps": [{"weight": 20}, {"pause": "3s"}, {"weight": 100}]})
     wanted = {fn: new_version(notes_stack, fn) for fn in members}
     a = start(notes_stack, "deploy", *members, owner=None)  # user@host pid N
