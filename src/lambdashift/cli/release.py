@@ -116,13 +116,20 @@ def _say_what_is_not_judged(config, planned) -> None:  # noqa: ANN001
     """Once per deploy: the functions whose candidate no judge will look at, and why."""
     off = [c.function for c in planned if c.resume is None and not config.function(c.function).rollout.judged]
     if off:
-        note(f"analysis: off — nothing is judged for {', '.join(off)}: each step goes on when "
+        note(f"analysis: off — nothing is judged for {_names(off)}: each step goes on when "
              "its pause ends, however the candidate behaves")
     unsplit = [c.function for c in planned if c.resume is None and c.function not in off
                and not any(isinstance(s, WeightStep) and s.weight < 1 for s in c.steps)]
     if unsplit:
-        note(f"{', '.join(unsplit)}: all traffic moves at once, so there is no split to judge; "
+        note(f"{_names(unsplit)}: all traffic moves at once, so there is no split to judge; "
              "only hooks and alarms check the candidate (docs/concepts.md, blue-green)")
+
+
+def _names(names: list[str], most: int = 5) -> str:
+    """``a, b, c`` or, for many, ``1000 functions (a, b, c, …)``: one line either way."""
+    if len(names) <= most:
+        return ", ".join(names)
+    return f"{len(names)} functions ({', '.join(names[:3])}, …)"
 
 
 def _print_plan(session, planned, as_json: bool) -> int:  # noqa: ANN001
