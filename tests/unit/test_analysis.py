@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lambdashift.core.judge import VersionStats
+from lambdashift.core.judge import JudgePolicy, VersionStats
 from lambdashift.core.machine import CheckFailed, RolloutState, VerdictReceived
 from lambdashift.errors import NotFoundError
 from lambdashift.model import AnalysisStep, Phase, Verdict, WeightStep
@@ -358,7 +358,8 @@ def test_low_traffic_is_said_once_at_the_first_look_with_data_with_numbers():
     event = analyzer.analyze(state, step, T0 + 10)
     assert event.verdict is Verdict.CONTINUE
     note = event.reasons[0]
-    found = re.match(r"low traffic: at 0.8 v2 requests/s, showing v2 no worse within 0.5 points "
+    margin = f"{100 * JudgePolicy().error_margin:g}"
+    found = re.match(rf"low traffic: at 0.8 v2 requests/s, showing v2 no worse within {margin} points "
                      r"needs about (\d+) min \((\d+) requests\); max_wait is 10 min \(then inconclusive\)$", note)
     assert found and int(found[1]) > 10 and int(found[2]) > 8, note
     assert [e.details["reason"] for e in store.events("r-1") if e.kind == "low_traffic"] == [note]

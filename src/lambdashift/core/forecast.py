@@ -63,8 +63,8 @@ def requests_to_promote(policy: JudgePolicy, ratio: float, error_rate: float) ->
 
 def low_traffic_note(policy: JudgePolicy, name: str, candidate: int, stable: int,
                      stable_errors: int, elapsed_s: float) -> str | None:
-    """``low traffic: at 0.8 v2 requests/s, showing v2 no worse within 0.5 points needs
-    about 22 min; max_wait is 10 min (then inconclusive)``, or None when the traffic can
+    """``low traffic: at 0.8 v2 requests/s, showing v2 no worse within 0.9 points needs
+    about 13 min (612 requests); max_wait is 10 min (then inconclusive)``, or None when the traffic can
     decide in time. Counts are those of the step so far, over ``elapsed_s`` seconds."""
     if elapsed_s <= 0:
         return None
