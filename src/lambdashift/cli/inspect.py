@@ -154,6 +154,8 @@ _HISTORY_WORDS = {
     "Resumed": "resumed: the alias serves {traffic}",
     "rolled_back_by_hand": "rolled back by hand: {reason}",
     "evidence": "evidence: {text}",
+    "alias_written": "{by} by hand: {change}",
+    "low_traffic": "{reason}",
 }
 
 

@@ -54,6 +54,7 @@ def record_change(store: Any, function: str, alias: str, kind: str, before: Traf
     store.save(state)
     store.record_event(state.rollout_id, function, WRITTEN, {
         "by": kind, "before": before.to_dict(), "after": after.to_dict(),
+        "change": f"{before} → {after}",
         "revision_id": revision_id, "reason": reason,
     })
     return state
