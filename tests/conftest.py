@@ -18,6 +18,8 @@ from tests import reliability_log
 TESTS_DIR = Path(__file__).resolve().parent
 
 ROLE = "arn:aws:iam::000000000000:role/lambdashift-test"
+#: For emulators of tests that are not about function states: settle every change at once.
+NO_STATE_DELAY = ["--state-delay", "0"]
 
 
 def make_zip(files: dict[str, str]) -> bytes:
@@ -67,7 +69,7 @@ def lambda_client(endpoint: str, *, validate: bool = True) -> "boto3.client":
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
     """One emulator for the session, in a fresh data directory."""
-    proc = start_process(tmp_path_factory.mktemp("emulator") / "data")
+    proc = start_process(tmp_path_factory.mktemp("emulator") / "data", extra_args=NO_STATE_DELAY)
     yield proc
     proc.stop()
 

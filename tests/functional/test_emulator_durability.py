@@ -7,12 +7,12 @@ import threading
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdashift.emulator.server import start_process
-from tests.conftest import lambda_client, make_zip, publish_release
+from tests.conftest import NO_STATE_DELAY, lambda_client, make_zip, publish_release
 from tests.reliability_log import record
 
 
 def test_restart_keeps_functions_versions_aliases_and_code(data_dir):
-    first = start_process(data_dir)
+    first = start_process(data_dir, extra_args=NO_STATE_DELAY)
     try:
         client = lambda_client(first.endpoint)
         client.create_function(FunctionName="keeper", Runtime="python3.12",
@@ -25,7 +25,7 @@ def test_restart_keeps_functions_versions_aliases_and_code(data_dir):
         alias = client.create_alias(FunctionName="keeper", Name="live", FunctionVersion="2")
     finally:
         first.stop()
-    second = start_process(data_dir)
+    second = start_process(data_dir, extra_args=NO_STATE_DELAY)
     try:
         client = lambda_client(second.endpoint)
         versions = [v["Version"] for v in client.list_versions_by_function(FunctionName="keeper")["Versions"]]
@@ -41,7 +41,7 @@ def test_restart_keeps_functions_versions_aliases_and_code(data_dir):
 def test_kill_9_during_writes_leaves_a_consistent_state(data_dir):
     """Hammer alias updates and publishes, SIGKILL the server, restart: every record loads,
     every alias points at versions that exist, and numbering carries on without reuse."""
-    first = start_process(data_dir)
+    first = start_process(data_dir, extra_args=NO_STATE_DELAY)
     client = lambda_client(first.endpoint)
     client.create_function(FunctionName="crashy", Runtime="python3.12",
                            Role="arn:aws:iam::000000000000:role/r", Handler="index.handler",
@@ -69,7 +69,7 @@ def test_kill_9_during_writes_leaves_a_consistent_state(data_dir):
     first.kill()
     stop.set()
     thread.join()
-    second = start_process(data_dir)
+    second = start_process(data_dir, extra_args=NO_STATE_DELAY)
     try:
         client = lambda_client(second.endpoint)
         versions = [v["Version"] for v in client.list_versions_by_function(FunctionName="crashy")["Versions"]]

@@ -20,7 +20,7 @@ def test_create_function_returns_latest_configuration_with_aws_fields(client, ma
     make_function()
     config = client.get_function_configuration(FunctionName=fn_name)
     assert config["Version"] == "$LATEST"
-    assert config["FunctionArn"] == f"arn:aws:lambda:us-east-1:000000000000:function:{fn_name}:$LATEST"
+    assert config["FunctionArn"] == f"arn:aws:lambda:us-east-1:000000000000:function:{fn_name}"
     assert config["State"] == "Active" and config["LastUpdateStatus"] == "Successful"
     assert config["Environment"] == {"Variables": {"RELEASE": "v1"}}
     assert config["Runtime"] == "python3.12" and config["Handler"] == "index.handler"

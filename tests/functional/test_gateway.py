@@ -11,7 +11,7 @@ import pytest
 
 from lambdashift.emulator.gateway import GatewayRoute, map_response
 from lambdashift.emulator.server import EmulatorProcess, start_process
-from tests.conftest import ROLE, lambda_client, make_zip
+from tests.conftest import NO_STATE_DELAY, ROLE, lambda_client, make_zip
 
 PROBE = """
 import base64, json, time
@@ -41,7 +41,8 @@ def gateway(tmp_path_factory) -> Iterator[tuple[EmulatorProcess, httpx.Client]]:
     routes = {"GET /items/{id}": "probe", "POST /items": "probe", "ANY /files/{proxy+}": "probe",
               "GET /items/special": "probe2", "$default": "probe"}
     proc = start_process(tmp_path_factory.mktemp("gw") / "data",
-                         extra_args=["--gateway-routes", json.dumps(routes), "--concurrency", "1"])
+                         extra_args=["--gateway-routes", json.dumps(routes), "--concurrency", "1",
+                                     *NO_STATE_DELAY])
     try:  # a failing set-up must not leave the server running
         lam = lambda_client(proc.endpoint)
         for name in ("probe", "probe2"):
@@ -52,6 +53,10 @@ def gateway(tmp_path_factory) -> Iterator[tuple[EmulatorProcess, httpx.Client]]:
         lam.update_function_configuration(FunctionName="probe", Environment={"Variables": {"RELEASE": "2"}})
         lam.publish_version(FunctionName="probe")
         lam.create_alias(FunctionName="probe", Name="dev", FunctionVersion="2")
+        for name, alias in (("probe", "live"), ("probe2", "live"), ("probe", "dev")):
+            lam.add_permission(FunctionName=name, Qualifier=alias, StatementId="http-api",
+                               Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
+                               SourceArn="arn:aws:execute-api:us-east-1:000000000000:local/*")
         with httpx.Client(base_url=proc.gateway, timeout=30) as client:
             yield proc, client
     finally:
@@ -177,3 +182,21 @@ def test_what_no_route_matches_is_api_gateways_json_404(method, path):
 
     resp = asyncio.run(ask())
     assert resp.status_code == 404 and resp.json() == {"message": "Not Found"}
+
+
+def test_gateway_invokes_an_alias_only_when_its_policy_allows_api_gateway(gateway):
+    """API Gateway answers 500 when Lambda refuses it, and the function never runs."""
+    proc, http = gateway
+    lam = lambda_client(proc.endpoint)
+    before = json.loads(httpx.get(f"{proc.endpoint}/_lambdashift/runtime").text)["invocations"]
+    lam.remove_permission(FunctionName="probe2", Qualifier="live", StatementId="http-api")
+    try:
+        refused = http.get("/items/special")
+        assert refused.status_code == 500 and refused.json() == {"message": "Internal Server Error"}
+        after = json.loads(httpx.get(f"{proc.endpoint}/_lambdashift/runtime").text)["invocations"]
+        assert after == before
+    finally:
+        lam.add_permission(FunctionName="probe2", Qualifier="live", StatementId="http-api",
+                           Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
+                           SourceArn="arn:aws:execute-api:us-east-1:000000000000:local/*")
+    assert http.get("/items/special").status_code == 200

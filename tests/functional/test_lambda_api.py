@@ -36,7 +36,7 @@ from lambdashift.errors import (
     ThrottledError,
 )
 from lambdashift.model import Traffic
-from tests.conftest import ECHO_HANDLER, ROLE, lambda_client, make_zip, publish_release
+from tests.conftest import ECHO_HANDLER, NO_STATE_DELAY, ROLE, lambda_client, make_zip, publish_release
 
 FAILING_HANDLER = "def handler(event, context):\n    raise ValueError('nope')\n"
 
@@ -542,7 +542,7 @@ def test_wait_updated_is_bounded():
 def quota_emulator(tmp_path_factory):
     """An emulator that throttles control-plane calls to 5 per second, as AWS does at 15."""
     proc = start_process(tmp_path_factory.mktemp("quota") / "data",
-                         extra_args=["--control-plane-rate", "5"])
+                         extra_args=["--control-plane-rate", "5", *NO_STATE_DELAY])
     yield proc
     proc.stop()
 

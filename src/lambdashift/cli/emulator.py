@@ -56,6 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--faults", default=None, metavar="SPEC",
                    help="inject faults, e.g. control=0.2,invoke=0.05,seed=7 (default: "
                         "$LAMBDASHIFT_FAULTS, else none); see docs/emulator.md")
+    p.add_argument("--state-delay", type=float, default=None, metavar="SECONDS",
+                   help="how long a created function stays Pending and an update InProgress, "
+                        "as on AWS (default $LAMBDASHIFT_STATE_DELAY, else 0.3; 0 = off)")
     p.set_defaults(func=run)
 
 
@@ -92,12 +95,21 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         source = "--faults" if args.faults is not None else "LAMBDASHIFT_FAULTS"
         raise ConfigError(f"{source}: {exc}") from None
+    from lambdashift.emulator.states import default_state_delay
+
+    try:
+        delay = default_state_delay() if args.state_delay is None else args.state_delay
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if delay < 0:
+        raise ConfigError(f"--state-delay must be 0 or more, got {args.state_delay}")
     options = EmulatorOptions(
         host=args.host, port=args.port, data_dir=args.data_dir, region=args.region,
         concurrency=args.concurrency, idle_timeout=args.idle_timeout,
         control_plane_rate=args.control_plane_rate, function_env=tuple(args.function_env),
         gateway_routes=tuple(routes.items()), gateway_port=args.gateway_port, alias=args.alias,
         faults=fault_spec,
+        state_delay=delay,
     )
     try:
         run_foreground(options)

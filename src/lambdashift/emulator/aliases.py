@@ -16,6 +16,7 @@ from lambdashift.emulator.errors import (
 )
 from lambdashift.emulator.models import LATEST, Alias, Arns, Function, new_revision_id
 from lambdashift.emulator.paging import page
+from lambdashift.emulator.provisioned import WEIGHTS_WITH_PROVISIONED
 
 
 class AliasRules:
@@ -40,7 +41,8 @@ class AliasRules:
             raise ResourceNotFoundException(f"{what}: {self.arns.function(fn.name, alias)}")
         return fn.aliases[alias]
 
-    def _check_routing(self, fn: Function, primary: str, weights: dict[str, float]) -> None:
+    def _check_routing(self, fn: Function, primary: str, weights: dict[str, float],
+                       alias: str | None = None) -> None:
         v.check_pattern(primary, "functionVersion", r"(\$LATEST|[0-9]+)", max_len=1024)
         if len(weights) > 1:
             raise InvalidParameterValueException(
@@ -63,11 +65,23 @@ class AliasRules:
                 )
             extra, main = fn.config(version), fn.config(primary)
             assert extra is not None and main is not None
+            # AWS (configuring-alias-routing): "Both versions must have the same execution
+            # role" and "the same dead-letter queue configuration, or no dead-letter queue
+            # configuration". The wording of these two refusals is ours.
             if extra.role != main.role:
                 raise InvalidParameterValueException(
                     "The primary and additional versions of an alias must share one execution "
                     f"role: version {primary} has {main.role}, version {version} has {extra.role}."
                 )
+            if extra.dead_letter_target != main.dead_letter_target:
+                raise InvalidParameterValueException(
+                    "The primary and additional versions of an alias must have the same "
+                    f"dead-letter queue configuration: version {primary} has "
+                    f"{main.dead_letter_target or 'none'}, version {version} has "
+                    f"{extra.dead_letter_target or 'none'}."
+                )
+        if weights and alias is not None and alias in fn.provisioned:
+            raise InvalidParameterValueException(WEIGHTS_WITH_PROVISIONED)
 
     def create_alias(self, raw_name: str, params: dict[str, Any]) -> dict[str, Any]:
         """CreateAlias."""
@@ -97,7 +111,7 @@ class AliasRules:
         primary = params.get("FunctionVersion", alias.function_version)
         weights = (v.check_weights(params["RoutingConfig"]) if "RoutingConfig" in params
                    else alias.weights)
-        self._check_routing(fn, primary, weights)
+        self._check_routing(fn, primary, weights, alias.name)
         description = (v.check_str(params["Description"], "description", 256)
                        if "Description" in params else alias.description)
         updated = Alias(alias.name, primary, description, weights, new_revision_id())
@@ -110,6 +124,8 @@ class AliasRules:
         fn, _ = self.function(raw_name)
         v.check_pattern(alias, "name", v.ALIAS_PATTERN, max_len=128)
         if fn.aliases.pop(alias, None) is not None:
+            fn.policies.pop(alias, None)  # an alias's policy goes with it, as on AWS
+            fn.provisioned.pop(alias, None)
             self._save(fn)
 
     def list_aliases(self, raw_name: str, version: str | None, marker: str | None,

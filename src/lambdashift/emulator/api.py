@@ -181,6 +181,27 @@ def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float
         store.delete_concurrency(name(r))
         return Response(status_code=204, headers={"x-amzn-RequestId": rid})
 
+    async def add_permission(r: Request, rid: str) -> Response:
+        return _json(store.add_permission(name(r), q(r, "Qualifier"), await _body(r)), 201, rid)
+
+    async def get_policy(r: Request, rid: str) -> Response:
+        return _json(store.get_policy(name(r), q(r, "Qualifier")), 200, rid)
+
+    async def remove_permission(r: Request, rid: str) -> Response:
+        store.remove_permission(name(r), r.path_params["StatementId"], q(r, "Qualifier"),
+                                q(r, "RevisionId"))
+        return Response(status_code=204, headers={"x-amzn-RequestId": rid})
+
+    async def put_provisioned(r: Request, rid: str) -> Response:
+        return _json(store.put_provisioned(name(r), q(r, "Qualifier"), await _body(r)), 202, rid)
+
+    async def get_provisioned(r: Request, rid: str) -> Response:
+        return _json(store.get_provisioned(name(r), q(r, "Qualifier")), 200, rid)
+
+    async def delete_provisioned(r: Request, rid: str) -> Response:
+        store.delete_provisioned(name(r), q(r, "Qualifier"))
+        return Response(status_code=204, headers={"x-amzn-RequestId": rid})
+
     async def list_tags(r: Request, rid: str) -> Response:
         return _json(store.list_tags(r.path_params["Resource"]), 200, rid)
 
@@ -262,6 +283,15 @@ def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float
         Route(fn_path + "/aliases/{Name}", op(update_alias), methods=["PUT"]),
         Route(fn_path + "/aliases/{Name}", op(delete_alias), methods=["DELETE"]),
         Route(fn_path + "/invocations", op(invoke, control=False), methods=["POST"]),
+        Route(fn_path + "/policy", op(add_permission), methods=["POST"]),
+        Route(fn_path + "/policy", op(get_policy, control=False), methods=["GET"]),
+        Route(fn_path + "/policy/{StatementId}", op(remove_permission), methods=["DELETE"]),
+        Route("/2019-09-30/functions/{FunctionName}/provisioned-concurrency", op(put_provisioned),
+              methods=["PUT"]),
+        Route("/2019-09-30/functions/{FunctionName}/provisioned-concurrency", op(get_provisioned),
+              methods=["GET"]),
+        Route("/2019-09-30/functions/{FunctionName}/provisioned-concurrency",
+              op(delete_provisioned), methods=["DELETE"]),
         Route("/2017-10-31/functions/{FunctionName}/concurrency", op(put_concurrency), methods=["PUT"]),
         Route("/2017-10-31/functions/{FunctionName}/concurrency", op(delete_concurrency),
               methods=["DELETE"]),

@@ -96,3 +96,10 @@ class ServiceException(LambdaApiError):
     error_type = "ServiceException"
     status = 500
     fault = "Service"
+
+
+class ProvisionedConcurrencyConfigNotFoundException(LambdaApiError):
+    """No provisioned concurrency is configured for this qualifier."""
+
+    error_type = "ProvisionedConcurrencyConfigNotFoundException"
+    status = 404

@@ -7,6 +7,12 @@ for internal testing of the newest version before it takes live traffic.
 Responses are mapped as AWS maps them: a ``statusCode`` object gives status, headers,
 cookies and (base64) body; any other JSON is a 200 with that JSON as the body; a function
 error is a 500, a malformed function response a 502, a throttle a 429.
+
+As on AWS, API Gateway may invoke an alias only when the alias's resource policy lets
+``apigateway.amazonaws.com`` do it from this API's execute-api ARN
+(``arn:aws:execute-api:REGION:ACCOUNT:local/$default/METHOD/path``); otherwise the request
+gets API Gateway's 500, and the function never runs. ``lambdashift local up`` adds those
+permissions (``local/deploy.py``), as the Terraform module does.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ from lambdashift.emulator.errors import LambdaApiError, TooManyRequestsException
 from lambdashift.emulator.invoker import Invoker
 from lambdashift.emulator.store import LambdaStore
 
+#: The API id in the local gateway's execute-api ARNs.
+API_ID = "local"
+INVOKER = "apigateway.amazonaws.com"
 #: API Gateway's limit on a request body (10 MB) and the prefix that selects the dev alias.
 MAX_BODY = 10 * 1024 * 1024
 DEV_PREFIX = "/_dev"
@@ -78,6 +87,11 @@ class GatewayRoute:
         # fuzzing: "$" also matched before a trailing newline, "." not across one).
         pattern = re.compile("/" + "/".join(parts) + r"/?\Z", re.DOTALL)
         return cls(method, path, function, pattern)
+
+    def source_arn(self, region: str, account_id: str) -> str:
+        """The execute-api ARN API Gateway presents when this route invokes its function."""
+        tail = "$default" if self.path == "$default" else f"{self.method}{self.path}"
+        return f"arn:aws:execute-api:{region}:{account_id}:{API_ID}/$default/{tail}"
 
     def specificity(self) -> tuple[int, int, bool]:
         """API Gateway prefers the most specific match: literal segments, then fewer greedy ones."""
@@ -180,8 +194,12 @@ def map_response(payload: bytes, request_id: str) -> Response:
 
 
 def build_gateway(store: LambdaStore, invoker: Invoker, routes: dict[str, str], *,
-                  alias: str = "live", dev_alias: str = "dev") -> Starlette:
-    """The ASGI app of an HTTP API with the given ``{route key: function}`` table."""
+                  alias: str = "live", dev_alias: str = "dev",
+                  require_permission: bool = True) -> Starlette:
+    """The ASGI app of an HTTP API with the given ``{route key: function}`` table.
+
+    ``require_permission=False`` skips the resource-policy check (AWS never does).
+    """
     table = sorted((GatewayRoute.parse(k, f) for k, f in routes.items()),
                    key=lambda r: r.specificity(), reverse=True)
     rng = random.Random()
@@ -213,6 +231,11 @@ def build_gateway(store: LambdaStore, invoker: Invoker, routes: dict[str, str], 
                             store.arns.account_id)
         payload = json.dumps(event).encode()
         try:
+            if require_permission and not store.allows_invoke(
+                    route.function, qualifier, service=INVOKER,
+                    source_arn=route.source_arn(store.arns.region, store.arns.account_id)):
+                # API Gateway's answer when Lambda refuses the invocation: a bare 500.
+                return _message(500, "Internal Server Error", request_id)
             target = store.resolve_invoke(route.function, qualifier, rng.random())
             result = await invoker.invoke(target, payload, str(uuid.uuid4()), None)
         except TooManyRequestsException:
@@ -231,8 +254,17 @@ def build_gateway(store: LambdaStore, invoker: Invoker, routes: dict[str, str], 
     started = time.time()
 
     async def info(request: Request) -> Response:
+        arns = store.arns
         body = {"routes": [r.key for r in table], "alias": alias, "dev_alias": dev_alias,
-                "dev_prefix": DEV_PREFIX, "started": started}
+                "dev_prefix": DEV_PREFIX, "started": started, "api_id": API_ID,
+                # What apigatewayv2's GetIntegrations would say: each route's integration
+                # invokes its function's alias (the qualified ARN).
+                "integrations": [{
+                    "RouteKey": r.key, "IntegrationType": "AWS_PROXY",
+                    "IntegrationUri": arns.function(r.function, alias),
+                    "PayloadFormatVersion": "2.0",
+                    "SourceArn": r.source_arn(arns.region, arns.account_id),
+                } for r in table]}
         return Response(json.dumps(body).encode(), media_type="application/json")
 
     async def every_other_request(scope: Scope, receive: Receive, send: Send) -> None:

@@ -58,25 +58,50 @@ class CodeConfig:
     last_modified: str
     revision_id: str
     log_format: str = "Text"  # LoggingConfig.LogFormat: "Text" or "JSON"
+    #: DeadLetterConfig.TargetArn ("" when none): the two versions of a split must agree.
+    dead_letter_target: str = ""
+    #: On a published version: the fingerprint of $LATEST it was published from, so that
+    #: publishing again with nothing changed finds it even if PublishVersion's Description
+    #: gave the version a description of its own.
+    source_fingerprint: str = ""
+    #: Wall-clock times until which the function is Pending (after CreateFunction) and its
+    #: last update InProgress (see ``states.py``); 0 when settled.
+    pending_until: float = 0.0
+    updating_until: float = 0.0
 
     def fingerprint(self) -> str:
-        """What publishing compares: code and configuration, not description or bookkeeping."""
+        """What publishing compares: the code and every setting AWS snapshots in a version.
+
+        The description is one of them: on AWS, UpdateFunctionConfiguration(Description=...)
+        alone is enough for PublishVersion to make a new version.
+        """
         relevant = {
             "runtime": self.runtime,
             "role": self.role,
             "handler": self.handler,
+            "description": self.description,
             "timeout": self.timeout,
             "memory_size": self.memory_size,
             "environment": self.environment,
             "code_sha256": self.code_sha256,
+            "dead_letter_target": self.dead_letter_target,
+            "log_format": self.log_format,
         }
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
-    def to_aws(self, name: str, arns: Arns) -> dict[str, Any]:
-        """AWS's ``FunctionConfiguration`` shape."""
+    def to_aws(self, name: str, arns: Arns, *, qualified: bool = False,
+               now: float | None = None) -> dict[str, Any]:
+        """AWS's ``FunctionConfiguration`` shape.
+
+        ``$LATEST`` carries the unqualified ARN (``...:function:NAME``) unless ``qualified``:
+        only ListVersionsByFunction and calls naming ``$LATEST`` show ``...:NAME:$LATEST``.
+        """
+        from lambdashift.emulator.states import state_fields
+
+        arn_qualifier = self.version if (qualified or self.version != LATEST) else None
         body: dict[str, Any] = {
             "FunctionName": name,
-            "FunctionArn": arns.function(name, self.version),
+            "FunctionArn": arns.function(name, arn_qualifier),
             "Runtime": self.runtime,
             "Role": self.role,
             "Handler": self.handler,
@@ -89,8 +114,7 @@ class CodeConfig:
             "Version": self.version,
             "TracingConfig": {"Mode": "PassThrough"},
             "RevisionId": self.revision_id,
-            "State": "Active",
-            "LastUpdateStatus": "Successful",
+            **state_fields(self, now),
             "PackageType": "Zip",
             "Architectures": ["x86_64"],
             "EphemeralStorage": {"Size": 512},
@@ -99,6 +123,8 @@ class CodeConfig:
         }
         if self.environment:
             body["Environment"] = {"Variables": dict(self.environment)}
+        if self.dead_letter_target:
+            body["DeadLetterConfig"] = {"TargetArn": self.dead_letter_target}
         return body
 
     def to_doc(self) -> dict[str, Any]:
@@ -158,6 +184,10 @@ class Function:
     aliases: dict[str, Alias] = field(default_factory=dict)
     reserved_concurrency: int | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    #: Resource-based policies by qualifier ("" = the unqualified function): see permissions.py.
+    policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Provisioned concurrency by qualifier (alias or version): the requested executions.
+    provisioned: dict[str, int] = field(default_factory=dict)
 
     def config(self, qualifier: str) -> CodeConfig | None:
         """``$LATEST`` or a published version by number; None when absent."""
@@ -180,6 +210,8 @@ class Function:
             "aliases": {a: al.to_doc() for a, al in self.aliases.items()},
             "reserved_concurrency": self.reserved_concurrency,
             "tags": self.tags,
+            "policies": self.policies,
+            "provisioned": self.provisioned,
         }
 
     @classmethod
@@ -192,4 +224,6 @@ class Function:
             aliases={a: Alias.from_doc(al) for a, al in doc["aliases"].items()},
             reserved_concurrency=doc.get("reserved_concurrency"),
             tags=doc.get("tags", {}),
+            policies=doc.get("policies", {}),
+            provisioned=doc.get("provisioned", {}),
         )

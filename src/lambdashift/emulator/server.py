@@ -53,6 +53,8 @@ class EmulatorOptions:
     alias: str = "live"
     #: Injected faults (emulator/faults.py); none by default.
     faults: faults.FaultSpec = faults.FaultSpec()
+    #: Seconds a created function stays Pending and an update InProgress (0 = off).
+    state_delay: float = 0.3
 
 
 def is_loopback(host: str) -> bool:
@@ -104,7 +106,8 @@ def endpoint_of(sock: socket.socket) -> str:
 async def serve(options: EmulatorOptions,
                 on_ready: Callable[[str, str | None], None] | None = None) -> None:
     """Serve the emulator (and the gateway, when it has routes) until stopped."""
-    store = LambdaStore(options.data_dir, region=options.region, account_id=options.account_id)
+    store = LambdaStore(options.data_dir, region=options.region, account_id=options.account_id,
+                        state_delay=options.state_delay)
     # What any process needs (PATH, HOME, locale), then what the stack adds (endpoints,
     # dummy credentials): never the emulator's whole environment (no real AWS credentials).
     basics = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if k in os.environ}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,6 +37,9 @@ from lambdashift.emulator.models import (
 )
 from lambdashift.emulator.paging import page
 from lambdashift.emulator.sealing import EnvSealer
+from lambdashift.emulator.permissions import PermissionRules
+from lambdashift.emulator.provisioned import ProvisionedRules
+from lambdashift.emulator import states
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
@@ -55,14 +59,18 @@ class InvokeTarget:
     qualifier: str  # what the caller named: "$LATEST", a version or an alias
 
 
-class LambdaStore(AliasRules):
+class LambdaStore(AliasRules, PermissionRules, ProvisionedRules):
     """Functions, versions and aliases of one emulated account and region."""
 
     def __init__(self, data_dir: Path, *, region: str = "us-east-1",
                  account_id: str = "000000000000",
-                 on_removed: Callable[[str, str | None], None] | None = None) -> None:
+                 on_removed: Callable[[str, str | None], None] | None = None,
+                 state_delay: float = 0.0) -> None:
+        """``state_delay``: seconds a created function stays Pending and an update
+        InProgress (``states.py``); 0 settles at once."""
         data_dir.mkdir(parents=True, exist_ok=True)
         self.arns = Arns(region, account_id)
+        self.state_delay = state_delay
         self.code = CodeRepository(data_dir / "code")
         self.on_removed = on_removed or (lambda name, version: None)
         self._db = sqlite3.connect(data_dir / "lambda.db", isolation_level=None)
@@ -117,7 +125,7 @@ class LambdaStore(AliasRules):
         """GetFunctionConfiguration."""
         fn, qualifier = self._qualified(raw_name, qualifier)
         config, alias = self._config_for(fn, qualifier)
-        body = config.to_aws(fn.name, self.arns)
+        body = config.to_aws(fn.name, self.arns, qualified=qualifier is not None)
         if alias:
             body["FunctionArn"] = self.arns.function(fn.name, alias)
         return body
@@ -140,7 +148,7 @@ class LambdaStore(AliasRules):
         items: list[dict[str, Any]] = []
         for name in sorted(self._functions):
             fn = self._functions[name]
-            items.append(fn.latest.to_aws(name, self.arns))
+            items.append(fn.latest.to_aws(name, self.arns, qualified=all_versions))
             if all_versions:
                 items.extend(fn.versions[n].to_aws(name, self.arns) for n in sorted(fn.versions))
         chunk, next_marker = page(items, marker, max_items)
@@ -150,7 +158,7 @@ class LambdaStore(AliasRules):
                       max_items: int | None) -> dict[str, Any]:
         """ListVersionsByFunction: $LATEST, then versions in ascending order."""
         fn, _ = self.function(raw_name)
-        items = [fn.latest.to_aws(fn.name, self.arns)]
+        items = [fn.latest.to_aws(fn.name, self.arns, qualified=True)]
         items += [fn.versions[n].to_aws(fn.name, self.arns) for n in sorted(fn.versions)]
         chunk, next_marker = page(items, marker, max_items)
         return {"Versions": chunk, **({"NextMarker": next_marker} if next_marker else {})}
@@ -191,6 +199,8 @@ class LambdaStore(AliasRules):
             last_modified=aws_timestamp(),
             revision_id=new_revision_id(),
             log_format=check_logging_config(params.get("LoggingConfig")),
+            dead_letter_target=v.check_dead_letter(params.get("DeadLetterConfig")),
+            pending_until=self._settles_at(),
         )
         self.code.check(data, handler)
         stored = self.code.put(data)
@@ -206,6 +216,7 @@ class LambdaStore(AliasRules):
     def update_code(self, raw_name: str, params: dict[str, Any]) -> dict[str, Any]:
         """UpdateFunctionCode (ZipFile, Publish, RevisionId, DryRun)."""
         fn, _ = self.function(raw_name)
+        self._check_settled(fn)
         self._check_revision(fn.latest.revision_id, params.get("RevisionId"))
         if "ZipFile" not in params:
             raise InvalidParameterValueException(
@@ -217,12 +228,14 @@ class LambdaStore(AliasRules):
             return fn.latest.to_aws(fn.name, self.arns)
         stored = self.code.put(data)
         fn.latest = replace(fn.latest, code_sha256=stored.code_sha256, code_size=stored.size,
-                            last_modified=aws_timestamp(), revision_id=new_revision_id())
+                            last_modified=aws_timestamp(), revision_id=new_revision_id(),
+                            updating_until=self._settles_at())
         return self._after_latest_change(fn, bool(params.get("Publish")))
 
     def update_configuration(self, raw_name: str, params: dict[str, Any]) -> dict[str, Any]:
         """UpdateFunctionConfiguration (Handler, Runtime, Role, Description, Timeout, ...)."""
         fn, _ = self.function(raw_name)
+        self._check_settled(fn)
         self._check_revision(fn.latest.revision_id, params.get("RevisionId"))
         latest = fn.latest
         changes: dict[str, Any] = {}
@@ -243,7 +256,10 @@ class LambdaStore(AliasRules):
             changes["environment"] = v.check_environment(params["Environment"])
         if "LoggingConfig" in params:
             changes["log_format"] = check_logging_config(params["LoggingConfig"])
-        fn.latest = replace(latest, **changes, last_modified=aws_timestamp(), revision_id=new_revision_id())
+        if "DeadLetterConfig" in params:
+            changes["dead_letter_target"] = v.check_dead_letter(params["DeadLetterConfig"])
+        fn.latest = replace(latest, **changes, last_modified=aws_timestamp(),
+                            revision_id=new_revision_id(), updating_until=self._settles_at())
         return self._after_latest_change(fn, publish=False)
 
     def _after_latest_change(self, fn: Function, publish: bool) -> dict[str, Any]:
@@ -283,6 +299,8 @@ class LambdaStore(AliasRules):
                 f"Unable to delete version because the following aliases reference it: {users}"
             )
         del fn.versions[int(qualifier)]
+        fn.policies.pop(qualifier, None)
+        fn.provisioned.pop(qualifier, None)
         self._save(fn)
         self.on_removed(fn.name, qualifier)
 
@@ -291,6 +309,7 @@ class LambdaStore(AliasRules):
     def publish_version(self, raw_name: str, params: dict[str, Any]) -> dict[str, Any]:
         """PublishVersion; unchanged code and configuration give back the latest version."""
         fn, _ = self.function(raw_name)
+        self._check_settled(fn)
         self._check_revision(fn.latest.revision_id, params.get("RevisionId"))
         expected_sha = params.get("CodeSha256")
         if expected_sha is not None and expected_sha != fn.latest.code_sha256:
@@ -307,14 +326,26 @@ class LambdaStore(AliasRules):
 
     def _publish(self, fn: Function, description: str | None) -> CodeConfig:
         latest_published = fn.latest_published()
-        if latest_published and latest_published.fingerprint() == fn.latest.fingerprint():
+        fingerprint = fn.latest.fingerprint()
+        if latest_published and fingerprint == (latest_published.source_fingerprint
+                                                or latest_published.fingerprint()):
             return latest_published
         number = self._next_version(fn.name)
+        # A version is never "updating"; published while the function is Pending, it is
+        # Pending for as long as the function.
         config = replace(fn.latest, version=str(number), revision_id=new_revision_id(),
-                         last_modified=aws_timestamp(),
+                         last_modified=aws_timestamp(), source_fingerprint=fingerprint,
+                         updating_until=0.0,
                          description=fn.latest.description if description is None else description)
         fn.versions[number] = config
         return config
+
+    def _settles_at(self) -> float:
+        """When a change made now is done (0: at once)."""
+        return time.time() + self.state_delay if self.state_delay > 0 else 0.0
+
+    def _check_settled(self, fn: Function) -> None:
+        states.check_settled(fn.latest, self.arns.function(fn.name))
 
     def _next_version(self, name: str) -> int:
         row = self._db.execute("SELECT last FROM version_counters WHERE name = ?", (name,)).fetchone()
@@ -362,6 +393,7 @@ class LambdaStore(AliasRules):
         config = fn.config(version)
         if config is None:
             raise ResourceNotFoundException(f"Function not found: {self.arns.function(fn.name, used)}")
+        states.check_invocable(config)
         invoked = self.arns.function(fn.name, qualifier)
         return InvokeTarget(fn.name, version, config, invoked, fn.reserved_concurrency, used)
 

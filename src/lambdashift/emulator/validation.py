@@ -130,6 +130,20 @@ def check_environment(value: Any) -> dict[str, str]:
     return dict(variables)
 
 
+DEAD_LETTER_PATTERN = r"(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()"
+
+
+def check_dead_letter(value: Any) -> str:
+    """``DeadLetterConfig`` → its TargetArn ("" for none, or to clear it)."""
+    if value is None:
+        return ""
+    if not isinstance(value, dict):
+        raise shape_error("deadLetterConfig", "DeadLetterConfig must be {\"TargetArn\": ...}")
+    target = value.get("TargetArn") or ""
+    return check_pattern(target, "deadLetterConfig.targetArn", DEAD_LETTER_PATTERN,
+                         max_len=1024, min_len=0)
+
+
 def shape_error(where: str, detail: str) -> ValidationException:
     """A parameter has the wrong JSON shape."""
     return ValidationException(f"1 validation error detected: Value at '{where}' is invalid: {detail}")

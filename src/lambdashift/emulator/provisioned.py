@@ -1,0 +1,81 @@
+"""Provisioned concurrency, the subset a release depends on: Put, Get and Delete per qualifier.
+
+A mixin of ``LambdaStore``. The emulator keeps no pre-warmed environments for it: what it
+models is AWS's rule that matters to weighted aliases, "Alias with weights can not be used
+with Provisioned Concurrency", in both directions (here, and in ``aliases.py`` when an
+alias with provisioned concurrency is given weights). A configuration is READY at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdashift.emulator import validation as v
+from lambdashift.emulator.errors import (
+    InvalidParameterValueException,
+    ProvisionedConcurrencyConfigNotFoundException,
+    ResourceNotFoundException,
+)
+from lambdashift.emulator.models import LATEST, Arns, Function, aws_timestamp
+
+WEIGHTS_WITH_PROVISIONED = "Alias with weights can not be used with Provisioned Concurrency"
+
+
+class ProvisionedRules:
+    """PutProvisionedConcurrencyConfig, GetProvisionedConcurrencyConfig, Delete..."""
+
+    arns: Arns
+
+    def function(self, raw_name: str) -> tuple[Function, str | None]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _save(self, fn: Function) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _provisioned_target(self, raw_name: str, qualifier: str | None) -> tuple[Function, str]:
+        fn, embedded = self.function(raw_name)
+        key = embedded or qualifier
+        if not key:
+            raise InvalidParameterValueException(
+                "Provisioned Concurrency Configs require a qualifier: a version or an alias.")
+        v.check_pattern(key, "qualifier", v.QUALIFIER_PATTERN, max_len=128)
+        if key == LATEST:
+            raise InvalidParameterValueException(
+                "Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
+        if key not in fn.aliases and fn.config(key) is None:
+            raise ResourceNotFoundException(f"Function not found: {self.arns.function(fn.name, key)}")
+        return fn, key
+
+    def put_provisioned(self, raw_name: str, qualifier: str | None,
+                        params: dict[str, Any]) -> dict[str, Any]:
+        """PutProvisionedConcurrencyConfig; refused on an alias that splits traffic."""
+        fn, key = self._provisioned_target(raw_name, qualifier)
+        count = v.check_int(params.get("ProvisionedConcurrentExecutions"),
+                            "provisionedConcurrentExecutions", 1, 100000)
+        alias = fn.aliases.get(key)
+        if alias is not None and alias.weights:
+            raise InvalidParameterValueException(WEIGHTS_WITH_PROVISIONED)
+        fn.provisioned[key] = count
+        self._save(fn)
+        return self._provisioned_body(count)
+
+    def get_provisioned(self, raw_name: str, qualifier: str | None) -> dict[str, Any]:
+        """GetProvisionedConcurrencyConfig."""
+        fn, key = self._provisioned_target(raw_name, qualifier)
+        if key not in fn.provisioned:
+            raise ProvisionedConcurrencyConfigNotFoundException(
+                "No Provisioned Concurrency Config found for this function")
+        return self._provisioned_body(fn.provisioned[key])
+
+    def delete_provisioned(self, raw_name: str, qualifier: str | None) -> None:
+        """DeleteProvisionedConcurrencyConfig (nothing configured: not an error)."""
+        fn, key = self._provisioned_target(raw_name, qualifier)
+        if fn.provisioned.pop(key, None) is not None:
+            self._save(fn)
+
+    @staticmethod
+    def _provisioned_body(count: int) -> dict[str, Any]:
+        return {"RequestedProvisionedConcurrentExecutions": count,
+                "AvailableProvisionedConcurrentExecutions": count,
+                "AllocatedProvisionedConcurrentExecutions": count,
+                "Status": "READY", "LastModified": aws_timestamp()}
