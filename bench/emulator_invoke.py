@@ -110,7 +110,7 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        emulator = start_process(Path(tmp) / "data", extra_args=["--concurrency", "50"])
+        emulator = start_process(Path(tmp) / "data", extra_args=["--concurrency", "50", "--state-delay", "0"])
         try:
             client = lambda_client(emulator.endpoint)
             client.create_function(FunctionName="bench", Runtime="python3.12", Role=ROLE,

@@ -24,6 +24,13 @@ def cli(*args: str, cwd: Path | None = None, timeout: float = 180) -> subprocess
                           capture_output=True, text=True, timeout=timeout)
 
 
+def settle(lam, function: str) -> None:
+    """Wait, as a careful client of AWS does, until the function's last update is done: the
+    local stack's emulator keeps an update InProgress for a moment, as AWS does."""
+    lam.get_waiter("function_updated_v2").wait(
+        FunctionName=function, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
+
+
 @dataclass
 class NotesStack:
     """A running local stack of the notes service, in its own copy of examples/notes."""
@@ -43,6 +50,7 @@ class NotesStack:
         package = build_zip(self.root / "functions" / source_dir / release,
                             [self.root / "shared" / "notes_common.py"])
         lam.update_function_code(FunctionName=function, ZipFile=package.data)
+        settle(lam, function)
         version = lam.publish_version(FunctionName=function, Description=release)["Version"]
         alias = lam.get_alias(FunctionName=function, Name="live")
         lam.update_alias(FunctionName=function, Name="live", FunctionVersion=version,

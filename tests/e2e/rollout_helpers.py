@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from tests.e2e.conftest import NotesStack, cli
+from tests.e2e.conftest import NotesStack, cli, settle
 
 
 def new_version(stack: NotesStack, function: str) -> str:
@@ -19,6 +19,7 @@ def new_version(stack: NotesStack, function: str) -> str:
     env = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
     env["BUILD"] = uuid.uuid4().hex[:8]
     lam.update_function_configuration(FunctionName=function, Environment={"Variables": env})
+    settle(lam, function)
     return lam.publish_version(FunctionName=function)["Version"]
 
 

@@ -7,7 +7,7 @@ import json
 import httpx
 
 from lambdashift.aws.clients import make_client
-from tests.e2e.conftest import cli, copy_notes
+from tests.e2e.conftest import cli, copy_notes, settle
 
 
 def test_up_down_restart_keeps_functions_versions_and_aliases(tmp_path):
@@ -23,6 +23,7 @@ def test_up_down_restart_keeps_functions_versions_and_aliases(tmp_path):
     note = httpx.post(state["api_url"] + "/notes", json={"title": "kept"}, timeout=30).json()
     lam = make_client("lambda", endpoint_url=state["lambda_endpoint"], local=True)
     lam.update_function_configuration(FunctionName="notes-list", Timeout=11)
+    settle(lam, "notes-list")
     assert lam.publish_version(FunctionName="notes-list")["Version"] == "2"
     lam.update_alias(FunctionName="notes-list", Name="live", FunctionVersion="2")
     assert cli("local", "down", "--config", config).returncode == 0

@@ -239,12 +239,15 @@ class LambdaApi:
         return config if all(seen.get(k) == v for k, v in wanted.items()) else None
 
     def wait_updated(self, function: str, *, timeout: float = 300.0,
-                     interval: float = 1.0) -> Raw:
+                     interval: float = 1.0, first_interval: float | None = None) -> Raw:
         """Poll until $LATEST is neither Pending nor InProgress; ``AwsError`` if it Failed.
 
-        Gives up with ``AwsError`` (code ``Timeout``) after ``timeout`` seconds.
+        Polls every ``interval`` seconds; with ``first_interval``, the first wait is that
+        long and each next one twice the last, up to ``interval``. Gives up with
+        ``AwsError`` (code ``Timeout``) after ``timeout`` seconds.
         """
         deadline = self._clock() + timeout
+        pause = interval if first_interval is None else min(first_interval, interval)
         while True:
             config = self.function_configuration(function)
             state, last = config.get("State"), config.get("LastUpdateStatus")
@@ -260,7 +263,8 @@ class LambdaApi:
             if self._clock() >= deadline:
                 raise AwsError(f"{function} is still {state}/{last} after {timeout:g}s",
                                code="Timeout", operation="GetFunctionConfiguration")
-            self._sleep(interval)
+            self._sleep(pause)
+            pause = min(pause * 2, interval)
 
     def publish_version(self, function: str, *, code_sha256: str | None,
                         expected_revision: str | None, description: str = "") -> str:

@@ -2,12 +2,16 @@
 
 Runs through the same Lambda and DynamoDB APIs that AWS answers, with boto3 clients the
 caller makes. A function that already exists is left as it is (a restart keeps versions
-and aliases); shipping changed code is ``lambdashift publish``'s job.
+and aliases); shipping changed code is ``lambdashift publish``'s job. As the Terraform
+module does, each route's function lets API Gateway invoke its aliases (AddPermission,
+``http-api-<route>`` statements, only from this API and the route's method and path), and
+the stack waits until every function is Active before it reports itself up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -81,6 +85,45 @@ def deploy_function(client: Any, name: str, spec: FunctionSpec, *, alias: str = 
                             RoutingConfig={"AdditionalVersionWeights": {}},
                             RevisionId=aliases[dev_alias]["RevisionId"])
     return DeployedFunction(name, created, live, latest)
+
+
+def route_statement_id(route_key: str) -> str:
+    """``"GET /notes/{id}"`` → ``http-api-get-notes-id``, as the Terraform names them."""
+    return "http-api-" + re.sub(r"[^A-Za-z0-9]+", "-", route_key.lower()).strip("-")
+
+
+def route_source_arn(route_key: str, region: str, account_id: str, api_id: str = "local") -> str:
+    """The execute-api ARN pattern a route's permission allows: any stage, the route's method
+    and path, each path parameter any one segment (the Terraform's ``route_arn_paths``)."""
+    tail = re.sub(r"\{[^}]+\}", "*", route_key.replace(" ", ""))
+    return f"arn:aws:execute-api:{region}:{account_id}:{api_id}/*/{tail}"
+
+
+def ensure_route_permissions(client: Any, name: str, route_keys: Iterable[str],
+                             aliases: Iterable[str], *, region: str,
+                             account_id: str = "000000000000") -> int:
+    """Let API Gateway invoke ``name``'s aliases for each route; returns how many were added."""
+    added = 0
+    for alias in aliases:
+        for key in route_keys:
+            try:
+                client.add_permission(
+                    FunctionName=name, Qualifier=alias, StatementId=route_statement_id(key),
+                    Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
+                    SourceArn=route_source_arn(key, region, account_id))
+                added += 1
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ResourceConflictException":
+                    raise  # a conflict is the same statement, from an earlier `local up`
+    return added
+
+
+def wait_active(client: Any, names: Iterable[str], *, timeout: float = 60.0) -> None:
+    """Wait until each function is Active and its last update done (boto3's own waiters)."""
+    config = {"Delay": 0.1, "MaxAttempts": int(timeout / 0.1)}
+    for name in names:
+        client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=config)
+        client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=config)
 
 
 def ensure_table(client: Any, name: str, params: Mapping[str, Any]) -> bool:

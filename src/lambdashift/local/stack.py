@@ -22,7 +22,14 @@ from typing import Any
 from lambdashift.aws.clients import LOCAL_CREDENTIALS, make_client
 from lambdashift.emulator.server import start_process
 from lambdashift.errors import LocalStackError
-from lambdashift.local.deploy import DeployedFunction, FunctionSpec, deploy_function, ensure_table
+from lambdashift.local.deploy import (
+    DeployedFunction,
+    FunctionSpec,
+    deploy_function,
+    ensure_route_permissions,
+    ensure_table,
+    wait_active,
+)
 from lambdashift.local.processes import alive, answers, start_dynamodb, stop_pid
 
 STATE_FILE = "local.json"
@@ -163,6 +170,11 @@ def _deploy(spec: StackSpec, state: StackState, say: Callable[[str], None]) -> l
         deployed.append(result)
         say(f"function     {name}  {'created, ' if result.created else ''}"
             f"{spec.alias} → {result.live}, dev → {result.dev}")
+    for name in spec.functions:
+        keys = [key for key, fn in spec.routes.items() if fn == name]
+        if keys:
+            ensure_route_permissions(lam, name, keys, [spec.alias, "dev"], region=spec.region)
+    wait_active(lam, spec.functions)
     return deployed
 
 

@@ -19,6 +19,10 @@ from lambdashift.local.deploy import LOCAL_ROLE
 from lambdashift.model import Traffic
 
 
+#: The first poll of a settling function: most updates are done in well under a second.
+_FIRST_POLL = 0.1
+
+
 @dataclass(frozen=True)
 class Published:
     """One function's outcome: the version its latest code and configuration are."""
@@ -56,19 +60,21 @@ def publish_function(api, fn: FunctionConfig, *, create_missing: bool, dev_alias
         api.create_function(fn.name, runtime=fn.runtime, role=LOCAL_ROLE, handler=fn.handler,
                             zip_bytes=package.data, timeout=fn.timeout, memory=fn.memory,
                             environment=environment)
-    remote = api.function_configuration(fn.name)
+    # A new function is Pending for a moment, and someone else's update may still be in
+    # progress: AWS refuses updates and publishes until it is settled.
+    remote = api.wait_updated(fn.name, first_interval=_FIRST_POLL)
     code_changed = remote["CodeSha256"] != package.code_sha256
     config_changed = _current_config(remote) != _wanted_config(fn, environment)
     revision = remote["RevisionId"]
     if code_changed:
         revision = api.update_code(fn.name, package.data, expected_revision=revision)["RevisionId"]
-        api.wait_updated(fn.name)
+        api.wait_updated(fn.name, first_interval=_FIRST_POLL)
     if config_changed:
         revision = api.update_configuration(
             fn.name, handler=fn.handler, runtime=fn.runtime, timeout=fn.timeout,
             memory=fn.memory, environment=environment, expected_revision=revision,
         )["RevisionId"]
-        api.wait_updated(fn.name)
+        api.wait_updated(fn.name, first_interval=_FIRST_POLL)
     version = api.publish_version(fn.name, code_sha256=package.code_sha256,
                                   expected_revision=revision)
     if dev_alias and api.alias_exists(fn.name, dev_alias):

@@ -1,0 +1,89 @@
+"""Function states (issue 11): Pending after create, InProgress after an update, and AWS's
+409s meanwhile, on an emulator with a real state delay; the waiting code that copes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from botocore.exceptions import ClientError
+
+from lambdashift.aws.lambda_api import LambdaApi
+from lambdashift.aws.throttle import NO_LIMIT, RetryPolicy
+from lambdashift.emulator.server import EmulatorProcess, start_process
+from tests.conftest import ECHO_HANDLER, ROLE, lambda_client, make_zip
+
+DELAY = 0.6
+WAIT = {"Delay": 0.05, "MaxAttempts": 200}
+
+
+@pytest.fixture(scope="module")
+def slow(tmp_path_factory) -> Iterator[EmulatorProcess]:
+    proc = start_process(tmp_path_factory.mktemp("states") / "data",
+                         extra_args=["--state-delay", str(DELAY)])
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def lam(slow):
+    return lambda_client(slow.endpoint)
+
+
+def create(lam, name: str, **extra) -> dict:
+    return lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE,
+                               Handler="index.handler",
+                               Code={"ZipFile": make_zip({"index.py": ECHO_HANDLER})}, **extra)
+
+
+def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
+    err = excinfo.value.response
+    return err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"], err["Error"]["Message"]
+
+
+def test_create_function_answers_pending_until_the_function_is_active(lam, fn_name):
+    created = create(lam, fn_name)
+    assert (created["State"], created["StateReason"], created["StateReasonCode"]) == (
+        "Pending", "The function is being created.", "Creating")
+    lam.get_waiter("function_active_v2").wait(FunctionName=fn_name, WaiterConfig=WAIT)
+    config = lam.get_function(FunctionName=fn_name)["Configuration"]
+    assert config["State"] == "Active" and config["LastUpdateStatus"] == "Successful"
+
+
+def test_invoke_while_pending_is_a_conflict_and_runs_nothing(lam, fn_name):
+    create(lam, fn_name)
+    with pytest.raises(ClientError) as exc:
+        lam.invoke(FunctionName=fn_name, Payload=b"{}")
+    assert error_of(exc) == (
+        "ResourceConflictException", 409, "The operation cannot be performed at this time. "
+        "The function is currently in the following state: Pending")
+    lam.get_waiter("function_active_v2").wait(FunctionName=fn_name, WaiterConfig=WAIT)
+    assert lam.invoke(FunctionName=fn_name, Payload=b"{}")["StatusCode"] == 200
+
+
+def test_a_second_update_while_one_is_in_progress_is_a_conflict(lam, fn_name):
+    create(lam, fn_name)
+    lam.get_waiter("function_active_v2").wait(FunctionName=fn_name, WaiterConfig=WAIT)
+    first = lam.update_function_configuration(FunctionName=fn_name, Description="one")
+    assert first["LastUpdateStatus"] == "InProgress"
+    arn = f"arn:aws:lambda:us-east-1:000000000000:function:{fn_name}"
+    busy = ("ResourceConflictException", 409, "The operation cannot be performed at this time. "
+            f"An update is in progress for resource: {arn}")
+    with pytest.raises(ClientError) as exc:
+        lam.update_function_code(FunctionName=fn_name, ZipFile=make_zip({"index.py": ECHO_HANDLER}))
+    assert error_of(exc) == busy
+    with pytest.raises(ClientError) as exc:
+        lam.publish_version(FunctionName=fn_name)
+    assert error_of(exc) == busy
+    lam.get_waiter("function_updated_v2").wait(FunctionName=fn_name, WaiterConfig=WAIT)
+    assert lam.publish_version(FunctionName=fn_name)["Version"] == "1"
+
+
+def test_lambdashift_wait_updated_rides_out_pending_and_in_progress(lam, fn_name):
+    api = LambdaApi(lam, limiter=NO_LIMIT, retry=RetryPolicy(max_attempts=1, base=0.0))
+    create(lam, fn_name)
+    assert api.wait_updated(fn_name, interval=0.2, first_interval=0.05)["State"] == "Active"
+    revision = api.update_configuration(fn_name, timeout=9, expected_revision=None)["RevisionId"]
+    settled = api.wait_updated(fn_name, interval=0.2, first_interval=0.05)
+    assert settled["LastUpdateStatus"] == "Successful" and settled["RevisionId"] == revision
+    assert api.publish_version(fn_name, code_sha256=None, expected_revision=revision) == "1"
