@@ -100,6 +100,11 @@ class LambdaApi:
         self._sleep = sleep
 
     @property
+    def client(self) -> Any:
+        """The boto3 client underneath, for read-only callers of their own (``check``)."""
+        return self._client
+
+    @property
     def endpoint(self) -> str:
         """The URL the client sends its requests to."""
         return str(self._client.meta.endpoint_url)

@@ -34,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     d.add_argument("--no-wait", action="store_true",
                    help="stop at a manual gate (exit 3) instead of waiting for `lambdashift promote`")
     add_plain_argument(d)
+    d.add_argument("--no-check", action="store_true",
+                   help="skip `lambdashift check` before the first change (not recommended)")
     d.set_defaults(func=run_deploy)
 
     r = subparsers.add_parser("resume", help="continue every rollout a dead process left unfinished")
@@ -96,6 +98,20 @@ def run_deploy(args: argparse.Namespace) -> int:
     session.wait_at_gates = not args.no_wait
     session.config = expand(session.config, session.target.api)  # `select:`: listed once
     names = _validate_names(session, args.functions)
+    if not args.no_check:
+        from lambdashift.cli.check import preflight
+
+        findings = preflight(session, names)
+        blocking = [f for f in findings if f.blocking]
+        for finding in findings:
+            note(finding.line())
+        if blocking:
+            note(f"deploy: nothing changed: {len(blocking)} finding"
+                 f"{'s' if len(blocking) != 1 else ''} of `lambdashift check` block the release "
+                 "(--no-check skips the check)")
+            if args.json:
+                print_json({"exit_code": 1, "check": [f.__dict__ for f in findings]})
+            return 1
     if args.to is not None and args.to not in session.target.api.versions(names[0]):
         raise ConfigError(f"{names[0]} has no published version {args.to!r} (published: "
                           f"{', '.join(session.target.api.versions(names[0])) or 'none'})")

@@ -34,6 +34,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from lambdashift.emulator.apigw import PREFIX, LocalHttpApi
 from lambdashift.emulator.errors import LambdaApiError, TooManyRequestsException
 from lambdashift.emulator.invoker import Invoker
 from lambdashift.emulator.store import LambdaStore
@@ -203,6 +204,10 @@ def build_gateway(store: LambdaStore, invoker: Invoker, routes: dict[str, str], 
     table = sorted((GatewayRoute.parse(k, f) for k, f in routes.items()),
                    key=lambda r: r.specificity(), reverse=True)
     rng = random.Random()
+    # What each route's integration invokes (the function's alias ARN, unless someone
+    # repoints it through the apigatewayv2 subset).
+    http_api = LocalHttpApi(API_ID, "lambdashift-local", "", {r.key: r.function for r in table},
+                            lambda function: store.arns.function(function, alias))
 
     def match(method: str, path: str) -> tuple[GatewayRoute, dict[str, str]] | None:
         for route in table:
@@ -224,6 +229,11 @@ def build_gateway(store: LambdaStore, invoker: Invoker, routes: dict[str, str], 
         if found is None:
             return _message(404, "Not Found", request_id)
         route, params = found
+        invokes = http_api.target_of(route.key)
+        assert invokes is not None  # UpdateIntegration accepts Lambda URIs only
+        function = invokes[0]
+        if qualifier == alias:  # the dev prefix always takes the dev alias
+            qualifier = invokes[1]
         raw_body = await request.body()
         if len(raw_body) > MAX_BODY:
             return _message(413, "Request Entity Too Large", request_id)
@@ -232,11 +242,11 @@ def build_gateway(store: LambdaStore, invoker: Invoker, routes: dict[str, str], 
         payload = json.dumps(event).encode()
         try:
             if require_permission and not store.allows_invoke(
-                    route.function, qualifier, service=INVOKER,
+                    function, qualifier, service=INVOKER,
                     source_arn=route.source_arn(store.arns.region, store.arns.account_id)):
                 # API Gateway's answer when Lambda refuses the invocation: a bare 500.
                 return _message(500, "Internal Server Error", request_id)
-            target = store.resolve_invoke(route.function, qualifier, rng.random())
+            target = store.resolve_invoke(function, qualifier, rng.random())
             result = await invoker.invoke(target, payload, str(uuid.uuid4()), None)
         except TooManyRequestsException:
             return _message(429, "Too Many Requests", request_id)
@@ -254,24 +264,17 @@ def build_gateway(store: LambdaStore, invoker: Invoker, routes: dict[str, str], 
     started = time.time()
 
     async def info(request: Request) -> Response:
-        arns = store.arns
         body = {"routes": [r.key for r in table], "alias": alias, "dev_alias": dev_alias,
                 "dev_prefix": DEV_PREFIX, "started": started, "api_id": API_ID,
-                # What apigatewayv2's GetIntegrations would say: each route's integration
-                # invokes its function's alias (the qualified ARN).
-                "integrations": [{
-                    "RouteKey": r.key, "IntegrationType": "AWS_PROXY",
-                    "IntegrationUri": arns.function(r.function, alias),
-                    "PayloadFormatVersion": "2.0",
-                    "SourceArn": r.source_arn(arns.region, arns.account_id),
-                } for r in table]}
+                "apigatewayv2": PREFIX}
         return Response(json.dumps(body).encode(), media_type="application/json")
 
     async def every_other_request(scope: Scope, receive: Receive, send: Send) -> None:
         response = await handle(Request(scope, receive))
         await response(scope, receive, send)
 
-    app = Starlette(routes=[Route("/_lambdashift/gateway", info, methods=["GET"])])
+    app = Starlette(routes=[Route("/_lambdashift/gateway", info, methods=["GET"]),
+                            *http_api.starlette_routes()])
     # Not a "/{path:path}" route: its pattern does not match a path with a newline in it
     # (%0A), and Starlette would answer that, and any method no route has, in plain text.
     # Here every request reaches the route table, and what matches no route is API

@@ -14,9 +14,9 @@ and the policy's ``RevisionId``. A duplicate statement id is a ResourceConflictE
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
+from lambdashift.core.arns import arn_like
 from lambdashift.emulator import validation as v
 from lambdashift.emulator.errors import (
     InvalidParameterValueException,
@@ -32,12 +32,6 @@ PRINCIPAL_PATTERN = r"[^\s]+"
 SOURCE_ARN_PATTERN = (r"arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:"
                       r"(\d{12})?:(.*)")
 _INVOKE_ACTIONS = ("lambda:InvokeFunction", "lambda:*", "*")
-
-
-def arn_like(pattern: str, value: str) -> bool:
-    """IAM's ``ArnLike``: ``*`` matches any run of characters, ``?`` any one."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value) is not None
 
 
 def _principal(raw: str, account_id: str) -> dict[str, str] | str:

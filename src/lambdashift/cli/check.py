@@ -1,0 +1,76 @@
+"""``lambdashift check [FN...]``: the read-only preflight of a release (also run by ``deploy``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lambdashift.cli.common import add_json_argument, note, print_json
+from lambdashift.cli.session import Session, add_target_arguments, open_session
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``check``."""
+    p = subparsers.add_parser(
+        "check", help="check, read-only, everything a release depends on; exit 1 if any blocks it")
+    add_target_arguments(p)
+    add_json_argument(p)
+    p.add_argument("functions", nargs="*", metavar="FN", help="functions to check (default: all)")
+    p.set_defaults(func=run_check)
+
+
+def preflight(session: Session, names: list[str]) -> list:
+    """The findings for ``names`` on the session's target."""
+    from lambdashift.aws.clients import make_client
+    from lambdashift.aws.inventory import Inventory
+    from lambdashift.aws.packaging import build_zip
+    from lambdashift.model import AnalysisStep
+    from lambdashift.rollout.deploy import steps_for
+    from lambdashift.rollout.preflight import run_checks
+
+    config, target = session.config, session.target
+    lam = target.api.client
+    region = lam.meta.region_name
+    if target.is_local:
+        from lambdashift.emulator.apigw import PREFIX
+
+        apigw = make_client("apigatewayv2", endpoint_url=f"{target.api_url}{PREFIX}",
+                            region=region, local=True)
+        cloudwatch = None
+    else:
+        apigw = make_client("apigatewayv2", region=region)
+        cloudwatch = make_client("cloudwatch", region=region)
+    routes: dict[str, list[str]] = {}
+    for route in config.routes:
+        routes.setdefault(route.function, []).append(route.key)
+    alarms = {n: [a for step in steps_for(config, n, None) if isinstance(step, AnalysisStep)
+                  for a in step.alarms] for n in names}
+    needed = sum(len(build_zip(config.function(n).source, config.function(n).include).data)
+                 for n in names)
+    inventory = Inventory(lam, apigateway=apigw, cloudwatch=cloudwatch)
+    return run_checks(inventory, names, alias=config.alias, routes=routes, alarms=alarms,
+                      owned=lambda n: bool(target.store.active(n)), needed_bytes=needed)
+
+
+def report(findings: list, *, as_json: bool, checked: int) -> int:
+    """Print a line per finding (stdout) and a summary (stderr); 1 if any blocks."""
+    blocking = [f for f in findings if f.blocking]
+    if as_json:
+        print_json({"exit_code": 1 if blocking else 0, "functions": checked,
+                    "findings": [f.__dict__ for f in findings]})
+    else:
+        for finding in findings:
+            print(finding.line())
+        sys.stdout.flush()
+    note(f"check: {checked} function{'s' if checked != 1 else ''}, {len(blocking)} blocking, "
+         f"{len(findings) - len(blocking)} warning{'s' if len(findings) - len(blocking) != 1 else ''}")
+    return 1 if blocking else 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Run every check and report."""
+    session = open_session(args)
+    for name in args.functions:
+        session.config.function(name)  # unknown names: exit 2 before any call
+    names = args.functions or list(session.config.functions)
+    return report(preflight(session, names), as_json=args.json, checked=len(names))
