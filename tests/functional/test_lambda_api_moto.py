@@ -212,3 +212,66 @@ def test_moto_differs_leaves_last_update_status_out_of_create_function(api, role
     config = create(api, role)
     assert config["State"] == "Active" and "LastUpdateStatus" not in config
     assert api.wait_updated("notes-get")["LastUpdateStatus"] == "Successful"
+
+
+# -- issue 11's rules, where moto follows AWS -------------------------------------------
+
+
+def test_a_description_change_alone_makes_the_next_version(api, raw, role):
+    create(api, role)
+    raw.update_function_configuration(FunctionName="notes-get", Description="first")
+    assert api.publish_version("notes-get", code_sha256=None, expected_revision=None) == "1"
+    raw.update_function_configuration(FunctionName="notes-get", Description="second")
+    assert api.publish_version("notes-get", code_sha256=None, expected_revision=None) == "2"
+    assert api.publish_version("notes-get", code_sha256=None, expected_revision=None) == "2"
+
+
+def test_calls_without_a_qualifier_answer_the_unqualified_function_arn(api, raw, role):
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:notes-get"
+    assert create(api, role)["FunctionArn"] == arn
+    assert raw.get_function(FunctionName="notes-get")["Configuration"]["FunctionArn"] == arn
+    assert api.function_configuration("notes-get")["FunctionArn"] == arn
+    assert raw.update_function_configuration(FunctionName="notes-get", Timeout=5)["FunctionArn"] == arn
+    versions = raw.list_versions_by_function(FunctionName="notes-get")["Versions"]
+    assert [v["FunctionArn"] for v in versions] == [f"{arn}:$LATEST"]
+
+
+def test_an_alias_to_a_missing_version_names_the_qualified_arn(api, raw, role):
+    create(api, role)
+    with pytest.raises(NotFoundError) as exc:
+        api.create_alias("notes-get", "live", "1")
+    assert "Function not found: arn:aws:lambda:us-east-1:123456789012:function:notes-get:1" in str(exc.value)
+
+
+def test_add_permission_answers_the_statement_as_a_json_string(raw, two_versions):
+    raw.create_alias(FunctionName="notes-get", Name="live", FunctionVersion="1")
+    source = "arn:aws:execute-api:us-east-1:123456789012:abc/*/GET/notes/*"
+    statement = json.loads(raw.add_permission(
+        FunctionName="notes-get", Qualifier="live", StatementId="http-api",
+        Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
+        SourceArn=source)["Statement"])
+    assert statement["Resource"].endswith(":function:notes-get:live")
+    assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert statement["Condition"] == {"ArnLike": {"AWS:SourceArn": source}}
+    policy = raw.get_policy(FunctionName="notes-get", Qualifier="live")
+    assert json.loads(policy["Policy"])["Statement"] == [statement] and policy["RevisionId"]
+
+
+def test_moto_differs_accepts_a_duplicate_statement_id(raw, two_versions):
+    """AWS: ResourceConflictException "The statement id (...) provided already exists"."""
+    for _ in range(2):
+        raw.add_permission(FunctionName="notes-get", StatementId="same",
+                           Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com")
+    assert len(json.loads(raw.get_policy(FunctionName="notes-get")["Policy"])["Statement"]) == 2
+
+
+def test_moto_differs_splits_an_alias_over_versions_with_different_roles(api, raw, role):
+    """AWS: both versions of a weighted alias must have the same execution role."""
+    create(api, role, publish=True)
+    other = boto3.client("iam", region_name="us-east-1").create_role(
+        RoleName="other", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    raw.update_function_configuration(FunctionName="notes-get", Role=other)
+    assert api.publish_version("notes-get", code_sha256=None, expected_revision=None) == "2"
+    api.create_alias("notes-get", "live", "1")
+    split = api.update_alias("notes-get", "live", Traffic("1", "2", 0.1), expected_revision=None)
+    assert split.traffic == Traffic("1", "2", 0.1)
