@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from lambdashift.emulator.errors import TooManyRequestsException
+from lambdashift.emulator.interpreters import interpreter_for
 from lambdashift.emulator.logs import LogStore
 from lambdashift.emulator.metrics import InvocationRecord, MetricsRecorder
 from lambdashift.emulator.models import LATEST
@@ -60,6 +61,7 @@ class Invoker:
             snapshot_id=key,
             region=self.store.arns.region,
             account_id=self.store.arns.account_id,
+            python=interpreter_for(config.runtime),
         )
 
     async def invoke(self, target: InvokeTarget, payload: bytes, request_id: str,

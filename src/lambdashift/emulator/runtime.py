@@ -50,6 +50,8 @@ class FunctionSnapshot:
     snapshot_id: str  # this exact code + config; $LATEST gets a new id after each update
     region: str = "us-east-1"
     account_id: str = "000000000000"
+    #: The interpreter for this runtime (``interpreters.py``); None: the runtime's own.
+    python: str | None = None
 
 
 @dataclass(frozen=True)
@@ -228,7 +230,7 @@ class Runtime:
         return worker, init_ms, ready["init_logs"]
 
     async def _spawn(self, snapshot: FunctionSnapshot) -> WorkerProcess:
-        worker = await WorkerProcess.spawn(snapshot, python=self._python,
+        worker = await WorkerProcess.spawn(snapshot, python=snapshot.python or self._python,
                                            base_env=self._base_env,
                                            on_reaped=self._workers.discard)
         self._workers.add(worker)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -37,6 +38,7 @@ from lambdashift.emulator.models import (
 )
 from lambdashift.emulator.paging import page
 from lambdashift.emulator.sealing import EnvSealer
+from lambdashift.emulator.interpreters import fallback_warning
 from lambdashift.emulator.permissions import PermissionRules
 from lambdashift.emulator.provisioned import ProvisionedRules
 from lambdashift.emulator import states
@@ -207,6 +209,7 @@ class LambdaStore(AliasRules, PermissionRules, ProvisionedRules):
         config = replace(config, code_sha256=stored.code_sha256, code_size=stored.size)
         tags = params.get("Tags") or {}
         fn = Function(name=name, latest=config, tags=dict(tags))
+        self._warn_runtime(name, runtime)
         if params.get("Publish"):
             self._publish(fn, None)
         self._save(fn)
@@ -244,6 +247,8 @@ class LambdaStore(AliasRules, PermissionRules, ProvisionedRules):
             self.code.check_handler(self.code.names(latest.code_sha256), changes["handler"])
         if "Runtime" in params:
             changes["runtime"] = v.check_runtime(params["Runtime"])
+            if changes["runtime"] != latest.runtime:
+                self._warn_runtime(fn.name, changes["runtime"])
         if "Role" in params:
             changes["role"] = v.check_pattern(params["Role"], "role", v.ROLE_PATTERN, max_len=2048)
         if "Description" in params:
@@ -339,6 +344,13 @@ class LambdaStore(AliasRules, PermissionRules, ProvisionedRules):
                          description=fn.latest.description if description is None else description)
         fn.versions[number] = config
         return config
+
+    @staticmethod
+    def _warn_runtime(name: str, runtime: str) -> None:
+        """Say once, at create (or runtime change), that the runtime falls back to ours."""
+        warning = fallback_warning(name, runtime)
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
 
     def _settles_at(self) -> float:
         """When a change made now is done (0: at once)."""

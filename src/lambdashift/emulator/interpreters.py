@@ -1,0 +1,57 @@
+"""Which Python runs a function: the one its ``Runtime`` names, when this machine has it.
+
+A function with ``Runtime: python3.13`` runs under ``python3.13`` from the emulator's
+``PATH`` (Debian's, pyenv's, ...), so that code using 3.13-only features fails locally as
+it would not on AWS's 3.12. When that interpreter is missing (or older than 3.11: the
+worker needs ``python -P``), the function runs under the emulator's own Python, and the
+emulator says so once, when the function is created or its runtime changed: a line
+``lambdashift emulator: warning: ...`` on its output (the local stack's
+``.lambdashift/emulator.log``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import sys
+
+#: The oldest interpreter a worker can run under (``-P`` arrived in 3.11).
+OLDEST = (3, 11)
+
+
+def own_runtime() -> str:
+    """The runtime name of the emulator's own interpreter (``python3.11``)."""
+    return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def interpreter_for(runtime: str, search_path: str | None = None) -> str | None:
+    """The interpreter for ``runtime`` (``python3.13`` → ``python3.13`` on PATH), or None
+    when this machine has none the worker can use. Cached: every invocation asks."""
+    path = search_path if search_path is not None else os.environ.get("PATH", "")
+    return _lookup(runtime, path)
+
+
+@functools.lru_cache(maxsize=64)
+def _lookup(runtime: str, path: str) -> str | None:
+    found = re.fullmatch(r"python(\d+)\.(\d+)", runtime)
+    if found is None:
+        return None
+    wanted = (int(found.group(1)), int(found.group(2)))
+    if runtime == own_runtime():
+        return sys.executable
+    if wanted < OLDEST:
+        return None
+    # By name, as PATH conventions go: ``python3.13`` is Python 3.13 (no process is started
+    # to ask it, which a create or every cold start would pay for).
+    return shutil.which(runtime, path=path)
+
+
+def fallback_warning(function: str, runtime: str) -> str | None:
+    """The warning for a function whose runtime falls back to our Python, else None."""
+    if interpreter_for(runtime) is not None:
+        return None
+    return (f"lambdashift emulator: warning: {function} has Runtime {runtime}, but no usable "
+            f"{runtime} is on PATH here: it runs under the emulator's own Python "
+            f"({own_runtime()}, {sys.executable})")
