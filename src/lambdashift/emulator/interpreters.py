@@ -1,7 +1,7 @@
 """Which Python runs a function: the one its ``Runtime`` names, when this machine has it.
 
 A function with ``Runtime: python3.13`` runs under ``python3.13`` from the emulator's
-``PATH`` (Debian's, pyenv's, ...), so that code using 3.13-only features fails locally as
+``PATH`` (Debian's, pyenv's, ...: one that runs), so that code using 3.13-only features fails locally as
 it would not on AWS's 3.12. When that interpreter is missing (or older than 3.11: the
 worker needs ``python -P``), the function runs under the emulator's own Python, and the
 emulator says so once, when the function is created or its runtime changed: a line
@@ -15,6 +15,7 @@ import functools
 import os
 import re
 import shutil
+import subprocess
 import sys
 
 #: The oldest interpreter a worker can run under (``-P`` arrived in 3.11).
@@ -43,9 +44,21 @@ def _lookup(runtime: str, path: str) -> str | None:
         return sys.executable
     if wanted < OLDEST:
         return None
-    # By name, as PATH conventions go: ``python3.13`` is Python 3.13 (no process is started
-    # to ask it, which a create or every cold start would pay for).
-    return shutil.which(runtime, path=path)
+    found_path = shutil.which(runtime, path=path)
+    # It must run: a pyenv shim for a version that is not selected is on PATH and fails.
+    # Its version is taken from its name, as PATH conventions go; asked once, then cached.
+    if found_path is None or not _runs(found_path):
+        return None
+    return found_path
+
+
+def _runs(path: str) -> bool:
+    try:
+        out = subprocess.run([path, "-c", "import sys; print(*sys.version_info[:2])"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout
+        return tuple(int(p) for p in out.split()) >= OLDEST
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return False
 
 
 def fallback_warning(function: str, runtime: str) -> str | None:
