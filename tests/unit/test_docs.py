@@ -167,16 +167,29 @@ def _action(service: str, method: str) -> str:
 
 
 def lambda_client_methods() -> set[str]:
-    """Every method of the boto3 Lambda client that ``aws/lambda_api.py`` calls or passes on."""
+    """Every method of the boto3 Lambda client that ``aws/lambda_api.py`` calls or passes on,
+    and those ``aws/inventory.py`` (``lambdashift check``) reads with."""
     source = (SRC / "aws" / "lambda_api.py").read_text()
-    return set(re.findall(r"self\._client\.(\w+)", source)) - {"meta"}
+    inventory = (SRC / "aws" / "inventory.py").read_text()
+    return ((set(re.findall(r"self\._client\.(\w+)", source)) - {"meta"})
+            | set(re.findall(r"self\._lam\.(\w+)", inventory)))
 
 
 def cloudwatch_client_methods() -> set[str]:
-    """Every CloudWatch client method ``aws/metrics.py`` calls, paginated ones included."""
+    """Every CloudWatch client method ``aws/metrics.py`` and ``aws/inventory.py`` call,
+    paginated ones included."""
     source = (SRC / "aws" / "metrics.py").read_text()
     called = set(re.findall(r"self\.client\.(\w+)\(", source)) - {"get_paginator"}
-    return called | set(re.findall(r"get_paginator\(\s*[\"'](\w+)[\"']", source))
+    inventory = set(re.findall(r"self\._cloudwatch\.(\w+)", (SRC / "aws" / "inventory.py").read_text()))
+    return called | inventory | set(re.findall(r"get_paginator\(\s*[\"'](\w+)[\"']", source))
+
+
+def apigateway_actions() -> set[str]:
+    """The IAM actions of the apigatewayv2 reads of ``aws/inventory.py``: every ``get_*`` is
+    ``apigateway:GET`` (API Gateway's IAM actions are HTTP methods)."""
+    methods = set(re.findall(r"self\._apigw\.(\w+)", (SRC / "aws" / "inventory.py").read_text()))
+    assert all(m.startswith("get_") for m in methods), methods
+    return {"apigateway:GET"} if methods else set()
 
 
 def logs_client_methods() -> set[str]:
@@ -202,7 +215,8 @@ def policy_actions(policy: dict) -> set[str]:
 
 def missing_iam_actions(doc: str, lambda_methods: set[str], cloudwatch_methods: set[str],
                         local_only: dict[str, list[str]],
-                        logs_methods: set[str] = frozenset()) -> list[str]:
+                        logs_methods: set[str] = frozenset(),
+                        other_actions: frozenset[str] = frozenset()) -> list[str]:
     """Calls without an action in the policy, and actions in the policy no call needs."""
     policies = policy_documents(doc)
     if len(policies) != 1:
@@ -211,6 +225,7 @@ def missing_iam_actions(doc: str, lambda_methods: set[str], cloudwatch_methods: 
     needed = {_action("lambda", m) for m in lambda_methods if m not in local_only}
     needed |= {_action("cloudwatch", m) for m in cloudwatch_methods}
     needed |= {_action("logs", m) for m in logs_methods}
+    needed |= other_actions
     problems = [f"{a} is called but not in the policy" for a in sorted(needed - granted)]
     problems += [f"{a} is in the policy but nothing calls it" for a in sorted(granted - needed)]
     problems += [f"{_action('lambda', m)} is left out of the policy but not explained"
@@ -226,19 +241,22 @@ def test_the_policy_is_valid_json_with_the_iam_shape():
         assert statement["Resource"]
         for action in ([statement["Action"]] if isinstance(statement["Action"], str)
                        else statement["Action"]):
-            assert re.fullmatch(r"(lambda|cloudwatch|logs):[A-Z][A-Za-z]+", action), action
+            assert re.fullmatch(r"(lambda|cloudwatch|logs):[A-Z][A-Za-z]+|apigateway:GET", action), action
 
 
 def test_the_client_calls_found_are_plausible():
     assert {"get_alias", "update_alias", "invoke"} <= lambda_client_methods()
     assert {"get_metric_data", "describe_alarms"} <= cloudwatch_client_methods()
     assert {"filter_log_events", "describe_log_streams"} <= logs_client_methods()
+    assert {"get_policy", "get_account_settings"} <= lambda_client_methods()
+    assert apigateway_actions() == {"apigateway:GET"}
 
 
 def test_every_aws_call_maps_to_an_action_of_the_policy():
     doc = (DOCS / "aws-setup.md").read_text()
     assert missing_iam_actions(doc, lambda_client_methods(), cloudwatch_client_methods(),
-                               LOCAL_ONLY, logs_client_methods()) == []
+                               LOCAL_ONLY, logs_client_methods(),
+                               frozenset(apigateway_actions())) == []
 
 
 def test_methods_left_out_of_the_policy_are_called_only_where_the_docs_say():
