@@ -16,7 +16,7 @@ from lambdashift.emulator.errors import (
 )
 from lambdashift.emulator.models import LATEST, Alias, Arns, Function, new_revision_id
 from lambdashift.emulator.paging import page
-from lambdashift.emulator.provisioned import WEIGHTS_WITH_PROVISIONED
+from lambdashift.emulator.concurrency import WEIGHTS_WITH_PROVISIONED
 
 
 class AliasRules:

@@ -68,3 +68,11 @@ def fallback_warning(function: str, runtime: str) -> str | None:
     return (f"lambdashift emulator: warning: {function} has Runtime {runtime}, but no usable "
             f"{runtime} is on PATH here: it runs under the emulator's own Python "
             f"({own_runtime()}, {sys.executable})")
+
+
+def warn_if_fallback(function: str, runtime: str) -> None:
+    """Say it once, on the emulator's stderr, when a created function (or a changed
+    runtime) falls back to our Python."""
+    warning = fallback_warning(function, runtime)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -38,9 +37,9 @@ from lambdashift.emulator.models import (
 )
 from lambdashift.emulator.paging import page
 from lambdashift.emulator.sealing import EnvSealer
-from lambdashift.emulator.interpreters import fallback_warning
+from lambdashift.emulator.interpreters import warn_if_fallback
 from lambdashift.emulator.permissions import PermissionRules
-from lambdashift.emulator.provisioned import ProvisionedRules
+from lambdashift.emulator.concurrency import ConcurrencyRules
 from lambdashift.emulator import states
 
 _SCHEMA = """
@@ -61,7 +60,7 @@ class InvokeTarget:
     qualifier: str  # what the caller named: "$LATEST", a version or an alias
 
 
-class LambdaStore(AliasRules, PermissionRules, ProvisionedRules):
+class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
     """Functions, versions and aliases of one emulated account and region."""
 
     def __init__(self, data_dir: Path, *, region: str = "us-east-1",
@@ -209,7 +208,7 @@ class LambdaStore(AliasRules, PermissionRules, ProvisionedRules):
         config = replace(config, code_sha256=stored.code_sha256, code_size=stored.size)
         tags = params.get("Tags") or {}
         fn = Function(name=name, latest=config, tags=dict(tags))
-        self._warn_runtime(name, runtime)
+        warn_if_fallback(name, runtime)
         if params.get("Publish"):
             self._publish(fn, None)
         self._save(fn)
@@ -248,7 +247,7 @@ class LambdaStore(AliasRules, PermissionRules, ProvisionedRules):
         if "Runtime" in params:
             changes["runtime"] = v.check_runtime(params["Runtime"])
             if changes["runtime"] != latest.runtime:
-                self._warn_runtime(fn.name, changes["runtime"])
+                warn_if_fallback(fn.name, changes["runtime"])
         if "Role" in params:
             changes["role"] = v.check_pattern(params["Role"], "role", v.ROLE_PATTERN, max_len=2048)
         if "Description" in params:
@@ -345,13 +344,6 @@ class LambdaStore(AliasRules, PermissionRules, ProvisionedRules):
         fn.versions[number] = config
         return config
 
-    @staticmethod
-    def _warn_runtime(name: str, runtime: str) -> None:
-        """Say once, at create (or runtime change), that the runtime falls back to ours."""
-        warning = fallback_warning(name, runtime)
-        if warning:
-            print(warning, file=sys.stderr, flush=True)
-
     def _settles_at(self) -> float:
         """When a change made now is done (0: at once)."""
         return time.time() + self.state_delay if self.state_delay > 0 else 0.0
@@ -363,27 +355,7 @@ class LambdaStore(AliasRules, PermissionRules, ProvisionedRules):
         row = self._db.execute("SELECT last FROM version_counters WHERE name = ?", (name,)).fetchone()
         return (row[0] if row else 0) + 1
 
-    # -- concurrency and tags --------------------------------------------------------------
-
-    def put_concurrency(self, raw_name: str, value: Any) -> dict[str, Any]:
-        """PutFunctionConcurrency: the most invocations of this function at once."""
-        fn, _ = self.function(raw_name)
-        fn.reserved_concurrency = v.check_int(value, "reservedConcurrentExecutions", 0, 1000)
-        self._save(fn)
-        return {"ReservedConcurrentExecutions": fn.reserved_concurrency}
-
-    def get_concurrency(self, raw_name: str) -> dict[str, Any]:
-        """GetFunctionConcurrency."""
-        fn, _ = self.function(raw_name)
-        if fn.reserved_concurrency is None:
-            return {}
-        return {"ReservedConcurrentExecutions": fn.reserved_concurrency}
-
-    def delete_concurrency(self, raw_name: str) -> None:
-        """DeleteFunctionConcurrency."""
-        fn, _ = self.function(raw_name)
-        fn.reserved_concurrency = None
-        self._save(fn)
+    # -- tags ----------------------------------------------------------------------------
 
     def list_tags(self, arn: str) -> dict[str, Any]:
         """ListTags of a function ARN."""

@@ -1,9 +1,12 @@
-"""Provisioned concurrency, the subset a release depends on: Put, Get and Delete per qualifier.
+"""Concurrency: reserved (Put/Get/DeleteFunctionConcurrency) and provisioned, the subset
+a release depends on (Put/Get/DeleteProvisionedConcurrencyConfig, per qualifier).
 
-A mixin of ``LambdaStore``. The emulator keeps no pre-warmed environments for it: what it
-models is AWS's rule that matters to weighted aliases, "Alias with weights can not be used
-with Provisioned Concurrency", in both directions (here, and in ``aliases.py`` when an
-alias with provisioned concurrency is given weights). A configuration is READY at once.
+A mixin of ``LambdaStore``. Reserved concurrency limits the function's invocations at
+once (the invoker enforces it). For provisioned concurrency the emulator keeps no
+pre-warmed environments: what it models is AWS's rule that matters to weighted aliases,
+"Alias with weights can not be used with Provisioned Concurrency", in both directions
+(here, and in ``aliases.py`` when an alias with provisioned concurrency is given
+weights). A configuration is READY at once.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from lambdashift.emulator.models import LATEST, Arns, Function, aws_timestamp
 WEIGHTS_WITH_PROVISIONED = "Alias with weights can not be used with Provisioned Concurrency"
 
 
-class ProvisionedRules:
-    """PutProvisionedConcurrencyConfig, GetProvisionedConcurrencyConfig, Delete..."""
+class ConcurrencyRules:
+    """Reserved and provisioned concurrency, with AWS's checks."""
 
     arns: Arns
 
@@ -31,6 +34,26 @@ class ProvisionedRules:
 
     def _save(self, fn: Function) -> None:  # pragma: no cover
         raise NotImplementedError
+
+    def put_concurrency(self, raw_name: str, value: Any) -> dict[str, Any]:
+        """PutFunctionConcurrency: the most invocations of this function at once."""
+        fn, _ = self.function(raw_name)
+        fn.reserved_concurrency = v.check_int(value, "reservedConcurrentExecutions", 0, 1000)
+        self._save(fn)
+        return {"ReservedConcurrentExecutions": fn.reserved_concurrency}
+
+    def get_concurrency(self, raw_name: str) -> dict[str, Any]:
+        """GetFunctionConcurrency."""
+        fn, _ = self.function(raw_name)
+        if fn.reserved_concurrency is None:
+            return {}
+        return {"ReservedConcurrentExecutions": fn.reserved_concurrency}
+
+    def delete_concurrency(self, raw_name: str) -> None:
+        """DeleteFunctionConcurrency."""
+        fn, _ = self.function(raw_name)
+        fn.reserved_concurrency = None
+        self._save(fn)
 
     def _provisioned_target(self, raw_name: str, qualifier: str | None) -> tuple[Function, str]:
         fn, embedded = self.function(raw_name)
