@@ -33,7 +33,7 @@ from lambdashift.model import AnalysisStep, Phase, Verdict, WeightStep
 from lambdashift.rollout.engine import EngineOptions, RolloutEngine
 from lambdashift.rollout.store import SqliteStateStore
 from tests.e2e.conftest import cli as run_cli
-from tests.conftest import ECHO_HANDLER, ROLE, lambda_client, make_zip
+from tests.conftest import ECHO_HANDLER, NO_STATE_DELAY, ROLE, lambda_client, make_zip
 from tests.reliability_log import record
 
 FUNCTIONS = 10
@@ -123,8 +123,8 @@ def run_rollouts(emulator: EmulatorProcess, store_path: Path, faults: str | None
 
 @pytest.fixture
 def two_emulators(tmp_path):
-    clean = start_process(tmp_path / "clean")
-    faulty = start_process(tmp_path / "faulty")
+    clean = start_process(tmp_path / "clean", extra_args=NO_STATE_DELAY)
+    faulty = start_process(tmp_path / "faulty", extra_args=NO_STATE_DELAY)
     yield clean, faulty
     clean.stop()
     faulty.stop()
@@ -159,11 +159,16 @@ def test_rollouts_under_20_percent_control_plane_faults_end_as_without_them(two_
 def test_invocation_faults_answer_as_a_failed_or_slow_function(tmp_path):
     # Set at start through the environment, as `LAMBDASHIFT_FAULTS=... lambdashift local up` does.
     emulator = start_process(tmp_path / "data", env={"LAMBDASHIFT_FAULTS": "invoke=1,invoke_kinds=error"},
-                             extra_args=["--gateway-routes", json.dumps({"GET /x": "f"})])
+                             extra_args=["--gateway-routes", json.dumps({"GET /x": "f"}),
+                                         *NO_STATE_DELAY])
     try:
         lam = lambda_client(emulator.endpoint)
         lam.create_function(FunctionName="f", Runtime="python3.12", Role=ROLE, Handler="index.handler",
-                            Code={"ZipFile": make_zip({"index.py": ECHO_HANDLER})})
+                            Code={"ZipFile": make_zip({"index.py": ECHO_HANDLER})}, Publish=True)
+        # The gateway's 500 below must be the fault's, not a refused invocation's.
+        lam.create_alias(FunctionName="f", Name="live", FunctionVersion="1")
+        lam.add_permission(FunctionName="f", Qualifier="live", StatementId="http-api",
+                           Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com")
         answers = [lam.invoke(FunctionName="f", Payload=b"{}") for _ in range(5)]
         assert {a.get("FunctionError") for a in answers} == {"Unhandled"}
         through_gateway = urllib.request.Request(f"{emulator.gateway}/x")
