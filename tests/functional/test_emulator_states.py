@@ -13,7 +13,7 @@ from lambdashift.aws.throttle import NO_LIMIT, RetryPolicy
 from lambdashift.emulator.server import EmulatorProcess, start_process
 from tests.conftest import ECHO_HANDLER, ROLE, lambda_client, make_zip
 
-DELAY = 0.6
+DELAY = 1.5
 WAIT = {"Delay": 0.05, "MaxAttempts": 200}
 
 

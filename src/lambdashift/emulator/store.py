@@ -201,11 +201,12 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
             revision_id=new_revision_id(),
             log_format=check_logging_config(params.get("LoggingConfig")),
             dead_letter_target=v.check_dead_letter(params.get("DeadLetterConfig")),
-            pending_until=self._settles_at(),
         )
         self.code.check(data, handler)
         stored = self.code.put(data)
-        config = replace(config, code_sha256=stored.code_sha256, code_size=stored.size)
+        # Pending from now, once the slow part (storing the zip) is done.
+        config = replace(config, code_sha256=stored.code_sha256, code_size=stored.size,
+                         pending_until=self._settles_at())
         tags = params.get("Tags") or {}
         fn = Function(name=name, latest=config, tags=dict(tags))
         warn_if_fallback(name, runtime)
@@ -213,7 +214,9 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
             self._publish(fn, None)
         self._save(fn)
         published = fn.latest_published() if params.get("Publish") else None
-        return (published or fn.latest).to_aws(name, self.arns)
+        # AWS's CreateFunction always answers Pending (when there is a delay at all), however
+        # long this request took.
+        return (published or fn.latest).to_aws(name, self.arns, now=self._began(config))
 
     def update_code(self, raw_name: str, params: dict[str, Any]) -> dict[str, Any]:
         """UpdateFunctionCode (ZipFile, Publish, RevisionId, DryRun)."""
@@ -274,7 +277,7 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
         # keys workers by code and revision, so the next invocation gets the new code.
         shown = fn.latest_published() if publish else fn.latest
         assert shown is not None
-        return shown.to_aws(fn.name, self.arns)
+        return shown.to_aws(fn.name, self.arns, now=self._began(fn.latest))
 
     def delete_function(self, raw_name: str, qualifier: str | None) -> None:
         """DeleteFunction: the whole function, or one published version."""
@@ -343,6 +346,12 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
                          description=fn.latest.description if description is None else description)
         fn.versions[number] = config
         return config
+
+    def _began(self, config: CodeConfig) -> float | None:
+        """When the change that set the config's state times began (None: no delay), so a
+        response shows the state as the change left it: Pending, InProgress."""
+        until = max(config.pending_until, config.updating_until)
+        return until - self.state_delay if until else None
 
     def _settles_at(self) -> float:
         """When a change made now is done (0: at once)."""
