@@ -3,8 +3,11 @@
 Plain data out (:class:`FunctionFacts`, :class:`HttpApiFacts`), botocore's errors
 translated here: a resource that does not exist is an empty answer (None, ``[]``); an
 operation the endpoint does not implement (moto has no GetAccountSettings, no provisioned
-concurrency) is ``None`` = "could not tell"; anything else raises ``AwsError``. Every call
-takes a token from the shared limiter, as the control plane counts them all.
+concurrency) is ``None`` = "could not tell"; anything else raises ``AwsError``. Calls take
+tokens from the shared limiter and are retried as every other call (throttling, 5xx).
+Configurations are read with GetFunction, which has a quota of its own (100/s), and
+policies with GetPolicy, which is outside the control plane's 15/s: a function costs
+three control-plane calls (GetAlias, ListVersionsByFunction, GetProvisionedConcurrencyConfig).
 The same calls read AWS, moto and the local stack (whose gateway answers the apigatewayv2
 subset, ``emulator/apigw.py``).
 """
@@ -18,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambdashift.aws.throttle import RateLimiter
+from lambdashift.aws.throttle import RateLimiter, RetryPolicy
 from lambdashift.errors import AwsError
 
 _MISSING = ("ResourceNotFoundException", "NotFoundException", "ResourceNotFound",
@@ -64,18 +67,22 @@ class Inventory:
     """The reads, over boto3 clients for Lambda, apigatewayv2 and (optionally) CloudWatch."""
 
     def __init__(self, lam: Any, *, apigateway: Any | None, cloudwatch: Any | None,
-                 limiter: RateLimiter | None = None) -> None:
+                 limiter: RateLimiter | None = None, retry: RetryPolicy | None = None) -> None:
         self._lam = lam
         self._apigw = apigateway
         self._cloudwatch = cloudwatch
         self._limiter = limiter
+        self._retry = retry or RetryPolicy(max_attempts=1)
 
     def _call(self, method: Callable[..., dict[str, Any]], operation: str, **params: Any) -> dict[str, Any] | None:
         """The answer, None when the resource does not exist; _Unsupported, AwsError."""
-        if self._limiter is not None:
-            self._limiter.acquire()
+        def attempt() -> dict[str, Any]:
+            if self._limiter is not None:
+                self._limiter.acquire()
+            return method(**params)
+
         try:
-            answer = method(**params)
+            answer = self._retry.call(attempt, operation=operation)
         except ClientError as exc:
             error = exc.response.get("Error", {})
             code = str(error.get("Code", ""))
@@ -93,8 +100,7 @@ class Inventory:
     def function(self, name: str, alias: str) -> FunctionFacts:
         """The function's alias, versions (with configurations), alias policy and
         provisioned concurrency."""
-        latest = self._call(self._lam.get_function_configuration, "GetFunctionConfiguration",
-                            FunctionName=name)
+        latest = self._call(self._lam.get_function, "GetFunction", FunctionName=name)
         if latest is None:
             return FunctionFacts(name, exists=False)
         alias_raw = self._call(self._lam.get_alias, "GetAlias", FunctionName=name, Name=alias)
@@ -114,10 +120,10 @@ class Inventory:
             wanted.update((alias_raw.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {})
         configs = {}
         for version in sorted(v for v in wanted if v.isdigit()):
-            config = self._call(self._lam.get_function_configuration, "GetFunctionConfiguration",
-                                FunctionName=name, Qualifier=version)
-            if config is not None:
-                configs[version] = config
+            found = self._call(self._lam.get_function, "GetFunction", FunctionName=name,
+                               Qualifier=version)
+            if found is not None:
+                configs[version] = found["Configuration"]
         statements: tuple[Mapping[str, Any], ...] = ()
         provisioned: bool | None = None
         if alias_raw is not None:

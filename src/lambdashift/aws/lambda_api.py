@@ -105,6 +105,11 @@ class LambdaApi:
         return self._client
 
     @property
+    def pacing(self) -> tuple[RateLimiter, RetryPolicy]:
+        """The shared limiter and the retry policy, for those callers to pace themselves."""
+        return self._limiter, self._retry
+
+    @property
     def endpoint(self) -> str:
         """The URL the client sends its requests to."""
         return str(self._client.meta.endpoint_url)

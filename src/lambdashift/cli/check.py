@@ -47,7 +47,9 @@ def preflight(session: Session, names: list[str]) -> list:
                   for a in step.alarms] for n in names}
     needed = sum(len(build_zip(config.function(n).source, config.function(n).include).data)
                  for n in names)
-    inventory = Inventory(lam, apigateway=apigw, cloudwatch=cloudwatch)
+    limiter, retry = target.api.pacing
+    inventory = Inventory(lam, apigateway=apigw, cloudwatch=cloudwatch, limiter=limiter,
+                          retry=retry)
     return run_checks(inventory, names, alias=config.alias, routes=routes, alarms=alarms,
                       owned=lambda n: bool(target.store.active(n)), needed_bytes=needed)
 
