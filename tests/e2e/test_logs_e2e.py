@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from tests.e2e.conftest import NotesStack
+from tests.e2e.conftest import NotesStack, settle
 from tests.e2e.rollout_helpers import alias_traffic, history, run
 from tests.e2e.test_analysis_e2e import ANALYSIS, deploy_under_load, release
 
@@ -20,6 +20,7 @@ def _failing_version(stack: NotesStack) -> str:
     lam = stack.lam
     lam.update_function_configuration(FunctionName="probe", Environment={"Variables": {
         "FAIL_RATE": "1", "DELAY_MS": "1"}})
+    settle(lam, "probe")
     version = lam.publish_version(FunctionName="probe")["Version"]
     alias = lam.get_alias(FunctionName="probe", Name="live")
     lam.update_alias(FunctionName="probe", Name="live", FunctionVersion=version,
