@@ -13,20 +13,43 @@ from lambdashift.aws.throttle import NO_LIMIT, RetryPolicy
 from lambdashift.emulator.server import EmulatorProcess, start_process
 from tests.conftest import ECHO_HANDLER, ROLE, lambda_client, make_zip
 
-DELAY = 1.5
-WAIT = {"Delay": 0.05, "MaxAttempts": 200}
+#: A delay no busy machine outlasts between two requests (the refusals are tested on it),
+#: and a short one for the transitions, which the tests wait out.
+LONG, SHORT = 60.0, 0.5
+WAIT = {"Delay": 0.05, "MaxAttempts": 400}
+SETTLED = "settled-before-restart"
 
 
 @pytest.fixture(scope="module")
 def slow(tmp_path_factory) -> Iterator[EmulatorProcess]:
-    proc = start_process(tmp_path_factory.mktemp("states") / "data",
-                         extra_args=["--state-delay", str(DELAY)])
+    """An emulator with a long delay, holding a function that is already Active (created
+    by an emulator without delay on the same data directory)."""
+    data = tmp_path_factory.mktemp("states") / "data"
+    first = start_process(data, extra_args=["--state-delay", "0"])
+    try:
+        create(lambda_client(first.endpoint), SETTLED)
+    finally:
+        first.stop()
+    proc = start_process(data, extra_args=["--state-delay", str(LONG)])
     yield proc
     proc.stop()
 
 
 @pytest.fixture(scope="module")
-def lam(slow):
+def quick(tmp_path_factory) -> Iterator[EmulatorProcess]:
+    proc = start_process(tmp_path_factory.mktemp("states-quick") / "data",
+                         extra_args=["--state-delay", str(SHORT)])
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def lam(quick):
+    return lambda_client(quick.endpoint)
+
+
+@pytest.fixture(scope="module")
+def held(slow):
     return lambda_client(slow.endpoint)
 
 
@@ -50,31 +73,38 @@ def test_create_function_answers_pending_until_the_function_is_active(lam, fn_na
     assert config["State"] == "Active" and config["LastUpdateStatus"] == "Successful"
 
 
-def test_invoke_while_pending_is_a_conflict_and_runs_nothing(lam, fn_name):
-    create(lam, fn_name)
+def test_invoke_while_pending_is_a_conflict_and_runs_nothing(held, fn_name, lam):
+    create(held, fn_name)
     with pytest.raises(ClientError) as exc:
-        lam.invoke(FunctionName=fn_name, Payload=b"{}")
+        held.invoke(FunctionName=fn_name, Payload=b"{}")
     assert error_of(exc) == (
         "ResourceConflictException", 409, "The operation cannot be performed at this time. "
         "The function is currently in the following state: Pending")
+    with pytest.raises(ClientError) as exc:
+        held.update_function_configuration(FunctionName=fn_name, Timeout=5)
+    assert error_of(exc)[:2] == ("ResourceConflictException", 409)
+    create(lam, fn_name)  # once Active, it runs
     lam.get_waiter("function_active_v2").wait(FunctionName=fn_name, WaiterConfig=WAIT)
     assert lam.invoke(FunctionName=fn_name, Payload=b"{}")["StatusCode"] == 200
 
 
-def test_a_second_update_while_one_is_in_progress_is_a_conflict(lam, fn_name):
-    create(lam, fn_name)
-    lam.get_waiter("function_active_v2").wait(FunctionName=fn_name, WaiterConfig=WAIT)
-    first = lam.update_function_configuration(FunctionName=fn_name, Description="one")
+def test_a_second_update_while_one_is_in_progress_is_a_conflict(held, lam, fn_name):
+    assert held.get_function(FunctionName=SETTLED)["Configuration"]["State"] == "Active"
+    first = held.update_function_configuration(FunctionName=SETTLED, Description="one")
     assert first["LastUpdateStatus"] == "InProgress"
-    arn = f"arn:aws:lambda:us-east-1:000000000000:function:{fn_name}"
+    arn = f"arn:aws:lambda:us-east-1:000000000000:function:{SETTLED}"
     busy = ("ResourceConflictException", 409, "The operation cannot be performed at this time. "
             f"An update is in progress for resource: {arn}")
     with pytest.raises(ClientError) as exc:
-        lam.update_function_code(FunctionName=fn_name, ZipFile=make_zip({"index.py": ECHO_HANDLER}))
+        held.update_function_code(FunctionName=SETTLED, ZipFile=make_zip({"index.py": ECHO_HANDLER}))
     assert error_of(exc) == busy
     with pytest.raises(ClientError) as exc:
-        lam.publish_version(FunctionName=fn_name)
+        held.publish_version(FunctionName=SETTLED)
     assert error_of(exc) == busy
+    # Once the update is done, the publish goes through.
+    create(lam, fn_name)
+    lam.get_waiter("function_active_v2").wait(FunctionName=fn_name, WaiterConfig=WAIT)
+    lam.update_function_configuration(FunctionName=fn_name, Description="one")
     lam.get_waiter("function_updated_v2").wait(FunctionName=fn_name, WaiterConfig=WAIT)
     assert lam.publish_version(FunctionName=fn_name)["Version"] == "1"
 
