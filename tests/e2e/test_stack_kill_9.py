@@ -25,7 +25,7 @@ import httpx
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tests.e2e.conftest import cli, copy_notes
+from tests.e2e.conftest import cli, copy_notes, settle
 from tests.reliability_log import record
 
 ROLE = "arn:aws:iam::000000000000:role/lambdashift-test"
@@ -79,6 +79,7 @@ def test_kill_9_of_the_stack_mid_writes_loses_nothing_it_acknowledged(tmp_path):
                             Handler="index.handler", Code={"ZipFile": _zip("def handler(e, c):\n    return 1\n")},
                             Publish=True)
         lam.create_alias(FunctionName="kf-base", Name="moving", FunctionVersion="1")
+        settle(lam, "kf-base")  # Pending for a moment, as on AWS
         stop = threading.Event()
 
         def new_function(i: int) -> str:
@@ -88,6 +89,7 @@ def test_kill_9_of_the_stack_mid_writes_loses_nothing_it_acknowledged(tmp_path):
 
         def version_and_aliases(i: int) -> tuple[str, str]:
             lam.update_function_configuration(FunctionName="kf-base", Environment={"Variables": {"ROUND": str(i)}})
+            settle(lam, "kf-base")  # AWS refuses a publish while the update is in progress
             version = lam.publish_version(FunctionName="kf-base")["Version"]
             lam.create_alias(FunctionName="kf-base", Name=f"a{i}", FunctionVersion=version)
             lam.update_alias(FunctionName="kf-base", Name="moving", FunctionVersion=version,
