@@ -15,6 +15,11 @@ from lambdashift.rollout import deploy as deploying
 from lambdashift.rollout.selection import expand
 
 
+#: ``deploy`` runs ``check`` for at most this many functions (the batched planning of 50+
+#: functions would otherwise be undone by three control-plane calls per function).
+CHECK_AT_MOST = 50
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``publish``, ``deploy`` and ``resume``."""
     p = subparsers.add_parser("publish", help="package and publish a version where code or configuration changed")
@@ -98,7 +103,11 @@ def run_deploy(args: argparse.Namespace) -> int:
     session.wait_at_gates = not args.no_wait
     session.config = expand(session.config, session.target.api)  # `select:`: listed once
     names = _validate_names(session, args.functions)
-    if not args.no_check:
+    if not args.no_check and len(names) > CHECK_AT_MOST:
+        note(f"check: not run before deploying {len(names)} functions (it costs 3 control-plane "
+             f"calls each, beyond {CHECK_AT_MOST} longer than many rollouts): run "
+             "`lambdashift check` on its own first")
+    elif not args.no_check:
         from lambdashift.cli.check import preflight
 
         findings = preflight(session, names)
