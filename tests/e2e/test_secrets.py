@@ -68,7 +68,8 @@ def test_planted_secrets_appear_in_no_file_output_or_webhook(tmp_path: Path, rec
     root = copy_notes(tmp_path / "notes")
     config = yaml.safe_load((root / "lambdashift.yaml").read_text())
     config["functions"]["notes-create"]["secret_environment"] = {"API_TOKEN": "NOTES_API_TOKEN"}
-    config["rollout"] = {"strategy": "linear", "increments": 2, "pause": "1s"}
+    # About secrets, not the judge: nothing sends traffic for it to judge.
+    config["rollout"] = {"strategy": "linear", "increments": 2, "pause": "1s", "analysis": "off"}
     config["webhooks"] = {"urls": [f"{receiver}/services/{WEBHOOK_TOKEN}",
                                    f"http://127.0.0.1:9/services/{DEAD_TOKEN}"],
                           "attempts": 1, "timeout": "2s"}

@@ -29,7 +29,8 @@ def config_for(tmp_path, names):  # noqa: ANN001, ANN201
     (tmp_path / "src").mkdir(exist_ok=True)
     return parse_config({"functions": {n: {"source": "src", "handler": "index.handler"}
                                        for n in names},
-                         "rollout": {"strategy": "custom", "steps": STEPS}},
+                         "rollout": {"strategy": "custom", "steps": STEPS,
+                                     "analysis": "off"}},  # counts reads, judges nothing
                         file=tmp_path / "lambdashift.yaml")
 
 
