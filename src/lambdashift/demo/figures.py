@@ -107,6 +107,22 @@ def by_route_version_status(requests: Iterable[Request]) -> list[dict[str, Any]]
             for (route, version, status), n in sorted(counts.items())]
 
 
+def rates(requests: Iterable[Request], start: float, end: float, step: float,
+          bins: int) -> tuple[dict[str, list[float]], dict[str, list[int]]]:
+    """Requests per second and failed requests per ``step``-second bin, by version."""
+    rate: dict[str, list[float]] = {}
+    errors: dict[str, list[int]] = {}
+    for r in requests:
+        if not start <= r.t < end:
+            continue
+        i = int((r.t - start) / step)
+        version = r.version if r.status else "no answer"
+        rate.setdefault(version, [0.0] * bins)[i] += 1 / step
+        if r.failed:
+            errors.setdefault(version, [0] * bins)[i] += 1
+    return rate, errors
+
+
 def timeline(requests: Sequence[Request], marks: Sequence[Mark], start: float, end: float,
              *, step: float = 1.0) -> dict[str, Any]:
     """Per function: request rate and errors per version per ``step`` seconds, and the alias
@@ -114,16 +130,7 @@ def timeline(requests: Sequence[Request], marks: Sequence[Mark], start: float, e
     bins = max(1, math.ceil((end - start) / step))
     out: dict[str, Any] = {"step": step, "start": start, "functions": {}}
     for function, route in ROUTE_OF.items():
-        rate: dict[str, list[float]] = {}
-        errors: dict[str, list[int]] = {}
-        for r in requests:
-            if r.route != route or not start <= r.t < end:
-                continue
-            i = int((r.t - start) / step)
-            version = r.version if r.status else "no answer"
-            rate.setdefault(version, [0.0] * bins)[i] += 1 / step
-            if r.failed:
-                errors.setdefault(version, [0] * bins)[i] += 1
+        rate, errors = rates([r for r in requests if r.route == route], start, end, step, bins)
         weights: list[dict[str, Any]] = []
         for m in marks:  # the alias's traffic each time it changed
             if m.function != function or m.traffic is None:

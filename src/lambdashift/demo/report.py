@@ -19,17 +19,7 @@ P99_RATIO_LIMIT = 1.5
 
 
 def _series(requests: Sequence[Request], start: float, end: float, step: float) -> dict[str, Any]:
-    bins = max(1, int((end - start) / step) + 1)
-    rate: dict[str, list[float]] = {}
-    errors: dict[str, list[int]] = {}
-    for r in requests:
-        if not start <= r.t < end:
-            continue
-        i = int((r.t - start) / step)
-        version = r.version if r.status else "no answer"
-        rate.setdefault(version, [0.0] * bins)[i] += 1 / step
-        if r.failed:
-            errors.setdefault(version, [0] * bins)[i] += 1
+    rate, errors = figures.rates(requests, start, end, step, max(1, int((end - start) / step) + 1))
     return {"route": requests[0].route if requests else "", "rate": rate, "errors": errors,
             "weights": [], "step": step}
 
