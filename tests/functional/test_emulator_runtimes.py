@@ -60,3 +60,15 @@ def test_a_function_runs_under_its_runtimes_interpreter_else_ours_with_one_warni
     assert warnings == [
         f"lambdashift emulator: warning: on-310 has Runtime python3.10, but no usable python3.10 "
         f"is on PATH here: it runs under the emulator's own Python ({own_runtime()}, {sys.executable})"]
+
+
+def test_a_fleet_on_a_missing_runtime_is_warned_about_a_few_times_not_once_per_function(
+        capsys, monkeypatch):
+    from lambdashift.emulator import interpreters
+
+    monkeypatch.setattr(interpreters, "_warned", {})
+    for i in range(10):
+        interpreters.warn_if_fallback(f"fleet-{i}", "python3.8")  # older than any we run
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == interpreters.WARN_PER_RUNTIME + 1
+    assert "fleet-0 has Runtime python3.8" in lines[0] and "not named" in lines[-1]

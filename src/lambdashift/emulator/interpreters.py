@@ -70,9 +70,22 @@ def fallback_warning(function: str, runtime: str) -> str | None:
             f"({own_runtime()}, {sys.executable})")
 
 
+#: How many functions of one runtime are named in a fallback warning before the emulator
+#: says it once more and stops: a fleet of 1,000 functions needs no 1,000 identical lines.
+WARN_PER_RUNTIME = 3
+_warned: dict[str, int] = {}
+
+
 def warn_if_fallback(function: str, runtime: str) -> None:
-    """Say it once, on the emulator's stderr, when a created function (or a changed
-    runtime) falls back to our Python."""
+    """Say it on the emulator's stderr when a created function (or a changed runtime) falls
+    back to our Python: for the first few functions of that runtime, then once that later
+    ones are not named."""
     warning = fallback_warning(function, runtime)
-    if warning:
+    if not warning:
+        return
+    count = _warned[runtime] = _warned.get(runtime, 0) + 1
+    if count <= WARN_PER_RUNTIME:
         print(warning, file=sys.stderr, flush=True)
+    if count == WARN_PER_RUNTIME:
+        print(f"lambdashift emulator: warning: further functions with Runtime {runtime} fall "
+              "back the same way and are not named", file=sys.stderr, flush=True)
