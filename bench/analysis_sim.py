@@ -47,6 +47,7 @@ Z99 = 2.3263478740408408
 SIGMA_SLOW = SIGMA + math.log(1.5) / Z99  # candidate p99 = 1.5 × stable p99, same median
 P1S = (P0, 2 * P0, 0.01, 0.05, 0.20, 1.0)
 RATES = (1.0, 10.0, 100.0)
+PER_REQUEST_X = 5  # per-request looks are drawn failure by failure, cheaply: 5× the rollouts
 TIMEBOX_S = 300.0  # the time-boxed point: promote_after 5m, as Canary10Percent5Minutes
 
 NONE, ROLLBACK, PROMOTE = 0, 1, 2
@@ -118,6 +119,69 @@ def mix(log_weights, log_e: np.ndarray) -> np.ndarray:
     a = log_e + np.asarray(log_weights)[None, :]
     peak = a.max(axis=1)
     return peak + np.log(np.exp(a - peak[:, None]).sum(axis=1))
+
+
+def bet(log_w, log_weights, log_e, nc, xc, ns, xs, log_thr) -> np.ndarray:
+    """Vectorised ``evidence.bet``: each row's log wealth after its chunk."""
+    out = np.array(log_w, dtype=float)
+    f = xc + xs
+    lo, hi = np.maximum(0, f - ns), np.minimum(f, nc)
+    live = lo < hi
+    if not live.any():
+        return out
+    nc, ns, xc, f, lo, hi = (a[live] for a in (nc, ns, xc, f, lo, hi))
+    lw, le = out[live], log_e[live]
+    n = nc + ns
+    width = int((hi - lo).max()) + 1
+    k = lo[:, None] + np.arange(width)[None, :]
+    valid = k <= hi[:, None]
+    k = np.where(valid, k, lo[:, None])
+    log_pmf = (
+        (LF(nc) + LF(ns) - LF(n) + LF(f) + LF(n - f))[:, None]
+        - LF(k) - LF(nc[:, None] - k) - LF(f[:, None] - k) - LF(ns[:, None] - f[:, None] + k)
+    )  # fmt: skip
+    log_pmf = np.where(valid, log_pmf, -np.inf)
+    rows = np.arange(len(nc))
+    post = np.asarray(log_weights)[None, :] + le
+    post = post - mix(np.zeros(post.shape[1]), post)[:, None]
+    odds = ev.ERROR_ODDS.points
+    lr = np.empty((len(nc), width, len(odds)))
+    for j, omega in enumerate(odds):
+        if omega == math.inf:
+            top = log_pmf[rows, hi - lo]
+            lr[:, :, j] = np.where(k == hi[:, None], -top[:, None], -np.inf)
+            continue
+        theta = math.log(omega)
+        a = log_pmf + k * theta
+        peak = a.max(axis=1)
+        lr[:, :, j] = k * theta - (peak + np.log(np.exp(a - peak[:, None]).sum(axis=1)))[:, None]
+    a = post[:, None, :] + lr
+    peak = a.max(axis=2)
+    with np.errstate(invalid="ignore"):
+        log_r = peak + np.log(np.exp(a - np.where(np.isfinite(peak), peak, 0)[:, :, None]).sum(2))
+    log_r = np.where(valid, log_r, -np.inf)
+    need = log_thr - lw
+    top = log_r[rows, hi - lo]
+    reach = np.where(log_r >= need[:, None], log_r, np.inf).min(axis=1)
+    kappa = np.ones(len(nc))
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        one = (need > 0) & (top >= need)
+        kappa[one] = np.minimum(1.0, np.expm1(need[one] + 1e-12) / np.expm1(reach[one]))
+        plan = (need > 0) & (top < need) & (top > 0)
+        steps = np.ceil(need[plan] / top[plan] - 1e-9)
+        kappa[plan] = np.minimum(1.0, (np.exp(need[plan] / steps) * ev.BET_SLACK - 1)
+                                 / np.expm1(top[plan]))  # fmt: skip
+        got = log_r[rows, xc - lo]
+        part = np.logaddexp(np.log1p(-np.minimum(kappa, 1.0 - 1e-300)), np.log(kappa) + got)
+    out[live] = lw + np.where(kappa >= 1.0, got, part)
+    return out
+
+
+def error_chunks_close(chunk: np.ndarray, policy: jd.JudgePolicy) -> np.ndarray:
+    """Rows whose open error chunk closes now (``JudgePolicy.error_chunk``)."""
+    events, requests = chunk[1] + chunk[3], chunk[0] + chunk[2]
+    size, failures = policy.error_chunk
+    return (events > 0) & ((requests >= size) | (events >= failures))
 
 
 _TABLES: dict[int, tuple[np.ndarray, ...]] = {}
@@ -284,6 +348,7 @@ def run_judge(
     cum = np.zeros((4, r), dtype=np.int64)  # cand trials, cand failures, stable trials, failures
     mark = np.zeros((4, r), dtype=np.int64)
     err_log_e = np.zeros((r, len(ev.ERROR_ODDS.points)))
+    err_log_w = np.zeros(r)
     tau = np.full(r, np.nan)
     p_slow = np.zeros((2, r))
     lat = np.zeros((4, r), dtype=np.int64)  # since τ: cand warm, cand slow, stable warm, slow
@@ -310,12 +375,17 @@ def run_judge(
         t = (k + 1) * POLL_S
         _, nc, ns, xc, xs = (a[live] for a in traffic.poll(k))
         cum[:, live] += np.stack([nc, xc, ns, xs])
-        # errors: close the chunk at the first poll with a failure of either version
+        # errors: close the chunk at a poll with a failure and enough requests, and bet on it
         chunk = cum[:, live] - mark[:, live]
-        close = live[(chunk[1] + chunk[3]) > 0]
+        close = live[error_chunks_close(chunk, policy)]
         if close.size:
             c = cum[:, close] - mark[:, close]
+            if policy.bets:
+                err_log_w[close] = bet(err_log_w[close], policy.error_prior.log_weights,
+                                       err_log_e[close], c[0], c[1], c[2], c[3], err_thr)  # fmt: skip
             err_log_e[close] += split_log_lrs(c[0], c[2], c[1], c[3], ev.ERROR_ODDS.points)
+            if not policy.bets:
+                err_log_w[close] = mix(policy.error_prior.log_weights, err_log_e[close])
             mark[:, close] = cum[:, close]
         # latency: fix τ from the stable's warm samples, then chunks of ≥ 10 per version
         frozen = ~np.isnan(tau[live])
@@ -350,7 +420,7 @@ def run_judge(
             traces[row].append((t, int(nc[i]), int(xc[i]), int(ns[i]), int(xs[i]),
                                 int(slow_now[0, row]), int(slow_now[1, row]), frozen_now))
         # verdicts
-        back = (mix(policy.error_prior.log_weights, err_log_e[live]) >= err_thr) | (
+        back = (err_log_w[live] >= err_thr - jd.TOLERANCE) | (
             mix(ev.LATENCY_ODDS.log_weights, lat_log_e[live]) >= lat_thr
         )
         decided = live[back]
@@ -383,7 +453,10 @@ FLOOR_GRID = (*(float(x) for x in np.geomspace(1.1, 1e4, 80)), math.inf)
 
 
 def run_floors(traffic: Traffic, horizon_s: float, thresholds: tuple[float, ...]) -> dict:
-    """Blast radii no error prior can beat with the judge's chunks, on the judge's traffic.
+    """Blast radii no error prior can beat with the strict point's chunks, on its traffic.
+
+    These bound the strict point's mixtures (a chunk closes at every failure); the time-boxed
+    point's bets (``evidence.bet``) are not mixtures of fixed odds ratios and can do better.
 
     * ``third``: roll back at the poll that brings the candidate's third failure, whatever the
       stable does. Two failures are worth at most ``Π N_k/n_c,k`` ≈ 1/w² = 100 < 111 (one
@@ -438,50 +511,62 @@ def run_per_request(sc: Scenario, rollouts: int, rng: np.random.Generator,
                     policy: jd.JudgePolicy, horizon_s: float) -> Outcome:
     """The judge's error test looked at after every request, up to ``horizon_s``.
 
-    On the local stack every invocation's record arrives at once, so a chunk closes at the
-    failure itself. Drawn chunk by chunk: the requests up to and including the next failure
-    (geometric), which version failed, how the successes split between the versions, and
-    the time they took (Poisson arrivals: a gamma). Errors only: the latency test and the
-    promotion by evidence are left out, so the clock (``promote_after``, else the horizon)
-    promotes whatever was not rolled back. Each request is routed on its own, as Lambda does.
+    On the local stack every invocation's record arrives at once, so the judge looks after
+    each request: a chunk closes at the request that gives it a failure and 30 requests (or
+    3 failures), and the bet is placed on it. Drawn from one such moment to the next: the
+    requests up to and including the next failure (geometric), or fewer when a chunk holding
+    a failure reaches 30 requests first (the geometric draw is memoryless, so the rest is
+    drawn afresh), which version failed, how the successes split between the versions, and
+    the time they took (Poisson arrivals: a gamma). Each request is routed on its own, as
+    Lambda does. Errors only: the latency test and the promotion by evidence are left out,
+    so the clock (``promote_after``, else the horizon) promotes whatever was not rolled back.
     """
-    w, p1 = WEIGHT, sc.p1
-    fail = w * p1 + (1 - w) * P0  # a request fails
-    to_cand = w * p1 / fail  # a failed request is the candidate's
-    ok_cand = w * (1 - p1) / (1 - fail)  # a successful one is the candidate's
+    fail = WEIGHT * sc.p1 + (1 - WEIGHT) * P0  # a request fails
+    to_cand = WEIGHT * sc.p1 / fail  # a failed request is the candidate's
+    ok_cand = WEIGHT * (1 - sc.p1) / (1 - fail)  # a successful one is the candidate's
     odds, weights = ev.ERROR_ODDS.points, policy.error_prior.log_weights
     thr = math.log(policy.error_threshold)
+    size = policy.error_chunk[0]
     log_e = np.zeros((rollouts, len(odds)))
-    sup_e = np.zeros((rollouts, len(FLOOR_GRID)))  # for the floor: no prior does better
-    sup_at = np.full(rollouts, np.nan)
+    log_w = np.zeros(rollouts)
+    chunk = np.zeros((4, rollouts), dtype=np.int64)  # cand requests, failures, stable, failures
     t, served = np.zeros(rollouts), np.zeros(rollouts, dtype=np.int64)
     decision = np.zeros(rollouts, dtype=np.int8)
     when = np.full(rollouts, horizon_s)
     live = np.arange(rollouts)
     while live.size:
-        n = rng.geometric(fail, live.size)  # requests up to and including the next failure
-        t[live] += rng.gamma(n, 1 / sc.rate)
+        n = rng.geometric(fail, live.size)
+        c = chunk[:, live]
+        held = c[0] + c[2]
+        short = (c[1] + c[3] > 0) & (held + n - 1 >= size)  # closes at its 30th request
+        steps = np.where(short, size - held, n)
+        t[live] += rng.gamma(steps, 1 / sc.rate)
         inside = t[live] <= horizon_s
-        live, n = live[inside], n[inside]
+        live, short, steps = live[inside], short[inside], steps[inside]
         if live.size == 0:
             break
-        cand_failed = rng.random(live.size) < to_cand
-        nc = rng.binomial(n - 1, ok_cand) + cand_failed
-        x = cand_failed.astype(np.int64)
-        log_e[live] += split_log_lrs(nc, n - nc, x, 1 - x, odds)
-        sup_e[live] += split_log_lrs(nc, n - nc, x, 1 - x, FLOOR_GRID)
-        served[live] += x
-        first = live[np.isnan(sup_at[live]) & (sup_e[live].max(axis=1) >= thr)]
-        sup_at[first] = served[first]
-        back = mix(weights, log_e[live]) >= thr
-        hit = live[back]
+        failed = ~short
+        cand_failed = failed & (rng.random(live.size) < to_cand)
+        ok = steps - failed
+        ok_c = rng.binomial(ok, ok_cand)
+        chunk[:, live] += np.stack([ok_c + cand_failed, cand_failed,
+                                    ok - ok_c + (failed & ~cand_failed), failed & ~cand_failed])
+        served[live] += cand_failed
+        close = live[error_chunks_close(chunk[:, live], policy)]
+        if close.size == 0:
+            continue
+        c = chunk[:, close]
+        if policy.bets:
+            log_w[close] = bet(log_w[close], weights, log_e[close], c[0], c[1], c[2], c[3], thr)
+        log_e[close] += split_log_lrs(c[0], c[2], c[1], c[3], odds)
+        if not policy.bets:
+            log_w[close] = mix(weights, log_e[close])
+        chunk[:, close] = 0
+        hit = close[log_w[close] >= thr - jd.TOLERANCE]
         decision[hit], when[hit] = ROLLBACK, t[hit]
-        live = live[~back]
-    rest = decision == NONE
-    decision[rest] = PROMOTE
-    hit = decision == ROLLBACK
-    floor = float(np.nanmean(np.where(hit, sup_at, np.nan))) if hit.any() else math.nan
-    return Outcome(decision, when, served.astype(float), {"floor": floor})
+        live = live[decision[live] == NONE]
+    decision[decision == NONE] = PROMOTE
+    return Outcome(decision, when, served.astype(float))
 
 
 # --- the other policies ----------------------------------------------------------------------
@@ -745,8 +830,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(Row(sc, "codedeploy", run_codedeploy(sc, traffic)))
         boxed = run_judge(sc, traffic, TIMEBOX_S, tb_rng, timeboxed, record=check)
         rows.append(Row(sc, "timeboxed", boxed))
-        rows.append(Row(sc, "tb/request", run_per_request(sc, rollouts, tb_rng, timeboxed,
-                                                          TIMEBOX_S)))
+        rows.append(Row(sc, "tb/request", run_per_request(sc, PER_REQUEST_X * rollouts, tb_rng,
+                                                          timeboxed, TIMEBOX_S)))
         rows.append(Row(sc, "linear", run_linear(sc, traffic, other_rng)))
         rows.append(Row(sc, "flagger", run_flagger(sc, traffic, other_rng)))
         if not args.quick and sc.rate <= 10 and sc.p1 >= 0.05 and not sc.slow:
@@ -819,7 +904,7 @@ def record_figures(rows, aa, rollouts: int, horizon: float) -> None:  # noqa: AN
         f"time-boxed (`promote_after: 5m`): healthy ones promoted within {fmt_t(late)} "
         f"(CodeDeploy: {fmt_t(cd_promote)}), "
         f"{'every' if every else 'not every'} scenario CodeDeploy catches rolled back at least as "
-        f"often, with ≤ {r10:.2f}× its failed requests at 10-s looks ({rreq:.2f}× looking after "
+        f"often, with ≤ {r10:.3f}× its failed requests at 10-s looks ({rreq:.3f}× looking after "
         f"every request)")},
         {"rollouts": f"{rollouts:,}", "hours": horizon / 3600})
 
@@ -904,7 +989,8 @@ def report(rows, aa, per_request, rollouts, horizon, quick, replayed, mismatches
     }
     if floors:
         thr = jd.JudgePolicy().error_threshold
-        print(f"\nFloors: no error prior does better with these chunks (see run_floors); 0.4×CD = "
+        print(f"\nFloors of the strict point: no error prior does better with its chunks (see "
+              f"run_floors); 0.4×CD = "
               f"the target where CodeDeploy detects\n{'scenario':<24}{'blast|rb':>9}{'0.4×CD':>8}"
               f"{'3rd fail':>9}{'sup ω@' + format(thr, '.0f'):>10}{'sup ω@100':>10}"
               f"{'2 fails':>8}")  # fmt: skip
@@ -936,8 +1022,6 @@ def report_points(rows: list[Row]) -> tuple[dict, dict]:
     *strict* is the default judge; *timeboxed* the same with ``promote_after`` = 5 min, looked
     at every 10 s and (``tb/request``) after every request. CodeDeploy "detects" a scenario as
     in the summary: it rolls back ≥ 50% of its rollouts and < 50% of the healthy ones.
-    ``floor/CD``: per-request looks, rolling back once ``sup_ω`` of the chunks' likelihood
-    ratios reaches the threshold, which no prior can beat (see :func:`run_floors`).
     """
     by = {(r.sc, r.policy): r for r in rows}
     scs = list(dict.fromkeys(r.sc for r in rows))
@@ -945,7 +1029,7 @@ def report_points(rows: list[Row]) -> tuple[dict, dict]:
           " promote_after 5m,\nlooked at every 10 s and after every request; CD = "
           "Canary10Percent5Minutes with its alarm)")  # fmt: skip
     head = (f"{'scenario':<24}{'strict':>8}{'tb 10 s':>9}{'tb/req':>8}{'CD':>8}"
-            f"{'CD blast|rb':>12}{'tb/CD':>7}{'req/CD':>8}{'floor/CD':>9}")  # fmt: skip
+            f"{'CD blast|rb':>12}{'tb/CD':>7}{'req/CD':>8}")  # fmt: skip
     print(head)
     print("-" * len(head))
     checks: dict[str, list[tuple[str, bool]]] = {k: [] for k in
@@ -957,11 +1041,10 @@ def report_points(rows: list[Row]) -> tuple[dict, dict]:
         detects = not sc.healthy and cd.p_rollback >= 0.5 and healthy_cd < 0.5
         r10 = tb.blast_rollback / cd.blast_rollback if detects else math.nan
         rreq = req.blast_rollback / cd.blast_rollback if detects else math.nan
-        floor = req.out.extra["floor"] / cd.blast_rollback if detects else math.nan
         print(f"{sc.label:<24}{fmt_p(me.p_rollback):>8}{fmt_p(tb.p_rollback):>9}"
               f"{fmt_p(req.p_rollback):>8}{fmt_p(cd.p_rollback):>8}"
               f"{fmt_n(cd.blast_rollback) if detects else '':>12}{fmt_n(r10):>7}"
-              f"{fmt_n(rreq):>8}{fmt_n(floor):>9}")  # fmt: skip
+              f"{fmt_n(rreq):>8}")  # fmt: skip
         if sc.healthy:
             late = float(tb.out.time_s[tb.out.decision == PROMOTE].max(initial=0.0))
             checks["tb_t"].append((f"{sc.label}: mean {fmt_t(tb.t_promote)}, latest "
@@ -981,8 +1064,7 @@ def report_points(rows: list[Row]) -> tuple[dict, dict]:
                                     f"{fmt_p(cd.p_rollback)}",
                                     min(tb.p_rollback, req.p_rollback) >= cd.p_rollback))
             checks["tb_10"].append((f"{sc.label}: {r10:.3f}", r10 <= 0.45))
-            checks["tb_req"].append((f"{sc.label}: {rreq:.3f} (floor for any prior {floor:.3f})",
-                                     rreq <= 0.4))
+            checks["tb_req"].append((f"{sc.label}: {rreq:.3f}", rreq <= 0.4))
     names = {
         "strict": "strict: healthy promoted within 1.3× Wald's SPRT (p0 against 1%, same looks)",
         "catch": "strict: P(rollback) ≥ 99% for p1 ≥ 10·p0",

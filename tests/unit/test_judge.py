@@ -240,6 +240,105 @@ def test_one_failure_is_worth_at_most_the_inverse_share() -> None:
     assert 2 * math.log(10) < math.log(JudgePolicy().error_threshold)
 
 
+def _null_pmf(cand_n: int, stable_n: int, events: int, x: int) -> float:
+    return math.exp(ev.log_comb(cand_n, x) + ev.log_comb(stable_n, events - x)
+                    - ev.log_comb(cand_n + stable_n, events))  # fmt: skip
+
+
+@pytest.mark.parametrize("log_wealth", [0.0, 1.5, 3.0, 4.5, 4.7])
+@pytest.mark.parametrize("chunk", [(10, 90, 1), (3, 27, 1), (1, 29, 1), (7, 40, 3), (2, 1, 2)])
+def test_a_bet_is_a_fair_bet_when_the_candidate_is_healthy(log_wealth, chunk) -> None:
+    """E₀[wealth after] = wealth before, for every chunk and wealth: Ville's bound still holds.
+
+    The bet's size depends on the chunk's counts and the wealth, never on which version the
+    failures landed on, so under the null it is a test martingale like the mixture it bets on.
+    """
+    cand_n, stable_n, events = chunk
+    weights = ev.ERROR_ODDS_TIMEBOXED.log_weights
+    log_e = [0.3 * i - 1.0 for i in range(len(ev.ERROR_ODDS.points))]  # some posterior
+    thr = math.log(111.0)
+    lo, hi = max(0, events - stable_n), min(events, cand_n)
+    mean = sum(
+        _null_pmf(cand_n, stable_n, events, x)
+        * math.exp(ev.bet(log_wealth, weights, log_e, (cand_n, x, stable_n, events - x),
+                          ev.ERROR_ODDS.points, thr))  # fmt: skip
+        for x in range(lo, hi + 1)
+    )
+    assert mean == pytest.approx(math.exp(log_wealth), rel=1e-9)
+
+
+def test_a_bet_lands_on_the_threshold_and_keeps_more_when_the_stable_failed() -> None:
+    """Near the threshold the bet is only what reaching it needs: the candidate's failure still
+    reaches it, and the stable's costs far less than the mixture's full bet would."""
+    weights, odds = ev.ERROR_ODDS_TIMEBOXED.log_weights, ev.ERROR_ODDS.points
+    thr = math.log(111.0)
+    log_e = [0.0] * len(odds)
+    two = ev.split_log_lrs(17, 153, 1, 0, odds)  # two candidate failures so far, 10% share
+    log_e = [2 * a for a in two]
+    full = ev.mixture_log_e(weights, log_e)
+    cand = ev.bet(full, weights, log_e, (17, 1, 153, 0), odds, thr)
+    stable = ev.bet(full, weights, log_e, (17, 0, 153, 1), odds, thr)
+    mixture_after_stable = ev.mixture_log_e(
+        weights, [a + b for a, b in zip(log_e, ev.split_log_lrs(17, 153, 0, 1, odds))])
+    assert cand == pytest.approx(thr, abs=1e-9)
+    assert math.exp(stable) > 2.5 * math.exp(mixture_after_stable)
+
+
+def test_far_from_the_threshold_a_bet_is_spread_over_the_failures_it_needs() -> None:
+    """After one candidate failure (evidence ~7), two more are needed whatever the bet: the
+    bet aims at √(111/7) (times the slack) rather than the mixture's full ~7, and so keeps
+    far more if the stable failed instead."""
+    weights, odds = ev.ERROR_ODDS_TIMEBOXED.log_weights, ev.ERROR_ODDS.points
+    thr = math.log(111.0)
+    one = list(ev.split_log_lrs(17, 153, 1, 0, odds))
+    start = ev.bet(0.0, weights, [0.0] * len(odds), (17, 1, 153, 0), odds, thr)
+    assert math.exp(start) <= math.exp(ev.mixture_log_e(weights, one)) + 1e-9
+    cand = ev.bet(start, weights, one, (17, 1, 153, 0), odds, thr)
+    stable = ev.bet(start, weights, one, (17, 0, 153, 1), odds, thr)
+    aim = math.sqrt(111.0 / math.exp(start)) * ev.BET_SLACK
+    assert math.exp(cand - start) == pytest.approx(aim, rel=1e-9)
+    after = [a + b for a, b in zip(one, ev.split_log_lrs(17, 153, 0, 1, odds))]
+    full_stable = ev.mixture_log_e(weights, after) - ev.mixture_log_e(weights, one)
+    assert math.exp(stable - start) > 1.4 * math.exp(full_stable)
+
+
+def test_a_time_boxed_error_chunk_with_few_requests_waits_for_more() -> None:
+    """Time-boxed, a failure among 12 requests stays in the open chunk; it closes at 30
+    requests, or at the third failure. The strict point closes it at every failure and keeps
+    the plain mixture."""
+    boxed = JudgePolicy(promote_after_s=300.0)
+    first = judge(stats(2, 1, "2"), stats(10, 0, "1"), 5.0, boxed)
+    assert first.state.error_chunk == (0, 0, 0, 0) and first.state.error_log_wealth is None
+    later = judge(stats(3, 1, "2"), stats(27, 0, "1"), 10.0, boxed, previous=first)
+    assert later.state.error_chunk == (3, 1, 27, 0)
+    assert later.state.error_log_wealth is not None and later.state.error_log_wealth > 0
+    burst = judge(stats(3, 3, "2"), stats(5, 0, "1"), 5.0, boxed)
+    assert burst.state.error_chunk == (3, 3, 5, 0)
+    strict = judge(stats(2, 1, "2"), stats(10, 0, "1"), 5.0, JudgePolicy())
+    assert strict.state.error_chunk == (2, 1, 10, 0) and strict.state.error_log_wealth is None
+
+
+def test_time_boxed_looks_after_every_request_roll_back_a_5pct_candidate_on_3_failures() -> None:
+    """10 requests/s, 10% canary, the candidate failing 5% and the stable 0.1%: looking after
+    every request, the time-boxed judge rolls back on about three failed candidate requests
+    (CodeDeploy's canary serves about 8 there: docs/analysis.md)."""
+    rng = np.random.default_rng(11)
+    served = []
+    for _ in range(40):
+        j, cum, t = Judge(JudgePolicy(promote_after_s=3600.0)), [0, 0, 0, 0], 0.0
+        while t < 3600.0:
+            t += 0.1
+            k = 0 if rng.random() < 0.1 else 2
+            cum[k] += 1
+            cum[k + 1] += rng.random() < (0.05 if k == 0 else 0.001)
+            c, s = stats(cum[0], cum[1], "2"), stats(cum[2], cum[3], "1")
+            if j.observe(c, s, t).verdict is Verdict.ROLLBACK:
+                served.append(cum[1])
+                break
+    assert len(served) == 40
+    assert np.mean(served) <= 3.5 and max(served) <= 6
+
+
 def test_aa_false_rollbacks_stay_under_alpha_when_checked_after_every_batch() -> None:
     """500 healthy rollouts (1% errors on both, same latency), judged every 10 s for 5 min."""
     rolled_back = 0

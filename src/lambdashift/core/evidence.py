@@ -11,6 +11,9 @@ Two kinds of evidence, both safe to look at after every batch of data (anytime-v
   test martingale, so by Ville's inequality it reaches ``1/α`` with probability at most
   ``α`` when the candidate is healthy, however often it is looked at.
   :func:`split_log_lrs` gives one chunk's log ratios for a set of odds ratios.
+  The judge does not hold the mixture itself but a *wealth* that bets on it, chunk by chunk,
+  only as much as reaching ``1/α`` needs (:func:`bet`): still a test supermartingale, so the
+  same bound holds, and it keeps evidence that a full bet would lose on a stable failure.
 
 * **Non-inferiority evidence** (promote). Confidence sequences for one version's event
   rate, from a discrete mixture of Bernoulli likelihood ratios: :func:`upper_bound` and
@@ -29,6 +32,9 @@ from dataclasses import dataclass
 
 INF = math.inf
 BISECTIONS = 32  # halvings of the bracket when solving for a confidence bound
+# A bet planned over k more chunks aims each at (what is needed)^(1/k) times this: the next
+# chunk may hold less evidence than this one (chosen with bench/analysis_sim.py).
+BET_SLACK = 1.5
 
 
 @dataclass(frozen=True)
@@ -126,19 +132,79 @@ def split_log_lrs(
         raise ValueError("events must be between 0 and the number of requests")
     if lo == hi:
         return tuple(0.0 for _ in odds)
-    base = -log_comb(n, events)
+    return tuple(_lr_table(cand_n, stable_n, events, odds)(cand_events))
+
+
+def _lr_table(cand_n: int, stable_n: int, events: int, odds: Sequence[float]):  # noqa: ANN202
+    """``x ↦ ln LR(ω)`` for every ω, for a chunk whose split is not yet known.
+
+    ``E₀[ω^X]`` does not depend on the candidate's count ``x``, so it is worked out once.
+    """
+    lo, hi = max(0, events - stable_n), min(events, cand_n)
+    base = -log_comb(cand_n + stable_n, events)
     log_pmf = [
         log_comb(cand_n, k) + log_comb(stable_n, events - k) + base for k in range(lo, hi + 1)
     ]
-    out = []
+    log_mgf = []
     for omega in odds:
         if omega == INF:
-            out.append(-log_pmf[-1] if cand_events == hi else -INF)
+            log_mgf.append(log_pmf[-1])  # ω = ∞: the ratio is 1 / P₀(X = hi) at x = hi
             continue
         theta = math.log(omega)
-        log_mgf = logsumexp([lp + (lo + i) * theta for i, lp in enumerate(log_pmf)])
-        out.append(cand_events * theta - log_mgf)
-    return tuple(out)
+        log_mgf.append(logsumexp([lp + (lo + i) * theta for i, lp in enumerate(log_pmf)]))
+
+    def lrs(x: int) -> list[float]:
+        return [(-m if x == hi else -INF) if omega == INF else x * math.log(omega) - m
+                for omega, m in zip(odds, log_mgf)]  # fmt: skip
+
+    return lrs
+
+
+def bet(
+    log_wealth: float,
+    log_weights: Sequence[float],
+    log_e: Sequence[float],
+    chunk: tuple[int, int, int, int],
+    odds: Sequence[float],
+    log_threshold: float,
+) -> float:
+    """The log wealth after one chunk: a bet on the mixture's next step, no bigger than needed.
+
+    ``chunk`` is ``(candidate requests, candidate events, stable requests, stable events)``;
+    ``log_e`` the per-ω log e-values before it, so ``log_weights + log_e`` is the posterior on
+    ω. Its likelihood ratio ``R(x)`` has mean 1 when the candidate is healthy, and so does
+    ``1 + κ·(R(x) − 1)`` for any ``κ`` in [0, 1] chosen before ``x`` is seen: a test
+    supermartingale still. ``κ`` is the least that keeps every outcome that would reach the
+    threshold reaching it; when none can, the bet aims at reaching it in the fewest chunks
+    like this one, an equal step each (with ``BET_SLACK``). A smaller bet loses less when the
+    failure turns out to be the stable's: three candidate failures then still suffice.
+    """
+    n_c, x, n_s, y = chunk
+    events = x + y
+    lo, hi = max(0, events - n_s), min(events, n_c)
+    if lo == hi:
+        return log_wealth
+    need = log_threshold - log_wealth  # ln of the factor still needed
+    table = _lr_table(n_c, n_s, events, odds)
+    post = [w + e for w, e in zip(log_weights, log_e)]
+    norm = logsumexp(post)
+    log_r = [logsumexp([p - norm + lr for p, lr in zip(post, table(k))]) for k in range(lo, hi + 1)]
+    if need <= 0:
+        kappa = 1.0
+    elif log_r[-1] >= need:  # R grows with x: the least outcome that reaches the threshold
+        reach = min(r for r in log_r if r >= need)
+        kappa = min(1.0, math.expm1(need + 1e-12) / math.expm1(reach))
+    elif log_r[-1] > 0:
+        steps = math.ceil(need / log_r[-1] - 1e-9)
+        kappa = min(1.0, (math.exp(need / steps) * BET_SLACK - 1) / math.expm1(log_r[-1]))
+    else:
+        kappa = 1.0
+    got = log_r[x - lo]
+    if kappa >= 1.0:
+        return log_wealth + got
+    if got == -INF:
+        return log_wealth + math.log1p(-kappa)
+    return log_wealth + logsumexp([math.log1p(-kappa), math.log(kappa) + got])
 
 
 def mixture_log_e(log_weights: Sequence[float], log_values: Sequence[float]) -> float:

@@ -55,6 +55,8 @@ CANDIDATE_SHARE = 0.9
 # The latency threshold is frozen once the stable has this many warm samples beyond its
 # quantile: 10 / (1 - q), so 1,000 for p99.
 LATENCY_TAIL_SAMPLES = 10
+# Evidence within this (in logs) of its threshold has reached it: a bet lands there exactly.
+TOLERANCE = 1e-9
 
 
 # --- evidence carried between looks ---------------------------------------------------------
@@ -76,6 +78,7 @@ class EvidenceState:
     last: Counts = _ZERO
     error_chunk: Counts = _ZERO
     error_log_e: tuple[float, ...] = tuple(0.0 for _ in ev.ERROR_ODDS.points)
+    error_log_wealth: float | None = None  # the time-boxed point's bet (evidence.bet)
     latency_tau_ms: float | None = None
     latency_base: Counts = _ZERO
     latency_chunk: Counts = _ZERO
@@ -144,7 +147,7 @@ def judge(
     names = (_name(candidate.version, "candidate"), _name(stable.version, "stable"))
     numbers: dict[str, float] = {"elapsed_s": float(elapsed_s)}
 
-    state = _update_errors(prev, now)
+    state = _update_errors(prev, now, policy)
     state = _update_latency(state, candidate, stable, policy)
     state = replace(state, looks=prev.looks + 1, elapsed_s=float(elapsed_s), last=now)
 
@@ -225,19 +228,36 @@ def _consistent(chunk: Counts) -> bool:
     return 0 <= chunk[1] <= chunk[0] and 0 <= chunk[3] <= chunk[2]
 
 
-def _update_errors(state: EvidenceState, now: Counts) -> EvidenceState:
-    """Close the open error chunk once it holds a failure, and add its evidence.
+def _update_errors(state: EvidenceState, now: Counts, policy: JudgePolicy) -> EvidenceState:
+    """Close the open error chunk once it holds a failure (``policy.error_chunk``); weigh it.
 
-    The chunk boundary depends only on whether failures happened, never on which version
-    served them: under the null, routing is independent of failing, so given the chunk's
-    counts the candidate's share of its failures is hypergeometric.
+    The chunk boundary depends only on how many requests and failures there were, never on
+    which version served them: under the null, routing is independent of failing, so given
+    the chunk's counts the candidate's share of its failures is hypergeometric.
     """
     chunk = _diff(now, state.error_chunk)
-    if chunk[1] + chunk[3] == 0 or not _consistent(chunk):
+    events, requests = chunk[1] + chunk[3], chunk[0] + chunk[2]
+    if events == 0 or not _consistent(chunk):
         return state
-    lrs = ev.split_log_lrs(chunk[0], chunk[2], chunk[1], chunk[3], ev.ERROR_ODDS.points)
+    min_requests, max_failures = policy.error_chunk
+    if requests < min_requests and events < max_failures:
+        return state
+    odds, weights = ev.ERROR_ODDS.points, policy.error_prior.log_weights
+    wealth = None
+    if policy.bets:
+        wealth = ev.bet(_error_log_wealth(state, policy), weights, state.error_log_e, chunk,
+                        odds, math.log(policy.error_threshold))  # fmt: skip
+    lrs = ev.split_log_lrs(chunk[0], chunk[2], chunk[1], chunk[3], odds)
     log_e = tuple(a + b for a, b in zip(state.error_log_e, lrs))
-    return replace(state, error_chunk=now, error_log_e=log_e)
+    return replace(state, error_chunk=now, error_log_e=log_e, error_log_wealth=wealth)
+
+
+def _error_log_wealth(state: EvidenceState, policy: JudgePolicy) -> float:
+    """The error evidence: the bet's wealth, or the mixture itself (no bet placed yet, or the
+    strict point, or a state saved before bets were kept)."""
+    if state.error_log_wealth is not None:
+        return state.error_log_wealth
+    return ev.mixture_log_e(policy.error_prior.log_weights, state.error_log_e)
 
 
 def _latency_counts(c: VersionStats, s: VersionStats, tau: float) -> Counts:
@@ -314,7 +334,7 @@ def _error_report(
     throttled: bool,
 ) -> tuple[str, bool, bool]:
     """The errors line, whether it means rollback, and whether non-inferiority is shown."""
-    log_e = ev.mixture_log_e(policy.error_prior.log_weights, state.error_log_e)
+    log_e = _error_log_wealth(state, policy)
     threshold = policy.error_threshold
     upper, lower = _bounds(now, policy.promote_alpha)
     bound = upper - lower
@@ -328,7 +348,7 @@ def _error_report(
     label = "errors+throttles" if throttled else "errors"
     head = (f"{names[0]} {label} {_pct(_rate(now[1], now[0]))} ({now[1]}/{now[0]}) vs "
             f"{names[1]} {_pct(_rate(now[3], now[2]))} ({now[3]}/{now[2]})")  # fmt: skip
-    if log_e >= math.log(threshold):
+    if log_e >= math.log(threshold) - TOLERANCE:  # a bet lands on the threshold exactly
         return f"{head}: rollback, {_evidence(log_e, threshold)}", True, False
     ni = bound < policy.error_margin
     level = f"{100 * (1 - policy.promote_alpha):g}%"

@@ -36,6 +36,9 @@ class JudgePolicy:
     run without a rollback, promote, shown or not, as CodeDeploy's canary does, with the
     judge still rolling back on evidence before then (and the regression prior leaning to the
     large regressions that can be shown in that time, ``evidence.ERROR_ODDS_TIMEBOXED``).
+    Minutes leave room for three or four failures, so at that point every one counts: the
+    error evidence is a bet of only what reaching the threshold needs (``evidence.bet``), on
+    chunks that wait for 30 requests or 3 failures (:attr:`error_chunk`).
     """
 
     alpha: float = 0.01
@@ -95,6 +98,22 @@ class JudgePolicy:
     def error_prior(self) -> ev.Mixture:
         """The prior on the error odds ratio: the time-boxed one when ``promote_after`` is set."""
         return ev.ERROR_ODDS if self.promote_after_s is None else ev.ERROR_ODDS_TIMEBOXED
+
+    @property
+    def bets(self) -> bool:
+        """Whether the error evidence is a capped bet on the mixture (the time-boxed point)."""
+        return self.promote_after_s is not None
+
+    @property
+    def error_chunk(self) -> tuple[int, int]:
+        """An error chunk closes at a look where it holds a failure and the first number of
+        requests, or the second number of failures.
+
+        The strict point closes it at every failure. The time-boxed one waits: a failure among
+        few requests says little about which version is to blame (it is worth at most N/n_c),
+        and with a look after every request most chunks would be small (bench/analysis_sim.py).
+        """
+        return (30, 3) if self.bets else (1, 1)
 
     @property
     def latency_threshold(self) -> float:
