@@ -107,6 +107,8 @@ def test_a_healthy_candidate_is_promoted(probe_stack):
     assert alias_traffic(probe_stack, "probe") == (version, None, 0.0)
     assert verdicts_of(probe_stack)[-1]["verdict"] == "promote"
     assert sum(n for (_, status), n in load.counts.items() if status >= 500) == 0
+    words = run(probe_stack, "history", "probe", "--limit", "1").stdout
+    assert words.startswith("analysis steps look every 0.2 s"), words  # the default, stated
 
 
 def test_a_candidate_1_5x_slower_at_p99_is_rolled_back(probe_stack):

@@ -60,7 +60,8 @@ def test_status_after_kill_9_says_the_process_is_gone_and_history_uses_one_vocab
     text = run(notes_stack, "history", function, "--limit", "1").stdout
     all_lines = text.splitlines()
     outcome = next(i for i, line in enumerate(all_lines) if line.startswith("  outcome:"))
-    lines = all_lines[outcome + 1:]  # after the look interval, the rollout's heading and outcome
+    assert "analysis steps look" not in text  # nothing was judged: no look interval to state
+    lines = all_lines[outcome + 1:]  # after the rollout's heading and outcome
     words = [re.sub(r"^\s+\d\d:\d\d:\d\d\s+(step \d+/\d+)?\s*", "", line) for line in lines]
     assert not [w for w in words if w.split(":")[0].split(" ")[0] in MACHINE_EVENTS], text
     assert not re.search(r"step=\d", text)  # no raw 0-based indexes

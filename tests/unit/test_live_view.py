@@ -69,3 +69,18 @@ def test_a_shared_reporter_is_what_commands_report_into():
     with live.shared(shared):
         assert live.reporter_for(plain=False, metrics=None, local=True) is shared
     assert live.reporter_for(plain=True, metrics=None, local=True) is not shared
+
+
+def test_a_time_boxed_analysis_says_it_decides_by_promote_after_not_max_wait():
+    """With `promote_after: 5m` the step ends by 300 s; max_wait (3600 s) is not the horizon."""
+    now = time.time()
+    for params, limit in (({"promote_after": "5m"}, 300), ({}, 3600)):
+        steps = steps_for({"strategy": "custom",
+                           "steps": [{"weight": 10}, {"analysis": params}, {"weight": 100}]})
+        state = dataclasses.replace(
+            RolloutState.new("r-1", "notes-get", "live", "1", "2", steps),
+            phase=Phase.PROGRESSING, step_index=1, traffic=Traffic("1", "2", 0.1),
+            step_started_at=now - 60)
+        fraction, words = live.wait_progress(state, now)
+        assert words == f"analysis, 60 s (decides by {limit} s at the latest)"
+        assert fraction == 60 / limit

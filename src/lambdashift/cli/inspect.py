@@ -13,6 +13,7 @@ from typing import Any
 from lambdashift.cli.common import add_json_argument, note, positive_int, print_json
 from lambdashift.cli.progress import clip, describe
 from lambdashift.cli.session import Session, add_target_arguments, open_session
+from lambdashift.core.strategy import AnalysisStep
 from lambdashift.errors import NotFoundError
 from lambdashift.model import Phase
 
@@ -183,7 +184,7 @@ def run_history(args: argparse.Namespace) -> int:
         return 0
     if not rollouts:
         print(f"{args.function}: no rollouts yet")
-    else:
+    elif any(isinstance(s, AnalysisStep) for r in rollouts for s in r.steps):
         print(f"analysis steps look {_looks(session)}, unless a step sets its interval")
     for r in rollouts:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at or r.updated_at or 0))

@@ -87,8 +87,10 @@ def wait_progress(state: RolloutState, now: float) -> tuple[float, str] | None:
         elapsed = now - started
         if elapsed < policy.min_duration_s:
             return elapsed / policy.min_duration_s, f"analysis, {elapsed:.0f} s of at least {policy.min_duration_s:.0f} s"
-        return (min(1.0, elapsed / policy.max_wait_s),
-                f"analysis, {elapsed:.0f} s (decides by {policy.max_wait_s:.0f} s at the latest)")
+        # promote_after decides by then (it is at most max_wait): the bar fills towards it
+        limit = policy.promote_after_s if policy.promote_after_s is not None else policy.max_wait_s
+        return (min(1.0, elapsed / limit),
+                f"analysis, {elapsed:.0f} s (decides by {limit:.0f} s at the latest)")
     return None
 
 
