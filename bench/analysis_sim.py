@@ -382,7 +382,7 @@ def run_judge(
             c = cum[:, close] - mark[:, close]
             if policy.bets:
                 err_log_w[close] = bet(err_log_w[close], policy.error_prior.log_weights,
-                                       err_log_e[close], c[0], c[1], c[2], c[3], err_thr)  # fmt: skip
+                                       err_log_e[close], *c, err_thr)  # fmt: skip
             err_log_e[close] += split_log_lrs(c[0], c[2], c[1], c[3], ev.ERROR_ODDS.points)
             if not policy.bets:
                 err_log_w[close] = mix(policy.error_prior.log_weights, err_log_e[close])
