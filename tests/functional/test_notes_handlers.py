@@ -691,6 +691,44 @@ def test_delete_is_204_then_404(v1: Api) -> None:
     assert v1("notes-list")[2]["items"] == []
 
 
+def test_a_delete_naming_the_current_version_removes_the_note(v1: Api) -> None:
+    note = create(v1)
+    assert v1("notes-delete", note_id=note["id"], headers={"if-match": '"1"'})[0] == 204
+    assert v1("notes-get", note_id=note["id"])[0] == 404
+    other = create(v1)
+    assert v1("notes-delete", note_id=other["id"], headers={"if-match": "*"})[0] == 204
+
+
+def test_a_stale_delete_is_409_and_the_update_it_missed_is_kept(v1: Api) -> None:
+    """A client read version 1, another updated the note: the first client's delete must not
+    throw that update away unseen."""
+    note = create(v1, "first")
+    assert v1("notes-update", note_id=note["id"], body={"title": "second"})[0] == 200
+    status, headers, payload = v1("notes-delete", note_id=note["id"], headers={"if-match": '"1"'})
+    assert status == 409 and payload["current_version"] == 2 and headers["ETag"] == '"2"'
+    assert "delete it again" in payload["message"]
+    got = v1("notes-get", note_id=note["id"])[2]
+    assert got["title"] == "second" and got["version"] == 2
+
+
+def test_a_delete_with_a_version_of_a_missing_or_old_note(v1: Api, table: Any) -> None:
+    """404 for a note that is gone (not 409); version 0 is a note stored before versions."""
+    note = create(v1)
+    assert v1("notes-delete", note_id=note["id"])[0] == 204
+    assert v1("notes-delete", note_id=note["id"], headers={"if-match": '"1"'})[0] == 404
+    old = create(v1)
+    table.update_item(Key={"id": old["id"]}, UpdateExpression="REMOVE version")
+    assert v1("notes-delete", note_id=old["id"], headers={"if-match": '"1"'})[0] == 409
+    assert v1("notes-delete", note_id=old["id"], headers={"if-match": '"0"'})[0] == 204
+
+
+def test_a_delete_with_a_bad_if_match_is_400_and_deletes_nothing(v1: Api) -> None:
+    note = create(v1)
+    status, _, payload = v1("notes-delete", note_id=note["id"], headers={"if-match": 'W/"1"'})
+    assert status == 400 and "If-Match must be a note version" in payload["message"]
+    assert v1("notes-get", note_id=note["id"])[0] == 200
+
+
 def test_backfill_lists_notes_written_without_list_keys(v2: Api, table: Any) -> None:
     """Notes from before the list index (the article's code) appear after the backfill."""
     spec = importlib.util.spec_from_file_location(

@@ -453,6 +453,44 @@ def etag(version: int) -> dict[str, str]:
     return {"ETag": f'"{version}"'}
 
 
+def version_condition(expected: int | None, names: dict[str, str],
+                      values: dict[str, Any]) -> str:
+    """The write's ConditionExpression: the note exists and, if named, is at ``expected``.
+
+    Adds what it uses to ``names`` and ``values``. A note stored before versions existed has
+    no version attribute: version 0.
+    """
+    condition = "attribute_exists(#id)"
+    names["#id"] = "id"
+    if expected is None:
+        return condition
+    names["#version"] = VERSION_ATTRIBUTE
+    if expected == 0:
+        return condition + " AND attribute_not_exists(#version)"
+    values[":expected"] = expected
+    return condition + " AND #version = :expected"
+
+
+def missing_or_changed(note_id: str, expected: int | None,
+                       current: Mapping[str, Any] | None, action: str) -> HttpError:
+    """404 if the note is gone, else 409: it changed since the version the client read.
+
+    ``current`` is the item DynamoDB returned with the failed condition, in its wire format
+    (``{"version": {"N": "4"}, ...}``): the resource API does not convert errors.
+    """
+    if expected is None or not current:
+        return HttpError(404, f"note {note_id} not found")
+    raw = (current.get(VERSION_ATTRIBUTE) or {}).get("N")
+    version = int(raw) if raw is not None else 0
+    return HttpError(
+        409,
+        f"note {note_id} is at version {version}, not {expected}: it changed since you read "
+        f"it; read it again and {action}",
+        headers=etag(version),
+        details={"current_version": version},
+    )
+
+
 def expected_version(event: Mapping[str, Any], body: dict[str, Any]) -> int | None:
     """The version an update was based on, or None for an unconditional update.
 

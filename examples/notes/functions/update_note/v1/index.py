@@ -30,15 +30,10 @@ def handler(event: dict[str, Any], context: Any) -> notes.Response:
     if not fields:
         raise notes.HttpError(400, "nothing to update: give title and/or content")
     changes = {**fields, "updated_at": notes.utc_now()}
-    names = {"#id": "id", "#version": notes.VERSION_ATTRIBUTE, **{f"#{n}": n for n in changes}}
+    names = {"#version": notes.VERSION_ATTRIBUTE, **{f"#{n}": n for n in changes}}
     values: dict[str, Any] = {f":{name}": value for name, value in changes.items()}
     values[":one"] = 1
-    condition = "attribute_exists(#id)"
-    if expected == 0:  # a note stored before versions existed has no version attribute
-        condition += " AND attribute_not_exists(#version)"
-    elif expected is not None:
-        condition += " AND #version = :expected"
-        values[":expected"] = expected
+    condition = notes.version_condition(expected, names, values)
     try:
         result = notes.table().update_item(
             Key={"id": note_id},
@@ -55,25 +50,8 @@ def handler(event: dict[str, Any], context: Any) -> notes.Response:
     except ClientError as exc:
         if not notes.is_condition_failure(exc):
             raise
-        raise _why_not(note_id, expected, exc.response.get("Item")) from None
+        raise notes.missing_or_changed(note_id, expected, exc.response.get("Item"),
+                                       "re-apply your change") from None
     note = notes.public_note(result["Attributes"])
     return notes.Response(200, note, notes.etag(note[notes.VERSION_ATTRIBUTE]))
 
-
-def _why_not(note_id: str, expected: int | None, current: dict[str, Any] | None) -> notes.HttpError:
-    """404 if the note is gone, else 409: it changed since the version the client read.
-
-    ``current`` is the item DynamoDB returned with the failure, in its wire format
-    (``{"version": {"N": "4"}, ...}``): the resource API does not convert errors.
-    """
-    if expected is None or not current:
-        return notes.HttpError(404, f"note {note_id} not found")
-    raw = (current.get(notes.VERSION_ATTRIBUTE) or {}).get("N")
-    version = int(raw) if raw is not None else 0
-    return notes.HttpError(
-        409,
-        f"note {note_id} is at version {version}, not {expected}: it changed since you read "
-        "it; read it again and re-apply your change",
-        headers=notes.etag(version),
-        details={"current_version": version},
-    )
