@@ -164,13 +164,15 @@ def bet(log_w, log_weights, log_e, nc, xc, ns, xs, log_thr) -> np.ndarray:
     top = log_r[rows, hi - lo]
     reach = np.where(log_r >= need[:, None], log_r, np.inf).min(axis=1)
     kappa = np.ones(len(nc))
+    def log_expm1(x):  # noqa: ANN001, ANN202 - evidence._log_expm1
+        return x + np.log(-np.expm1(-x))
+
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         one = (need > 0) & (top >= need)
-        kappa[one] = np.minimum(1.0, np.expm1(need[one] + 1e-12) / np.expm1(reach[one]))
+        kappa[one] = np.minimum(1.0, np.exp(log_expm1(need[one] + 1e-12) - log_expm1(reach[one])))
         plan = (need > 0) & (top < need) & (top > 0)
-        steps = np.ceil(need[plan] / top[plan] - 1e-9)
-        kappa[plan] = np.minimum(1.0, (np.exp(need[plan] / steps) * ev.BET_SLACK - 1)
-                                 / np.expm1(top[plan]))  # fmt: skip
+        aim = need[plan] / np.ceil(need[plan] / top[plan] - 1e-9) + math.log(ev.BET_SLACK)
+        kappa[plan] = np.minimum(1.0, np.exp(log_expm1(aim) - log_expm1(top[plan])))
         got = log_r[rows, xc - lo]
         part = np.logaddexp(np.log1p(-np.minimum(kappa, 1.0 - 1e-300)), np.log(kappa) + got)
     out[live] = lw + np.where(kappa >= 1.0, got, part)

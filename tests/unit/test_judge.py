@@ -284,6 +284,17 @@ def test_a_bet_lands_on_the_threshold_and_keeps_more_when_the_stable_failed() ->
     assert math.exp(stable) > 2.5 * math.exp(mixture_after_stable)
 
 
+def test_a_bet_on_an_overwhelming_chunk_neither_overflows_nor_stops_short() -> None:
+    """1,000 candidate failures among 10,000 requests (e^3000 at ω = ∞): still a rollback; and a
+    wealth far below 1 (a long healthy run) bets without overflow."""
+    weights, odds = ev.ERROR_ODDS_TIMEBOXED.log_weights, ev.ERROR_ODDS.points
+    thr = math.log(111.0)
+    zero = [0.0] * len(odds)
+    assert ev.bet(0.0, weights, zero, (1000, 1000, 9000, 0), odds, thr) >= thr
+    low = ev.bet(-2000.0, weights, zero, (17, 1, 153, 0), odds, thr)
+    assert -2000.0 < low < -1990.0
+
+
 def test_far_from_the_threshold_a_bet_is_spread_over_the_failures_it_needs() -> None:
     """After one candidate failure (evidence ~7), two more are needed whatever the bet: the
     bet aims at √(111/7) (times the slack) rather than the mixture's full ~7, and so keeps

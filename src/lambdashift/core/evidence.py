@@ -193,10 +193,11 @@ def bet(
         kappa = 1.0
     elif log_r[-1] >= need:  # R grows with x: the least outcome that reaches the threshold
         reach = min(r for r in log_r if r >= need)
-        kappa = min(1.0, math.expm1(need + 1e-12) / math.expm1(reach))
+        kappa = min(1.0, math.exp(_log_expm1(need + 1e-12) - _log_expm1(reach)))
     elif log_r[-1] > 0:
         steps = math.ceil(need / log_r[-1] - 1e-9)
-        kappa = min(1.0, (math.exp(need / steps) * BET_SLACK - 1) / math.expm1(log_r[-1]))
+        aim = need / steps + math.log(BET_SLACK)
+        kappa = min(1.0, math.exp(_log_expm1(aim) - _log_expm1(log_r[-1])))
     else:
         kappa = 1.0
     got = log_r[x - lo]
@@ -205,6 +206,11 @@ def bet(
     if got == -INF:
         return log_wealth + math.log1p(-kappa)
     return log_wealth + logsumexp([math.log1p(-kappa), math.log(kappa) + got])
+
+
+def _log_expm1(x: float) -> float:
+    """ln(eˣ − 1) for x > 0, without overflow for large x."""
+    return x + math.log(-math.expm1(-x))
 
 
 def mixture_log_e(log_weights: Sequence[float], log_values: Sequence[float]) -> float:
