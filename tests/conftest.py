@@ -132,9 +132,14 @@ def _whole_suite(config: pytest.Config) -> bool:
     return bool(paths) and paths <= {TESTS_DIR, TESTS_DIR.parent}
 
 
+def _xdist_worker(config: pytest.Config) -> bool:
+    """True in a pytest-xdist worker: the controller alone starts the log and writes the report."""
+    return hasattr(config, "workerinput")
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """A whole run starts a fresh log, so RELIABILITY.md says what this run tried."""
-    if _whole_suite(session.config):
+    if _whole_suite(session.config) and not _xdist_worker(session.config):
         log = reliability_log.log_path()
         try:
             log.unlink(missing_ok=True)
@@ -144,7 +149,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Write RELIABILITY.md when the whole suite ran to its end and left records."""
-    if not _whole_suite(session.config) or session.shouldstop or session.shouldfail:
+    if (not _whole_suite(session.config) or _xdist_worker(session.config)
+            or session.shouldstop or session.shouldfail):
         return
     if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         return
