@@ -78,20 +78,14 @@ class LogFactorial:
 LF = LogFactorial()
 
 
-def split_log_lrs(nc, ns, x, y, odds) -> np.ndarray:
-    """Vectorised ``evidence.split_log_lrs``: rows are chunks, columns odds ratios."""
-    m = len(nc)
-    out = np.zeros((m, len(odds)))
-    if m == 0:
-        return out
-    f = x + y
+def _lr_grid(nc, ns, f, odds) -> tuple[np.ndarray, ...]:
+    """Per chunk (all with ``lo < hi``), ``ln LR(ω)`` for every split ``x`` in ``lo..hi``.
+
+    Returns ``lo``, ``valid`` (rows × width: ``lo + j ≤ hi``) and the ratios (rows × width ×
+    odds); ``E₀[ω^X]`` is worked out once per chunk and ω, as in ``evidence._lr_table``.
+    """
     n = nc + ns
-    lo = np.maximum(0, f - ns)
-    hi = np.minimum(f, nc)
-    live = lo < hi
-    if not live.any():
-        return out
-    nc, ns, x, f, n, lo, hi = (a[live] for a in (nc, ns, x, f, n, lo, hi))
+    lo, hi = np.maximum(0, f - ns), np.minimum(f, nc)
     width = int((hi - lo).max()) + 1
     k = lo[:, None] + np.arange(width)[None, :]
     valid = k <= hi[:, None]
@@ -101,17 +95,27 @@ def split_log_lrs(nc, ns, x, y, odds) -> np.ndarray:
         - LF(k) - LF(nc[:, None] - k) - LF(f[:, None] - k) - LF(ns[:, None] - f[:, None] + k)
     )  # fmt: skip
     log_pmf = np.where(valid, log_pmf, -np.inf)
-    res = np.empty((len(nc), len(odds)))
+    lr = np.empty((len(nc), width, len(odds)))
     for j, omega in enumerate(odds):
         if omega == math.inf:
             top = log_pmf[np.arange(len(nc)), hi - lo]
-            res[:, j] = np.where(x == hi, -top, -np.inf)
+            lr[:, :, j] = np.where(k == hi[:, None], -top[:, None], -np.inf)
             continue
         theta = math.log(omega)
         a = log_pmf + k * theta
         peak = a.max(axis=1)
-        res[:, j] = x * theta - (peak + np.log(np.exp(a - peak[:, None]).sum(axis=1)))
-    out[live] = res
+        lr[:, :, j] = k * theta - (peak + np.log(np.exp(a - peak[:, None]).sum(axis=1)))[:, None]
+    return lo, valid, lr
+
+
+def split_log_lrs(nc, ns, x, y, odds) -> np.ndarray:
+    """Vectorised ``evidence.split_log_lrs``: rows are chunks, columns odds ratios."""
+    out = np.zeros((len(nc), len(odds)))
+    f = x + y
+    live = np.maximum(0, f - ns) < np.minimum(f, nc)
+    if live.any():
+        lo, _, lr = _lr_grid(nc[live], ns[live], f[live], odds)
+        out[live] = lr[np.arange(len(lo)), x[live] - lo]
     return out
 
 
@@ -121,62 +125,57 @@ def mix(log_weights, log_e: np.ndarray) -> np.ndarray:
     return peak + np.log(np.exp(a - peak[:, None]).sum(axis=1))
 
 
-def bet(log_w, log_weights, log_e, nc, xc, ns, xs, log_thr) -> np.ndarray:
-    """Vectorised ``evidence.bet``: each row's log wealth after its chunk."""
-    out = np.array(log_w, dtype=float)
-    f = xc + xs
-    lo, hi = np.maximum(0, f - ns), np.minimum(f, nc)
-    live = lo < hi
-    if not live.any():
-        return out
-    nc, ns, xc, f, lo, hi = (a[live] for a in (nc, ns, xc, f, lo, hi))
-    lw, le = out[live], log_e[live]
-    n = nc + ns
-    width = int((hi - lo).max()) + 1
-    k = lo[:, None] + np.arange(width)[None, :]
-    valid = k <= hi[:, None]
-    k = np.where(valid, k, lo[:, None])
-    log_pmf = (
-        (LF(nc) + LF(ns) - LF(n) + LF(f) + LF(n - f))[:, None]
-        - LF(k) - LF(nc[:, None] - k) - LF(f[:, None] - k) - LF(ns[:, None] - f[:, None] + k)
-    )  # fmt: skip
-    log_pmf = np.where(valid, log_pmf, -np.inf)
-    rows = np.arange(len(nc))
-    post = np.asarray(log_weights)[None, :] + le
-    post = post - mix(np.zeros(post.shape[1]), post)[:, None]
+def _log_expm1(x: np.ndarray) -> np.ndarray:
+    """Vectorised ``evidence._log_expm1``."""
+    return x + np.log(-np.expm1(-x))
+
+
+def bet(log_w, log_weights, log_e, nc, xc, ns, xs, log_thr) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised ``evidence.bet``: each row's log wealth after its chunk, and its log ratios."""
     odds = ev.ERROR_ODDS.points
-    lr = np.empty((len(nc), width, len(odds)))
-    for j, omega in enumerate(odds):
-        if omega == math.inf:
-            top = log_pmf[rows, hi - lo]
-            lr[:, :, j] = np.where(k == hi[:, None], -top[:, None], -np.inf)
-            continue
-        theta = math.log(omega)
-        a = log_pmf + k * theta
-        peak = a.max(axis=1)
-        lr[:, :, j] = k * theta - (peak + np.log(np.exp(a - peak[:, None]).sum(axis=1)))[:, None]
+    out, lrs = np.array(log_w, dtype=float), np.zeros((len(nc), len(odds)))
+    f = xc + xs
+    live = np.maximum(0, f - ns) < np.minimum(f, nc)
+    if not live.any():
+        return out, lrs
+    lo, valid, lr = _lr_grid(nc[live], ns[live], f[live], odds)
+    rows, x = np.arange(len(lo)), xc[live] - lo
+    lw = out[live]
+    post = np.asarray(log_weights)[None, :] + log_e[live]
+    post = post - mix(np.zeros(post.shape[1]), post)[:, None]
     a = post[:, None, :] + lr
     peak = a.max(axis=2)
     with np.errstate(invalid="ignore"):
         log_r = peak + np.log(np.exp(a - np.where(np.isfinite(peak), peak, 0)[:, :, None]).sum(2))
     log_r = np.where(valid, log_r, -np.inf)
     need = log_thr - lw
-    top = log_r[rows, hi - lo]
+    top = log_r.max(axis=1)  # R grows with x: its value at hi
     reach = np.where(log_r >= need[:, None], log_r, np.inf).min(axis=1)
-    kappa = np.ones(len(nc))
-    def log_expm1(x):  # noqa: ANN001, ANN202 - evidence._log_expm1
-        return x + np.log(-np.expm1(-x))
-
+    kappa = np.ones(len(lo))
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         one = (need > 0) & (top >= need)
-        kappa[one] = np.minimum(1.0, np.exp(log_expm1(need[one] + 1e-12) - log_expm1(reach[one])))
+        kappa[one] = np.minimum(1.0, np.exp(_log_expm1(need[one] + 1e-12)
+                                            - _log_expm1(reach[one])))  # fmt: skip
         plan = (need > 0) & (top < need) & (top > 0)
         aim = need[plan] / np.ceil(need[plan] / top[plan] - 1e-9) + math.log(ev.BET_SLACK)
-        kappa[plan] = np.minimum(1.0, np.exp(log_expm1(aim) - log_expm1(top[plan])))
-        got = log_r[rows, xc - lo]
+        kappa[plan] = np.minimum(1.0, np.exp(_log_expm1(aim) - _log_expm1(top[plan])))
+        got = log_r[rows, x]
         part = np.logaddexp(np.log1p(-np.minimum(kappa, 1.0 - 1e-300)), np.log(kappa) + got)
     out[live] = lw + np.where(kappa >= 1.0, got, part)
-    return out
+    lrs[live] = lr[rows, x]
+    return out, lrs
+
+
+def weigh_error_chunks(log_w, log_e, c, policy: jd.JudgePolicy,  # noqa: ANN001, ANN201
+                       log_thr: float):
+    """Closed error chunks ``c`` (4 × rows): each row's error evidence and log e-values after
+    them, as ``judge._update_errors``: the time-boxed bet, or the strict point's mixture."""
+    weights = policy.error_prior.log_weights
+    if policy.bets:
+        log_w, lrs = bet(log_w, weights, log_e, c[0], c[1], c[2], c[3], log_thr)
+        return log_w, log_e + lrs
+    log_e = log_e + split_log_lrs(c[0], c[2], c[1], c[3], ev.ERROR_ODDS.points)
+    return mix(weights, log_e), log_e
 
 
 def error_chunks_close(chunk: np.ndarray, policy: jd.JudgePolicy) -> np.ndarray:
@@ -381,13 +380,8 @@ def run_judge(
         chunk = cum[:, live] - mark[:, live]
         close = live[error_chunks_close(chunk, policy)]
         if close.size:
-            c = cum[:, close] - mark[:, close]
-            if policy.bets:
-                err_log_w[close] = bet(err_log_w[close], policy.error_prior.log_weights,
-                                       err_log_e[close], *c, err_thr)  # fmt: skip
-            err_log_e[close] += split_log_lrs(c[0], c[2], c[1], c[3], ev.ERROR_ODDS.points)
-            if not policy.bets:
-                err_log_w[close] = mix(policy.error_prior.log_weights, err_log_e[close])
+            err_log_w[close], err_log_e[close] = weigh_error_chunks(
+                err_log_w[close], err_log_e[close], cum[:, close] - mark[:, close], policy, err_thr)
             mark[:, close] = cum[:, close]
         # latency: fix τ from the stable's warm samples, then chunks of ≥ 10 per version
         frozen = ~np.isnan(tau[live])
@@ -526,10 +520,9 @@ def run_per_request(sc: Scenario, rollouts: int, rng: np.random.Generator,
     fail = WEIGHT * sc.p1 + (1 - WEIGHT) * P0  # a request fails
     to_cand = WEIGHT * sc.p1 / fail  # a failed request is the candidate's
     ok_cand = WEIGHT * (1 - sc.p1) / (1 - fail)  # a successful one is the candidate's
-    odds, weights = ev.ERROR_ODDS.points, policy.error_prior.log_weights
     thr = math.log(policy.error_threshold)
     size = policy.error_chunk[0]
-    log_e = np.zeros((rollouts, len(odds)))
+    log_e = np.zeros((rollouts, len(ev.ERROR_ODDS.points)))
     log_w = np.zeros(rollouts)
     chunk = np.zeros((4, rollouts), dtype=np.int64)  # cand requests, failures, stable, failures
     t, served = np.zeros(rollouts), np.zeros(rollouts, dtype=np.int64)
@@ -557,12 +550,8 @@ def run_per_request(sc: Scenario, rollouts: int, rng: np.random.Generator,
         close = live[error_chunks_close(chunk[:, live], policy)]
         if close.size == 0:
             continue
-        c = chunk[:, close]
-        if policy.bets:
-            log_w[close] = bet(log_w[close], weights, log_e[close], c[0], c[1], c[2], c[3], thr)
-        log_e[close] += split_log_lrs(c[0], c[2], c[1], c[3], odds)
-        if not policy.bets:
-            log_w[close] = mix(weights, log_e[close])
+        log_w[close], log_e[close] = weigh_error_chunks(log_w[close], log_e[close],
+                                                        chunk[:, close], policy, thr)
         chunk[:, close] = 0
         hit = close[log_w[close] >= thr - jd.TOLERANCE]
         decision[hit], when[hit] = ROLLBACK, t[hit]

@@ -261,7 +261,7 @@ def test_a_bet_is_a_fair_bet_when_the_candidate_is_healthy(log_wealth, chunk) ->
     mean = sum(
         _null_pmf(cand_n, stable_n, events, x)
         * math.exp(ev.bet(log_wealth, weights, log_e, (cand_n, x, stable_n, events - x),
-                          ev.ERROR_ODDS.points, thr))  # fmt: skip
+                          ev.ERROR_ODDS.points, thr)[0])  # fmt: skip
         for x in range(lo, hi + 1)
     )
     assert mean == pytest.approx(math.exp(log_wealth), rel=1e-9)
@@ -276,8 +276,8 @@ def test_a_bet_lands_on_the_threshold_and_keeps_more_when_the_stable_failed() ->
     two = ev.split_log_lrs(17, 153, 1, 0, odds)  # two candidate failures so far, 10% share
     log_e = [2 * a for a in two]
     full = ev.mixture_log_e(weights, log_e)
-    cand = ev.bet(full, weights, log_e, (17, 1, 153, 0), odds, thr)
-    stable = ev.bet(full, weights, log_e, (17, 0, 153, 1), odds, thr)
+    cand = ev.bet(full, weights, log_e, (17, 1, 153, 0), odds, thr)[0]
+    stable = ev.bet(full, weights, log_e, (17, 0, 153, 1), odds, thr)[0]
     mixture_after_stable = ev.mixture_log_e(
         weights, [a + b for a, b in zip(log_e, ev.split_log_lrs(17, 153, 0, 1, odds))])
     assert cand == pytest.approx(thr, abs=1e-9)
@@ -290,8 +290,8 @@ def test_a_bet_on_an_overwhelming_chunk_neither_overflows_nor_stops_short() -> N
     weights, odds = ev.ERROR_ODDS_TIMEBOXED.log_weights, ev.ERROR_ODDS.points
     thr = math.log(111.0)
     zero = [0.0] * len(odds)
-    assert ev.bet(0.0, weights, zero, (1000, 1000, 9000, 0), odds, thr) >= thr
-    low = ev.bet(-2000.0, weights, zero, (17, 1, 153, 0), odds, thr)
+    assert ev.bet(0.0, weights, zero, (1000, 1000, 9000, 0), odds, thr)[0] >= thr
+    low = ev.bet(-2000.0, weights, zero, (17, 1, 153, 0), odds, thr)[0]
     assert -2000.0 < low < -1990.0
 
 
@@ -302,10 +302,10 @@ def test_far_from_the_threshold_a_bet_is_spread_over_the_failures_it_needs() -> 
     weights, odds = ev.ERROR_ODDS_TIMEBOXED.log_weights, ev.ERROR_ODDS.points
     thr = math.log(111.0)
     one = list(ev.split_log_lrs(17, 153, 1, 0, odds))
-    start = ev.bet(0.0, weights, [0.0] * len(odds), (17, 1, 153, 0), odds, thr)
+    start = ev.bet(0.0, weights, [0.0] * len(odds), (17, 1, 153, 0), odds, thr)[0]
     assert math.exp(start) <= math.exp(ev.mixture_log_e(weights, one)) + 1e-9
-    cand = ev.bet(start, weights, one, (17, 1, 153, 0), odds, thr)
-    stable = ev.bet(start, weights, one, (17, 0, 153, 1), odds, thr)
+    cand = ev.bet(start, weights, one, (17, 1, 153, 0), odds, thr)[0]
+    stable = ev.bet(start, weights, one, (17, 0, 153, 1), odds, thr)[0]
     aim = math.sqrt(111.0 / math.exp(start)) * ev.BET_SLACK
     assert math.exp(cand - start) == pytest.approx(aim, rel=1e-9)
     after = [a + b for a, b in zip(one, ev.split_log_lrs(17, 153, 0, 1, odds))]

@@ -125,7 +125,6 @@ def split_log_lrs(
     the limit where every event lands on the candidate while it has requests left. A chunk
     where the split cannot vary (no events, or one version absent) carries no evidence.
     """
-    n = cand_n + stable_n
     events = cand_events + stable_events
     lo, hi = max(0, events - stable_n), min(events, cand_n)
     if not (0 <= cand_events <= cand_n and 0 <= stable_events <= stable_n):
@@ -167,8 +166,9 @@ def bet(
     chunk: tuple[int, int, int, int],
     odds: Sequence[float],
     log_threshold: float,
-) -> float:
-    """The log wealth after one chunk: a bet on the mixture's next step, no bigger than needed.
+) -> tuple[float, tuple[float, ...]]:
+    """The log wealth after one chunk — a bet on the mixture's next step, no bigger than
+    needed — and the chunk's log ratios per ω (:func:`split_log_lrs`), to add to ``log_e``.
 
     ``chunk`` is ``(candidate requests, candidate events, stable requests, stable events)``;
     ``log_e`` the per-ω log e-values before it, so ``log_weights + log_e`` is the posterior on
@@ -183,7 +183,7 @@ def bet(
     events = x + y
     lo, hi = max(0, events - n_s), min(events, n_c)
     if lo == hi:
-        return log_wealth
+        return log_wealth, tuple(0.0 for _ in odds)
     need = log_threshold - log_wealth  # ln of the factor still needed
     table = _lr_table(n_c, n_s, events, odds)
     post = [w + e for w, e in zip(log_weights, log_e)]
@@ -200,12 +200,12 @@ def bet(
         kappa = min(1.0, math.exp(_log_expm1(aim) - _log_expm1(log_r[-1])))
     else:
         kappa = 1.0
-    got = log_r[x - lo]
+    got, lrs = log_r[x - lo], tuple(table(x))
     if kappa >= 1.0:
-        return log_wealth + got
+        return log_wealth + got, lrs
     if got == -INF:
-        return log_wealth + math.log1p(-kappa)
-    return log_wealth + logsumexp([math.log1p(-kappa), math.log(kappa) + got])
+        return log_wealth + math.log1p(-kappa), lrs
+    return log_wealth + logsumexp([math.log1p(-kappa), math.log(kappa) + got]), lrs
 
 
 def _log_expm1(x: float) -> float:

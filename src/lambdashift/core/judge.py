@@ -242,12 +242,12 @@ def _update_errors(state: EvidenceState, now: Counts, policy: JudgePolicy) -> Ev
     min_requests, max_failures = policy.error_chunk
     if requests < min_requests and events < max_failures:
         return state
-    odds, weights = ev.ERROR_ODDS.points, policy.error_prior.log_weights
-    wealth = None
+    odds = ev.ERROR_ODDS.points
     if policy.bets:
-        wealth = ev.bet(_error_log_wealth(state, policy), weights, state.error_log_e, chunk,
-                        odds, math.log(policy.error_threshold))  # fmt: skip
-    lrs = ev.split_log_lrs(chunk[0], chunk[2], chunk[1], chunk[3], odds)
+        wealth, lrs = ev.bet(_error_log_wealth(state, policy), policy.error_prior.log_weights,
+                             state.error_log_e, chunk, odds, math.log(policy.error_threshold))
+    else:
+        wealth, lrs = None, ev.split_log_lrs(chunk[0], chunk[2], chunk[1], chunk[3], odds)
     log_e = tuple(a + b for a, b in zip(state.error_log_e, lrs))
     return replace(state, error_chunk=now, error_log_e=log_e, error_log_wealth=wealth)
 
