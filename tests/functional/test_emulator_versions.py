@@ -221,9 +221,9 @@ def test_list_functions_paginates_with_markers(client, make_function, fn_name):
 
 def test_list_functions_all_versions(client, make_function, fn_name):
     make_function(publish=True)
-    out = [f for f in client.list_functions(FunctionVersion="ALL", MaxItems=50)["Functions"]
-           if f["FunctionName"] == fn_name]
-    assert out or client.list_functions(FunctionVersion="ALL").get("NextMarker")
+    pages = client.get_paginator("list_functions").paginate(FunctionVersion="ALL")
+    out = [f["Version"] for page in pages for f in page["Functions"] if f["FunctionName"] == fn_name]
+    assert sorted(out) == ["$LATEST", "1"]
 
 
 def test_list_versions_by_function_paginates(client, make_function, fn_name):
