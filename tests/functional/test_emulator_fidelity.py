@@ -230,3 +230,144 @@ def test_policies_cannot_be_added_to_latest_or_a_missing_alias(client, make_func
     with pytest.raises(ClientError) as exc:
         grant(client, fn_name, qualifier="live")
     assert error_of(exc)[:2] == ("ResourceNotFoundException", 404)
+
+
+# -- tags: the calls Terraform makes for every tag change (issue 21) ----------------------
+
+
+def test_tag_resource_and_untag_resource_change_a_functions_tags(client, make_function, fn_name):
+    make_function()
+    client.tag_resource(Resource=ARN + fn_name, Tags={"team": "notes", "env": "dev"})
+    client.tag_resource(Resource=ARN + fn_name, Tags={"env": "prod"})
+    assert client.list_tags(Resource=ARN + fn_name)["Tags"] == {"team": "notes", "env": "prod"}
+    client.untag_resource(Resource=ARN + fn_name, TagKeys=["team", "not-there"])
+    assert client.list_tags(Resource=ARN + fn_name)["Tags"] == {"env": "prod"}
+    assert client.get_function(FunctionName=fn_name)["Tags"] == {"env": "prod"}
+
+
+@pytest.mark.parametrize("call", ["list_tags", "tag_resource", "untag_resource"])
+@pytest.mark.parametrize("qualifier", ["live", "1", "$LATEST"])
+def test_tags_on_function_aliases_and_versions_are_not_supported(client, make_function, fn_name,
+                                                                  call, qualifier):
+    make_function(publish=True)
+    client.create_alias(FunctionName=fn_name, Name="live", FunctionVersion="1")
+    extra = {"tag_resource": {"Tags": {"a": "b"}}, "untag_resource": {"TagKeys": ["a"]}}.get(call, {})
+    with pytest.raises(ClientError) as exc:
+        getattr(client, call)(Resource=f"{ARN}{fn_name}:{qualifier}", **extra)
+    assert error_of(exc) == ("InvalidParameterValueException", 400,
+                             "Tags on function aliases and versions are not supported. "
+                             "Please specify a function ARN.")
+
+
+def test_tags_of_a_qualified_arn_are_refused_before_the_function_is_looked_up(client):
+    with pytest.raises(ClientError) as exc:
+        client.list_tags(Resource=f"{ARN}no-such-function:live")
+    assert error_of(exc)[:2] == ("InvalidParameterValueException", 400)
+
+
+@pytest.mark.parametrize("resource", ["not-an-arn", "arn:aws:lambda:us-east-1:000000000000:layer:x",
+                                      "arn:aws:s3:::bucket"])
+def test_tags_of_a_malformed_arn_are_a_validation_exception(client, resource):
+    with pytest.raises(ClientError) as exc:
+        client.list_tags(Resource=resource)
+    code, status, message = error_of(exc)
+    assert (code, status) == ("ValidationException", 400)
+    assert message.startswith(f"1 validation error detected: Value '{resource}' at 'resource' "
+                              "failed to satisfy constraint: Member must satisfy regular expression")
+
+
+def test_tags_of_an_unknown_function_are_resource_not_found(client):
+    with pytest.raises(ClientError) as exc:
+        client.tag_resource(Resource=ARN + "no-such-function", Tags={"a": "b"})
+    assert error_of(exc) == ("ResourceNotFoundException", 404,
+                             f"Function not found: {ARN}no-such-function")
+
+
+def test_a_function_has_at_most_50_tags(client, make_function, fn_name):
+    make_function()
+    client.tag_resource(Resource=ARN + fn_name, Tags={f"k{i}": "v" for i in range(50)})
+    with pytest.raises(ClientError) as exc:
+        client.tag_resource(Resource=ARN + fn_name, Tags={"one-more": "v"})
+    assert error_of(exc)[:2] == ("InvalidParameterValueException", 400)
+    assert len(client.list_tags(Resource=ARN + fn_name)["Tags"]) == 50
+
+
+# -- regions: a function ARN of another region never reaches this one ---------------------
+
+
+@pytest.mark.parametrize("call", ["get_function", "invoke", "get_function_configuration",
+                                  "list_aliases", "publish_version"])
+def test_functions_from_another_region_are_not_reachable_in_this_region(client, make_function,
+                                                                        fn_name, call):
+    make_function(publish=True)
+    other = f"arn:aws:lambda:eu-central-1:000000000000:function:{fn_name}"
+    with pytest.raises(ClientError) as exc:
+        getattr(client, call)(FunctionName=other)
+    assert error_of(exc) == ("ResourceNotFoundException", 404,
+                             "Functions from 'eu-central-1' are not reachable in this region "
+                             "('us-east-1')")
+
+
+def test_list_tags_of_another_regions_function_is_not_reachable(client, make_function, fn_name):
+    make_function()
+    with pytest.raises(ClientError) as exc:
+        client.list_tags(Resource=f"arn:aws:lambda:eu-central-1:000000000000:function:{fn_name}")
+    assert error_of(exc)[:2] == ("ResourceNotFoundException", 404)
+    assert "not reachable in this region" in error_of(exc)[2]
+
+
+def test_a_function_of_this_region_by_full_arn_is_reachable(client, make_function, fn_name):
+    make_function()
+    assert client.get_function(FunctionName=ARN + fn_name)["Configuration"]["FunctionName"] == fn_name
+
+
+# -- DeleteFunction of a version that is not there succeeds (retries, pruning) ------------
+
+
+def test_delete_function_of_a_missing_version_succeeds(client, make_function, fn_name):
+    make_function(publish=True)
+    client.delete_function(FunctionName=fn_name, Qualifier="7")
+    client.delete_function(FunctionName=fn_name, Qualifier="1")
+    client.delete_function(FunctionName=fn_name, Qualifier="1")  # a retry after a lost answer
+    versions = [v["Version"] for v in client.list_versions_by_function(FunctionName=fn_name)["Versions"]]
+    assert versions == ["$LATEST"]
+
+
+def test_delete_function_of_a_missing_version_of_a_missing_function_is_not_found(client):
+    with pytest.raises(ClientError) as exc:
+        client.delete_function(FunctionName="no-such-function", Qualifier="1")
+    assert error_of(exc)[:2] == ("ResourceNotFoundException", 404)
+
+
+# -- PublishVersion renews $LATEST's RevisionId ------------------------------------------
+
+
+def test_publish_version_gives_latest_a_new_revision_id(client, make_function, fn_name):
+    make_function()
+    before = client.get_function_configuration(FunctionName=fn_name)["RevisionId"]
+    client.publish_version(FunctionName=fn_name)
+    after = client.get_function_configuration(FunctionName=fn_name)["RevisionId"]
+    assert after != before
+    with pytest.raises(ClientError) as exc:
+        client.update_function_configuration(FunctionName=fn_name, Description="x", RevisionId=before)
+    assert error_of(exc)[:2] == ("PreconditionFailedException", 412)
+    client.update_function_configuration(FunctionName=fn_name, Description="x", RevisionId=after)
+
+
+# -- messages as AWS words them -----------------------------------------------------------
+
+
+def test_create_alias_on_an_unknown_function_names_the_version_arn(client):
+    with pytest.raises(ClientError) as exc:
+        client.create_alias(FunctionName="no-such-function", Name="live", FunctionVersion="1")
+    assert error_of(exc) == ("ResourceNotFoundException", 404,
+                             f"Function not found: {ARN}no-such-function:1")
+
+
+def test_deleting_a_version_an_alias_uses_lists_aliases_as_aws_does(client, make_function, fn_name):
+    make_function(publish=True)
+    client.create_alias(FunctionName=fn_name, Name="b-v2", FunctionVersion="1")
+    with pytest.raises(ClientError) as exc:
+        client.delete_function(FunctionName=fn_name, Qualifier="1")
+    assert error_of(exc) == ("ResourceConflictException", 409,
+                             "Unable to delete version because the following aliases reference it: [b-v2]")

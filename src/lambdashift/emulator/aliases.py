@@ -24,7 +24,8 @@ class AliasRules:
 
     arns: Arns
 
-    def function(self, raw_name: str) -> tuple[Function, str | None]:  # pragma: no cover
+    def function(self, raw_name: str, where: str = "functionName",
+                 missing_qualifier: str | None = None) -> tuple[Function, str | None]:  # pragma: no cover
         raise NotImplementedError
 
     def _save(self, fn: Function) -> None:  # pragma: no cover
@@ -85,9 +86,10 @@ class AliasRules:
 
     def create_alias(self, raw_name: str, params: dict[str, Any]) -> dict[str, Any]:
         """CreateAlias."""
-        fn, _ = self.function(raw_name)
-        name = v.check_pattern(params.get("Name"), "name", v.ALIAS_PATTERN, max_len=128)
         primary = params.get("FunctionVersion")
+        # AWS names the version the alias was to point at: "Function not found: ...:fn:1".
+        fn, _ = self.function(raw_name, missing_qualifier=primary if isinstance(primary, str) else None)
+        name = v.check_pattern(params.get("Name"), "name", v.ALIAS_PATTERN, max_len=128)
         weights = v.check_weights(params.get("RoutingConfig"))
         self._check_routing(fn, primary, weights)
         if name in fn.aliases:

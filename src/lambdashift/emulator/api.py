@@ -205,6 +205,14 @@ def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float
     async def list_tags(r: Request, rid: str) -> Response:
         return _json(store.list_tags(r.path_params["Resource"]), 200, rid)
 
+    async def tag_resource(r: Request, rid: str) -> Response:
+        store.tag_resource(r.path_params["Resource"], await _body(r))
+        return Response(status_code=204, headers={"x-amzn-RequestId": rid})
+
+    async def untag_resource(r: Request, rid: str) -> Response:
+        store.untag_resource(r.path_params["Resource"], r.query_params.getlist("tagKeys"))
+        return Response(status_code=204, headers={"x-amzn-RequestId": rid})
+
     async def account_settings(r: Request, rid: str) -> Response:
         return _json(invoker.account_settings(), 200, rid)
 
@@ -297,6 +305,8 @@ def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float
               methods=["DELETE"]),
         Route("/2019-09-30/functions/{FunctionName}/concurrency", op(get_concurrency), methods=["GET"]),
         Route("/2017-03-31/tags/{Resource:path}", op(list_tags), methods=["GET"]),
+        Route("/2017-03-31/tags/{Resource:path}", op(tag_resource), methods=["POST"]),
+        Route("/2017-03-31/tags/{Resource:path}", op(untag_resource), methods=["DELETE"]),
         Route("/2016-08-19/account-settings", op(account_settings), methods=["GET"]),
         Route("/2016-08-19/account-settings/", op(account_settings), methods=["GET"]),
         Route("/_lambdashift/health", op(health, control=False), methods=["GET"]),

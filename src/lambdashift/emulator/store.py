@@ -40,7 +40,7 @@ from lambdashift.emulator.sealing import EnvSealer
 from lambdashift.emulator.interpreters import warn_if_fallback
 from lambdashift.emulator.permissions import PermissionRules
 from lambdashift.emulator.concurrency import ConcurrencyRules
-from lambdashift.emulator import states
+from lambdashift.emulator import states, tags as tagging
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
@@ -90,13 +90,26 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
 
     # -- reading ---------------------------------------------------------------------
 
-    def function(self, raw_name: str) -> tuple[Function, str | None]:
-        """The function a name or ARN names, and the qualifier embedded in it."""
-        name, qualifier = v.split_function_name(raw_name)
+    def function(self, raw_name: str, where: str = "functionName",
+                 missing_qualifier: str | None = None) -> tuple[Function, str | None]:
+        """The function a name or ARN names, and the qualifier embedded in it.
+
+        ``missing_qualifier``: the qualifier the not-found message names (CreateAlias
+        names the version it was asked to point at)."""
+        name, qualifier = v.split_function_name(raw_name, where)
+        self._check_region(raw_name)
         fn = self._functions.get(name)
         if fn is None:
-            raise ResourceNotFoundException(f"Function not found: {self.arns.function(name)}")
+            shown = self.arns.function(name, missing_qualifier)
+            raise ResourceNotFoundException(f"Function not found: {shown}")
         return fn, qualifier
+
+    def _check_region(self, raw_name: str) -> None:
+        """An ARN of another region never reaches this region's functions (AWS: 404)."""
+        region = v.function_region(raw_name)
+        if region is not None and region != self.arns.region:
+            raise ResourceNotFoundException(
+                f"Functions from '{region}' are not reachable in this region ('{self.arns.region}')")
 
     def _qualified(self, raw_name: str, qualifier: str | None) -> tuple[Function, str | None]:
         fn, embedded = self.function(raw_name)
@@ -175,6 +188,7 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
         name, qualifier = v.split_function_name(params.get("FunctionName"), "functionName")
         if qualifier:
             raise InvalidParameterValueException("A function name to create cannot carry a qualifier.")
+        self._check_region(params["FunctionName"])
         if name in self._functions:
             raise ResourceConflictException(f"Function already exist: {name}")
         handler = v.check_pattern(params.get("Handler"), "handler", v.HANDLER_PATTERN, max_len=128)
@@ -207,8 +221,8 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
         # Pending from now, once the slow part (storing the zip) is done.
         config = replace(config, code_sha256=stored.code_sha256, code_size=stored.size,
                          pending_until=self._settles_at())
-        tags = params.get("Tags") or {}
-        fn = Function(name=name, latest=config, tags=dict(tags))
+        tags = tagging.merged({}, {"Tags": params.get("Tags") or {}})
+        fn = Function(name=name, latest=config, tags=tags)
         warn_if_fallback(name, runtime)
         if params.get("Publish"):
             self._publish(fn, None)
@@ -296,14 +310,13 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
                 f"Deleting an alias with DeleteFunction is not supported: use DeleteAlias for {qualifier}."
             )
         if int(qualifier) not in fn.versions:
-            raise ResourceNotFoundException(
-                f"Function not found: {self.arns.function(fn.name, qualifier)}"
-            )
+            return  # AWS answers 204 for a version that is not there: retries and prunes rely on it
         users = sorted(a.name for a in fn.aliases.values()
                        if a.function_version == qualifier or qualifier in a.weights)
         if users:
             raise ResourceConflictException(
-                f"Unable to delete version because the following aliases reference it: {users}"
+                "Unable to delete version because the following aliases reference it: "
+                f"[{', '.join(users)}]"
             )
         del fn.versions[int(qualifier)]
         fn.policies.pop(qualifier, None)
@@ -345,6 +358,9 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
                          updating_until=0.0,
                          description=fn.latest.description if description is None else description)
         fn.versions[number] = config
+        # Publishing changes $LATEST too (it now has a published twin): AWS gives it a new
+        # RevisionId, so a RevisionId read before the publish is stale (412) afterwards.
+        fn.latest = replace(fn.latest, revision_id=new_revision_id())
         return config
 
     def _began(self, config: CodeConfig) -> float | None:
@@ -366,10 +382,22 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
 
     # -- tags ----------------------------------------------------------------------------
 
-    def list_tags(self, arn: str) -> dict[str, Any]:
+    def list_tags(self, resource: str) -> dict[str, Any]:
         """ListTags of a function ARN."""
-        fn, _ = self.function(arn)
+        fn, _ = self.function(tagging.taggable_function(resource), "resource")
         return {"Tags": dict(fn.tags)}
+
+    def tag_resource(self, resource: str, params: dict[str, Any]) -> None:
+        """TagResource: add or overwrite tags on a function."""
+        fn, _ = self.function(tagging.taggable_function(resource), "resource")
+        fn.tags = tagging.merged(fn.tags, params)
+        self._save(fn)
+
+    def untag_resource(self, resource: str, keys: list[str]) -> None:
+        """UntagResource: remove tags from a function."""
+        fn, _ = self.function(tagging.taggable_function(resource), "resource")
+        fn.tags = tagging.without(fn.tags, keys)
+        self._save(fn)
 
     # -- invoke --------------------------------------------------------------------------
 

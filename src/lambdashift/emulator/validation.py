@@ -99,6 +99,34 @@ def split_function_name(raw: str, where: str = "functionName") -> tuple[str, str
     return name, qualifier
 
 
+def function_region(raw: str) -> str | None:
+    """The region a function ARN names (None for a name or a partial ARN without one)."""
+    match = _FUNCTION_NAME_RE.fullmatch(raw)
+    return match.group(3)[:-1] if match and match.group(3) else None
+
+
+#: ListTags/TagResource/UntagResource's ``Resource``: the service model's pattern, function ARNs.
+TAGGABLE_ARN_PATTERN = (
+    r"arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:"
+    r"function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?"
+)
+
+
+def check_tags(tags: Any) -> dict[str, str]:
+    """``Tags`` of CreateFunction/TagResource: keys of 1-128 characters, values of 0-256
+    (AWS's tag restrictions, "Tagging Lambda functions")."""
+    if not isinstance(tags, dict):
+        raise shape_error("tags", "Tags must be a map of key to value")
+    for key, value in tags.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 128:
+            raise _fail(key, "tags", "Map keys must satisfy constraint: [Member must have length "
+                        "less than or equal to 128, Member must have length greater than or equal to 1]")
+        if not isinstance(value, str) or len(value) > 256:
+            raise _fail(value, f"tags.{key}", "Map value must satisfy constraint: [Member must have "
+                        "length less than or equal to 256]")
+    return dict(tags)
+
+
 def check_runtime(value: Any) -> str:
     """A Python runtime the emulator can run."""
     if value not in PYTHON_RUNTIMES:
