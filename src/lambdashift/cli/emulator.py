@@ -59,6 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--state-delay", type=float, default=None, metavar="SECONDS",
                    help="how long a created function stays Pending and an update InProgress, "
                         "as on AWS (default $LAMBDASHIFT_STATE_DELAY, else 0.3; 0 = off)")
+    p.add_argument("--schedule-min-rate", type=float, default=60.0, metavar="SECONDS",
+                   help="the smallest rate() an EventBridge Scheduler schedule may have: AWS's "
+                        "60 (default); lower it for local tests, which may then use "
+                        "rate(N seconds)")
     p.set_defaults(func=run)
 
 
@@ -103,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from None
     if delay < 0:
         raise ConfigError(f"--state-delay must be 0 or more, got {args.state_delay}")
+    if not 0 < args.schedule_min_rate <= 60:
+        raise ConfigError(f"--schedule-min-rate must be more than 0 and at most 60 (AWS's minute), "
+                          f"got {args.schedule_min_rate}")
     options = EmulatorOptions(
         host=args.host, port=args.port, data_dir=args.data_dir, region=args.region,
         concurrency=args.concurrency, idle_timeout=args.idle_timeout,
@@ -110,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         gateway_routes=tuple(routes.items()), gateway_port=args.gateway_port, alias=args.alias,
         faults=fault_spec,
         state_delay=delay,
+        schedule_min_rate=args.schedule_min_rate,
     )
     try:
         run_foreground(options)

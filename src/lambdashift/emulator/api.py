@@ -6,6 +6,7 @@ leaves as AWS does it: status, ``x-amzn-ErrorType`` and a JSON ``Message``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -32,6 +33,7 @@ from lambdashift.emulator.errors import (
 from lambdashift.emulator import logs_api
 from lambdashift.emulator import validation as v
 from lambdashift.emulator.invoker import Invoker
+from lambdashift.emulator.scheduler import ScheduleRules, run_schedules
 from lambdashift.emulator.store import LambdaStore
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -89,8 +91,10 @@ class ControlPlaneLimiter:
         self._tokens -= 1
 
 
-def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float = 0.0) -> Starlette:
-    """The ASGI application of the emulated Lambda API."""
+def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float = 0.0,
+              scheduler: ScheduleRules | None = None) -> Starlette:
+    """The ASGI application of the emulated Lambda API (and, given ``scheduler``, the
+    EventBridge Scheduler subset on the same port: its paths are its own)."""
     limiter = ControlPlaneLimiter(control_plane_rate)
     rng = random.Random()
 
@@ -236,6 +240,40 @@ def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float
         return Response(result.payload, status_code=200, media_type="application/json",
                         headers=headers)
 
+    # -- EventBridge Scheduler (emulator/scheduler.py) ------------------------------------
+
+    def schedules() -> ScheduleRules:
+        if scheduler is None:
+            raise UnknownOperationException("This emulator serves no EventBridge Scheduler API")
+        return scheduler
+
+    async def create_schedule(r: Request, rid: str) -> Response:
+        return _json(schedules().create(r.path_params["Name"], await _body(r)), 200, rid)
+
+    async def update_schedule(r: Request, rid: str) -> Response:
+        return _json(schedules().update(r.path_params["Name"], await _body(r)), 200, rid)
+
+    async def get_schedule(r: Request, rid: str) -> Response:
+        return _json(schedules().get(r.path_params["Name"], q(r, "groupName")), 200, rid)
+
+    async def delete_schedule(r: Request, rid: str) -> Response:
+        schedules().delete(r.path_params["Name"], q(r, "groupName"))
+        return _json({}, 200, rid)
+
+    async def list_schedules(r: Request, rid: str) -> Response:
+        return _json(schedules().list(q(r, "ScheduleGroup"), q(r, "NamePrefix"), q(r, "State"),
+                                      q(r, "NextToken"), q(r, "MaxResults")), 200, rid)
+
+    async def scheduler_stats(r: Request, rid: str) -> Response:
+        rules = schedules()
+        return _json({"delivered": rules.delivered, "failed": rules.failed,
+                      "next_due": rules.next_due()}, 200, rid)
+
+    def deliver(target_arn: str, event: bytes) -> None:
+        """A schedule's target, invoked asynchronously as Scheduler's Lambda target does."""
+        invoker.invoke_later(store.resolve_invoke(target_arn, None, rng.random()), event,
+                             str(uuid.uuid4()), None)
+
     # -- lambdashift's own endpoints --------------------------------------------------------
 
     async def health(r: Request, rid: str) -> Response:
@@ -317,13 +355,24 @@ def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float
         Route("/_lambdashift/runtime", op(runtime_stats, control=False), methods=["GET"]),
         Route("/", cloudwatch_logs, methods=["POST"]),
         Route("/_lambdashift/control-plane", op(control_plane, control=False), methods=["GET"]),
+        Route("/schedules", op(list_schedules, control=False), methods=["GET"]),
+        Route("/schedules/{Name}", op(create_schedule, control=False), methods=["POST"]),
+        Route("/schedules/{Name}", op(get_schedule, control=False), methods=["GET"]),
+        Route("/schedules/{Name}", op(update_schedule, control=False), methods=["PUT"]),
+        Route("/schedules/{Name}", op(delete_schedule, control=False), methods=["DELETE"]),
+        Route("/_lambdashift/scheduler", op(scheduler_stats, control=False), methods=["GET"]),
         Route("/{path:path}", op(unknown, control=False),
               methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]),
     ]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        firing = (asyncio.get_running_loop().create_task(
+            run_schedules(scheduler, deliver, sleep=asyncio.sleep)) if scheduler else None)
         yield
+        if firing is not None:
+            firing.cancel()
+            scheduler.close()
         # Here, not after serve(): uvicorn re-raises SIGTERM once it stops serving.
         await invoker.close()  # no worker process outlives the server
         store.close()  # checkpoints the WAL

@@ -69,6 +69,13 @@ class ResourceConflictException(LambdaApiError):
     status = 409
 
 
+class ConflictException(LambdaApiError):
+    """EventBridge Scheduler's conflict: the schedule already exists."""
+
+    error_type = "ConflictException"
+    status = 409
+
+
 class PreconditionFailedException(LambdaApiError):
     """The RevisionId given is not the current one."""
 

@@ -28,6 +28,7 @@ from lambdashift.emulator import faults
 from lambdashift.emulator.api import build_app
 from lambdashift.emulator.gateway import build_gateway
 from lambdashift.emulator.invoker import Invoker
+from lambdashift.emulator.scheduler import ScheduleRules
 from lambdashift.emulator.store import LambdaStore
 
 READY_PREFIX = "lambdashift emulator listening on "
@@ -55,6 +56,8 @@ class EmulatorOptions:
     faults: faults.FaultSpec = faults.FaultSpec()
     #: Seconds a created function stays Pending and an update InProgress (0 = off).
     state_delay: float = 0.3
+    #: The smallest rate() a schedule may have: AWS's minute; lower only for local tests.
+    schedule_min_rate: float = 60.0
 
 
 def is_loopback(host: str) -> bool:
@@ -116,7 +119,10 @@ async def serve(options: EmulatorOptions,
                       base_env={**basics, **dict(options.function_env)})
     store.on_removed = invoker.forget
     injector = faults.FaultInjector(options.faults)
-    app = faults.wrap(build_app(store, invoker, control_plane_rate=options.control_plane_rate), injector)
+    scheduler = ScheduleRules(options.data_dir, region=options.region, account_id=options.account_id,
+                              min_rate=options.schedule_min_rate)
+    app = faults.wrap(build_app(store, invoker, control_plane_rate=options.control_plane_rate,
+                                scheduler=scheduler), injector)
     servers = [(_server(app, lifespan="on"), bind(options.host, options.port))]
     if options.gateway_routes:
         gateway = faults.wrap(build_gateway(store, invoker, dict(options.gateway_routes),
