@@ -328,6 +328,12 @@ def _plain_steps(rollout: Mapping[str, Any], path: str) -> tuple[Step, ...]:
     if not isinstance(rollout, Mapping):
         raise ConfigError(f"{path}: must be a mapping with a 'strategy'")
     strategy = rollout.get("strategy")
+    if strategy is None:
+        # A key no strategy knows is likelier a typo of 'strategy' than a forgotten one.
+        known = tuple(dict.fromkeys(k for keys in _KEYS.values() for k in keys))
+        for key in rollout:
+            if key not in known:
+                raise unknown_key_error(path, key, known)
     if not isinstance(strategy, str):
         raise ConfigError(
             f"{path}.strategy: required, one of {', '.join(STRATEGIES)} or a CodeDeploy preset"
