@@ -119,7 +119,12 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
-# --- RELIABILITY.md: regenerated after a run of the whole tests/ directory ----------------
+# --- reliability records: kept under build/, never in a tracked file ----------------------
+# A run writes records to build/reliability.jsonl (tests/reliability_log.py). A run of the
+# whole tests/ directory starts that log afresh and, when it ends green, keeps a copy as
+# build/reliability-green.jsonl beside build/reliability-run.json (what ran, when, how it
+# ended). RELIABILITY.md changes only by `make reliability`, which reads that green copy:
+# running the tests leaves `git status` clean.
 
 
 def _whole_suite(config: pytest.Config) -> bool:
@@ -133,30 +138,29 @@ def _whole_suite(config: pytest.Config) -> bool:
 
 
 def _xdist_worker(config: pytest.Config) -> bool:
-    """True in a pytest-xdist worker: the controller alone starts the log and writes the report."""
+    """True in a pytest-xdist worker: the controller alone starts the log and keeps the run."""
     return hasattr(config, "workerinput")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """A whole run starts a fresh log, so RELIABILITY.md says what this run tried."""
+    """A whole run starts a fresh log, so its records say what this run tried."""
     if _whole_suite(session.config) and not _xdist_worker(session.config):
         log = reliability_log.log_path()
-        try:
-            log.unlink(missing_ok=True)
-        except OSError:
-            pass
+        for stale in (log, reliability_log.run_path(), reliability_log.green_path()):
+            try:
+                stale.unlink(missing_ok=True)
+            except OSError:
+                pass
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Write RELIABILITY.md when the whole suite ran to its end and left records."""
-    if (not _whole_suite(session.config) or _xdist_worker(session.config)
-            or session.shouldstop or session.shouldfail):
+    """At the end of a whole run: say how it ended and, when green, keep its records."""
+    if not _whole_suite(session.config) or _xdist_worker(session.config):
         return
-    if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        return
-    from tools.reliability_report import DEFAULT_OUT, write_report
-
+    green = (exitstatus == pytest.ExitCode.OK and not session.shouldstop
+             and not session.shouldfail and session.testsfailed == 0)
     try:
-        write_report(reliability_log.log_path(), DEFAULT_OUT)
+        reliability_log.finish_run(green=green, exitstatus=int(exitstatus),
+                                   collected=session.testscollected, failed=session.testsfailed)
     except OSError:
         pass  # a read-only checkout still passes its tests

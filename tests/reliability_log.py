@@ -2,16 +2,19 @@
 
 Each fault, crash point or bad-input test calls :func:`record` once per thing it tried;
 the call appends one JSON line to ``build/reliability.jsonl`` (or the file named by
-``LAMBDASHIFT_RELIABILITY_LOG``). ``tools/reliability_report.py`` turns the lines into
-``RELIABILITY.md``; tests/conftest.py calls it at the end of a run of the whole tests/
-directory. A line never fails a test: the recorder swallows I/O errors, because a
-read-only checkout must still be able to run the suite.
+``LAMBDASHIFT_RELIABILITY_LOG``). At the end of a run of the whole tests/ directory,
+tests/conftest.py calls :func:`finish_run`, which notes how the run ended and, when it was
+green, keeps a copy of the log (``reliability-green.jsonl``). ``make reliability``
+(``tools/reliability_report.py``) turns that copy into ``RELIABILITY.md``: running the tests
+never changes a tracked file. A line never fails a test: the recorder swallows I/O errors,
+because a read-only checkout must still be able to run the suite.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -23,6 +26,34 @@ def log_path() -> Path:
     """Where records go: ``LAMBDASHIFT_RELIABILITY_LOG`` when set, else build/reliability.jsonl."""
     override = os.environ.get("LAMBDASHIFT_RELIABILITY_LOG")
     return Path(override) if override else DEFAULT_LOG
+
+
+def green_path() -> Path:
+    """The records of the last green run of the whole suite (beside the log)."""
+    return log_path().with_name("reliability-green.jsonl")
+
+
+def run_path() -> Path:
+    """How the last run of the whole suite ended (beside the log)."""
+    return log_path().with_name("reliability-run.json")
+
+
+def finish_run(*, green: bool, exitstatus: int, collected: int, failed: int) -> None:
+    """Note how a run of the whole suite ended; when ``green``, keep its records.
+
+    The copy is made at the end, so a later run of one test file, which appends to the
+    log, cannot change what the green run recorded.
+    """
+    log, run = log_path(), run_path()
+    run.parent.mkdir(parents=True, exist_ok=True)
+    if green and log.is_file():
+        tmp = green_path().with_suffix(".tmp")
+        shutil.copyfile(log, tmp)
+        os.replace(tmp, green_path())
+    run.write_text(json.dumps({
+        "green": green, "exitstatus": exitstatus, "collected": collected, "failed": failed,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _current_test() -> str:

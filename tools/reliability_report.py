@@ -1,8 +1,11 @@
-"""Write RELIABILITY.md from the records the tests left in build/reliability.jsonl.
+"""Write RELIABILITY.md from the records of the last green run of the whole suite.
 
-Usage: ``python tools/reliability_report.py [LOG] [OUT]``. The latest record for each
-(area, what) pair wins, so a re-run of one test replaces its own line and no other.
-Exits 0 and writes nothing when there are no records (a clean clone that ran no test).
+Usage: ``make reliability``, or ``python tools/reliability_report.py [LOG] [OUT]``. Without
+LOG it reads ``build/reliability-green.jsonl``, the copy tests/conftest.py keeps when a run
+of the whole tests/ directory ends green, and refuses (exit 1, nothing written) when the
+last such run was not green or there was none: RELIABILITY.md is tracked, so it changes
+only on purpose and only from a whole green run. The latest record for each (area, what)
+pair wins.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_LOG = ROOT / "build" / "reliability.jsonl"
+DEFAULT_LOG = ROOT / "build" / "reliability-green.jsonl"
+RUN_FILE = ROOT / "build" / "reliability-run.json"
 DEFAULT_OUT = ROOT / "RELIABILITY.md"
 
 HEADER = """# Reliability
@@ -96,9 +100,29 @@ def write_report(log: Path = DEFAULT_LOG, out: Path = DEFAULT_OUT) -> bool:
     return True
 
 
+def last_run_refusal(run_file: Path = RUN_FILE, log: Path = DEFAULT_LOG) -> str | None:
+    """Why the last run of the whole suite cannot make RELIABILITY.md (None: it can)."""
+    try:
+        run = json.loads(run_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        run = None
+    if not isinstance(run, dict):
+        return ("no run of the whole suite on record: run `make test` (all of tests/, "
+                "no -k or narrower paths), then `make reliability`")
+    if not run.get("green") or not log.is_file():
+        return (f"the last run of the whole suite ({run.get('finished', '?')}) was not green "
+                f"(exit {run.get('exitstatus', '?')}, {run.get('failed', '?')} failed): "
+                "RELIABILITY.md is made only from a green run; fix it and run `make test` again")
+    return None
+
+
 def main(argv: list[str]) -> int:
     log = Path(argv[0]) if argv else DEFAULT_LOG
     out = Path(argv[1]) if len(argv) > 1 else DEFAULT_OUT
+    refusal = None if argv else last_run_refusal()
+    if refusal:
+        print(f"reliability: {refusal}", file=sys.stderr)
+        return 1
     wrote = write_report(log, out)
     print(f"{out}: {'written' if wrote else 'no records, left as it was'}")
     return 0

@@ -383,6 +383,8 @@ def _table(spec: Mapping[str, Any], name: str) -> dict[str, Any]:
     """Light checks only (the key attributes are defined); DynamoDB validates the rest."""
     path = f"tables.{name}"
     defined = set()
+    for key in ("AttributeDefinitions", "KeySchema"):
+        _required(spec, key, path)
     definitions = _list(spec.get("AttributeDefinitions"), f"{path}.AttributeDefinitions")
     for i, item in enumerate(definitions):
         where = f"{path}.AttributeDefinitions[{i}]"
@@ -471,6 +473,15 @@ def _match(value: object, pattern: re.Pattern[str], path: str, expected: str) ->
     return value
 
 
+def _required(mapping: Mapping[Any, Any], key: str, path: str) -> None:
+    """Where the keys are not all known here (CreateTable's grow with botocore), a missing
+    required key is looked for among the given ones: a typo gets its did-you-mean."""
+    if key not in mapping:
+        close = difflib.get_close_matches(key, [k for k in mapping if isinstance(k, str)], n=1)
+        if close:
+            raise ConfigError(f"{path}: unknown key {close[0]!r}; did you mean {key!r}?")
+
+
 def _list(value: object, path: str) -> list[Any]:
     if not isinstance(value, list) or not value:
         raise ConfigError(f"{path}: required, a non-empty list")
@@ -498,12 +509,33 @@ def _integer(value: object, path: str, low: int, high: int) -> int:
 
 
 def _existing(value: object, root: Path, path: str, *, want_dir: bool) -> Path:
-    resolved = (root / _string(value, path)).resolve()
-    if want_dir and not resolved.is_dir():
-        raise ConfigError(f"{path}: no such directory: {resolved}")
-    if not want_dir and not resolved.exists():
-        raise ConfigError(f"{path}: no such file or directory: {resolved}")
-    return resolved
+    """The path, resolved from ``root``; a ConfigError saying what is there when it will not do."""
+    given = root / _string(value, path)
+    resolved = given.resolve()
+    if resolved.is_dir() if want_dir else resolved.exists():
+        return resolved
+    wanted = "a directory (the function's code)" if want_dir else "a file or directory"
+    raise ConfigError(f"{path}: must be {wanted}, but {_what_is_at(given, resolved)}")
+
+
+def _what_is_at(given: Path, resolved: Path) -> str:
+    """In words, what the file system holds at a path that is not what the config wants."""
+    if given.is_symlink() and not resolved.exists():
+        return f"{given} is a symbolic link to {os.readlink(given)}, which does not exist"
+    if resolved.is_file():
+        return f"{resolved} is a file"
+    if resolved.exists():
+        return f"{resolved} is neither a file nor a directory"
+    parent = resolved.parent
+    while not parent.exists():
+        parent = parent.parent
+    if parent != resolved.parent:
+        return f"{resolved} does not exist (nor does {resolved.parent}; {parent} does)"
+    try:
+        near = difflib.get_close_matches(resolved.name, [p.name for p in parent.iterdir()], n=1)
+    except OSError:
+        near = []
+    return f"{resolved} does not exist" + (f"; did you mean {near[0]!r}?" if near else "")
 
 
 def _raw(top: Mapping[str, Any], key: str) -> Mapping[str, Any]:

@@ -118,3 +118,30 @@ def test_check_finds_versions_with_different_execution_roles(stack):
         lam.update_function_configuration(FunctionName="notes-delete", Role=ROLE)
         settle(lam, "notes-delete")
         lam.publish_version(FunctionName="notes-delete")
+
+
+def test_check_knows_a_split_made_by_lambdashift_shift_and_rollback_json_errors_are_json(stack):
+    """Issue 22: a split the user's own `shift` made is in `history`; `check` says so instead
+    of blaming someone else. Then `rollback --json` with nothing left to roll back answers
+    with a JSON error object on stdout, in the words of its stderr line, exit 1."""
+    lam, config = stack.lam, str(stack.root / "lambdashift.yaml")
+    lam.update_function_configuration(FunctionName="notes-update", Description="mine")
+    settle(lam, "notes-update")
+    version = lam.publish_version(FunctionName="notes-update")["Version"]
+    shifted = cli("shift", "notes-update", "--to", version, "--weight", "20", "--config", config)
+    assert shifted.returncode == 0, shifted.stderr
+    result = check(stack, "notes-update")
+    assert result.returncode == 1, result.stdout + result.stderr
+    [line] = [x for x in result.stdout.splitlines() if "[alias]" in x]
+    assert "by `lambdashift shift` (shift-" in line and "`lambdashift history notes-update`" in line
+    assert "someone else" not in line
+    assert f"`lambdashift promote notes-update` (all to version {version})" in line
+
+    back = cli("rollback", "notes-update", "--json", "--config", config)
+    assert back.returncode == 0, back.stderr
+    again = cli("rollback", "notes-update", "--json", "--config", config)
+    assert again.returncode == 1
+    error = json.loads(again.stdout)
+    assert error["code"] == 1 and error["error"].startswith("nothing to roll back")
+    assert again.stderr.strip().splitlines()[-1] == f"lambdashift: {error['error']}"
+    assert check(stack, "notes-update").returncode == 0  # the split is over

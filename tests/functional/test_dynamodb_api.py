@@ -516,6 +516,6 @@ def test_a_taken_port_is_a_one_line_error() -> None:
         result = subprocess.run(
             [sys.executable, "-m", "lambdashift.dynamodb.server", "--port", str(port),
              "--in-memory"], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1
+    assert result.returncode == 2  # a usage error naming the flag, as every port flag's (issue 22)
     assert result.stderr.strip() == (
-        f"lambdashift dynamodb: cannot listen on 127.0.0.1:{port}: Address already in use")
+        f"lambdashift dynamodb: --port {port} is in use on 127.0.0.1: pick another, or 0 for a free one")

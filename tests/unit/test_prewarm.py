@@ -37,7 +37,7 @@ def test_prewarm_is_on_by_default_and_can_be_turned_off_or_bounded(tmp_path):
 @pytest.mark.parametrize("raw, words", [
     ("yes", "must be true, false or a mapping"),
     ({"max_concurrency": 0}, "prewarm.max_concurrency: must be an integer from 1 to 1000"),
-    ({"concurency": 2}, "prewarm.concurency: unknown key"),
+    ({"concurency": 2}, "prewarm: unknown key 'concurency'; did you mean 'concurrency'?"),
     ({"enabled": "no"}, "prewarm.enabled: must be true or false"),
 ])
 def test_a_bad_prewarm_setting_is_a_config_error_naming_the_key(raw, words):

@@ -33,13 +33,14 @@ W, P = WeightStep, PauseStep
     [
         ("5m", 300), ("30s", 30), ("1h", 3600), ("90", 90), ("1h30m", 5400), ("1h0m5s", 3605),
         ("2m30s", 150), (" 10s ", 10), (90, 90), (1.5, 1.5), ("0.5", 0.5),
+        ("1d", 86400), ("1.5h", 5400), ("1d2h", 93600),  # what `logs --since` took before
     ],
 )
 def test_parse_duration(text, seconds):
     assert parse_duration(text, "x") == seconds
 
 
-@pytest.mark.parametrize("bad", ["", "m", "5 m", "1m1h", "5d", "-5", "0", "0s", 0, -1, True, None, [5]])
+@pytest.mark.parametrize("bad", ["", "m", "5 m", "1m1h", "5w", "1h1d", "-5", "0", "0s", 0, -1, True, None, [5]])
 def test_parse_duration_refuses_what_is_not_a_positive_duration(bad):
     with pytest.raises(ConfigError, match=r"^rollout\.pause: must be a positive duration"):
         parse_duration(bad, "rollout.pause")

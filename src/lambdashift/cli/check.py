@@ -51,7 +51,26 @@ def preflight(session: Session, names: list[str]) -> list:
     inventory = Inventory(lam, apigateway=apigw, cloudwatch=cloudwatch, limiter=limiter,
                           retry=retry)
     return run_checks(inventory, names, alias=config.alias, routes=routes, alarms=alarms,
-                      owned=lambda n: bool(target.store.active(n)), needed_bytes=needed)
+                      owned=lambda n: bool(target.store.active(n)), needed_bytes=needed,
+                      own_change=lambda n, raw: own_change(target.store, n, config.alias, raw))
+
+
+def own_change(store, function: str, alias: str, raw) -> str | None:  # noqa: ANN001
+    """In words, lambdashift's own change (in ``history``) that left the alias as GetAlias
+    answered ``raw``; None when the alias was changed outside lambdashift since."""
+    from lambdashift.model import Traffic
+    from lambdashift.rollout.changes import kind_of, left_by_lambdashift
+
+    try:
+        current = Traffic.from_alias(str(raw["FunctionVersion"]), raw.get("RoutingConfig"))
+    except (KeyError, ValueError):
+        return None
+    last = left_by_lambdashift(store, function, alias, current)
+    if last is None:
+        return None
+    kind = kind_of(last)
+    what = f"`lambdashift {kind}`" if kind != "rollout" else "a lambdashift rollout"
+    return f"{what} ({last.rollout_id}, in `lambdashift history {function}`)"
 
 
 def report(findings: list, *, as_json: bool, checked: int) -> int:

@@ -8,6 +8,8 @@ import sys
 from typing import Any
 
 from lambdashift.config import Config, load_config
+from lambdashift.core.strategy import parse_duration
+from lambdashift.errors import ConfigError
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
@@ -17,14 +19,22 @@ def add_config_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def positive_seconds(text: str) -> float:
-    """argparse type: a number of seconds above 0 (``--poll 0.5``); argparse names the flag."""
+    """argparse type: a duration above 0 as the config writes it (``--poll 0.5``, ``5s``,
+    ``2m``, a bare number is seconds); argparse names the flag."""
     try:
-        value = float(text)
+        return parse_duration(text, "")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(": ")) from None
+
+
+def seconds_or_zero(text: str) -> float:
+    """argparse type: :func:`positive_seconds`, or 0 (``--state-delay 0`` turns it off)."""
+    try:
+        if float(text) == 0:
+            return 0.0
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
-    return value
+        pass
+    return positive_seconds(text)
 
 
 def positive_int(text: str) -> int:
@@ -35,6 +45,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """argparse type: a TCP port from 0 (a free one) to 65535; argparse names the flag."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535, got {text}")
     return value
 
 

@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--rate", type=float, default=None,
                    help="requests per second of live traffic (default 110; 60 with --fast)")
     p.add_argument("--fast", action="store_true",
-                   help="short pauses and less traffic (about 2 minutes, for CI)")
+                   help="short pauses and less traffic, for CI (under 2 minutes; the full run "
+                        "takes about 4)")
     p.add_argument("--plain", action="store_true",
                    help="plain lines instead of the live view, even on a terminal")
     p.set_defaults(func=run)

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from lambdashift.cli.common import note
+from lambdashift.cli.common import note, port_number, positive_seconds, seconds_or_zero
 from lambdashift.errors import ConfigError
 
 
@@ -35,13 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="address to bind (default 127.0.0.1); loopback only unless --allow-remote")
     p.add_argument("--allow-remote", action="store_true",
                    help="let --host be an address other machines reach (no authentication!)")
-    p.add_argument("--port", type=int, default=9001, help="port (0 picks a free one; default 9001)")
+    p.add_argument("--port", type=port_number, default=9001, help="port (0 picks a free one; default 9001)")
     p.add_argument("--data-dir", type=Path, default=Path(".lambdashift"),
                    help="where functions, code, versions and aliases persist (default .lambdashift)")
     p.add_argument("--region", default="us-east-1", help="region in ARNs (default us-east-1)")
     p.add_argument("--concurrency", type=int, default=10,
                    help="concurrent invocations per function when none is reserved (default 10)")
-    p.add_argument("--idle-timeout", type=float, default=300.0,
+    p.add_argument("--idle-timeout", type=positive_seconds, default=300.0,
                    help="seconds before an idle warm worker is stopped (default 300)")
     p.add_argument("--control-plane-rate", type=float, default=0.0,
                    help="throttle control-plane calls to this many per second like AWS (15); "
@@ -51,12 +51,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="environment for every function's workers (e.g. dummy credentials)")
     p.add_argument("--gateway-routes", default=None, metavar="JSON",
                    help='also serve an HTTP API: {"GET /path/{id}": "function", ...}')
-    p.add_argument("--gateway-port", type=int, default=0, help="port of the HTTP API (0: a free one)")
+    p.add_argument("--gateway-port", type=port_number, default=0, help="port of the HTTP API (0: a free one)")
     p.add_argument("--alias", default="live", help="alias the HTTP API invokes (default live)")
     p.add_argument("--faults", default=None, metavar="SPEC",
                    help="inject faults, e.g. control=0.2,invoke=0.05,seed=7 (default: "
                         "$LAMBDASHIFT_FAULTS, else none); see docs/emulator.md")
-    p.add_argument("--state-delay", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--state-delay", type=seconds_or_zero, default=None, metavar="SECONDS",
                    help="how long a created function stays Pending and an update InProgress, "
                         "as on AWS (default $LAMBDASHIFT_STATE_DELAY, else 0.3; 0 = off)")
     p.add_argument("--schedule-min-rate", type=float, default=60.0, metavar="SECONDS",
@@ -80,8 +80,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(refusal)
     if args.allow_remote and not is_loopback_host(args.host):
         note(remote_warning(args.host, "the emulator (and its HTTP API)"))
-    if not 0 <= args.port <= 65535:
-        raise ConfigError(f"--port must be from 0 to 65535, got {args.port}")
+    if args.gateway_routes and args.port and args.port == args.gateway_port:
+        raise ConfigError(f"--port and --gateway-port are both {args.port}: the Lambda API and "
+                          "the HTTP API need a port each")
     if args.concurrency < 1:
         raise ConfigError(f"--concurrency must be at least 1, got {args.concurrency}")
     routes: dict[str, str] = {}
@@ -122,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         run_foreground(options)
     except OSError as exc:
-        raise ConfigError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot serve on --host {args.host} (--port {args.port}): "
+                          f"{exc.strerror or exc}") from None
     except KeyboardInterrupt:
         pass
     return 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lambdashift.cli.common import add_config_argument, add_json_argument, config_from, note, print_json
+from lambdashift.cli.common import (add_config_argument, add_json_argument, config_from, note,
+                                    port_number, print_json)
 from lambdashift.config import Config
 from lambdashift.errors import LocalStackError
 
@@ -20,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_config_argument(up)
     up.add_argument("--detach", action="store_true",
                     help="return once everything answers, leaving the stack running")
-    up.add_argument("--api-port", type=int, default=0, help="port of the HTTP API (default: a free one)")
-    up.add_argument("--lambda-port", type=int, default=0,
+    up.add_argument("--api-port", type=port_number, default=0, help="port of the HTTP API (default: a free one)")
+    up.add_argument("--lambda-port", type=port_number, default=0,
                     help="port of the Lambda API (default: a free one)")
     up.add_argument("--dynamodb-endpoint", default=None, metavar="URL",
                     help="use this DynamoDB endpoint instead of starting one")
@@ -100,9 +101,10 @@ def run_status(args: argparse.Namespace) -> int:
 
     try:
         state = stack.running_state(_root(args))
-    except LocalStackError:
-        if args.json:
-            print_json({"running": False})
+    except LocalStackError as exc:
+        if args.json:  # an answer ("running": false) and, like every --json error, its words
+            note(f"lambdashift: {exc}")
+            print_json({"running": False, "error": str(exc), "code": 1})
             return 1
         raise
     if args.json:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -17,10 +16,9 @@ from datetime import datetime, timezone
 from lambdashift.aws.logs import Attributor, LambdaLogs, LogLine, log_group
 from lambdashift.cli.common import add_json_argument, note
 from lambdashift.cli.session import add_target_arguments, open_session
+from lambdashift.core.strategy import parse_duration
 from lambdashift.errors import ConfigError, NotFoundError
 
-_SINCE = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 FOLLOW_EVERY = 2.0
 #: How far back each --follow poll re-reads, for events CloudWatch delivers late.
 FOLLOW_OVERLAP_MS = 30_000
@@ -35,17 +33,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--version", dest="fn_version", default=None, metavar="V",
                    help="only this version's streams ($LATEST or a number)")
     p.add_argument("--since", default="10m", metavar="DURATION",
-                   help="how far back to start: 30s, 10m, 2h, 1d (default 10m)")
+                   help="how far back to start: 30s, 10m, 2h, 1d, or seconds as a bare number, "
+                        "as durations in lambdashift.yaml (default 10m)")
     p.add_argument("--follow", action="store_true", help="keep printing new lines until Ctrl-C")
     p.set_defaults(func=run_logs)
 
 
 def parse_since(text: str) -> float:
-    """``10m`` → 600.0 seconds; ConfigError on anything else."""
-    match = _SINCE.fullmatch(text.strip())
-    if not match:
-        raise ConfigError(f"--since: a duration such as 30s, 10m, 2h or 1d, got {text!r}")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    """``10m`` → 600.0 seconds, ``5`` → 5.0, as durations in the config; ConfigError otherwise."""
+    return parse_duration(text, "--since")
 
 
 def run_logs(args: argparse.Namespace) -> int:
@@ -69,11 +65,9 @@ def run_logs(args: argparse.Namespace) -> int:
                        if version is not None else None)
             events = list(reader.events(args.function, start, now, streams=streams))
         except NotFoundError:
-            if not args.follow:
-                print(f"lambdashift: no logs for {args.function}: the log group "
-                      f"{log_group(args.function)} does not exist (not invoked yet?)",
-                      file=sys.stderr)
-                return 1
+            if not args.follow:  # exit 1 with one line (a JSON object too, with --json)
+                raise NotFoundError(f"no logs for {args.function}: the log group "
+                                    f"{log_group(args.function)} does not exist (not invoked yet?)")
             events = []
         if streams == [] and not args.follow:
             note(f"no log stream of version {version} has events in the last {args.since}")

@@ -7,6 +7,7 @@ Each command module has ``register(subparsers)`` that adds its parser and sets
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -17,11 +18,38 @@ from lambdashift.errors import ConfigError, LambdashiftError, LockedError
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_GATE = 0, 1, 2, 3
 
 
+#: Set by :func:`main` while it parses a command line that asks for ``--json``: a usage
+#: error is then also a JSON object on stdout, as every other error is.
+_json_errors = False
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one readable line and exit code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        line = f"{message} (see {self.prog} --help)"
+        if _json_errors:
+            print_error_json(line, EXIT_USAGE, "UsageError")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {line}\n")
+
+
+def print_error_json(message: str, code: int, kind: str) -> None:
+    """An error as a JSON object on stdout, for scripts reading ``--json`` output: ``error``
+    in the same words as the stderr line, ``code`` the exit code, ``type`` the error's kind."""
+    try:
+        print(json.dumps({"error": message, "code": code, "type": kind}, sort_keys=True), flush=True)
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+def _wants_json(argv: Sequence[str]) -> bool:
+    """``--json`` among the options (not after ``--``, where it would be an argument)."""
+    for arg in argv:
+        if arg == "--":
+            return False
+        if arg == "--json":
+            return True
+    return False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,20 +69,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns (and exits with) its exit code."""
+    global _json_errors
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    _json_errors = _wants_json(argv)
+    try:
+        args = parser.parse_args(argv)
+    finally:
+        _json_errors = False
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    as_json = bool(getattr(args, "json", False))
+
+    def fail(message: str, code: int, kind: str) -> int:
+        print(f"lambdashift: {message}", file=sys.stderr)
+        if as_json:
+            print_error_json(message, code, kind)
+        return code
+
     try:
         code = int(args.func(args) or 0)
     except (ConfigError, LockedError) as exc:
         # A held lock is a usage conflict: nothing was changed, try again later.
-        print(f"lambdashift: {exc}", file=sys.stderr)
-        code = EXIT_USAGE
+        code = fail(str(exc), EXIT_USAGE, type(exc).__name__)
     except LambdashiftError as exc:
-        print(f"lambdashift: {exc}", file=sys.stderr)
-        code = EXIT_FAILED
+        code = fail(str(exc), EXIT_FAILED, type(exc).__name__)
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:  # `lambdashift history FN | head`: the reader left, nothing is wrong
@@ -63,9 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug of ours: one line for the user, the traceback on request
         if os.environ.get("LAMBDASHIFT_DEBUG"):
             raise
-        print(f"lambdashift: internal error: {type(exc).__name__}: {exc} "
-              "(set LAMBDASHIFT_DEBUG=1 for the traceback)", file=sys.stderr)
-        code = EXIT_FAILED
+        code = fail(f"internal error: {type(exc).__name__}: {exc} "
+                    "(set LAMBDASHIFT_DEBUG=1 for the traceback)", EXIT_FAILED, "InternalError")
     return code
 
 

@@ -45,7 +45,9 @@ STRATEGIES = ("blue-green", "canary", "linear", "custom")
 """The strategies named by their shape; the CodeDeploy presets come on top."""
 
 _PRESET_PREFIX = "CodeDeployDefault."
-_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?")
+_NUMBER = r"(\d+(?:\.\d+)?)"
+_DURATION = re.compile(rf"(?:{_NUMBER}d)?(?:{_NUMBER}h)?(?:{_NUMBER}m)?(?:{_NUMBER}s)?")
+_UNIT_SECONDS = (86400, 3600, 60, 1)
 _COMMON_KEYS = ("strategy", "analysis", "alarms")
 _KEYS = {
     "blue-green": _COMMON_KEYS,
@@ -68,7 +70,8 @@ def unknown_key_error(path: str, key: object, allowed: tuple[str, ...] | list[st
 
 
 def parse_duration(value: object, path: str) -> float:
-    """Seconds from ``5m``, ``30s``, ``0.5s``, ``1h30m`` or a bare number of seconds (``90``).
+    """Seconds from ``5m``, ``30s``, ``0.5s``, ``1h30m``, ``1.5h``, ``2d`` or a bare number of
+    seconds (``90``). The config and the command line (``--since``, ``--poll``) share it.
 
     Raises ConfigError naming ``path`` unless the duration is positive.
     """
@@ -82,8 +85,7 @@ def parse_duration(value: object, path: str) -> float:
         else:
             match = _DURATION.fullmatch(text)
             if match and text:
-                hours, minutes, secs = match.groups()
-                seconds = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(secs or 0)
+                seconds = sum(float(n or 0) * unit for n, unit in zip(match.groups(), _UNIT_SECONDS))
     if seconds is None or seconds <= 0:
         raise ConfigError(
             f"{path}: must be a positive duration such as 30s, 5m, 1h30m or 90 (seconds), "
@@ -328,6 +330,12 @@ def _plain_steps(rollout: Mapping[str, Any], path: str) -> tuple[Step, ...]:
     if not isinstance(rollout, Mapping):
         raise ConfigError(f"{path}: must be a mapping with a 'strategy'")
     strategy = rollout.get("strategy")
+    if strategy is None:
+        # A key no strategy knows is likelier a typo of 'strategy' than a forgotten one.
+        known = tuple(dict.fromkeys(k for keys in _KEYS.values() for k in keys))
+        for key in rollout:
+            if key not in known:
+                raise unknown_key_error(path, key, known)
     if not isinstance(strategy, str):
         raise ConfigError(
             f"{path}.strategy: required, one of {', '.join(STRATEGIES)} or a CodeDeploy preset"

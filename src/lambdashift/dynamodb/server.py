@@ -105,11 +105,14 @@ def main(argv: list[str] | None = None) -> None:
         runner = asyncio.run
     else:
         runner = uvloop.run
+    if not 0 <= args.port <= 65535:
+        parser.exit(2, f"lambdashift dynamodb: --port must be from 0 to 65535, got {args.port}\n")
     try:
         runner(serve(args.host, args.port, data_dir, ready))
-    except OSError as exc:  # the port is taken, or the host is not ours
-        raise SystemExit(f"lambdashift dynamodb: cannot listen on {args.host}:{args.port}: "
-                         f"{exc.strerror or exc}") from None
+    except OSError as exc:  # the port is taken or not allowed (exit 2, naming --port), or the host is not ours
+        from lambdashift.emulator.server import port_refusal
+
+        parser.exit(2, f"lambdashift dynamodb: {port_refusal('--port', args.host, args.port, exc)}\n")
 
 
 #: The endpoint running as a child process (tests and the local stack use it).

@@ -7,6 +7,7 @@ the endpoint printed is the one that answers.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import re
@@ -30,6 +31,7 @@ from lambdashift.emulator.gateway import build_gateway
 from lambdashift.emulator.invoker import Invoker
 from lambdashift.emulator.scheduler import ScheduleRules
 from lambdashift.emulator.store import LambdaStore
+from lambdashift.errors import ConfigError, LocalStackError
 
 READY_PREFIX = "lambdashift emulator listening on "
 GATEWAY_PREFIX = "lambdashift gateway listening on "
@@ -89,13 +91,41 @@ def remote_warning(host: str, what: str) -> str:
             "anyone who reaches it can run code or read data here")
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on host:port (port 0 → a free one)."""
+def port_refusal(flag: str, host: str, port: int, exc: OSError) -> str:
+    """The line for a port flag whose port cannot be listened on: it names the flag and the
+    port the user gave (never the free one a child was asked for), and says why."""
+    again = "pick another, or 0 for a free one"
+    if exc.errno == errno.EADDRINUSE:
+        return f"{flag} {port} is in use on {host}: {again}"
+    if exc.errno == errno.EACCES:
+        return (f"{flag} {port} is not allowed here (ports below 1024 need privileges): "
+                f"{again}")
+    return f"{flag} {port}: cannot listen on {host}: {exc.strerror or exc}"
+
+
+def check_port(flag: str, port: int, host: str = "127.0.0.1") -> None:
+    """ConfigError (exit 2) naming ``flag`` when ``port`` is out of range or cannot be
+    listened on right now; nothing for 0 (a free one is picked)."""
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{flag} must be a port from 0 to 65535, got {port}")
+    if port:
+        bind(host, port, flag=flag).close()
+
+
+def bind(host: str, port: int, *, flag: str = "--port") -> socket.socket:
+    """A listening socket on host:port (port 0 → a free one); a port that cannot be had is a
+    ConfigError naming ``flag``, the option that asked for it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(1024)
+    try:
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError as exc:
+        sock.close()
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise ConfigError(port_refusal(flag, host, port, exc)) from None
+        raise
     sock.set_inheritable(True)
     return sock
 
@@ -127,7 +157,8 @@ async def serve(options: EmulatorOptions,
     if options.gateway_routes:
         gateway = faults.wrap(build_gateway(store, invoker, dict(options.gateway_routes),
                                             alias=options.alias), injector, gateway=True)
-        servers.append((_server(gateway, lifespan="off"), bind(options.host, options.gateway_port)))
+        servers.append((_server(gateway, lifespan="off"),
+                        bind(options.host, options.gateway_port, flag="--gateway-port")))
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
     while not all(server.started for server, _ in servers) and not any(t.done() for t in tasks):
         await asyncio.sleep(0.01)
@@ -230,7 +261,7 @@ def start_process(data_dir: Path, *, port: int = 0, extra_args: list[str] | None
         except OSError:
             time.sleep(0.05)
     process.kill()
-    raise RuntimeError("emulator did not answer its health check")
+    raise LocalStackError("the emulator did not answer its health check")
 
 
 def _ready_lines(process: subprocess.Popen[str], log_file: Path | None, wanted: int,
@@ -265,5 +296,9 @@ def _ready_lines(process: subprocess.Popen[str], log_file: Path | None, wanted: 
     if len(found) < wanted:
         process.kill()
         detail = "".join(seen)[-2000:] if log_file is None else log_file.read_text()[-2000:]
-        raise RuntimeError(f"emulator did not start (exit {process.wait()}): {detail}")
+        code = process.wait()
+        said = [line for line in detail.splitlines() if line.startswith("lambdashift")]
+        if code == 2 and said:  # a usage error (a port in use, a bad flag): its own words
+            raise ConfigError(said[-1].removeprefix("lambdashift: "))
+        raise LocalStackError(f"the emulator did not start (exit {code}): {detail.strip()}")
     return found

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from lambdashift.aws.clients import LOCAL_CREDENTIALS, make_client
-from lambdashift.emulator.server import start_process
-from lambdashift.errors import LocalStackError
+from lambdashift.emulator.server import check_port, start_process
+from lambdashift.errors import ConfigError, LocalStackError
 from lambdashift.local.deploy import (
     DeployedFunction,
     FunctionSpec,
@@ -117,6 +117,7 @@ def up(spec: StackSpec, *, detach: bool, dynamodb_endpoint: str | None = None,
             "`lambdashift local down` stops it")
     if previous:
         _stop_all(previous)
+    _check_ports(api_port, lambda_port)
     pids: dict[str, int] = {}
     try:
         if dynamodb_endpoint is None:
@@ -133,8 +134,12 @@ def up(spec: StackSpec, *, detach: bool, dynamodb_endpoint: str | None = None,
                 "--alias", spec.alias, "--region", spec.region]
         for key, value in function_env.items():
             args += ["--function-env", f"{key}={value}"]
-        emulator = start_process(spec.state_dir / "lambda", port=lambda_port, extra_args=args,
-                                 log_file=spec.state_dir / "emulator.log", detach=detach)
+        try:
+            emulator = start_process(spec.state_dir / "lambda", port=lambda_port, extra_args=args,
+                                     log_file=spec.state_dir / "emulator.log", detach=detach)
+        except ConfigError:
+            _check_ports(api_port, lambda_port)  # taken since the first look: name the user's flag
+            raise
         pids["emulator"] = emulator.pid
         assert emulator.gateway is not None
         state = StackState(api_url=emulator.gateway, lambda_endpoint=emulator.endpoint,
@@ -155,6 +160,16 @@ def up(spec: StackSpec, *, detach: bool, dynamodb_endpoint: str | None = None,
             stop_pid(pid)
         record.unlink(missing_ok=True)
         raise
+
+
+def _check_ports(api_port: int, lambda_port: int) -> None:
+    """ConfigError naming ``--api-port`` or ``--lambda-port`` when its port cannot be had:
+    the emulator would otherwise fail on flags of its own (``--gateway-port``)."""
+    if api_port and api_port == lambda_port:
+        raise ConfigError(f"--api-port and --lambda-port are both {api_port}: the HTTP API and "
+                          "the Lambda API need a port each")
+    check_port("--api-port", api_port)
+    check_port("--lambda-port", lambda_port)
 
 
 def _deploy(spec: StackSpec, state: StackState, say: Callable[[str], None]) -> list[DeployedFunction]:

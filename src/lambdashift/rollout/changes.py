@@ -23,7 +23,7 @@ from lambdashift.core.machine import RolloutState
 from lambdashift.errors import RolloutError
 from lambdashift.model import Phase, Traffic, WeightStep
 
-__all__ = ["KINDS", "kind_of", "record_change", "way_back"]
+__all__ = ["KINDS", "kind_of", "left_by_lambdashift", "record_change", "way_back"]
 
 KINDS = ("shift", "promote", "rollback")
 WRITTEN = "alias_written"
@@ -96,3 +96,13 @@ def _before_after(store: Any, state: RolloutState) -> tuple[Traffic, Traffic]:
         if event.kind == WRITTEN:
             return Traffic.from_dict(event.details["before"]), Traffic.from_dict(event.details["after"])
     return Traffic(state.stable), state.traffic or Traffic(state.stable)
+
+
+def left_by_lambdashift(store: Any, function: str, alias: str, current: Traffic) -> RolloutState | None:
+    """lambdashift's last change to the alias when it left the alias serving ``current``
+    (``check`` then knows a split is the user's own ``shift``); None when the alias was
+    changed outside lambdashift since, or nothing is on record."""
+    last = next((s for s in store.history(function, limit=50) if s.alias == alias), None)
+    if last is None or _before_after(store, last)[1] != current:
+        return None
+    return last

@@ -157,6 +157,8 @@ def _check(raw: object, path: str) -> Check:
     name = raw.get("name", "")
     if not isinstance(name, str):
         raise ConfigError(f"{path}.name: must be a string, got {name!r}")
+    if "event" not in raw and "http" not in raw:  # a typo of one is likelier than neither
+        _keys(raw, ("name", "event", "http", "expect"), path)
     if ("event" in raw) == ("http" in raw):
         raise ConfigError(f"{path}: a check needs exactly one of 'event' or 'http'")
     if "http" in raw:

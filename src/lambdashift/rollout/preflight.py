@@ -136,8 +136,13 @@ def check_routes(facts: FunctionFacts, alias: str, route_keys: Sequence[str],
     return out
 
 
-def check_function(facts: FunctionFacts, alias: str, *, owned: bool) -> list[Finding]:
-    """The alias, the candidate, and whether the two versions can share a weighted alias."""
+def check_function(facts: FunctionFacts, alias: str, *, owned: bool,
+                   own_change: str | None = None) -> list[Finding]:
+    """The alias, the candidate, and whether the two versions can share a weighted alias.
+
+    ``own_change`` names lambdashift's own change (``shift``, in ``history``) that left the
+    alias as it is, if one did: a split it made is then not "someone else's".
+    """
     name = facts.name
     if not facts.exists:
         return [Finding(name, "alias", True, f"function {name} does not exist on this target.",
@@ -154,7 +159,15 @@ def check_function(facts: FunctionFacts, alias: str, *, owned: bool) -> list[Fin
                         "part in a weighted alias.",
                         f"point it at a version: aws lambda update-alias --function-name {name} "
                         f"--name {alias} --function-version N")]
-    if weights and not owned:
+    if weights and not owned and own_change:
+        (extra, weight), = weights.items()
+        out.append(Finding(name, "alias", True,
+                           f"{name}:{alias} is split (version {primary}, {float(weight):.0%} to "
+                           f"version {extra}) by {own_change}, and no rollout owns it: a release "
+                           "starts from one version.",
+                           f"end the split first: `lambdashift promote {name}` (all to version "
+                           f"{extra}) or `lambdashift rollback {name}` (all back to version {primary})."))
+    elif weights and not owned:
         (extra, weight), = weights.items()
         out.append(Finding(name, "alias", True,
                            f"{name}:{alias} is split (version {primary}, {float(weight):.0%} to "
@@ -233,8 +246,12 @@ def check_storage(account: AccountFacts | None, needed: int) -> list[Finding]:
 
 def run_checks(inventory: Inventory, functions: Iterable[str], *, alias: str,
                routes: Mapping[str, Sequence[str]], alarms: Mapping[str, Sequence[str]],
-               owned: Callable[[str], bool], needed_bytes: int) -> list[Finding]:
-    """Every check, for the named functions; ``routes``/``alarms``: per function."""
+               owned: Callable[[str], bool], needed_bytes: int,
+               own_change: Callable[[str, Mapping[str, object]], str | None] | None = None,
+               ) -> list[Finding]:
+    """Every check, for the named functions; ``routes``/``alarms``: per function.
+    ``own_change(name, alias)`` (the GetAlias answer) names lambdashift's own change that
+    left a split alias as it is, or None."""
     names = list(functions)
     apis = inventory.http_apis() if any(routes.get(n) for n in names) else []
     every_alarm = [a for n in names for a in alarms.get(n, ())]
@@ -242,7 +259,9 @@ def run_checks(inventory: Inventory, functions: Iterable[str], *, alias: str,
     findings: list[Finding] = []
     for name in names:
         facts = inventory.function(name, alias)
-        findings += check_function(facts, alias, owned=owned(name))
+        split = bool(((facts.alias or {}).get("RoutingConfig") or {}).get("AdditionalVersionWeights"))
+        own = own_change(name, facts.alias) if own_change and split and facts.alias else None
+        findings += check_function(facts, alias, owned=owned(name), own_change=own)
         arn = (facts.alias or {}).get("AliasArn", "")
         parsed = lambda_target(str(arn)) if arn else None
         region, account = (parsed[0], parsed[1]) if parsed else ("REGION", "ACCOUNT")

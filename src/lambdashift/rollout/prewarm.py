@@ -65,7 +65,9 @@ def parse_prewarm(raw: object, path: str = "prewarm") -> PrewarmSettings:
         raise ConfigError(f"{path}: must be true, false or a mapping ({', '.join(_KEYS)}), got {raw!r}")
     for key in raw:
         if key not in _KEYS:
-            raise ConfigError(f"{path}.{key}: unknown key (known: {', '.join(_KEYS)})")
+            from lambdashift.core.strategy import unknown_key_error
+
+            raise unknown_key_error(path, key, _KEYS)
     enabled = raw.get("enabled", True)
     if not isinstance(enabled, bool):
         raise ConfigError(f"{path}.enabled: must be true or false, got {enabled!r}")

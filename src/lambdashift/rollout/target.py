@@ -22,7 +22,8 @@ from lambdashift.config import Config
 from lambdashift.errors import ConfigError
 from lambdashift.rollout.state_config import StateConfig, open_store
 
-#: Lambda's control-plane quota per account and region (not raisable); one limiter per process.
+#: Lambda's control-plane quota per account and region (not raisable); one bucket per state
+#: store (the rate ledger, ``_limiter``), so every process on the store draws from it.
 CONTROL_PLANE_RATE = 15.0
 #: CloudWatch Logs' FilterLogEvents quota per account and region (requests per second); one
 #: limiter per process, shared by every function analysed from logs at once.
