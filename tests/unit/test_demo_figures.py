@@ -53,3 +53,67 @@ def test_the_switch_p99_compares_the_seconds_after_a_switch_with_the_seconds_bef
     row = switch_latency(before + after, GET, 10.0, window=10, baseline=10)
     assert row["p99_steady_ms"] == 10.0 and row["p99_switch_ms"] == 400.0 and row["ratio"] == 40.0
     assert p99([]) is None
+
+
+# --- the chart's bins: what happened per bin, never a version before its switch ------------
+
+from lambdashift.demo.figures import FAILED, bin_edges, rates, switch_time, timeline  # noqa: E402
+from lambdashift.loadgen import CREATE  # noqa: E402
+
+
+def _switching(at: float, *, early: float | None = None) -> list[Request]:
+    """POSTs every 0.1 s for 30 s: v1 before ``at``, v2 from it (one sent at ``early`` too,
+    as when the alias write precedes its notice)."""
+    out = [Request(t / 10, CREATE, 201, "2" if t / 10 >= at else "1", 5.0) for t in range(300)]
+    if early is not None:
+        out.append(Request(early, CREATE, 201, "2", 5.0))
+    return sorted(out)
+
+
+def test_no_bin_spans_a_cut_and_every_bin_is_between_half_a_step_and_one_and_a_half():
+    rng = random.Random(3)
+    for _ in range(200):
+        cuts = sorted(rng.uniform(0, 30) for _ in range(rng.randrange(4)))
+        cuts = [c for i, c in enumerate(cuts) if i == 0 or c - cuts[i - 1] >= 0.5]
+        edges = bin_edges(0.0, 30.0, cuts)
+        assert edges[0] == 0.0 and edges[-1] == 30.0 and set(cuts) <= set(edges)
+        widths = [b - a for a, b in zip(edges, edges[1:])]
+        assert all(w < 1.5 + 1e-9 for w in widths)
+        # Narrower than half a step only where two cuts, or a cut and an end, are that close.
+        for a, b in zip(edges, edges[1:]):
+            assert b - a >= 0.5 - 1e-9 or a in cuts or b in cuts or a == 0.0
+
+
+def test_a_v2_bar_never_appears_before_its_switch_time():
+    """The old chart's 3 s centred moving average drew v2 a second before the switch."""
+    rng = random.Random(5)
+    for _ in range(50):
+        at = rng.uniform(3, 27)
+        marks = [Mark(0.0, "notes-create", "started", "", Traffic("1")),
+                 Mark(at, "notes-create", "succeeded", "", Traffic("2"))]
+        tl = timeline(_switching(at), marks, 0.0, 30.0)["functions"]["notes-create"]
+        switch = tl["weights"][1]["t"]
+        assert switch == at
+        edges, v2 = tl["edges"], tl["rate"]["2"]
+        assert all(edges[i] >= switch for i in range(len(v2)) if v2[i] > 0)
+        assert all(edges[i + 1] <= switch for i, x in enumerate(tl["rate"]["1"]) if x > 0)
+
+
+def test_a_request_v2_answered_just_before_the_notice_moves_the_switch_to_it_not_before():
+    marks = [Mark(0.0, "notes-create", "started", "", Traffic("1")),
+             Mark(12.5, "notes-create", "succeeded", "", Traffic("2"))]
+    tl = timeline(_switching(12.5, early=12.46), marks, 0.0, 30.0)["functions"]["notes-create"]
+    assert tl["weights"][1]["t"] == 12.46  # when the clients saw it: drawn there, cut there
+    assert all(tl["edges"][i] >= 12.46 for i, x in enumerate(tl["rate"]["2"]) if x)
+    # One sent long before the notice is not explained by the write: it stays where it was.
+    assert switch_time(_switching(12.5, early=3.0), 12.5, ["2"], after=0.0) == 12.5
+
+
+def test_bins_count_what_happened_in_them_per_second_failed_requests_apart():
+    requests = [Request(0.2, CREATE, 201, "1", 5.0), Request(0.7, CREATE, 500, "2", 5.0),
+                Request(1.1, CREATE, 0, "-", 5.0), Request(2.5, CREATE, 201, "2", 5.0)]
+    rate, errors = rates(requests, [0.0, 1.0, 2.0, 3.0])
+    assert rate == {"1": [1.0, 0.0, 0.0], FAILED: [1.0, 1.0, 0.0], "2": [0.0, 0.0, 1.0]}
+    assert errors == {"2": [1, 0, 0], "no answer": [0, 1, 0]}
+    # Per second of the bin's own width: one request in half a second is 2 requests/s.
+    assert rates(requests[:1], [0.0, 0.5, 1.0])[0] == {"1": [2.0, 0.0]}
