@@ -29,7 +29,7 @@ _COLOURS = {"1": "#4c78a8", "2": "#72b7b2", "3": "#f58518", "4": "#b279a2", "-":
             FAILED: "#d62728"}
 #: What a panel's stacks mean, under the chart.
 NOTE = ("Each bar: the requests sent in one bin (1 s, cut at every alias switch so that no bin spans one), "
-        "per second, by the version that answered them; failed requests (5xx, 429, no answer) in red on "
+        "per second, by the version that answered them;\nfailed requests (5xx, 429, no answer) in red on "
         "top. Nothing is smoothed.")
 
 
@@ -192,7 +192,7 @@ def figure(report: dict[str, Any]) -> Any:
                  color="#d62728" if report.get("failed_step") else "black")
     fig.text(0.01, 0.005, NOTE, fontsize=8, color="#555555", ha="left", va="bottom")
     top = 1 - (0.3 + 0.2 * headline.count("\n")) / height
-    fig.tight_layout(rect=(0, 0.02, 1, top))
+    fig.tight_layout(rect=(0, 0.3 / height, 1, top))
     return fig
 
 
