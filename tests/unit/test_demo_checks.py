@@ -140,3 +140,9 @@ def test_every_file_of_the_packaged_example_is_package_data():
         return any(len(PurePosixPath(g).parts) == len(PurePosixPath(f).parts) and PurePosixPath(f).match(g)
                    for g in globs)
     assert [f for f in files if not shipped(f)] == []
+
+
+def test_a_route_with_no_request_yet_passes_only_where_none_is_required():
+    assert checks.serving([], LIST, "1", what="list", required=False) == []
+    assert checks.serving([Request(1, LIST, 200, "2", 5.0)], LIST, "1", what="list", required=False) == [
+        "of 1 list requests answered since, 1 by v2 (expected v1 alone)"]
