@@ -107,6 +107,7 @@ def _panel(ax: Any, title: str, series: dict[str, Any], end: float, marks: list[
         until = weights[i + 1]["t"] if i + 1 < len(weights) else end
         rolled = i + 1 < len(weights) and weights[i + 1]["primary"] == w["primary"] and weights[i + 1]["canary"] is None
         ax.axvspan(w["t"], until, color="#f4cccc" if rolled else "#fde9c8", zorder=0, alpha=0.7)
+    handles, labels = ax.get_legend_handles_labels()
     line = _share_line(series.get("weights", []), end)
     if line is not None:
         newest, lx, ly = line
@@ -114,9 +115,12 @@ def _panel(ax: Any, title: str, series: dict[str, Any], end: float, marks: list[
         twin.plot(lx, ly, color="black", linewidth=1.8, label=f"alias share of v{newest} (%)")
         twin.set_ylim(-5, 105)
         twin.set_ylabel(f"% to v{newest}")
-        twin.legend(loc="center right", fontsize=7, framealpha=0.8)
-    if keys:
-        ax.legend(loc="center left", fontsize=7, framealpha=0.8)
+        more = twin.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+    if handles:
+        # One legend, on the left: over the steady state before the releases, where the
+        # story's events (switches, failures, rollbacks) are not.
+        (twin if line is not None else ax).legend(handles, labels, loc="center left", fontsize=7, framealpha=0.85)
 
 
 def panel_title(function: str, route: str, release: dict[str, Any]) -> str:
