@@ -15,7 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                     "switches notes-create v2 blue-green, canaries notes-get v2 at 10%, "
                     "rolls a broken notes-list back on the judge's verdict, contrasts a naive "
                     "in-place redeploy, and writes demo-report.json, demo-timeline.png and "
-                    "demo-timeline.html to the working directory.")
+                    "demo-timeline.html to the working directory. It runs from lambdashift's own "
+                    "pristine copy of the notes example, checks every step against what happened "
+                    "and exits 1, naming the step, when one did not happen as described.")
     p.add_argument("--keep", type=Path, default=None, metavar="DIR",
                    help="work in DIR and keep it (default: a temporary directory, removed after)")
     p.add_argument("--rate", type=float, default=None,

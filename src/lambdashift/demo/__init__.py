@@ -12,6 +12,12 @@
 7. Reported apart: a naive in-place redeploy of a copy of notes-list (no versions, no
    alias), under the same kind of load.
 
+The demo works in a temporary copy of lambdashift's own pristine notes example (package
+data, :mod:`lambdashift.demo.pristine`), never in a file the user edited. Each step's outcome
+is checked against what happened (:mod:`lambdashift.demo.checks`: the alias read back from
+the Lambda API, the requests the clients saw); the first step that did not happen as
+described stops the story, and the demo says which and what happened instead, and exits 1.
+
 Then ``demo-report.json``, ``demo-timeline.png`` and ``demo-timeline.html`` are written to
 the working directory and a plain-words summary is printed. The story's pace (``FULL``
 for ``make demo``, ``FAST`` for CI) is in :mod:`lambdashift.demo.story`.

@@ -1,10 +1,12 @@
 """The release at a glance: a PNG and a self-contained HTML page of the demo's timeline.
 
-One panel per function that was released (and one for the naive redeploy): requests per
-second by the version that served them (stacked), failed requests in red, and the alias's
-share of the new version as a black line on the right axis; the demo's steps as labelled
-vertical lines. The HTML page carries the same chart as inline SVG (no script, no CDN),
-the plain-words summary and the key figures.
+One panel per function that was released (and one for the naive redeploy): for each bin of
+about a second, cut at every alias switch so that no bin spans one, the requests sent in it
+per second, stacked by the version that answered them, with the failed ones (5xx, 429, no
+answer) in red on top. Nothing is smoothed, so a version appears only in bins after the
+switch that gave it traffic. The alias's share of the new version is a black line on the
+right axis; the demo's steps are labelled vertical lines. The HTML page carries the same
+chart as inline SVG (no script, no CDN), the plain-words summary and the key figures.
 """
 
 from __future__ import annotations
@@ -20,21 +22,27 @@ matplotlib.use("Agg")  # files only: never a window, never a display
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+from lambdashift.demo.figures import FAILED  # noqa: E402
 from lambdashift.model import Traffic  # noqa: E402
 
 _COLOURS = {"1": "#4c78a8", "2": "#72b7b2", "3": "#f58518", "4": "#b279a2", "-": "#999999",
-            "no answer": "#000000"}
-_SMOOTH = 3  # seconds: a moving average, so a 10% share reads as a band, not as noise
+            FAILED: "#d62728"}
+#: What a panel's stacks mean, under the chart.
+NOTE = ("Each bar: the requests sent in one bin (1 s, cut at every alias switch so that no bin spans one), "
+        "per second, by the version that answered them;\nfailed requests (5xx, 429, no answer) in red on "
+        "top. Nothing is smoothed.")
 
 
-def _smooth(values: list[float]) -> list[float]:
-    """A centred moving average (a trailing one would draw every switch late)."""
-    half = _SMOOTH // 2
-    out = []
-    for i in range(len(values)):
-        window = values[max(0, i - half): i + half + 1]
-        out.append(sum(window) / len(window))
-    return out
+def legend_label(key: str, *, served: str = "served by v", unversioned: str = "answered without a version header") -> str:
+    """The legend's words for a stack: a version, the failed requests, or answers that named
+    no version (``-``)."""
+    if key.isdigit():
+        return f"{served}{key}"
+    if key == FAILED:
+        return "failed (5xx, 429 or no answer)"
+    if key == "-":
+        return unversioned
+    return key
 
 
 def _share_line(weights: list[dict[str, Any]], end: float) -> tuple[str, list[float], list[float]] | None:
@@ -56,24 +64,29 @@ def _share_line(weights: list[dict[str, Any]], end: float) -> tuple[str, list[fl
     return newest, xs, ys
 
 
-def _panel(ax: Any, title: str, series: dict[str, Any], step: float, end: float,
-           marks: list[tuple[float, str]], *, served: str = "served by v") -> None:
-    rate, errors = series["rate"], series["errors"]
-    versions = sorted((v for v in rate if v.isdigit()), key=int) + [v for v in rate if not v.isdigit()]
-    if versions:
-        length = len(next(iter(rate.values())))
-        xs = [i * step for i in range(length)]
-        ax.stackplot(xs, *[_smooth(rate[v]) for v in versions], step="post",
-                     labels=[f"{served}{v}" if v.isdigit() else v for v in versions],
-                     colors=[_COLOURS.get(v, "#bbbbbb") for v in versions], alpha=0.85)
-        failed = [sum(errors[v][i] for v in errors) for i in range(length)]
-        if any(failed):
-            ax.bar(xs, [f / step for f in failed], width=step, align="edge", color="#d62728",
-                   label="failed requests/s", zorder=3)
+def stacks(series: dict[str, Any]) -> list[str]:
+    """The panel's stacks, bottom to top: versions in order, other answers, failed last."""
+    rate = series["rate"]
+    return (sorted((v for v in rate if v.isdigit()), key=int)
+            + sorted(v for v in rate if not v.isdigit() and v != FAILED) + [v for v in rate if v == FAILED])
+
+
+def _panel(ax: Any, title: str, series: dict[str, Any], end: float, marks: list[tuple[float, str]],
+           **words: str) -> None:
+    rate, errors, edges = series["rate"], series["errors"], series["edges"]
+    keys = stacks(series)
+    if keys:
+        # step="post" draws each value from its bin's left edge to the next: repeat the last.
+        ax.stackplot(edges, *[rate[k] + rate[k][-1:] for k in keys], step="post",
+                     labels=[legend_label(k, **words) for k in keys],
+                     colors=[_COLOURS.get(k, "#bbbbbb") for k in keys], alpha=0.85)
         total = sum(sum(v) for v in errors.values())
         if total:
-            first = min(i for i in range(length) if failed[i])
-            ax.annotate(f"{total} failed", (first * step, max(failed) / step / 2), xytext=(-14, 0),
+            failed = rate[FAILED]
+            first = min(i for i in range(len(failed)) if failed[i])
+            # The arrow points at the first red bar, on top of its bin's stack.
+            y = sum(rate[k][first] for k in keys) - failed[first] / 2
+            ax.annotate(f"{total} failed", (edges[first], y), xytext=(-14, 0),
                         textcoords="offset points", color="#d62728", fontsize=9, ha="right",
                         va="center", fontweight="bold",
                         arrowprops={"arrowstyle": "->", "color": "#d62728"},
@@ -94,6 +107,7 @@ def _panel(ax: Any, title: str, series: dict[str, Any], step: float, end: float,
         until = weights[i + 1]["t"] if i + 1 < len(weights) else end
         rolled = i + 1 < len(weights) and weights[i + 1]["primary"] == w["primary"] and weights[i + 1]["canary"] is None
         ax.axvspan(w["t"], until, color="#f4cccc" if rolled else "#fde9c8", zorder=0, alpha=0.7)
+    handles, labels = ax.get_legend_handles_labels()
     line = _share_line(series.get("weights", []), end)
     if line is not None:
         newest, lx, ly = line
@@ -101,58 +115,88 @@ def _panel(ax: Any, title: str, series: dict[str, Any], step: float, end: float,
         twin.plot(lx, ly, color="black", linewidth=1.8, label=f"alias share of v{newest} (%)")
         twin.set_ylim(-5, 105)
         twin.set_ylabel(f"% to v{newest}")
-        twin.legend(loc="center right", fontsize=7, framealpha=0.8)
-    ax.legend(loc="center left", fontsize=7, framealpha=0.8)
+        more = twin.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+    if handles:
+        # One legend, on the left: over the steady state before the releases, where the
+        # story's events (switches, failures, rollbacks) are not.
+        (twin if line is not None else ax).legend(handles, labels, loc="center left", fontsize=7, framealpha=0.85)
+
+
+def panel_title(function: str, route: str, release: dict[str, Any]) -> str:
+    """A released function's panel title, from what its release did."""
+    if not release.get("published", True):
+        return f"{function} ({route}): no new version published; live serves {release.get('alias_after')}"
+    outcome = {"succeeded": "promoted", "none": "no rollout ran",
+               "rolled_back": "ROLLED BACK" + (" by the judge" if "analysis" in release.get("reason", "") else "")
+               }.get(release.get("outcome", ""), release.get("outcome", ""))
+    cold = "" if release.get("prewarm", True) else " without pre-warm"
+    return f"{function} ({route}): {release['strategy']} v{release['from']} → v{release['to']}{cold}, {outcome}"
+
+
+def switch_labels(weights: list[dict[str, Any]]) -> list[tuple[float, str]]:
+    """Each switch of an alias (after its first state), at the time it took effect."""
+    out = []
+    for before, w in zip(weights, weights[1:]):
+        if w["canary"] is not None:
+            out.append((w["t"], f"v{w['canary']} {w['weight'] * 100:g}%"))
+        elif before["canary"] is not None and before["primary"] == w["primary"]:
+            out.append((w["t"], f"rolled back to v{w['primary']}"))
+        else:
+            out.append((w["t"], f"v{w['primary']} 100%"))
+    return out
 
 
 def figure(report: dict[str, Any]) -> Any:
     """The matplotlib figure of a demo report."""
     tl = report["timeline"]
-    step, start = tl["step"], tl["start"]
+    start = tl["start"]
     end = report["lambdashift_section"]["end"] - start
-    released = [f for f in ("notes-create", "notes-get", "notes-update", "notes-list")
-                if tl["functions"].get(f, {}).get("weights")]
+    releases = {r["function"]: r for r in report.get("releases", [])}
+    released = [f for f in releases if f in tl["functions"]]
     naive = report.get("naive")
     rows = len(released) + (1 if naive else 0)
-    fig, axes = plt.subplots(rows + 1, 1, figsize=(13, 2.5 * rows + 2.2), squeeze=False,
+    headline = _wrap(report["headline"])
+    height = 2.5 * rows + 2.4 + 0.2 * headline.count("\n")
+    fig, axes = plt.subplots(rows + 1, 1, figsize=(13, height), squeeze=False,
                              gridspec_kw={"height_ratios": [0.55] + [1] * rows})
     # The story's steps, numbered, on a strip above the panels (their lines run through them).
     strip = axes[0, 0]
     strip.set_xlim(0, end)
     strip.set_ylim(0, 1)
     strip.axis("off")
-    steps = [(max(0.0, m["t"] - start), m["label"], m.get("short") or m["text"]) for m in report["steps"]
-             if m["t"] - start <= end]
-    strip.set_title("the story's steps", loc="left", fontsize=9, color="#555555")
-    for i, (t, label, text) in enumerate(steps):
-        strip.annotate(f"{label}. {_short(text)}", (t, 0.72 - 0.33 * (i % 3)), fontsize=9,
-                       color="#222222", xytext=(3, 0), textcoords="offset points", fontweight="bold")
+    steps = [(max(0.0, m["t"] - start), m["label"], m.get("short") or m["text"], bool(m.get("problems")))
+             for m in report["steps"] if m["t"] - start <= end]
+    strip.set_title("the story's steps (red: did not happen as described)", loc="left", fontsize=9, color="#555555")
+    for i, (t, label, text, wrong) in enumerate(steps):
+        strip.annotate(f"{label}. {_short(text)}" + (" ✗" if wrong else ""), (t, 0.72 - 0.33 * (i % 3)),
+                       fontsize=9, color="#d62728" if wrong else "#222222", xytext=(3, 0),
+                       textcoords="offset points", fontweight="bold")
         strip.axvline(t, color="#999999", linewidth=0.8, ymax=0.95)
     for ax, function in zip(axes[1:, 0], released):
         series = tl["functions"][function]
-        own = [(m["t"] - start, m["label"]) for m in report["switch_marks"] if m["function"] == function]
-        release = next((r for r in report.get("releases", []) if r["function"] == function), {})
-        outcome = {"succeeded": "promoted", "rolled_back": "ROLLED BACK by the judge"}.get(
-            release.get("outcome", ""), release.get("outcome", ""))
-        what = f": {release['strategy']} v{release['from']} → v{release['to']}" if release.get("to") else ""
-        cold = "" if release.get("prewarm", True) else " without pre-warm"
-        _panel(ax, f"{function} ({series['route']}){what}{cold}, {outcome}", series, step, end, own)
-        for t, _, _ in steps:
+        title = panel_title(function, series["route"], releases[function])
+        _panel(ax, title, series, end, switch_labels(series["weights"]))
+        for t, *_ in steps:
             ax.axvline(t, color="#bbbbbb", linewidth=0.6, zorder=0)
-    axes[len(released), 0].set_xlabel("seconds since the live traffic started")
+    if released:
+        axes[len(released), 0].set_xlabel("seconds since the live traffic started")
     if naive:
         ax = axes[-1, 0]
         t0 = naive["start"]
-        _panel(ax, f"for contrast, reported apart: {naive['function']} redeployed in place "
-                   f"(no versions, no alias; every caller on $LATEST; the {naive['gap_seconds']:g} s "
-                   "between the two calls stand in for AWS's code-update time)", naive["timeline"],
-               naive["timeline"]["step"], naive["end"] - t0,
+        _panel(ax, f"for contrast, reported apart: {naive['function']} redeployed in place (no versions, "
+                   f"no alias; every caller on $LATEST)\nthe {naive['gap_seconds']:g} s between the two calls "
+                   "stand in for the time AWS takes to finish a code update", naive["timeline"],
+               naive["end"] - t0,
                [(naive["code_update_at"] - t0, "UpdateFunctionCode"),
                 (naive["config_update_at"] - t0, "   UpdateFunctionConfiguration")],
-               served="answered by release ")
+               served="answered by release ", unversioned="refused by the Lambda API")
         ax.set_xlabel("seconds since the naive section started")
-    fig.suptitle(_wrap(report["headline"]), fontsize=11, x=0.01, ha="left")
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.suptitle(headline, fontsize=11, x=0.01, ha="left",
+                 color="#d62728" if report.get("failed_step") else "black")
+    fig.text(0.01, 0.005, NOTE, fontsize=8, color="#555555", ha="left", va="bottom")
+    top = 1 - (0.3 + 0.2 * headline.count("\n")) / height
+    fig.tight_layout(rect=(0, 0.3 / height, 1, top))
     return fig
 
 

@@ -7,6 +7,7 @@ traffic after it, plus the demo's own step marks). No clock, no I/O.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -107,39 +108,85 @@ def by_route_version_status(requests: Iterable[Request]) -> list[dict[str, Any]]
             for (route, version, status), n in sorted(counts.items())]
 
 
-def rates(requests: Iterable[Request], start: float, end: float, step: float,
-          bins: int) -> tuple[dict[str, list[float]], dict[str, list[int]]]:
-    """Requests per second and failed requests per ``step``-second bin, by version."""
+#: How far before a switch's notice a request the new version answered may have been sent
+#: (the alias write precedes the notice by milliseconds; a request is stamped when sent).
+SWITCH_LEAD = 2.0
+FAILED = "failed"
+
+
+def switch_time(requests: Sequence[Request], at: float, new: Iterable[str], *, after: float) -> float:
+    """When a switch at ``at`` (its notice) took effect for the clients: the first request a
+    version it introduced answered, if sent up to :data:`SWITCH_LEAD` s before the notice
+    (and after the previous switch, ``after``), else the notice itself."""
+    new = set(new)
+    early = [r.t for r in requests if r.version in new and r.status and max(after, at - SWITCH_LEAD) < r.t < at]
+    return min(early, default=at)
+
+
+def bin_edges(start: float, end: float, cuts: Iterable[float], *, step: float = 1.0) -> list[float]:
+    """Bin edges from ``start`` to ``end``: every ``step`` seconds and at every cut (a
+    switch), so that no bin spans a cut. A regular edge less than half a step from a cut or
+    from ``end`` is dropped, so bins are between half a step and 1.5 steps wide (a cut
+    less than half a step from the last cut or edge may make one narrower)."""
+    cuts = sorted(c for c in cuts if start < c < end)
+    regular = [start + i * step for i in range(1, math.ceil((end - start) / step))]
+    keep = [e for e in regular if end - e >= step / 2 and all(abs(e - c) >= step / 2 for c in cuts)]
+    edges = sorted({start, *keep, *cuts, end})
+    out = [start]
+    for a, b in zip(edges, edges[1:]):  # two cuts near one edge: split what they leave wide
+        parts = round((b - a) / step) if b - a > 1.5 * step else 1
+        out.extend(a + (b - a) * k / parts for k in range(1, parts))
+        out.append(b)
+    return out
+
+
+def rates(requests: Iterable[Request], edges: Sequence[float]) -> tuple[dict[str, list[float]], dict[str, list[int]]]:
+    """Per bin (between consecutive ``edges``), no smoothing: requests per second answered
+    by each version, and the failed ones (5xx, 429, no answer) apart under ``"failed"``;
+    plus the failed requests' counts by the version that failed them."""
+    bins = len(edges) - 1
     rate: dict[str, list[float]] = {}
     errors: dict[str, list[int]] = {}
     for r in requests:
-        if not start <= r.t < end:
+        if not edges[0] <= r.t < edges[-1]:
             continue
-        i = int((r.t - start) / step)
-        version = r.version if r.status else "no answer"
-        rate.setdefault(version, [0.0] * bins)[i] += 1 / step
+        i = bisect.bisect_right(edges, r.t) - 1
+        width = edges[i + 1] - edges[i]
+        rate.setdefault(FAILED if r.failed else r.version, [0.0] * bins)[i] += 1 / width
         if r.failed:
-            errors.setdefault(version, [0] * bins)[i] += 1
+            errors.setdefault(r.version if r.status else "no answer", [0] * bins)[i] += 1
     return rate, errors
+
+
+def series(requests: Sequence[Request], start: float, end: float, cuts: Iterable[float], *,
+           step: float = 1.0) -> dict[str, Any]:
+    """One panel's data: bin edges (relative to ``start``) cut at ``cuts``, and :func:`rates`."""
+    edges = bin_edges(start, end, cuts, step=step)
+    rate, errors = rates(requests, edges)
+    return {"edges": [e - start for e in edges], "rate": rate, "errors": errors, "step": step}
 
 
 def timeline(requests: Sequence[Request], marks: Sequence[Mark], start: float, end: float,
              *, step: float = 1.0) -> dict[str, Any]:
-    """Per function: request rate and errors per version per ``step`` seconds, and the alias
-    weights over time (from the marks), times relative to ``start``."""
-    bins = max(1, math.ceil((end - start) / step))
+    """Per function: requests per second per version per bin (cut at each switch, see
+    :func:`switch_time`), failed requests apart, and the alias weights over time (from the
+    marks), times relative to ``start``."""
     out: dict[str, Any] = {"step": step, "start": start, "functions": {}}
     for function, route in ROUTE_OF.items():
-        rate, errors = rates([r for r in requests if r.route == route], start, end, step, bins)
+        mine = [r for r in requests if r.route == route]
         weights: list[dict[str, Any]] = []
+        previous: Traffic | None = None
         for m in marks:  # the alias's traffic each time it changed
-            if m.function != function or m.traffic is None:
+            if m.function != function or m.traffic is None or m.traffic == previous:
                 continue
-            now = {"t": m.t - start, "primary": m.traffic.primary, "canary": m.traffic.canary,
-                   "weight": m.traffic.weight}
-            if not weights or [weights[-1][k] for k in ("primary", "canary", "weight")] != \
-                    [now[k] for k in ("primary", "canary", "weight")]:
-                weights.append(now)
-        out["functions"][function] = {"route": route, "rate": rate, "errors": errors,
-                                      "weights": weights}
+            t = m.t
+            if previous is not None:
+                new = [v for v in m.traffic.versions if previous.share_of(v) == 0]
+                t = switch_time(mine, m.t, new, after=start + weights[-1]["t"])
+            weights.append({"t": t - start, "primary": m.traffic.primary, "canary": m.traffic.canary,
+                            "weight": m.traffic.weight})
+            previous = m.traffic
+        cuts = [start + w["t"] for w in weights[1:]]
+        out["functions"][function] = {"route": route, "weights": weights,
+                                      **series(mine, start, end, cuts, step=step)}
     return out

@@ -93,6 +93,9 @@ def run(lambda_endpoint: str, notes: Path, *, seconds: float, rate: float, gap: 
                         Handler="index.handler", Timeout=10, MemorySize=128, Environment=env,
                         Code={"ZipFile": build_zip(release_1, include).data},
                         Description="notes-list, deployed without versions or aliases")
+    # A new function is Pending for a moment (on AWS too): the load starts once it is Active,
+    # so that the section's refusals are the redeploy's, not the creation's.
+    lam.get_waiter("function_active_v2").wait(FunctionName=FUNCTION, WaiterConfig={"Delay": 1})
     clients, log, stop = 3, [], threading.Event()
 
     def client(offset: float) -> None:
@@ -139,6 +142,8 @@ def run(lambda_endpoint: str, notes: Path, *, seconds: float, rate: float, gap: 
         "failed_between_the_two_calls": sum(1 for r in requests if r.failed and code_at <= r.t < config_at + 1),
         "answered_by_release_1_after_the_code_update": sum(
             1 for r in requests if r.t >= code_at and r.version == "1" and not r.failed),
+        "answered_by_release_2_at_the_end": sum(
+            1 for r in requests if r.t >= config_at + 1 and r.version == "2" and not r.failed),
         "p99_steady_ms": p99(r.ms for r in before if r.status),
         "p99_redeploy_ms": p99(r.ms for r in window if r.status),
         "marks": [m.__dict__ for m in marks],
