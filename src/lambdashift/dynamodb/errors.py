@@ -128,6 +128,15 @@ def table_not_found(name: str) -> ResourceNotFoundException:
     return ResourceNotFoundException("Requested resource not found")
 
 
+#: What AWS puts before the messages its request model (not the operation) raises.
+DETECTED = "1 validation error detected: "
+
+
+def detected(detail: str) -> ValidationException:
+    """A ValidationException AWS words with its ``1 validation error detected: `` prefix."""
+    return ValidationException(DETECTED + detail)
+
+
 def invalid_parameter(detail: str) -> ValidationException:
     """The ``One or more parameter values were invalid: ...`` family of messages."""
     return ValidationException(f"One or more parameter values were invalid: {detail}")

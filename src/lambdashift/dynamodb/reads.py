@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from lambdashift.dynamodb import requests as req
-from lambdashift.dynamodb.errors import ValidationException, invalid_parameter
+from lambdashift.dynamodb.errors import ValidationException, detected, invalid_parameter
 from lambdashift.dynamodb.evaluate import holds, project
 from lambdashift.dynamodb.expressions import Between, Call, Compare, Literal, Logic, Path
 from lambdashift.dynamodb.schema import IndexSchema, KeySpec, TableSchema
@@ -22,16 +22,17 @@ from lambdashift.dynamodb.types import check_value, encode_key, type_of
 
 PAGE_BYTES = 1024 * 1024
 _SELECT = ("ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES", "SPECIFIC_ATTRIBUTES", "COUNT")
+_SELECT_SHOWN = ("SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES")
 _BAD_START = "The provided starting key is invalid: The provided key element does not match the schema"
 
 
 def query(store: Store, request: dict[str, Any]) -> dict[str, Any] | str:
     """Query: one partition of the table or of an index, in sort key order."""
-    schema, index = _source(store, request)
-    spec = index.key if index is not None else schema.key
     parsed = req.expressions(
         request, "KeyConditionExpression", "FilterExpression", "ProjectionExpression"
     )
+    schema, index = _source(store, request)
+    spec = index.key if index is not None else schema.key
     if parsed.key_condition is None:
         raise ValidationException(
             "Either the KeyConditions or KeyConditionExpression parameter must be specified "
@@ -55,8 +56,8 @@ def query(store: Store, request: dict[str, Any]) -> dict[str, Any] | str:
 
 def scan(store: Store, request: dict[str, Any]) -> dict[str, Any] | str:
     """Scan: a whole table or index (or one segment of it), in the table's hash order."""
-    schema, index = _source(store, request)
     parsed = req.expressions(request, "FilterExpression", "ProjectionExpression")
+    schema, index = _source(store, request)
     segment = _segment(request)
     start = None
     if request.get("ExclusiveStartKey") is not None:
@@ -220,28 +221,35 @@ def _start_key(schema: TableSchema, index: IndexSchema | None, start: Any) -> tu
 
 def _page(schema: TableSchema, index: IndexSchema | None, request: dict[str, Any],
           parsed: req.Expressions, rows: Any, limit: int | None) -> dict[str, Any] | str:
-    select = req.choice(request, "Select", _SELECT)
+    select = req.choice(request, "Select", _SELECT, _SELECT_SHOWN)
     projection = req.projection_of(request, parsed)
-    if projection is not None and request.get("Select") not in (None, "SPECIFIC_ATTRIBUTES"):
-        raise ValidationException(
-            "Cannot specify the AttributesToGet or ProjectionExpression when choosing to get "
-            f"{select}"
+    given = request.get("Select")
+    if projection is not None and given not in (None, "SPECIFIC_ATTRIBUTES"):
+        which = "AttributesToGet" if request.get("AttributesToGet") is not None \
+            else "ProjectionExpression"
+        raise detected(
+            f"Cannot specify the {which} when choosing to get "
+            f"{'only the Count' if select == 'COUNT' else select}"
         )
     if select == "SPECIFIC_ATTRIBUTES" and projection is None:
-        raise ValidationException(
-            "The Select parameter SPECIFIC_ATTRIBUTES requires AttributesToGet or "
-            "ProjectionExpression"
+        raise detected(
+            "Must specify the AttributesToGet or ProjectionExpression when choosing to get "
+            "SPECIFIC_ATTRIBUTES"
         )
     if select == "ALL_PROJECTED_ATTRIBUTES" and index is None:
-        raise ValidationException(
+        raise detected(
             "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"
         )
     narrowed = index is not None and index.projection != "ALL"
-    if select == "ALL_ATTRIBUTES" and narrowed and request.get("Select"):
+    if narrowed and given == "ALL_ATTRIBUTES" and index.is_global:
         raise invalid_parameter(
             f"Select type ALL_ATTRIBUTES is not supported for global secondary index "
             f"{index.name} because its projection type is not ALL"
         )
+    if narrowed and not index.is_global and (given == "ALL_ATTRIBUTES" or projection):
+        # A local index lives beside its table's partition: DynamoDB fetches what the
+        # index does not hold from the table (at extra read cost), so nothing is narrowed.
+        narrowed = False
     index_paths = _index_paths(schema, index) if narrowed else None
     decode = parsed.filter is not None or projection is not None or narrowed
     raws: list[str] = []

@@ -129,11 +129,18 @@ class Expressions:
     placeholders: Placeholders | None = field(default=None, repr=False)
 
 
-def expressions(request: dict[str, Any], *allowed: str) -> Expressions:
+def expressions(request: dict[str, Any], *allowed: str, write: bool = False,
+                transaction: bool = False) -> Expressions:
     """Parse the request's expression parameters among ``allowed`` ones.
 
     ``allowed`` names the parameters: ``ConditionExpression``, ``FilterExpression``,
     ``KeyConditionExpression``, ``UpdateExpression``, ``ProjectionExpression``.
+    ``write`` (PutItem, UpdateItem, DeleteItem) and ``transaction`` choose where AWS
+    words its errors with the ``1 validation error detected: `` prefix.
+
+    Operations call this before they look the table up: AWS checks the request itself
+    (syntax, placeholders) first, so a bad expression on a missing table is a
+    ValidationException, not a ResourceNotFoundException.
     """
     names = request.get("ExpressionAttributeNames")
     values = request.get("ExpressionAttributeValues")
@@ -148,7 +155,7 @@ def expressions(request: dict[str, Any], *allowed: str) -> Expressions:
     found = Expressions()
     if not present:
         return found
-    placeholders = Placeholders(names, values)
+    placeholders = Placeholders(names, values, transaction=transaction)
     found.placeholders = placeholders
     for parameter in present:
         text = request[parameter]
@@ -159,7 +166,7 @@ def expressions(request: dict[str, Any], *allowed: str) -> Expressions:
         else:
             tree = parse_condition(text, parameter, placeholders)
             setattr(found, _FIELDS[parameter], tree)
-    placeholders.check_all_used()
+    placeholders.check_all_used(prefixed=write and not transaction)
     return found
 
 
@@ -184,8 +191,9 @@ def projection_of(request: dict[str, Any], parsed: Expressions) -> list[Path] | 
     return parsed.projection
 
 
-def choice(request: dict[str, Any], parameter: str, allowed: tuple[str, ...]) -> str:
-    """An enum parameter (``allowed[0]`` by default)."""
+def choice(request: dict[str, Any], parameter: str, allowed: tuple[str, ...],
+           shown: tuple[str, ...] | None = None) -> str:
+    """An enum parameter (``allowed[0]`` by default); ``shown``: AWS's order in its message."""
     value = request.get(parameter) or allowed[0]
     if value not in allowed:
         if parameter == "ReturnValues":
@@ -193,7 +201,7 @@ def choice(request: dict[str, Any], parameter: str, allowed: tuple[str, ...]) ->
         raise ValidationException(
             f"1 validation error detected: Value '{value}' at '{parameter[0].lower()}"
             f"{parameter[1:]}' failed to satisfy constraint: Member must satisfy enum value "
-            f"set: [{', '.join(allowed)}]"
+            f"set: [{', '.join(shown or allowed)}]"
         )
     return value
 

@@ -233,8 +233,9 @@ def parse_create_table(request: dict[str, Any]) -> TableSchema:
     used = set(key.names())
     indexes: list[IndexSchema] = []
     for is_global, member in ((True, "GlobalSecondaryIndexes"), (False, "LocalSecondaryIndexes")):
-        for spec in request.get(member) or []:
-            index = _index(spec, types, key, is_global)
+        for number, spec in enumerate(request.get(member) or [], 1):
+            where = f"{member[0].lower()}{member[1:]}.{number}.member.keySchema"
+            index = _index(spec, types, key, is_global, where)
             if any(i.name == index.name for i in indexes):
                 raise invalid_parameter(f"Duplicate index name: {index.name}")
             indexes.append(index)
@@ -267,15 +268,27 @@ def _key_spec(elements: Any, types: dict[str, str], member: str) -> KeySpec:
             f"1 validation error detected: Value null at '{member}' failed to satisfy "
             "constraint: Member must not be null"
         )
+    require_shape(all(isinstance(e, dict) for e in elements), member)
     if len(elements) > 2:
+        # AWS prints the list as its Java model's toString().
+        shown = ", ".join(
+            f"KeySchemaElement(attributeName={e.get('AttributeName')}, keyType={e.get('KeyType')})"
+            for e in elements
+        )
         raise ValidationException(
-            f"1 validation error detected: Value '{elements}' at '{member}' failed to "
+            f"1 validation error detected: Value '[{shown}]' at '{member}' failed to "
             "satisfy constraint: Member must have length less than or equal to 2"
         )
-    require_shape(all(isinstance(e, dict) for e in elements), member)
     names = [e.get("AttributeName") for e in elements]
     require_shape(all(isinstance(n, str) for n in names), member)
     kinds = [e.get("KeyType") for e in elements]
+    for position, kind in enumerate(kinds, 1):
+        if kind not in ("HASH", "RANGE"):
+            raise ValidationException(
+                f"1 validation error detected: Value '{kind}' at '{member}.{position}.member."
+                "keyType' failed to satisfy constraint: Member must satisfy enum value set: "
+                "[HASH, RANGE]"
+            )
     if kinds[0] != "HASH":
         raise ValidationException("Invalid KeySchema: The first KeySchemaElement is not a HASH key type")
     if len(kinds) == 2 and kinds[1] != "RANGE":
@@ -296,11 +309,12 @@ def _key_spec(elements: Any, types: dict[str, str], member: str) -> KeySpec:
     )
 
 
-def _index(spec: Any, types: dict[str, str], table_key: KeySpec, is_global: bool) -> IndexSchema:
+def _index(spec: Any, types: dict[str, str], table_key: KeySpec, is_global: bool,
+           where: str = "keySchema") -> IndexSchema:
     if not isinstance(spec, dict):
         raise ValidationException("Invalid index definition")
     name = check_table_name(spec.get("IndexName"), "indexName")
-    key = _key_spec(spec.get("KeySchema"), types, "keySchema")
+    key = _key_spec(spec.get("KeySchema"), types, where)
     if not is_global:
         if table_key.range is None:
             raise invalid_parameter(

@@ -23,7 +23,7 @@ import zlib
 from decimal import Decimal
 from typing import Any
 
-from lambdashift.dynamodb.errors import ValidationException, invalid_parameter
+from lambdashift.dynamodb.errors import ValidationException, detected, invalid_parameter
 
 MAX_ITEM_BYTES = 400 * 1024
 SCALAR_TYPES = frozenset({"S", "N", "B"})
@@ -178,7 +178,9 @@ def _check_set(kind: str, raw: Any) -> dict[str, Any]:
     if not raw:
         # AWS's own wording, double space included.
         noun = {"SS": "string", "NS": "number", "BS": "binary"}[kind]
-        raise invalid_parameter(f"An {noun} set  may not be empty")
+        raise detected(
+            f"One or more parameter values were invalid: An {noun} set  may not be empty"
+        )
     if kind == "NS":
         members = [canonical_number(v) for v in raw]
         seen = {Decimal(v) for v in members}

@@ -1,0 +1,328 @@
+"""lambdashift's DynamoDB against AWS's rules, one test per rule (issue 21).
+
+Each test is named after the rule it checks; the facts come from the DynamoDB API
+reference and developer guide (limits, TTL, UpdateTable, secondary indexes) and from
+the messages AWS answers with (its ``1 validation error detected: `` prefix belongs to
+the checks of its request model, and appears where AWS puts it, not everywhere).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from lambdashift.dynamodb.server import DynamoProcess, start_process
+
+DETECTED = "1 validation error detected: "
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[DynamoProcess]:
+    proc = start_process(None)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server: DynamoProcess) -> Any:
+    return boto3.client(
+        "dynamodb", endpoint_url=server.endpoint, region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}, parameter_validation=False),
+    )
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def table(client: Any) -> str:
+    """A fresh table keyed by ``pk`` (S) and ``sk`` (S)."""
+    name = _name("t")
+    client.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                   {"AttributeName": "sk", "KeyType": "RANGE"}])
+    return name
+
+
+KEY = {"pk": {"S": "p"}, "sk": {"S": "s"}}
+
+
+def error_of(call: Any) -> tuple[str, str]:
+    with pytest.raises(ClientError) as caught:
+        call()
+    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
+
+
+def invalid(call: Any) -> str:
+    """The message of the ValidationException ``call`` must raise."""
+    code, message = error_of(call)
+    assert code == "ValidationException", message
+    return message
+
+
+# ---------------------------------------------------------------------------------------
+# 1. The validation prefix, validation order and wording
+
+
+def test_update_expression_overlapping_paths_are_refused_with_the_validation_prefix(
+        client: Any, table: str) -> None:
+    message = invalid(lambda: client.update_item(
+        TableName=table, Key=KEY, UpdateExpression="SET a = :v REMOVE a",
+        ExpressionAttributeValues={":v": {"S": "x"}}))
+    assert message == (
+        DETECTED + "Invalid UpdateExpression: Two document paths overlap with each other; must "
+        "remove or rewrite one of these paths; path one: [a], path two: [a]")
+
+
+def test_update_expression_paths_overlap_when_one_is_inside_the_other(client: Any,
+                                                                     table: str) -> None:
+    message = invalid(lambda: client.update_item(
+        TableName=table, Key=KEY, UpdateExpression="SET a.b[1] = :v, a.b = :v",
+        ExpressionAttributeValues={":v": {"S": "x"}}))
+    assert message.endswith("path one: [a, b, [1]], path two: [a, b]")
+    assert message.startswith(DETECTED + "Invalid UpdateExpression: Two document paths overlap")
+
+
+def test_update_expression_paths_conflict_when_one_indexes_a_list_the_other_a_map(
+        client: Any, table: str) -> None:
+    message = invalid(lambda: client.update_item(
+        TableName=table, Key=KEY, UpdateExpression="SET a.b = :v, a[0] = :v",
+        ExpressionAttributeValues={":v": {"S": "x"}}))
+    assert message == (
+        DETECTED + "Invalid UpdateExpression: Two document paths conflict with each other; must "
+        "remove or rewrite one of these paths; path one: [a, b], path two: [a, [0]]")
+
+
+def test_update_expression_clause_used_twice_is_refused_with_the_validation_prefix(
+        client: Any, table: str) -> None:
+    message = invalid(lambda: client.update_item(
+        TableName=table, Key=KEY, UpdateExpression="SET a = :v SET b = :v",
+        ExpressionAttributeValues={":v": {"S": "x"}}))
+    assert message == (DETECTED + 'Invalid UpdateExpression: The "SET" section can only be used '
+                       "once in an update expression;")
+
+
+def test_empty_update_expression_is_refused_with_the_validation_prefix(client: Any,
+                                                                      table: str) -> None:
+    message = invalid(lambda: client.update_item(TableName=table, Key=KEY,
+                                                 UpdateExpression="  "))
+    assert message == DETECTED + "Invalid UpdateExpression: The expression can not be empty;"
+
+
+def test_an_empty_condition_expression_has_no_prefix(client: Any, table: str) -> None:
+    message = invalid(lambda: client.put_item(TableName=table, Item=KEY,
+                                              ConditionExpression=""))
+    assert message == "Invalid ConditionExpression: The expression can not be empty;"
+
+
+@pytest.mark.parametrize("operation", ["put_item", "update_item", "delete_item"])
+def test_unused_expression_attribute_names_in_a_write_have_the_validation_prefix(
+        client: Any, table: str, operation: str) -> None:
+    request: dict[str, Any] = {"TableName": table, "ConditionExpression": "attribute_exists(pk)",
+                               "ExpressionAttributeNames": {"#a": "a"}}
+    if operation == "put_item":
+        request["Item"] = KEY
+    else:
+        request["Key"] = KEY
+    message = invalid(lambda: getattr(client, operation)(**request))
+    assert message == (DETECTED + "Value provided in ExpressionAttributeNames unused in "
+                       "expressions: keys: {#a}")
+
+
+def test_unused_expression_attribute_values_in_an_update_have_the_validation_prefix(
+        client: Any, table: str) -> None:
+    message = invalid(lambda: client.update_item(
+        TableName=table, Key=KEY, UpdateExpression="SET a = :a",
+        ExpressionAttributeValues={":a": {"S": "x"}, ":b": {"S": "y"}}))
+    assert message == (DETECTED + "Value provided in ExpressionAttributeValues unused in "
+                       "expressions: keys: {:b}")
+
+
+@pytest.mark.parametrize("operation", ["get_item", "query", "scan"])
+def test_unused_expression_attribute_names_in_a_read_have_no_prefix(
+        client: Any, table: str, operation: str) -> None:
+    request: dict[str, Any] = {"TableName": table, "ProjectionExpression": "a",
+                               "ExpressionAttributeNames": {"#a": "a"}}
+    if operation == "get_item":
+        request["Key"] = KEY
+    if operation == "query":
+        request["KeyConditionExpression"] = "pk = :p"
+        request["ExpressionAttributeValues"] = {":p": {"S": "p"}}
+    message = invalid(lambda: getattr(client, operation)(**request))
+    assert message == "Value provided in ExpressionAttributeNames unused in expressions: keys: {#a}"
+
+
+def test_empty_expression_attribute_values_have_the_prefix_outside_transactions(
+        client: Any, table: str) -> None:
+    message = invalid(lambda: client.update_item(
+        TableName=table, Key=KEY, UpdateExpression="SET a = :a", ExpressionAttributeValues={}))
+    assert message == DETECTED + "ExpressionAttributeValues must not be empty"
+    message = invalid(lambda: client.transact_write_items(TransactItems=[{"Update": {
+        "TableName": table, "Key": KEY, "UpdateExpression": "SET a = :a",
+        "ExpressionAttributeValues": {}}}]))
+    assert message == "ExpressionAttributeValues must not be empty"
+
+
+@pytest.mark.parametrize(("kind", "noun"), [("SS", "string"), ("NS", "number"), ("BS", "binary")])
+def test_an_empty_set_in_an_item_is_refused_with_the_validation_prefix(
+        client: Any, table: str, kind: str, noun: str) -> None:
+    message = invalid(lambda: client.put_item(TableName=table, Item={**KEY, "s": {kind: []}}))
+    assert message == (DETECTED + "One or more parameter values were invalid: An "
+                       f"{noun} set  may not be empty")
+
+
+def test_add_of_an_empty_set_is_refused_as_an_empty_set(client: Any, table: str) -> None:
+    message = invalid(lambda: client.update_item(
+        TableName=table, Key=KEY, UpdateExpression="ADD s :empty",
+        ExpressionAttributeValues={":empty": {"SS": []}}))
+    assert message == (DETECTED + "One or more parameter values were invalid: An string set  "
+                       "may not be empty")
+
+
+def test_request_is_validated_before_the_table_is_looked_up(client: Any) -> None:
+    missing = _name("missing")
+    unused = invalid(lambda: client.update_item(
+        TableName=missing, Key=KEY, UpdateExpression="SET a = :a",
+        ExpressionAttributeNames={"#x": "x"}, ExpressionAttributeValues={":a": {"S": "1"}}))
+    assert "unused in expressions: keys: {#x}" in unused
+    syntax = invalid(lambda: client.query(TableName=missing, KeyConditionExpression="pk ==",
+                                          ExpressionAttributeValues={":p": {"S": "p"}}))
+    assert syntax.startswith("Invalid KeyConditionExpression: Syntax error")
+    empty_set = invalid(lambda: client.put_item(TableName=missing, Item={"s": {"SS": []}}))
+    assert empty_set.endswith("An string set  may not be empty")
+    code, _ = error_of(lambda: client.get_item(TableName=missing, Key=KEY))
+    assert code == "ResourceNotFoundException"
+
+
+def test_request_is_validated_before_the_key_schema(client: Any, table: str) -> None:
+    # The key is wrong for the table (no sort key) and the expression is unparsable:
+    # AWS reports the expression.
+    message = invalid(lambda: client.delete_item(
+        TableName=table, Key={"pk": {"S": "p"}}, ConditionExpression="attribute_exists(",))
+    assert message.startswith("Invalid ConditionExpression: Syntax error")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"Select": "NOPE"},
+         "Value 'NOPE' at 'select' failed to satisfy constraint: Member must satisfy enum value "
+         "set: [SPECIFIC_ATTRIBUTES, COUNT, ALL_ATTRIBUTES, ALL_PROJECTED_ATTRIBUTES]"),
+        ({"Select": "SPECIFIC_ATTRIBUTES"},
+         "Must specify the AttributesToGet or ProjectionExpression when choosing to get "
+         "SPECIFIC_ATTRIBUTES"),
+        ({"Select": "COUNT", "ProjectionExpression": "a"},
+         "Cannot specify the ProjectionExpression when choosing to get only the Count"),
+        ({"Select": "ALL_ATTRIBUTES", "AttributesToGet": ["a"]},
+         "Cannot specify the AttributesToGet when choosing to get ALL_ATTRIBUTES"),
+        ({"Select": "ALL_PROJECTED_ATTRIBUTES"},
+         "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"),
+    ],
+)
+def test_select_is_checked_with_aws_wording(client: Any, table: str, extra: dict[str, Any],
+                                            message: str) -> None:
+    assert invalid(lambda: client.scan(TableName=table, **extra)) == DETECTED + message
+
+
+@pytest.mark.parametrize(
+    ("where", "request_"),
+    [
+        ("keySchema.2.member.keyType",
+         {"KeySchema": [{"AttributeName": "a", "KeyType": "HASH"},
+                        {"AttributeName": "b", "KeyType": "SORT"}]}),
+        ("globalSecondaryIndexes.1.member.keySchema.1.member.keyType",
+         {"KeySchema": [{"AttributeName": "a", "KeyType": "HASH"},
+                        {"AttributeName": "b", "KeyType": "RANGE"}],
+          "GlobalSecondaryIndexes": [{
+              "IndexName": "gsi1", "Projection": {"ProjectionType": "ALL"},
+              "KeySchema": [{"AttributeName": "b", "KeyType": "SORT"}]}]}),
+    ],
+)
+def test_key_types_are_hash_or_range_named_at_their_position(client: Any, where: str,
+                                                            request_: dict[str, Any]) -> None:
+    message = invalid(lambda: client.create_table(
+        TableName=_name("kt"), BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "a", "AttributeType": "S"},
+                              {"AttributeName": "b", "AttributeType": "S"}], **request_))
+    assert message == (DETECTED + f"Value 'SORT' at '{where}' failed to satisfy constraint: "
+                       "Member must satisfy enum value set: [HASH, RANGE]")
+
+
+def test_more_than_two_key_elements_are_shown_as_aws_shows_them(client: Any) -> None:
+    message = invalid(lambda: client.create_table(
+        TableName=_name("kt"), BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "a", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "a", "KeyType": "HASH"},
+                   {"AttributeName": "b", "KeyType": "RANGE"},
+                   {"AttributeName": "c", "KeyType": "RANGE"}]))
+    assert message == (
+        DETECTED + "Value '[KeySchemaElement(attributeName=a, keyType=HASH), "
+        "KeySchemaElement(attributeName=b, keyType=RANGE), KeySchemaElement(attributeName=c, "
+        "keyType=RANGE)]' at 'keySchema' failed to satisfy constraint: Member must have length "
+        "less than or equal to 2")
+
+
+# ---------------------------------------------------------------------------------------
+# 2. Select=ALL_ATTRIBUTES on a local secondary index
+
+
+def _indexed_table(client: Any, projection: dict[str, Any]) -> str:
+    """pk/sk table with an LSI ``by-l`` and a GSI ``by-g`` (both ``projection``)."""
+    name = _name("idx")
+    client.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"}
+                              for a in ("pk", "sk", "l", "g")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+        LocalSecondaryIndexes=[{"IndexName": "by-l", "Projection": projection,
+                                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                                              {"AttributeName": "l", "KeyType": "RANGE"}]}],
+        GlobalSecondaryIndexes=[{"IndexName": "by-g", "Projection": projection,
+                                 "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}])
+    client.put_item(TableName=name, Item={
+        "pk": {"S": "p"}, "sk": {"S": "1"}, "l": {"S": "x"}, "g": {"S": "y"},
+        "kept": {"S": "k"}, "other": {"S": "o"}})
+    return name
+
+
+@pytest.mark.parametrize("projection", [
+    {"ProjectionType": "KEYS_ONLY"},
+    {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["kept"]},
+])
+def test_select_all_attributes_on_a_local_index_fetches_the_whole_item(
+        client: Any, projection: dict[str, Any]) -> None:
+    name = _indexed_table(client, projection)
+    result = client.query(TableName=name, IndexName="by-l", Select="ALL_ATTRIBUTES",
+                          KeyConditionExpression="pk = :p",
+                          ExpressionAttributeValues={":p": {"S": "p"}})
+    assert result["Items"][0]["other"] == {"S": "o"}
+    projected = client.query(TableName=name, IndexName="by-l", KeyConditionExpression="pk = :p",
+                             ExpressionAttributeValues={":p": {"S": "p"}})
+    assert "other" not in projected["Items"][0]  # the default is the index's projection
+    asked = client.query(TableName=name, IndexName="by-l", KeyConditionExpression="pk = :p",
+                         ProjectionExpression="other",
+                         ExpressionAttributeValues={":p": {"S": "p"}})
+    assert asked["Items"] == [{"other": {"S": "o"}}]
+
+
+def test_select_all_attributes_on_a_narrow_global_index_is_refused_naming_it_global(
+        client: Any) -> None:
+    name = _indexed_table(client, {"ProjectionType": "KEYS_ONLY"})
+    message = invalid(lambda: client.query(
+        TableName=name, IndexName="by-g", Select="ALL_ATTRIBUTES",
+        KeyConditionExpression="g = :g", ExpressionAttributeValues={":g": {"S": "y"}}))
+    assert message == ("One or more parameter values were invalid: Select type ALL_ATTRIBUTES "
+                       "is not supported for global secondary index by-g because its "
+                       "projection type is not ALL")
