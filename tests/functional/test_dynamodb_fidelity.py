@@ -326,3 +326,42 @@ def test_select_all_attributes_on_a_narrow_global_index_is_refused_naming_it_glo
     assert message == ("One or more parameter values were invalid: Select type ALL_ATTRIBUTES "
                        "is not supported for global secondary index by-g because its "
                        "projection type is not ALL")
+
+
+# ---------------------------------------------------------------------------------------
+# 3. Key size limits: partition key <= 2048 bytes, sort key <= 1024 bytes
+
+HASH_TOO_LONG = ("One or more parameter values were invalid: Size of hashkey has exceeded the "
+                 "maximum size limit of2048 bytes")
+RANGE_TOO_LONG = ("One or more parameter values were invalid: Aggregated size of all range keys "
+                  "has exceeded the size limit of 1024 bytes")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c, t, k: c.put_item(TableName=t, Item=k),
+        lambda c, t, k: c.update_item(TableName=t, Key=k, UpdateExpression="SET a = :a",
+                                      ExpressionAttributeValues={":a": {"S": "x"}}),
+        lambda c, t, k: c.delete_item(TableName=t, Key=k),
+        lambda c, t, k: c.get_item(TableName=t, Key=k),
+        lambda c, t, k: c.batch_write_item(RequestItems={t: [{"PutRequest": {"Item": k}}]}),
+        lambda c, t, k: c.transact_write_items(TransactItems=[{"Put": {"TableName": t,
+                                                                       "Item": k}}]),
+    ],
+    ids=["PutItem", "UpdateItem", "DeleteItem", "GetItem", "BatchWriteItem",
+         "TransactWriteItems"],
+)
+def test_partition_key_over_2048_bytes_and_sort_key_over_1024_bytes_are_refused(
+        client: Any, table: str, call: Any) -> None:
+    # Bytes, not characters: "é" is two bytes in UTF-8.
+    long_hash = {"pk": {"S": "é" * 1024 + "x"}, "sk": {"S": "s"}}
+    assert invalid(lambda: call(client, table, long_hash)) == HASH_TOO_LONG
+    long_range = {"pk": {"S": "p"}, "sk": {"S": "x" * 1025}}
+    assert invalid(lambda: call(client, table, long_range)) == RANGE_TOO_LONG
+
+
+def test_keys_at_exactly_the_limits_are_accepted(client: Any, table: str) -> None:
+    key = {"pk": {"S": "x" * 2048}, "sk": {"S": "é" * 512}}
+    client.put_item(TableName=table, Item=key)
+    assert client.get_item(TableName=table, Key=key)["Item"] == key

@@ -19,7 +19,7 @@ from lambdashift.dynamodb.expressions import Path, Placeholders
 from lambdashift.dynamodb.parser import parse_condition, parse_projection, parse_update
 from lambdashift.dynamodb.schema import KeySpec, TableSchema, check_table_name
 from lambdashift.dynamodb.store import RowKey, Store, key_of
-from lambdashift.dynamodb.types import check_value
+from lambdashift.dynamodb.types import check_value, value_size
 
 _KEY_MISMATCH = "The provided key element does not match the schema"
 _LEGACY = (
@@ -52,6 +52,7 @@ def request_key(schema: TableSchema, key: Any) -> tuple[dict[str, Any], RowKey]:
         if kind not in checked[name]:
             raise ValidationException(_KEY_MISMATCH)
         _not_empty(checked[name], kind, name)
+    _key_size(schema.key, checked)
     row = key_of(schema.key, checked)
     assert row is not None
     return checked, row
@@ -68,6 +69,7 @@ def item_key(schema: TableSchema, item: dict[str, Any]) -> RowKey:
                 f"Type mismatch for key {name} expected: {kind} actual: {next(iter(value))}"
             )
         _not_empty(value, kind, name)
+    _key_size(schema.key, item)
     check_index_keys(schema, item)
     row = key_of(schema.key, item)
     assert row is not None
@@ -97,6 +99,25 @@ def check_index_keys(schema: TableSchema, item: dict[str, Any]) -> None:
 
 def _key_types(spec: KeySpec) -> list[tuple[str, str]]:
     return [spec.hash] if spec.range is None else [spec.hash, spec.range]
+
+
+#: DynamoDB's limits on key values (developer guide, "Service, account, and table quotas":
+#: partition key 1 to 2048 bytes, sort key 1 to 1024 bytes).
+HASH_KEY_BYTES = 2048
+RANGE_KEY_BYTES = 1024
+
+
+def _key_size(spec: KeySpec, item: dict[str, Any]) -> None:
+    """Key values past DynamoDB's limits are refused, in AWS's words (its spacing too)."""
+    if value_size(item[spec.hash[0]]) > HASH_KEY_BYTES:
+        raise invalid_parameter(
+            f"Size of hashkey has exceeded the maximum size limit of{HASH_KEY_BYTES} bytes"
+        )
+    if spec.range is not None and value_size(item[spec.range[0]]) > RANGE_KEY_BYTES:
+        raise invalid_parameter(
+            "Aggregated size of all range keys has exceeded the size limit of "
+            f"{RANGE_KEY_BYTES} bytes"
+        )
 
 
 def _not_empty(value: dict[str, Any], kind: str, name: str) -> None:
