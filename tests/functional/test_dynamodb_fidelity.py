@@ -365,3 +365,65 @@ def test_keys_at_exactly_the_limits_are_accepted(client: Any, table: str) -> Non
     key = {"pk": {"S": "x" * 2048}, "sk": {"S": "é" * 512}}
     client.put_item(TableName=table, Item=key)
     assert client.get_item(TableName=table, Key=key)["Item"] == key
+
+
+# ---------------------------------------------------------------------------------------
+# 4. A table's ARN where AWS takes a TableName
+
+ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/{}"
+
+
+def test_a_table_arn_is_accepted_as_table_name(client: Any, table: str) -> None:
+    arn = ARN.format(table)
+    assert client.describe_table(TableName=arn)["Table"]["TableName"] == table
+    client.put_item(TableName=arn, Item={**KEY, "a": {"S": "1"}})
+    assert client.get_item(TableName=arn, Key=KEY)["Item"]["a"] == {"S": "1"}
+    assert client.query(TableName=arn, KeyConditionExpression="pk = :p",
+                        ExpressionAttributeValues={":p": {"S": "p"}})["Count"] == 1
+    batch = client.batch_get_item(RequestItems={arn: {"Keys": [KEY]}})
+    assert batch["Responses"][arn][0]["a"] == {"S": "1"}  # keyed as asked
+    client.transact_write_items(TransactItems=[{"Delete": {"TableName": arn, "Key": KEY}}])
+    assert client.scan(TableName=table)["Count"] == 0
+
+
+def test_an_arn_of_another_account_or_region_names_no_table_here(client: Any,
+                                                                table: str) -> None:
+    other = f"arn:aws:dynamodb:eu-west-1:000000000000:table/{table}"
+    assert error_of(lambda: client.get_item(TableName=other, Key=KEY))[0] == \
+        "ResourceNotFoundException"
+    malformed = invalid(lambda: client.get_item(TableName="arn:aws:s3:::bucket", Key=KEY))
+    assert "table ARN" in malformed
+
+
+# ---------------------------------------------------------------------------------------
+# 5. The legacy KeyConditions parameter of Query
+
+
+def test_query_takes_the_legacy_key_conditions(client: Any, table: str) -> None:
+    for sk in ("a1", "a2", "b1"):
+        client.put_item(TableName=table, Item={"pk": {"S": "p"}, "sk": {"S": sk}})
+    result = client.query(TableName=table, KeyConditions={
+        "pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "p"}]},
+        "sk": {"ComparisonOperator": "BEGINS_WITH", "AttributeValueList": [{"S": "a"}]}},
+        ScanIndexForward=False)
+    assert [i["sk"]["S"] for i in result["Items"]] == ["a2", "a1"]
+    between = client.query(TableName=table, KeyConditions={
+        "pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "p"}]},
+        "sk": {"ComparisonOperator": "BETWEEN", "AttributeValueList": [{"S": "a2"}, {"S": "b1"}]}})
+    assert between["Count"] == 2
+
+
+def test_key_conditions_and_a_key_condition_expression_together_are_refused(
+        client: Any, table: str) -> None:
+    message = invalid(lambda: client.query(
+        TableName=table, KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": "p"}},
+        KeyConditions={"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "p"}]}}))
+    assert message.startswith("Can not use both expression and non-expression parameters")
+
+
+def test_key_conditions_need_the_operator_s_number_of_values(client: Any, table: str) -> None:
+    message = invalid(lambda: client.query(TableName=table, KeyConditions={
+        "pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "p"}, {"S": "q"}]}}))
+    assert message == ("One or more parameter values were invalid: Invalid number of "
+                       "argument(s) for the EQ ComparisonOperator")

@@ -206,7 +206,7 @@ def batch_get_item(store: Store, request: dict[str, Any]) -> dict[str, Any]:
             raise ValidationException("Provided list of item keys contains duplicates")
         found = responses.setdefault(name, [])
         for key in keys:
-            item = store.get(name, key)
+            item = store.get(schema.name, key)
             if item is not None:
                 found.append(project(item, projection) if projection else item)
     return {"Responses": responses, "UnprocessedKeys": {}}

@@ -13,7 +13,12 @@ import json
 from typing import Any
 
 from lambdashift.dynamodb import requests as req
-from lambdashift.dynamodb.errors import ValidationException, detected, invalid_parameter
+from lambdashift.dynamodb.errors import (
+    ValidationException,
+    detected,
+    invalid_parameter,
+    require_shape,
+)
 from lambdashift.dynamodb.evaluate import holds, project
 from lambdashift.dynamodb.expressions import Between, Call, Compare, Literal, Logic, Path
 from lambdashift.dynamodb.schema import IndexSchema, KeySpec, TableSchema
@@ -31,6 +36,14 @@ def query(store: Store, request: dict[str, Any]) -> dict[str, Any] | str:
     parsed = req.expressions(
         request, "KeyConditionExpression", "FilterExpression", "ProjectionExpression"
     )
+    if request.get("KeyConditions") is not None:
+        if parsed.key_condition is not None:
+            raise ValidationException(
+                "Can not use both expression and non-expression parameters in the same "
+                "request: Non-expression parameters: {KeyConditions} Expression parameters: "
+                "{KeyConditionExpression}"
+            )
+        parsed.key_condition = _legacy_key_conditions(request["KeyConditions"])
     schema, index = _source(store, request)
     spec = index.key if index is not None else schema.key
     if parsed.key_condition is None:
@@ -163,6 +176,46 @@ def _key_condition(tree: Any, spec: KeySpec) -> tuple[bytes, tuple]:
             )
         return pk, ("begins_with", _encoded(node.args[1], kind))
     raise ValidationException("Query key condition not supported")
+
+
+_LEGACY_OPERATORS = {"EQ": ("=", 1), "LE": ("<=", 1), "LT": ("<", 1), "GE": (">=", 1),
+                     "GT": (">", 1), "BEGINS_WITH": ("begins_with", 1), "BETWEEN": ("BETWEEN", 2)}
+
+
+def _legacy_key_conditions(conditions: Any) -> Any:
+    """The legacy ``KeyConditions`` map as the tree a KeyConditionExpression gives.
+
+    ``{"attr": {"ComparisonOperator": "EQ", "AttributeValueList": [value]}}`` per key
+    attribute; the operators a key condition allows are EQ, LE, LT, GE, GT, BEGINS_WITH and
+    BETWEEN (DynamoDB API reference, Query, KeyConditions).
+    """
+    if not isinstance(conditions, dict) or not conditions:
+        raise ValidationException("Either the KeyConditions or KeyConditionExpression "
+                                  "parameter must be specified in the request.")
+    tree: Any = None
+    for name, condition in conditions.items():
+        require_shape(isinstance(condition, dict), "KeyConditions")
+        operator = condition.get("ComparisonOperator")
+        values = condition.get("AttributeValueList") or []
+        require_shape(isinstance(values, list), "KeyConditions")
+        if operator not in _LEGACY_OPERATORS:
+            raise ValidationException(
+                "Attempted conditional constraint is not an indexable operation"
+            )
+        op, count = _LEGACY_OPERATORS[operator]
+        if len(values) != count:
+            raise invalid_parameter(
+                f"Invalid number of argument(s) for the {operator} ComparisonOperator"
+            )
+        path, args = Path((name,)), [Literal(check_value(v)) for v in values]
+        if op == "BETWEEN":
+            node: Any = Between(path, args[0], args[1])
+        elif op == "begins_with":
+            node = Call("begins_with", (path, args[0]))
+        else:
+            node = Compare(op, path, args[0])
+        tree = node if tree is None else Logic("AND", tree, node)
+    return tree
 
 
 def _condition_attribute(node: Any) -> str:

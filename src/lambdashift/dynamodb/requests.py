@@ -23,8 +23,7 @@ from lambdashift.dynamodb.types import check_value, value_size
 
 _KEY_MISMATCH = "The provided key element does not match the schema"
 _LEGACY = (
-    "Expected", "AttributeUpdates", "KeyConditions", "QueryFilter", "ScanFilter",
-    "ConditionalOperator",
+    "Expected", "AttributeUpdates", "QueryFilter", "ScanFilter", "ConditionalOperator",
 )
 
 

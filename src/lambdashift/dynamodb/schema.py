@@ -13,7 +13,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambdashift.dynamodb.errors import ValidationException, invalid_parameter, require_shape
+from lambdashift.dynamodb.errors import (
+    ResourceNotFoundException,
+    ValidationException,
+    invalid_parameter,
+    require_shape,
+)
 
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
@@ -188,10 +193,30 @@ def _describe_index(table: TableSchema, index: IndexSchema, count: int, size: in
 # CreateTable validation
 
 
+_TABLE_ARN = re.compile(r"arn:aws:dynamodb:([a-z0-9-]+):([0-9]{12}):table/([a-zA-Z0-9_.-]{3,255})")
+
+
 def check_table_name(name: Any, member: str = "tableName") -> str:
-    """A table (or index) name as AWS's model constrains it."""
+    """A table (or index) name as AWS's model constrains it.
+
+    Where AWS takes a table, ``TableName`` may also be the table's ARN
+    (``arn:aws:dynamodb:REGION:ACCOUNT:table/NAME``); the name is returned. A well-formed
+    ARN of another region or account names a table this endpoint does not have.
+    """
     if not isinstance(name, str):
         raise ValidationException(f"1 validation error detected: {member} is required")
+    if member == "tableName" and name.startswith("arn:"):
+        match = _TABLE_ARN.fullmatch(name)
+        if match is None:
+            raise ValidationException(
+                f"Invalid TableName: '{name}' is neither a table name nor a table ARN "
+                "(arn:aws:dynamodb:REGION:ACCOUNT:table/NAME)"
+            )
+        if (match.group(1), match.group(2)) != (REGION, ACCOUNT):
+            raise ResourceNotFoundException(
+                f"Requested resource not found: Table: {name} not found"
+            )
+        return match.group(3)
     if len(name) < 3 or len(name) > 255:
         raise ValidationException(
             f"1 validation error detected: Value '{name}' at '{member}' failed to satisfy "
