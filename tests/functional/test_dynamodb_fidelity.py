@@ -8,6 +8,8 @@ the checks of its request model, and appears where AWS puts it, not everywhere).
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -427,3 +429,107 @@ def test_key_conditions_need_the_operator_s_number_of_values(client: Any, table:
         "pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "p"}, {"S": "q"}]}}))
     assert message == ("One or more parameter values were invalid: Invalid number of "
                        "argument(s) for the EQ ComparisonOperator")
+
+
+# ---------------------------------------------------------------------------------------
+# 6. Time to Live
+
+
+def test_update_time_to_live_enables_then_disables_and_describe_follows(client: Any,
+                                                                       table: str) -> None:
+    described = client.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    assert described == {"TimeToLiveStatus": "DISABLED"}
+    spec = {"Enabled": True, "AttributeName": "expires"}
+    answer = client.update_time_to_live(TableName=table, TimeToLiveSpecification=spec)
+    assert answer["TimeToLiveSpecification"] == spec
+    assert client.describe_time_to_live(TableName=table)["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED", "AttributeName": "expires"}
+    assert invalid(lambda: client.update_time_to_live(
+        TableName=table, TimeToLiveSpecification=spec)) == "TimeToLive is already enabled"
+    client.update_time_to_live(TableName=table,
+                               TimeToLiveSpecification={**spec, "Enabled": False})
+    assert invalid(lambda: client.update_time_to_live(
+        TableName=table, TimeToLiveSpecification={**spec, "Enabled": False})) == \
+        "TimeToLive is already disabled"
+    assert error_of(lambda: client.describe_time_to_live(TableName=_name("missing")))[0] == \
+        "ResourceNotFoundException"
+
+
+def _store_with_ttl_table() -> Any:
+    from lambdashift.dynamodb import api
+    from lambdashift.dynamodb.store import Store
+
+    store = Store(None)
+
+    def call(operation: str, **request: Any) -> dict[str, Any]:
+        status, body = api.handle(store, api.TARGET_PREFIX + operation,
+                                  json.dumps(request).encode())
+        answer = json.loads(body)
+        assert status == 200, answer
+        return answer
+
+    call("CreateTable", TableName="ttl", BillingMode="PAY_PER_REQUEST",
+         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    call("UpdateTimeToLive", TableName="ttl",
+         TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"})
+    return store, call
+
+
+def test_ttl_deletes_only_numbers_of_epoch_seconds_past_and_less_than_five_years_old() -> None:
+    from lambdashift.dynamodb.ttl import sweep
+
+    store, call = _store_with_ttl_table()
+    now = 1_800_000_000.0
+    items = {
+        "expired": {"N": str(int(now) - 10)},
+        "future": {"N": str(int(now) + 3600)},
+        "as-string": {"S": str(int(now) - 10)},
+        "six-years-ago": {"N": str(int(now) - 6 * 365 * 24 * 3600)},
+        "nested-only": None,
+    }
+    for key, expires in items.items():
+        item = {"pk": {"S": key}}
+        if expires is not None:
+            item["expires"] = expires
+        else:
+            item["m"] = {"M": {"expires": {"N": "1"}}}
+        call("PutItem", TableName="ttl", Item=item)
+    # Expired but not yet swept: still read, as on AWS until its background deletion.
+    assert "Item" in call("GetItem", TableName="ttl", Key={"pk": {"S": "expired"}})
+    assert sum(sweep(store, now)) == 1
+    left = {i["pk"]["S"] for i in call("Scan", TableName="ttl")["Items"]}
+    assert left == set(items) - {"expired"}
+
+
+def test_expired_items_are_deleted_in_the_background_index_entries_too() -> None:
+    proc = start_process(None, env={"LAMBDASHIFT_DYNAMODB_TTL_SWEEP": "0.2"})
+    try:
+        c = boto3.client("dynamodb", endpoint_url=proc.endpoint, region_name="us-east-1",
+                         aws_access_key_id="test", aws_secret_access_key="test")
+        c.create_table(
+            TableName="sessions", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "user", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[{
+                "IndexName": "by-user", "Projection": {"ProjectionType": "ALL"},
+                "KeySchema": [{"AttributeName": "user", "KeyType": "HASH"}]}])
+        c.update_time_to_live(TableName="sessions", TimeToLiveSpecification={
+            "Enabled": True, "AttributeName": "expires"})
+        past, future = str(int(time.time()) - 60), str(int(time.time()) + 3600)
+        for key, expires in (("old", past), ("new", future)):
+            c.put_item(TableName="sessions", Item={
+                "pk": {"S": key}, "user": {"S": "u"}, "expires": {"N": expires}})
+        deadline = time.monotonic() + 30  # a bound for a slow machine, not a timing claim
+        while time.monotonic() < deadline and \
+                "Item" in c.get_item(TableName="sessions", Key={"pk": {"S": "old"}}):
+            time.sleep(0.1)
+        assert "Item" not in c.get_item(TableName="sessions", Key={"pk": {"S": "old"}})
+        by_user = c.query(TableName="sessions", IndexName="by-user",
+                          KeyConditionExpression="#u = :u",
+                          ExpressionAttributeNames={"#u": "user"},
+                          ExpressionAttributeValues={":u": {"S": "u"}})
+        assert [i["pk"]["S"] for i in by_user["Items"]] == ["new"]
+    finally:
+        proc.stop()

@@ -69,6 +69,8 @@ class TableSchema:
     throughput: dict[str, int] | None = None
     created: float = 0.0
     table_id: str = ""
+    #: The attribute UpdateTimeToLive enabled TTL on (None: TTL disabled).
+    ttl_attribute: str | None = None
 
     @property
     def arn(self) -> str:
@@ -101,6 +103,8 @@ class TableSchema:
             "_created": self.created,
             "_id": self.table_id,
         }
+        if self.ttl_attribute is not None:
+            request["_ttl"] = self.ttl_attribute
         if self.throughput:
             request["ProvisionedThroughput"] = self.throughput
         for kind, is_global in (("GlobalSecondaryIndexes", True), ("LocalSecondaryIndexes", False)):
@@ -115,6 +119,7 @@ class TableSchema:
         schema = parse_create_table(data)
         schema.created = data["_created"]
         schema.table_id = data["_id"]
+        schema.ttl_attribute = data.get("_ttl")
         return schema
 
     def describe(self, item_count: int, size: int, index_stats: dict[str, tuple[int, int]],

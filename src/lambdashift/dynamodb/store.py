@@ -141,6 +141,26 @@ class Store:
             )
         self._schemas[schema.name] = (number, schema)
 
+    def save_schema(self, schema: TableSchema) -> None:
+        """Persist a changed definition of an existing table (TTL, billing mode)."""
+        number, _ = self._schemas[schema.name]
+        with self.transaction():
+            self.db.execute("UPDATE tables SET definition = ? WHERE name = ?",
+                            (json.dumps(schema.to_json()), schema.name))
+        self._schemas[schema.name] = (number, schema)
+
+    def rows_mentioning(self, name: str, needle: str, after: RowKey | None, limit: int
+                        ) -> list[tuple[RowKey, dict[str, Any]]]:
+        """Up to ``limit`` items after ``after`` in scan order whose stored JSON contains
+        ``needle`` (a cheap prefilter SQLite runs in C; the caller decides on the item)."""
+        number, _ = self._schemas[name]
+        rows = self.db.execute(
+            f"SELECT ph, pk, sk, item FROM t{number} WHERE (ph, pk, sk) > (?, ?, ?) AND "
+            "instr(item, ?) > 0 ORDER BY ph, pk, sk LIMIT ?",
+            (*(after or (-1, b"", b"")), needle, limit),
+        ).fetchall()
+        return [((ph, pk, sk), _loads(item)) for ph, pk, sk, item in rows]
+
     def drop_table(self, name: str) -> None:
         """Delete a table, its items and its indexes."""
         number, schema = self._schemas[name]
