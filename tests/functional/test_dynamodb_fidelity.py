@@ -533,3 +533,154 @@ def test_expired_items_are_deleted_in_the_background_index_entries_too() -> None
         assert [i["pk"]["S"] for i in by_user["Items"]] == ["new"]
     finally:
         proc.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# 7. UpdateTable: global secondary indexes and billing mode
+
+
+def _by_owner(client: Any, name: str) -> list[str]:
+    result = client.query(TableName=name, IndexName="by-owner",
+                          KeyConditionExpression="#o = :o",
+                          ExpressionAttributeNames={"#o": "owner"},
+                          ExpressionAttributeValues={":o": {"S": "ann"}})
+    return sorted(i["sk"]["S"] for i in result["Items"])
+
+
+def test_update_table_creates_a_global_index_backfilled_creating_then_active(
+        client: Any, table: str) -> None:
+    for sk, owner in (("1", "ann"), ("2", "bob"), ("3", "ann")):
+        client.put_item(TableName=table, Item={"pk": {"S": "p"}, "sk": {"S": sk},
+                                               "owner": {"S": owner}})
+    client.put_item(TableName=table, Item={"pk": {"S": "p"}, "sk": {"S": "4"}})  # sparse
+    answer = client.update_table(
+        TableName=table,
+        AttributeDefinitions=[{"AttributeName": "owner", "AttributeType": "S"}],
+        GlobalSecondaryIndexUpdates=[{"Create": {
+            "IndexName": "by-owner", "Projection": {"ProjectionType": "ALL"},
+            "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"}]}}])["TableDescription"]
+    assert answer["TableStatus"] == "UPDATING"
+    assert answer["GlobalSecondaryIndexes"][0]["IndexStatus"] == "CREATING"
+    described = client.describe_table(TableName=table)["Table"]
+    assert described["TableStatus"] == "ACTIVE"
+    assert described["GlobalSecondaryIndexes"][0]["IndexStatus"] == "ACTIVE"
+    assert described["GlobalSecondaryIndexes"][0]["ItemCount"] == 3
+    assert {"AttributeName": "owner", "AttributeType": "S"} in described["AttributeDefinitions"]
+    assert _by_owner(client, table) == ["1", "3"]
+    client.put_item(TableName=table, Item={"pk": {"S": "q"}, "sk": {"S": "5"},
+                                           "owner": {"S": "ann"}})
+    assert _by_owner(client, table) == ["1", "3", "5"]  # kept up to date after the backfill
+
+
+def test_update_table_deletes_a_global_index_and_its_definitions(client: Any) -> None:
+    name = _indexed_table(client, {"ProjectionType": "ALL"})
+    answer = client.update_table(TableName=name, GlobalSecondaryIndexUpdates=[
+        {"Delete": {"IndexName": "by-g"}}])["TableDescription"]
+    assert [(i["IndexName"], i["IndexStatus"]) for i in answer["GlobalSecondaryIndexes"]] == [
+        ("by-g", "DELETING")]
+    described = client.describe_table(TableName=name)["Table"]
+    assert "GlobalSecondaryIndexes" not in described
+    assert "g" not in {d["AttributeName"] for d in described["AttributeDefinitions"]}
+    assert invalid(lambda: client.query(
+        TableName=name, IndexName="by-g", KeyConditionExpression="g = :g",
+        ExpressionAttributeValues={":g": {"S": "y"}})) == \
+        "The table does not have the specified index: by-g"
+    # The local index is untouched, and a new global one takes a fresh place.
+    client.update_table(
+        TableName=name, AttributeDefinitions=[{"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexUpdates=[{"Create": {
+            "IndexName": "by-g2", "Projection": {"ProjectionType": "KEYS_ONLY"},
+            "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}}])
+    assert client.query(TableName=name, IndexName="by-l", KeyConditionExpression="pk = :p",
+                        ExpressionAttributeValues={":p": {"S": "p"}})["Count"] == 1
+    assert client.query(TableName=name, IndexName="by-g2", KeyConditionExpression="g = :g",
+                        ExpressionAttributeValues={":g": {"S": "y"}})["Count"] == 1
+
+
+def test_update_table_creates_or_deletes_one_index_per_call(client: Any, table: str) -> None:
+    create = {"Projection": {"ProjectionType": "ALL"},
+              "KeySchema": [{"AttributeName": "x", "KeyType": "HASH"}]}
+    code, message = error_of(lambda: client.update_table(
+        TableName=table, AttributeDefinitions=[{"AttributeName": "x", "AttributeType": "S"}],
+        GlobalSecondaryIndexUpdates=[{"Create": {"IndexName": "one", **create}},
+                                     {"Create": {"IndexName": "two", **create}}]))
+    assert code == "LimitExceededException" and "Only 1 online index" in message
+
+
+def test_update_table_needs_the_new_index_key_defined(client: Any, table: str) -> None:
+    message = invalid(lambda: client.update_table(TableName=table, GlobalSecondaryIndexUpdates=[
+        {"Create": {"IndexName": "by-x", "Projection": {"ProjectionType": "ALL"},
+                    "KeySchema": [{"AttributeName": "x", "KeyType": "HASH"}]}}]))
+    assert message.startswith("One or more parameter values were invalid: Some index key "
+                              "attributes are not defined in AttributeDefinitions")
+
+
+def test_update_table_with_nothing_to_change_is_refused(client: Any, table: str) -> None:
+    assert invalid(lambda: client.update_table(TableName=table)).startswith(
+        "At least one of ProvisionedThroughput, BillingMode")
+
+
+def test_update_table_switches_billing_mode_both_ways(client: Any, table: str) -> None:
+    message = invalid(lambda: client.update_table(TableName=table, BillingMode="PROVISIONED"))
+    assert "ReadCapacityUnits and WriteCapacityUnits must both be specified" in message
+    client.update_table(TableName=table, BillingMode="PROVISIONED", ProvisionedThroughput={
+        "ReadCapacityUnits": 5, "WriteCapacityUnits": 3})
+    described = client.describe_table(TableName=table)["Table"]
+    assert "BillingModeSummary" not in described
+    assert described["ProvisionedThroughput"]["WriteCapacityUnits"] == 3
+    client.update_table(TableName=table, BillingMode="PAY_PER_REQUEST")
+    described = client.describe_table(TableName=table)["Table"]
+    assert described["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert described["ProvisionedThroughput"]["ReadCapacityUnits"] == 0
+
+
+def test_update_table_survives_a_restart(tmp_path: Any) -> None:
+    proc = start_process(tmp_path / "data")
+    c = boto3.client("dynamodb", endpoint_url=proc.endpoint, region_name="us-east-1",
+                     aws_access_key_id="test", aws_secret_access_key="test")
+    try:
+        c.create_table(TableName="tab1", BillingMode="PAY_PER_REQUEST",
+                       AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                       KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+        c.put_item(TableName="tab1", Item={"pk": {"S": "a"}, "owner": {"S": "ann"}})
+        c.update_table(TableName="tab1",
+                       AttributeDefinitions=[{"AttributeName": "owner", "AttributeType": "S"}],
+                       GlobalSecondaryIndexUpdates=[{"Create": {
+                           "IndexName": "by-owner", "Projection": {"ProjectionType": "ALL"},
+                           "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"}]}}])
+        c.update_time_to_live(TableName="tab1", TimeToLiveSpecification={
+            "Enabled": True, "AttributeName": "expires"})
+    finally:
+        proc.stop()
+    proc = start_process(tmp_path / "data")
+    c = boto3.client("dynamodb", endpoint_url=proc.endpoint, region_name="us-east-1",
+                     aws_access_key_id="test", aws_secret_access_key="test")
+    try:
+        assert c.query(TableName="tab1", IndexName="by-owner", KeyConditionExpression="#o = :o",
+                       ExpressionAttributeNames={"#o": "owner"},
+                       ExpressionAttributeValues={":o": {"S": "ann"}})["Count"] == 1
+        assert c.describe_time_to_live(TableName="tab1")["TimeToLiveDescription"][
+            "TimeToLiveStatus"] == "ENABLED"
+    finally:
+        proc.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# 9. Streams: refused, clearly
+
+
+def test_enabling_a_stream_is_refused_with_what_to_do_instead(client: Any, table: str) -> None:
+    message = invalid(lambda: client.create_table(
+        TableName=_name("s"), BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}))
+    assert "does not serve streams" in message
+    assert "does not serve streams" in invalid(lambda: client.update_table(
+        TableName=table, StreamSpecification={"StreamEnabled": True,
+                                              "StreamViewType": "KEYS_ONLY"}))
+    client.create_table(  # a stream explicitly off is what the table has anyway
+        TableName=_name("s"), BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        StreamSpecification={"StreamEnabled": False})

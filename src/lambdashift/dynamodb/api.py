@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from lambdashift.dynamodb import items, reads, tables, ttl
+from lambdashift.dynamodb import items, reads, table_updates, tables, ttl
 from lambdashift.dynamodb.errors import (
     DynamoError,
     InternalServerError,
@@ -39,6 +39,7 @@ OPERATIONS: dict[str, Operation] = {
     "DescribeTable": tables.describe_table,
     "ListTables": tables.list_tables,
     "DeleteTable": tables.delete_table,
+    "UpdateTable": table_updates.update_table,
     "PutItem": items.put_item,
     "GetItem": items.get_item,
     "UpdateItem": items.update_item,

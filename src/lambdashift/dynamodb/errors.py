@@ -11,6 +11,7 @@ matches on them behaves as it would against DynamoDB::
     ├── TransactionCanceledException      (carries one reason per action)
     ├── ResourceNotFoundException
     ├── ResourceInUseException
+    ├── LimitExceededException
     ├── UnknownOperationException
     └── InternalServerError               (500: a bug of ours, never the caller's)
 """
@@ -97,6 +98,12 @@ class ResourceInUseException(DynamoError):
     """CreateTable of a table that already exists."""
 
     error_type = "ResourceInUseException"
+
+
+class LimitExceededException(DynamoError):
+    """Too many table or index operations at once (one index created or deleted per call)."""
+
+    error_type = "LimitExceededException"
 
 
 class UnknownOperationException(DynamoError):

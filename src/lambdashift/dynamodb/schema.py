@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lambdashift.dynamodb.errors import (
@@ -55,6 +55,10 @@ class IndexSchema:
     projection: str = "ALL"
     non_key_attributes: tuple[str, ...] = ()
     throughput: dict[str, int] | None = None
+    #: Which SQLite table holds the index (``t<N>_<slot>``): stays when others come and go.
+    slot: int = 0
+    #: CREATING right after UpdateTable added it (the answer says so), then ACTIVE.
+    status: str = "ACTIVE"
 
 
 @dataclass
@@ -116,7 +120,7 @@ class TableSchema:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TableSchema:
         """A schema persisted by :meth:`to_json` (already validated once)."""
-        schema = parse_create_table(data)
+        schema = parse_create_table(data, stored=True)
         schema.created = data["_created"]
         schema.table_id = data["_id"]
         schema.ttl_attribute = data.get("_ttl")
@@ -176,6 +180,7 @@ def _index_request(index: IndexSchema) -> dict[str, Any]:
     }
     if index.throughput:
         request["ProvisionedThroughput"] = index.throughput
+    request["_slot"] = index.slot
     return request
 
 
@@ -189,7 +194,7 @@ def _describe_index(table: TableSchema, index: IndexSchema, count: int, size: in
         "IndexArn": f"{table.arn}/index/{index.name}",
     }
     if index.is_global:
-        described["IndexStatus"] = "ACTIVE"
+        described["IndexStatus"] = index.status
         described["ProvisionedThroughput"] = _throughput(index.throughput)
     return described
 
@@ -236,8 +241,12 @@ def check_table_name(name: Any, member: str = "tableName") -> str:
     return name
 
 
-def parse_create_table(request: dict[str, Any]) -> TableSchema:
-    """The schema a CreateTable request defines; ValidationException as AWS would."""
+def parse_create_table(request: dict[str, Any], stored: bool = False) -> TableSchema:
+    """The schema a CreateTable request defines; ValidationException as AWS would.
+
+    ``stored``: the request is our own persisted definition, whose ``_slot`` keys say
+    where each index lives (a caller's are ignored).
+    """
     name = check_table_name(request.get("TableName"))
     definitions = request.get("AttributeDefinitions")
     if not isinstance(definitions, list) or not definitions:
@@ -265,7 +274,7 @@ def parse_create_table(request: dict[str, Any]) -> TableSchema:
     for is_global, member in ((True, "GlobalSecondaryIndexes"), (False, "LocalSecondaryIndexes")):
         for number, spec in enumerate(request.get(member) or [], 1):
             where = f"{member[0].lower()}{member[1:]}.{number}.member.keySchema"
-            index = _index(spec, types, key, is_global, where)
+            index = parse_index(spec, types, key, is_global, where)
             if any(i.name == index.name for i in indexes):
                 raise invalid_parameter(f"Duplicate index name: {index.name}")
             indexes.append(index)
@@ -275,9 +284,14 @@ def parse_create_table(request: dict[str, Any]) -> TableSchema:
             "Number of attributes in KeySchema does not exactly match number of attributes "
             "defined in AttributeDefinitions"
         )
+    if not stored and request.get("StreamSpecification") is not None:
+        refuse_streams(request["StreamSpecification"])
+    # Slots: as stored, or (a new table, or one stored before slots) in order.
+    indexes = [replace(index, slot=position) if index.slot < 0 or not stored else index
+               for position, index in enumerate(indexes)]
     billing = request.get("BillingMode") or "PROVISIONED"
     throughput = request.get("ProvisionedThroughput")
-    _check_billing(billing, throughput, indexes)
+    check_billing(billing, throughput, indexes)
     return TableSchema(
         name=name,
         key=key,
@@ -339,7 +353,7 @@ def _key_spec(elements: Any, types: dict[str, str], member: str) -> KeySpec:
     )
 
 
-def _index(spec: Any, types: dict[str, str], table_key: KeySpec, is_global: bool,
+def parse_index(spec: Any, types: dict[str, str], table_key: KeySpec, is_global: bool,
            where: str = "keySchema") -> IndexSchema:
     if not isinstance(spec, dict):
         raise ValidationException("Invalid index definition")
@@ -372,10 +386,25 @@ def _index(spec: Any, types: dict[str, str], table_key: KeySpec, is_global: bool
             f"ProjectionType is {projection['ProjectionType']}, but NonKeyAttributes is specified"
         )
     return IndexSchema(name, key, is_global, projection["ProjectionType"], non_key,
-                       spec.get("ProvisionedThroughput"))
+                       spec.get("ProvisionedThroughput"), spec.get("_slot", -1))
 
 
-def _check_billing(billing: str, throughput: Any, indexes: list[IndexSchema]) -> None:
+def refuse_streams(spec: Any) -> None:
+    """Streams are not served: a request that turns one on is refused, clearly.
+
+    Accepting ``StreamEnabled: true`` without a stream would let code wait forever for
+    records that never come; a refusal says at once what is missing.
+    """
+    require_shape(isinstance(spec, dict), "StreamSpecification")
+    if spec.get("StreamEnabled"):
+        raise ValidationException(
+            "lambdashift's DynamoDB does not serve streams (StreamSpecification with "
+            "StreamEnabled: true); leave StreamSpecification out, or use --dynamodb moto "
+            "or a DynamoDB endpoint of your own for code that reads a stream"
+        )
+
+
+def check_billing(billing: str, throughput: Any, indexes: list[IndexSchema]) -> None:
     if billing not in ("PROVISIONED", "PAY_PER_REQUEST"):
         raise ValidationException(
             f"1 validation error detected: Value '{billing}' at 'billingMode' failed to "

@@ -127,19 +127,44 @@ class Store:
                 "NULL, size INTEGER NOT NULL, item TEXT NOT NULL, PRIMARY KEY (ph, pk, sk)) "
                 "WITHOUT ROWID"
             )
-            for position, _ in enumerate(schema.indexes):
-                self.db.execute(
-                    # Key columns first: SQLite 3.40's integrity_check misreports a NOT NULL
-                    # column placed between primary key columns of a WITHOUT ROWID table.
-                    f"CREATE TABLE t{number}_{position} (ph INTEGER NOT NULL, pk BLOB NOT "
-                    "NULL, sk BLOB NOT NULL, tpk BLOB NOT NULL, tsk BLOB NOT NULL, tph INTEGER "
-                    "NOT NULL, PRIMARY KEY (ph, pk, sk, tpk, tsk)) WITHOUT ROWID"
-                )
+            for index in schema.indexes:
+                self._create_index_table(number, index)
             self.db.execute(
                 "INSERT INTO tables VALUES (?, ?, ?)",
                 (schema.name, number, json.dumps(schema.to_json())),
             )
         self._schemas[schema.name] = (number, schema)
+
+    def _create_index_table(self, number: int, index: IndexSchema) -> None:
+        self.db.execute(
+            # Key columns first: SQLite 3.40's integrity_check misreports a NOT NULL
+            # column placed between primary key columns of a WITHOUT ROWID table.
+            f"CREATE TABLE t{number}_{index.slot} (ph INTEGER NOT NULL, pk BLOB NOT "
+            "NULL, sk BLOB NOT NULL, tpk BLOB NOT NULL, tsk BLOB NOT NULL, tph INTEGER "
+            "NOT NULL, PRIMARY KEY (ph, pk, sk, tpk, tsk)) WITHOUT ROWID"
+        )
+
+    def add_index(self, schema: TableSchema, index: IndexSchema) -> None:
+        """Create ``index`` (already in ``schema``) and backfill it from the table's items."""
+        number, _ = self._schemas[schema.name]
+        with self.transaction():
+            self._create_index_table(number, index)
+            rows = self.db.execute(f"SELECT ph, pk, sk, item FROM t{number}").fetchall()
+            for ph, pk, sk, item in rows:
+                entry = key_of(index.key, _loads(item))
+                if entry is not None:
+                    self.db.execute(
+                        f"INSERT INTO t{number}_{index.slot} VALUES (?, ?, ?, ?, ?, ?)",
+                        (*entry, pk, sk, ph),
+                    )
+            self.save_schema(schema)
+
+    def remove_index(self, schema: TableSchema, index: IndexSchema) -> None:
+        """Drop ``index`` (no longer in ``schema``) and its rows."""
+        number, _ = self._schemas[schema.name]
+        with self.transaction():
+            self.db.execute(f"DROP TABLE t{number}_{index.slot}")
+            self.save_schema(schema)
 
     def save_schema(self, schema: TableSchema) -> None:
         """Persist a changed definition of an existing table (TTL, billing mode)."""
@@ -165,8 +190,8 @@ class Store:
         """Delete a table, its items and its indexes."""
         number, schema = self._schemas[name]
         with self.transaction():
-            for position, _ in enumerate(schema.indexes):
-                self.db.execute(f"DROP TABLE t{number}_{position}")
+            for index in schema.indexes:
+                self.db.execute(f"DROP TABLE t{number}_{index.slot}")
             self.db.execute(f"DROP TABLE t{number}")
             self.db.execute("DELETE FROM tables WHERE name = ?", (name,))
         del self._schemas[name]
@@ -178,9 +203,9 @@ class Store:
             f"SELECT count(*), coalesce(sum(size), 0) FROM t{number}"
         ).fetchone()
         indexes = {}
-        for position, index in enumerate(schema.indexes):
+        for index in schema.indexes:
             indexes[index.name] = self.db.execute(
-                f"SELECT count(*), coalesce(sum(b.size), 0) FROM t{number}_{position} x "
+                f"SELECT count(*), coalesce(sum(b.size), 0) FROM t{number}_{index.slot} x "
                 f"JOIN t{number} b ON b.ph = x.tph AND b.pk = x.tpk AND b.sk = x.tsk"
             ).fetchone()
         return count, size, indexes
@@ -217,7 +242,8 @@ class Store:
                     f"INSERT OR REPLACE INTO t{number} VALUES (?, ?, ?, ?, ?)",
                     (*key, size, _dumps(new)),
                 )
-            for position, index in enumerate(schema.indexes):
+            for index in schema.indexes:
+                position = index.slot
                 before = key_of(index.key, old) if old is not None else None
                 after = key_of(index.key, new) if new is not None else None
                 if before == after:
@@ -250,7 +276,7 @@ class Store:
         come first, from a seek of their own.
         """
         number, schema = self._schemas[name]
-        position = schema.indexes.index(index) if index is not None else None
+        position = index.slot if index is not None else None
         low, high = _bounds(condition)
         ties: tuple[Any, ...] | None = None
         if start is not None:
@@ -306,7 +332,7 @@ class Store:
             row = ", ".join(f"x.{c}" for c in columns)
             where.append(f"({row}) > ({', '.join('?' * len(start))})")
             args.extend(start)
-        sql = _select(number, schema.indexes.index(index) if index is not None else None)
+        sql = _select(number, index.slot if index is not None else None)
         if where:
             sql += f" WHERE {' AND '.join(where)}"
         sql += " ORDER BY " + ", ".join(f"x.{c}" for c in columns)
