@@ -12,6 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -684,3 +685,95 @@ def test_enabling_a_stream_is_refused_with_what_to_do_instead(client: Any, table
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         StreamSpecification={"StreamEnabled": False})
+
+
+# ---------------------------------------------------------------------------------------
+# 8. Scan order: partitions in DynamoDB's hash order, each in sort key order
+
+
+def _scan_pages(client: Any, name: str, limit: int, **extra: Any) -> list[list[tuple]]:
+    pages, request = [], {"TableName": name, "Limit": limit, **extra}
+    while True:
+        page = client.scan(**request)
+        pages.append([(i["pk"].get("S") or i["pk"].get("N"), i["sk"]["S"])
+                      for i in page["Items"]])
+        if "LastEvaluatedKey" not in page:
+            return pages
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def test_scan_returns_partitions_in_dynamodb_hash_order_not_insertion_order(
+        client: Any, table: str) -> None:
+    # AWS, recorded: with partitions "A" and "B", a Scan returns A's items first
+    # (whatever order they were written in), each partition in its sort key order.
+    for sk in ("2", "0", "1"):
+        client.put_item(TableName=table, Item={"pk": {"S": "B"}, "sk": {"S": sk}})
+    for sk in ("9", "10", "3"):
+        client.put_item(TableName=table, Item={"pk": {"S": "A"}, "sk": {"S": sk}})
+    pages = _scan_pages(client, table, 2)
+    assert [row for page in pages for row in page] == [
+        ("A", "10"), ("A", "3"), ("A", "9"), ("B", "0"), ("B", "1"), ("B", "2")]
+    assert [len(page) for page in pages] == [2, 2, 2, 0]  # exact-limit pages end open
+
+
+def test_scan_pages_are_stable_and_a_start_key_need_not_be_an_item(client: Any,
+                                                                  table: str) -> None:
+    for sk in range(10):
+        client.put_item(TableName=table, Item={"pk": {"S": "h"}, "sk": {"S": f"r{sk}"}})
+    assert _scan_pages(client, table, 3) == _scan_pages(client, table, 3)
+    after = client.scan(TableName=table, Limit=1,
+                        ExclusiveStartKey={"pk": {"S": "h"}, "sk": {"S": "r00"}})
+    assert after["Items"][0]["sk"] == {"S": "r1"}  # resumes after the position, as on AWS
+
+
+def test_numeric_partition_keys_hash_by_dynamodb_number_bytes() -> None:
+    from lambdashift.dynamodb.types import _number_bytes
+
+    # DynamoDB's number serialization (base-100, Oracle-NUMBER-like) for the scan hash.
+    assert _number_bytes(Decimal("1")) == bytes([0xC1, 0x02])
+    assert _number_bytes(Decimal("-1")) == bytes([0x3E, 0x64, 0x66])
+    assert _number_bytes(Decimal("123456")) == bytes([0xC3, 0x0D, 0x23, 0x39])
+    assert _number_bytes(Decimal("0.5")) == bytes([0xC0, 0x33])
+    assert _number_bytes(Decimal("0")) == b"\x80"
+
+
+def test_a_database_written_with_the_old_scan_hash_is_rehashed_once(tmp_path: Any) -> None:
+    import zlib
+
+    from lambdashift.dynamodb import api
+    from lambdashift.dynamodb.store import Store
+
+    store = Store(tmp_path)
+    calls = [
+        ("CreateTable", {"TableName": "old", "BillingMode": "PAY_PER_REQUEST",
+                         "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                                                  {"AttributeName": "g", "AttributeType": "N"}],
+                         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                         "GlobalSecondaryIndexes": [{
+                             "IndexName": "by-g", "Projection": {"ProjectionType": "ALL"},
+                             "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}]}),
+        *[("PutItem", {"TableName": "old", "Item": {"pk": {"S": f"k{i}"}, "g": {"N": str(i)}}})
+          for i in range(5)],
+    ]
+    for operation, request in calls:
+        assert api.handle(store, api.TARGET_PREFIX + operation,
+                          json.dumps(request).encode())[0] == 200
+    # Put the rows back where the previous layout had them, and mark the file as such.
+    store.db.create_function("crc", 1, zlib.crc32)
+    store.db.execute("UPDATE t1 SET ph = crc(pk)")
+    store.db.execute("UPDATE t1_0 SET ph = crc(pk), tph = crc(tpk)")
+    store.db.execute("PRAGMA user_version = 0")
+    store.close()
+    store = Store(tmp_path)
+
+    def call(operation: str, **request: Any) -> dict[str, Any]:
+        status, body = api.handle(store, api.TARGET_PREFIX + operation,
+                                  json.dumps(request).encode())
+        assert status == 200, body
+        return json.loads(body)
+
+    assert call("GetItem", TableName="old", Key={"pk": {"S": "k3"}})["Item"]["g"] == {"N": "3"}
+    assert call("Query", TableName="old", IndexName="by-g", KeyConditionExpression="g = :g",
+                ExpressionAttributeValues={":g": {"N": "4"}})["Count"] == 1
+    assert call("Scan", TableName="old")["Count"] == 5
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 1

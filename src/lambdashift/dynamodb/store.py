@@ -30,6 +30,8 @@ from typing import Any
 from lambdashift.dynamodb.schema import IndexSchema, KeySpec, TableSchema
 from lambdashift.dynamodb.types import encode_key, prefix_end, scan_hash
 
+#: The version of the on-disk layout (SQLite's ``user_version``); see ``Store._rehash``.
+_LAYOUT = 1
 #: ``(ph, pk, sk)`` of a row: where it sits in a table's or an index's order.
 RowKey = tuple[int, bytes, bytes]
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -52,7 +54,7 @@ def key_of(spec: KeySpec, item: dict[str, Any]) -> RowKey | None:
         if value is None or spec.range[1] not in value:
             return None
         sk = encode_key(value)
-    return scan_hash(pk), pk, sk
+    return scan_hash(pk, spec.hash[1]), pk, sk
 
 
 class Store:
@@ -81,6 +83,23 @@ class Store:
         self._schemas: dict[str, tuple[int, TableSchema]] = {}
         for name, number, definition in self.db.execute("SELECT * FROM tables"):
             self._schemas[name] = (number, TableSchema.from_json(json.loads(definition)))
+        if self.db.execute("PRAGMA user_version").fetchone()[0] < _LAYOUT:
+            self._rehash()
+
+    def _rehash(self) -> None:
+        """Layout 0 placed partitions by a CRC-32; layout 1 by DynamoDB's own scan order
+        (``types.scan_hash``). Re-place every row of a database written before, once."""
+        self.db.create_function("scan_hash", 2, scan_hash, deterministic=True)
+        with self.transaction():
+            for number, schema in self._schemas.values():
+                kind = schema.key.hash[1]
+                self.db.execute(f"UPDATE t{number} SET ph = scan_hash(pk, ?)", (kind,))
+                for index in schema.indexes:
+                    self.db.execute(
+                        f"UPDATE t{number}_{index.slot} SET ph = scan_hash(pk, ?), "
+                        "tph = scan_hash(tpk, ?)", (index.key.hash[1], kind),
+                    )
+            self.db.execute(f"PRAGMA user_version = {_LAYOUT}")
 
     def close(self) -> None:
         """Close the database (a checkpoint folds the WAL into the main file)."""
@@ -289,7 +308,8 @@ class Store:
                 ties = start
         order = "ASC" if forward else "DESC"
         base = _select(number, position) + " WHERE x.ph = ? AND x.pk = ?"
-        args: list[Any] = [scan_hash(pk), pk]
+        spec = index.key if index is not None else schema.key
+        args: list[Any] = [scan_hash(pk, spec.hash[1]), pk]
         tail = f" ORDER BY x.sk {order}" + (
             f", x.tpk {order}, x.tsk {order}" if index is not None else ""
         )
