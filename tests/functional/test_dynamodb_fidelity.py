@@ -777,3 +777,50 @@ def test_a_database_written_with_the_old_scan_hash_is_rehashed_once(tmp_path: An
                 ExpressionAttributeValues={":g": {"N": "4"}})["Count"] == 1
     assert call("Scan", TableName="old")["Count"] == 5
     assert store.db.execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+# ---------------------------------------------------------------------------------------
+# 10. Resource-based policies (kept and versioned; not enforced: no IAM locally)
+
+POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:root"},
+    "Action": "dynamodb:GetItem", "Resource": "*"}]})
+
+
+def test_resource_policy_is_put_read_and_deleted_by_revision(client: Any, table: str) -> None:
+    arn = ARN.format(table)
+    code, message = error_of(lambda: client.get_resource_policy(ResourceArn=arn))
+    assert code == "PolicyNotFoundException"
+    assert message == f"Resource-based policy not found for the provided ResourceArn: {arn}"
+    first = client.put_resource_policy(ResourceArn=arn, Policy=POLICY,
+                                       ExpectedRevisionId="NO_POLICY")["RevisionId"]
+    got = client.get_resource_policy(ResourceArn=arn)
+    assert (got["Policy"], got["RevisionId"]) == (POLICY, first)
+    assert client.put_resource_policy(ResourceArn=arn, Policy=POLICY)["RevisionId"] == first
+    code, message = error_of(lambda: client.put_resource_policy(
+        ResourceArn=arn, Policy=POLICY.replace("GetItem", "Query"), ExpectedRevisionId="1"))
+    assert code == "PolicyNotFoundException" and f"has revision id {first}" in message
+    code, _ = error_of(lambda: client.put_resource_policy(
+        ResourceArn=arn, Policy=POLICY, ExpectedRevisionId="NO_POLICY"))
+    assert code == "PolicyNotFoundException"
+    second = client.put_resource_policy(ResourceArn=arn, ExpectedRevisionId=first,
+                                        Policy=POLICY.replace("GetItem", "Query"))["RevisionId"]
+    assert second != first
+    client.delete_resource_policy(ResourceArn=arn, ExpectedRevisionId=second)
+    assert error_of(lambda: client.get_resource_policy(ResourceArn=arn))[0] == \
+        "PolicyNotFoundException"
+    assert error_of(lambda: client.delete_resource_policy(ResourceArn=arn))[0] == \
+        "ResourceNotFoundException"
+
+
+def test_create_table_takes_a_resource_policy_and_bad_documents_are_refused(client: Any) -> None:
+    name = _name("pol")
+    client.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST", ResourcePolicy=POLICY,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    assert client.get_resource_policy(ResourceArn=ARN.format(name))["Policy"] == POLICY
+    assert "Invalid policy document" in invalid(lambda: client.put_resource_policy(
+        ResourceArn=ARN.format(name), Policy="not json"))
+    code, _ = error_of(lambda: client.get_resource_policy(ResourceArn=ARN.format("nope-x")))
+    assert code == "ResourceNotFoundException"

@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from lambdashift.dynamodb import items, reads, table_updates, tables, ttl
+from lambdashift.dynamodb import items, policies, reads, table_updates, tables, ttl
 from lambdashift.dynamodb.errors import (
     DynamoError,
     InternalServerError,
@@ -52,6 +52,9 @@ OPERATIONS: dict[str, Operation] = {
     "Scan": reads.scan,
     "UpdateTimeToLive": ttl.update_time_to_live,
     "DescribeTimeToLive": ttl.describe_time_to_live,
+    "PutResourcePolicy": policies.put_resource_policy,
+    "GetResourcePolicy": policies.get_resource_policy,
+    "DeleteResourcePolicy": policies.delete_resource_policy,
 }
 _CONTENT_TYPE = b"application/x-amz-json-1.0"
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode

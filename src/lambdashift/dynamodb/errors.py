@@ -12,6 +12,7 @@ matches on them behaves as it would against DynamoDB::
     ├── ResourceNotFoundException
     ├── ResourceInUseException
     ├── LimitExceededException
+    ├── PolicyNotFoundException
     ├── UnknownOperationException
     └── InternalServerError               (500: a bug of ours, never the caller's)
 """
@@ -98,6 +99,12 @@ class ResourceInUseException(DynamoError):
     """CreateTable of a table that already exists."""
 
     error_type = "ResourceInUseException"
+
+
+class PolicyNotFoundException(DynamoError):
+    """The table has no resource-based policy, or not the revision the caller expected."""
+
+    error_type = "PolicyNotFoundException"
 
 
 class LimitExceededException(DynamoError):

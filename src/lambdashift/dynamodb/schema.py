@@ -75,6 +75,8 @@ class TableSchema:
     table_id: str = ""
     #: The attribute UpdateTimeToLive enabled TTL on (None: TTL disabled).
     ttl_attribute: str | None = None
+    #: The resource-based policy (document, revision id), kept and answered, not enforced.
+    policy: tuple[str, str] | None = None
 
     @property
     def arn(self) -> str:
@@ -109,6 +111,8 @@ class TableSchema:
         }
         if self.ttl_attribute is not None:
             request["_ttl"] = self.ttl_attribute
+        if self.policy is not None:
+            request["_policy"] = list(self.policy)
         if self.throughput:
             request["ProvisionedThroughput"] = self.throughput
         for kind, is_global in (("GlobalSecondaryIndexes", True), ("LocalSecondaryIndexes", False)):
@@ -124,6 +128,7 @@ class TableSchema:
         schema.created = data["_created"]
         schema.table_id = data["_id"]
         schema.ttl_attribute = data.get("_ttl")
+        schema.policy = tuple(data["_policy"]) if data.get("_policy") else None  # type: ignore[assignment]
         return schema
 
     def describe(self, item_count: int, size: int, index_stats: dict[str, tuple[int, int]],
@@ -201,6 +206,14 @@ def _describe_index(table: TableSchema, index: IndexSchema, count: int, size: in
 
 # ---------------------------------------------------------------------------------------
 # CreateTable validation
+
+
+def parse_table_arn(arn: str) -> str | None:
+    """The table name of a table ARN of this endpoint's account and region, or None."""
+    match = _TABLE_ARN.fullmatch(arn)
+    if match is None or (match.group(1), match.group(2)) != (REGION, ACCOUNT):
+        return None
+    return match.group(3)
 
 
 _TABLE_ARN = re.compile(r"arn:aws:dynamodb:([a-z0-9-]+):([0-9]{12}):table/([a-zA-Z0-9_.-]{3,255})")
