@@ -824,3 +824,109 @@ def test_create_table_takes_a_resource_policy_and_bad_documents_are_refused(clie
         ResourceArn=ARN.format(name), Policy="not json"))
     code, _ = error_of(lambda: client.get_resource_policy(ResourceArn=ARN.format("nope-x")))
     assert code == "ResourceNotFoundException"
+
+
+# ---------------------------------------------------------------------------------------
+# 10. PartiQL: ExecuteStatement and BatchExecuteStatement
+
+
+def _partiql_table(client: Any) -> str:
+    name = _name("pq")
+    client.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "N"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                   {"AttributeName": "sk", "KeyType": "RANGE"}])
+    return name
+
+
+def test_partiql_insert_takes_literals_and_parameters_and_refuses_a_duplicate(
+        client: Any) -> None:
+    name = _partiql_table(client)
+    client.execute_statement(Statement=(
+        f"INSERT INTO \"{name}\" VALUE {{'pk': 'a', 'sk': 1, 'on': true, 'tags': <<'x', 'y'>>, "
+        "'m': {'k': [1, 'two', null]}}"))
+    client.execute_statement(Statement=f"INSERT INTO \"{name}\" VALUE {{'pk': ?, 'sk': ?}}",
+                             Parameters=[{"S": "a"}, {"N": "2"}])
+    item = client.get_item(TableName=name, Key={"pk": {"S": "a"}, "sk": {"N": "1"}})["Item"]
+    assert item["tags"] == {"SS": ["x", "y"]} and item["on"] == {"BOOL": True}
+    assert item["m"] == {"M": {"k": {"L": [{"N": "1"}, {"S": "two"}, {"NULL": True}]}}}
+    code, message = error_of(lambda: client.execute_statement(
+        Statement=f"INSERT INTO \"{name}\" VALUE {{'pk': 'a', 'sk': 1}}"))
+    assert (code, message) == ("DuplicateItemException", "Duplicate primary key exists in table")
+
+
+def test_partiql_select_with_the_partition_key_queries_and_pages_by_next_token(
+        client: Any) -> None:
+    name = _partiql_table(client)
+    for sk in (3, 1, 2):
+        client.put_item(TableName=name, Item={"pk": {"S": "a"}, "sk": {"N": str(sk)},
+                                              "n": {"N": str(sk * 10)}})
+    client.put_item(TableName=name, Item={"pk": {"S": "b"}, "sk": {"N": "1"}, "n": {"N": "20"}})
+    first = client.execute_statement(Statement=f"SELECT sk FROM \"{name}\" WHERE pk = ?",
+                                     Parameters=[{"S": "a"}], Limit=2)
+    assert first["Items"] == [{"sk": {"N": "1"}}, {"sk": {"N": "2"}}]  # sort key order
+    rest = client.execute_statement(Statement=f"SELECT sk FROM \"{name}\" WHERE pk = ?",
+                                    Parameters=[{"S": "a"}], NextToken=first["NextToken"])
+    assert rest["Items"] == [{"sk": {"N": "3"}}]
+    filtered = client.execute_statement(
+        Statement=f"SELECT * FROM \"{name}\" WHERE pk = 'a' AND sk BETWEEN 2 AND 3 AND n > 25")
+    assert [i["sk"]["N"] for i in filtered["Items"]] == ["3"]
+    scanned = client.execute_statement(Statement=f"SELECT pk FROM \"{name}\" WHERE n = 20")
+    assert sorted(i["pk"]["S"] for i in scanned["Items"]) == ["a", "b"]  # no key: a scan
+
+
+def test_partiql_update_needs_the_whole_key_and_an_existing_item(client: Any) -> None:
+    name = _partiql_table(client)
+    client.put_item(TableName=name, Item={"pk": {"S": "a"}, "sk": {"N": "1"}, "n": {"N": "1"},
+                                          "old": {"S": "x"}})
+    client.execute_statement(Statement=(
+        f"UPDATE \"{name}\" SET n = n + 1 SET label = 'new' REMOVE old "
+        "WHERE pk = 'a' AND sk = 1"))
+    item = client.get_item(TableName=name, Key={"pk": {"S": "a"}, "sk": {"N": "1"}})["Item"]
+    assert item == {"pk": {"S": "a"}, "sk": {"N": "1"}, "n": {"N": "2"}, "label": {"S": "new"}}
+    code, _ = error_of(lambda: client.execute_statement(
+        Statement=f"UPDATE \"{name}\" SET n = 1 WHERE pk = 'missing' AND sk = 1"))
+    assert code == "ConditionalCheckFailedException"
+    assert invalid(lambda: client.execute_statement(
+        Statement=f"UPDATE \"{name}\" SET n = 1 WHERE pk = 'a'")) == \
+        "Where clause does not contain a mandatory equality on all key attributes"
+
+
+def test_partiql_delete_by_key_with_an_optional_condition(client: Any) -> None:
+    name = _partiql_table(client)
+    client.put_item(TableName=name, Item={"pk": {"S": "a"}, "sk": {"N": "1"}, "n": {"N": "1"}})
+    code, _ = error_of(lambda: client.execute_statement(
+        Statement=f"DELETE FROM \"{name}\" WHERE pk = 'a' AND sk = 1 AND n = 99"))
+    assert code == "ConditionalCheckFailedException"
+    client.execute_statement(Statement=f"DELETE FROM \"{name}\" WHERE pk = 'a' AND sk = 1")
+    assert "Item" not in client.get_item(TableName=name,
+                                         Key={"pk": {"S": "a"}, "sk": {"N": "1"}})
+
+
+def test_batch_execute_statement_answers_each_statement_on_its_own(client: Any) -> None:
+    name = _partiql_table(client)
+    written = client.batch_execute_statement(Statements=[
+        {"Statement": f"INSERT INTO \"{name}\" VALUE {{'pk': 'a', 'sk': 1}}"},
+        {"Statement": f"INSERT INTO \"{name}\" VALUE {{'pk': 'a', 'sk': 1}}"},
+    ])["Responses"]
+    assert "Error" not in written[0]
+    assert written[1]["Error"]["Code"] == "DuplicateItem"
+    read = client.batch_execute_statement(Statements=[
+        {"Statement": f"SELECT * FROM \"{name}\" WHERE pk = 'a' AND sk = 1"},
+        {"Statement": f"SELECT * FROM \"{name}\" WHERE pk = 'a'"},
+    ])["Responses"]
+    assert read[0]["Item"] == {"pk": {"S": "a"}, "sk": {"N": "1"}}
+    assert read[1]["Error"] == {
+        "Code": "ValidationError",
+        "Message": "Select statements within BatchExecuteStatement must specify the primary "
+                   "key in the where clause."}
+
+
+def test_partiql_syntax_errors_say_the_statement_is_not_well_formed(client: Any) -> None:
+    message = invalid(lambda: client.execute_statement(Statement="SELEC * FROM x"))
+    assert message.startswith("Statement wasn't well formed, can't be processed")
+    message = invalid(lambda: client.execute_statement(
+        Statement="SELECT * FROM tab WHERE pk = ?", Parameters=[]))
+    assert message == "Number of parameters in request and statement don't match."

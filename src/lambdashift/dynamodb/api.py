@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from lambdashift.dynamodb import items, policies, reads, table_updates, tables, ttl
+from lambdashift.dynamodb import items, partiql, policies, reads, table_updates, tables, ttl
 from lambdashift.dynamodb.errors import (
     DynamoError,
     InternalServerError,
@@ -55,6 +55,8 @@ OPERATIONS: dict[str, Operation] = {
     "PutResourcePolicy": policies.put_resource_policy,
     "GetResourcePolicy": policies.get_resource_policy,
     "DeleteResourcePolicy": policies.delete_resource_policy,
+    "ExecuteStatement": partiql.execute_statement,
+    "BatchExecuteStatement": partiql.batch_execute_statement,
 }
 _CONTENT_TYPE = b"application/x-amz-json-1.0"
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode

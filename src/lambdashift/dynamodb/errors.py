@@ -13,6 +13,7 @@ matches on them behaves as it would against DynamoDB::
     ├── ResourceInUseException
     ├── LimitExceededException
     ├── PolicyNotFoundException
+    ├── DuplicateItemException
     ├── UnknownOperationException
     └── InternalServerError               (500: a bug of ours, never the caller's)
 """
@@ -99,6 +100,12 @@ class ResourceInUseException(DynamoError):
     """CreateTable of a table that already exists."""
 
     error_type = "ResourceInUseException"
+
+
+class DuplicateItemException(DynamoError):
+    """A PartiQL INSERT of an item whose primary key is already taken."""
+
+    error_type = "DuplicateItemException"
 
 
 class PolicyNotFoundException(DynamoError):
