@@ -9,6 +9,7 @@ the checks of its request model, and appears where AWS puts it, not everywhere).
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -930,3 +931,93 @@ def test_partiql_syntax_errors_say_the_statement_is_not_well_formed(client: Any)
     message = invalid(lambda: client.execute_statement(
         Statement="SELECT * FROM tab WHERE pk = ?", Parameters=[]))
     assert message == "Number of parameters in request and statement don't match."
+
+
+# ---------------------------------------------------------------------------------------
+# 10. Global secondary indexes with multi-attribute keys (2025)
+
+
+@pytest.fixture
+def tournaments(client: Any) -> str:
+    """Matches keyed by id; index ``by-event`` keyed (tournament, region) then (round, score)."""
+    name = _name("mk")
+    client.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in (
+            ("id", "S"), ("tournament", "S"), ("region", "S"), ("round", "S"), ("score", "N"))],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[{
+            "IndexName": "by-event", "Projection": {"ProjectionType": "ALL"},
+            "KeySchema": [{"AttributeName": "tournament", "KeyType": "HASH"},
+                          {"AttributeName": "region", "KeyType": "HASH"},
+                          {"AttributeName": "round", "KeyType": "RANGE"},
+                          {"AttributeName": "score", "KeyType": "RANGE"}]}])
+    rows = [("m1", "WINTER", "EU", "FINAL", "7"), ("m2", "WINTER", "EU", "SEMI", "3"),
+            ("m3", "WINTER", "EU", "FINAL", "12"), ("m4", "WINTER", "US", "FINAL", "1"),
+            ("m5", "WINTER", "EU", "QUARTER", "5")]
+    for key, tournament, region, round_, score in rows:
+        client.put_item(TableName=name, Item={
+            "id": {"S": key}, "tournament": {"S": tournament}, "region": {"S": region},
+            "round": {"S": round_}, "score": {"N": score}})
+    client.put_item(TableName=name, Item={"id": {"S": "m6"}, "tournament": {"S": "WINTER"},
+                                          "region": {"S": "EU"}})  # no sort key: not indexed
+    return name
+
+
+def _event(client: Any, name: str, condition: str, **values: Any) -> list[str]:
+    result = client.query(
+        TableName=name, IndexName="by-event", KeyConditionExpression=condition,
+        ExpressionAttributeNames={k: v for k, v in (("#r", "round"), ("#region", "region"))
+                                  if re.search(k + r"\b", condition)},
+        ExpressionAttributeValues={":t": {"S": "WINTER"}, ":g": {"S": "EU"}, **{
+            f":{k}": v for k, v in values.items()}})
+    return [i["id"]["S"] for i in result["Items"]]
+
+
+def test_multi_attribute_index_keys_are_described_and_sort_by_each_attribute_in_turn(
+        client: Any, tournaments: str) -> None:
+    index = client.describe_table(TableName=tournaments)["Table"]["GlobalSecondaryIndexes"][0]
+    assert [e["KeyType"] for e in index["KeySchema"]] == ["HASH", "HASH", "RANGE", "RANGE"]
+    assert index["ItemCount"] == 5  # m6 lacks sort key attributes
+    # Every partition key attribute by equality; rounds in order, scores numerically.
+    assert _event(client, tournaments, "tournament = :t AND #region = :g") == [
+        "m1", "m3", "m5", "m2"]
+
+
+def test_multi_attribute_sort_key_conditions_go_left_to_right(client: Any,
+                                                             tournaments: str) -> None:
+    base = "tournament = :t AND #region = :g AND "
+    assert _event(client, tournaments, base + "#r = :f", f={"S": "FINAL"}) == ["m1", "m3"]
+    assert _event(client, tournaments, base + "#r = :f AND score > :s",
+                  f={"S": "FINAL"}, s={"N": "7"}) == ["m3"]
+    assert _event(client, tournaments, base + "#r = :f AND score <= :s",
+                  f={"S": "FINAL"}, s={"N": "7"}) == ["m1"]
+    assert _event(client, tournaments, base + "#r >= :q", q={"S": "QUARTER"}) == ["m5", "m2"]
+    assert _event(client, tournaments, base + "begins_with(#r, :p)", p={"S": "F"}) == [
+        "m1", "m3"]
+    assert _event(client, tournaments, base + "#r = :f AND score BETWEEN :a AND :b",
+                  f={"S": "FINAL"}, a={"N": "5"}, b={"N": "20"}) == ["m1", "m3"]
+
+
+def test_multi_attribute_key_queries_need_every_partition_attribute_and_no_gaps(
+        client: Any, tournaments: str) -> None:
+    assert invalid(lambda: client.query(
+        TableName=tournaments, IndexName="by-event", KeyConditionExpression="tournament = :t",
+        ExpressionAttributeValues={":t": {"S": "WINTER"}})) == \
+        "Query condition missed key schema element: region"
+    message = invalid(lambda: _event(client, tournaments,
+                                     "tournament = :t AND #region = :g AND score = :s",
+                                     s={"N": "7"}))
+    assert message.startswith("Query key condition not supported")
+
+
+def test_multi_attribute_index_pages_with_every_key_attribute_in_the_last_key(
+        client: Any, tournaments: str) -> None:
+    request = dict(TableName=tournaments, IndexName="by-event", Limit=2,
+                   KeyConditionExpression="tournament = :t AND #region = :g",
+                   ExpressionAttributeNames={"#region": "region"},
+                   ExpressionAttributeValues={":t": {"S": "WINTER"}, ":g": {"S": "EU"}})
+    first = client.query(**request)
+    assert set(first["LastEvaluatedKey"]) == {"id", "tournament", "region", "round", "score"}
+    second = client.query(**request, ExclusiveStartKey=first["LastEvaluatedKey"])
+    assert [i["id"]["S"] for i in first["Items"] + second["Items"]] == ["m1", "m3", "m5", "m2"]

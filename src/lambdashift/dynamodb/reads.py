@@ -22,8 +22,8 @@ from lambdashift.dynamodb.errors import (
 from lambdashift.dynamodb.evaluate import holds, project
 from lambdashift.dynamodb.expressions import Between, Call, Compare, Literal, Logic, Path
 from lambdashift.dynamodb.schema import IndexSchema, KeySpec, TableSchema
-from lambdashift.dynamodb.store import Store, key_of
-from lambdashift.dynamodb.types import check_value, encode_key, type_of
+from lambdashift.dynamodb.store import Store, component, key_of
+from lambdashift.dynamodb.types import check_value, encode_key, prefix_end, type_of
 
 PAGE_BYTES = 1024 * 1024
 _SELECT = ("ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES", "SPECIFIC_ATTRIBUTES", "COUNT")
@@ -139,6 +139,8 @@ def _key_condition(tree: Any, spec: KeySpec) -> tuple[bytes, tuple]:
                 "KeyConditionExpressions must only contain one condition per key"
             )
         by_name[name] = part
+    if spec.multi:
+        return _multi_key_condition(by_name, spec)
     hash_name, hash_type = spec.hash
     if hash_name not in by_name:
         raise ValidationException(f"Query condition missed key schema element: {hash_name}")
@@ -216,6 +218,76 @@ def _legacy_key_conditions(conditions: Any) -> Any:
             node = Compare(op, path, args[0])
         tree = node if tree is None else Logic("AND", tree, node)
     return tree
+
+
+def _multi_key_condition(by_name: dict[str, Any], spec: KeySpec) -> tuple[bytes, tuple]:
+    """A multi-attribute key's condition: equality on every partition key attribute; on
+    the sort key attributes, equalities on the first ones and at most one other condition
+    on the next, left to right (developer guide, multi-attribute keys)."""
+    unknown = set(by_name) - set(spec.names())
+    if unknown:
+        raise ValidationException(f"Query key condition not supported: {sorted(unknown)[0]} "
+                                  "is not a key attribute of the index")
+    parts = []
+    for name, kind in spec.hashes():
+        node = by_name.get(name)
+        if node is None:
+            raise ValidationException(f"Query condition missed key schema element: {name}")
+        if not isinstance(node, Compare) or node.op != "=":
+            raise ValidationException("Query key condition not supported")
+        parts.append(component(_encoded(node.right, kind)))
+    pk = b"".join(parts)
+    prefix, last = b"", None
+    ranges = spec.ranges()
+    for position, (name, kind) in enumerate(ranges):
+        node = by_name.get(name)
+        if node is None:
+            later = [n for n, _ in ranges[position + 1:] if n in by_name]
+            if later:
+                raise ValidationException(
+                    f"Query key condition not supported: a condition on {later[0]} needs "
+                    f"one on {name} before it"
+                )
+            break
+        if isinstance(node, Compare) and node.op == "=" and last is None:
+            prefix += component(_encoded(node.right, kind))
+            continue
+        if last is not None:
+            raise ValidationException(
+                f"Query key condition not supported: only the last sort key attribute given "
+                f"may have a condition other than =; {name} follows one"
+            )
+        last = (node, kind)
+    end = prefix_end(prefix) if prefix else None
+    if last is None:
+        return pk, (("begins_with", prefix) if prefix else ())
+    node, kind = last
+    if isinstance(node, Compare):
+        if node.op == "<>":
+            raise ValidationException("Unsupported operator on KeyCondition: NE")
+        edge = prefix + component(_encoded(node.right, kind))
+        bounds = {
+            ">": ((prefix_end(edge), True), _open(end)),
+            ">=": ((edge, True), _open(end)),
+            "<": ((prefix, True), (edge, False)),
+            "<=": ((prefix, True), (prefix_end(edge), False)),
+        }[node.op]
+        return pk, ("RANGE", *bounds)
+    if isinstance(node, Between):
+        low = prefix + component(_encoded(node.low, kind))
+        high = prefix + component(_encoded(node.high, kind))
+        if low > high:
+            raise ValidationException(
+                "Invalid KeyConditionExpression: The BETWEEN operator requires upper bound to be "
+                "greater than or equal to lower bound"
+            )
+        return pk, ("RANGE", (low, True), (prefix_end(high), False))
+    value = _encoded(node.args[1], kind)  # begins_with, checked by _condition_attribute
+    return pk, ("begins_with", prefix + value.replace(b"\x00", b"\x00\xff"))
+
+
+def _open(bound: bytes | None) -> tuple[bytes, bool] | None:
+    return None if bound is None else (bound, False)
 
 
 def _condition_attribute(node: Any) -> str:

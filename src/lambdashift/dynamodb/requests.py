@@ -97,7 +97,7 @@ def check_index_keys(schema: TableSchema, item: dict[str, Any]) -> None:
 
 
 def _key_types(spec: KeySpec) -> list[tuple[str, str]]:
-    return [spec.hash] if spec.range is None else [spec.hash, spec.range]
+    return spec.typed()
 
 
 #: DynamoDB's limits on key values (developer guide, "Service, account, and table quotas":

@@ -28,21 +28,50 @@ _PROJECTIONS = ("ALL", "KEYS_ONLY", "INCLUDE")
 
 @dataclass(frozen=True)
 class KeySpec:
-    """A partition key and an optional sort key: ``(name, type)`` each."""
+    """A partition key and an optional sort key: ``(name, type)`` each.
+
+    A global secondary index may have a multi-attribute key (2025): up to four partition
+    key and four sort key attributes; ``extra_hash``/``extra_range`` hold those after the
+    first of each.
+    """
 
     hash: tuple[str, str]
     range: tuple[str, str] | None = None
+    extra_hash: tuple[tuple[str, str], ...] = ()
+    extra_range: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def multi(self) -> bool:
+        """Whether the key has more than one partition or sort key attribute."""
+        return bool(self.extra_hash or self.extra_range)
+
+    @property
+    def hash_kind(self) -> str:
+        """The type the partition key hashes as (a multi-attribute one: its bytes, "B")."""
+        return "B" if self.multi else self.hash[1]
+
+    def hashes(self) -> list[tuple[str, str]]:
+        """The partition key attributes, in order."""
+        return [self.hash, *self.extra_hash]
+
+    def ranges(self) -> list[tuple[str, str]]:
+        """The sort key attributes, in order."""
+        return [] if self.range is None else [self.range, *self.extra_range]
+
+    def typed(self) -> list[tuple[str, str]]:
+        """Every key attribute with its type, partition key first."""
+        return self.hashes() + self.ranges()
 
     def names(self) -> tuple[str, ...]:
         """The key's attribute names, partition key first."""
-        return (self.hash[0],) if self.range is None else (self.hash[0], self.range[0])
+        if not self.multi:
+            return (self.hash[0],) if self.range is None else (self.hash[0], self.range[0])
+        return tuple(name for name, _ in self.typed())
 
     def to_aws(self) -> list[dict[str, str]]:
         """The ``KeySchema`` list."""
-        elements = [{"AttributeName": self.hash[0], "KeyType": "HASH"}]
-        if self.range is not None:
-            elements.append({"AttributeName": self.range[0], "KeyType": "RANGE"})
-        return elements
+        return [{"AttributeName": name, "KeyType": "HASH"} for name, _ in self.hashes()] + [
+            {"AttributeName": name, "KeyType": "RANGE"} for name, _ in self.ranges()]
 
 
 @dataclass(frozen=True)
@@ -319,13 +348,16 @@ def parse_create_table(request: dict[str, Any], stored: bool = False) -> TableSc
     )
 
 
-def _key_spec(elements: Any, types: dict[str, str], member: str) -> KeySpec:
+def _key_spec(elements: Any, types: dict[str, str], member: str,
+              multi: bool = False) -> KeySpec:
     if not isinstance(elements, list) or not elements:
         raise ValidationException(
             f"1 validation error detected: Value null at '{member}' failed to satisfy "
             "constraint: Member must not be null"
         )
     require_shape(all(isinstance(e, dict) for e in elements), member)
+    if multi and len(elements) > 2:
+        return _multi_key_spec(elements, types, member)
     if len(elements) > 2:
         # AWS prints the list as its Java model's toString().
         shown = ", ".join(
@@ -366,12 +398,48 @@ def _key_spec(elements: Any, types: dict[str, str], member: str) -> KeySpec:
     )
 
 
+def _multi_key_spec(elements: list[dict[str, Any]], types: dict[str, str],
+                    member: str) -> KeySpec:
+    """A global index's multi-attribute key: 1-4 HASH elements, then 0-4 RANGE ones."""
+    kinds = [e.get("KeyType") for e in elements]
+    names = [e.get("AttributeName") for e in elements]
+    require_shape(all(isinstance(n, str) for n in names), member)
+    for position, kind in enumerate(kinds, 1):
+        if kind not in ("HASH", "RANGE"):
+            raise ValidationException(
+                f"1 validation error detected: Value '{kind}' at '{member}.{position}.member."
+                "keyType' failed to satisfy constraint: Member must satisfy enum value set: "
+                "[HASH, RANGE]"
+            )
+    hashes = kinds.count("HASH")
+    if kinds != ["HASH"] * hashes + ["RANGE"] * (len(kinds) - hashes) or hashes == 0:
+        raise ValidationException(
+            "Invalid KeySchema: every HASH KeySchemaElement must come before the RANGE ones"
+        )
+    if hashes > 4 or len(kinds) - hashes > 4:
+        raise invalid_parameter(
+            "A global secondary index key has at most 4 partition key and 4 sort key "
+            "attributes"
+        )
+    if len(set(names)) != len(names):
+        raise ValidationException("Invalid KeySchema: Some index key attribute have no definition")
+    missing = [n for n in names if n not in types]
+    if missing:
+        raise invalid_parameter(
+            "Some index key attributes are not defined in AttributeDefinitions. Keys: "
+            f"[{', '.join(missing)}], AttributeDefinitions: [{', '.join(types)}]"
+        )
+    typed = [(n, types[n]) for n in names]
+    first_range = typed[hashes] if len(typed) > hashes else None
+    return KeySpec(typed[0], first_range, tuple(typed[1:hashes]), tuple(typed[hashes + 1:]))
+
+
 def parse_index(spec: Any, types: dict[str, str], table_key: KeySpec, is_global: bool,
            where: str = "keySchema") -> IndexSchema:
     if not isinstance(spec, dict):
         raise ValidationException("Invalid index definition")
     name = check_table_name(spec.get("IndexName"), "indexName")
-    key = _key_spec(spec.get("KeySchema"), types, where)
+    key = _key_spec(spec.get("KeySchema"), types, where, multi=is_global)
     if not is_global:
         if table_key.range is None:
             raise invalid_parameter(

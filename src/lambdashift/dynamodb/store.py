@@ -44,6 +44,8 @@ def key_of(spec: KeySpec, item: dict[str, Any]) -> RowKey | None:
     An attribute of the wrong type also gives None: for an index that means the item is
     not in it (the caller validates the table's own key before).
     """
+    if spec.multi:
+        return _multi_key_of(spec, item)
     value = item.get(spec.hash[0])
     if value is None or spec.hash[1] not in value:
         return None
@@ -55,6 +57,24 @@ def key_of(spec: KeySpec, item: dict[str, Any]) -> RowKey | None:
             return None
         sk = encode_key(value)
     return scan_hash(pk, spec.hash[1]), pk, sk
+
+
+def component(encoded: bytes) -> bytes:
+    """One attribute of a multi-attribute key, so that concatenations sort as tuples:
+    0x00 escaped as 0x00 0xff, then a 0x00 0x00 terminator (nothing sorts below it)."""
+    return encoded.replace(b"\x00", b"\x00\xff") + b"\x00\x00"
+
+
+def _multi_key_of(spec: KeySpec, item: dict[str, Any]) -> RowKey | None:
+    parts = []
+    for name, kind in spec.typed():
+        value = item.get(name)
+        if value is None or kind not in value:
+            return None  # an item lacking any key attribute is not in the index
+        parts.append(component(encode_key(value)))
+    split = len(spec.hashes())
+    pk = b"".join(parts[:split])
+    return scan_hash(pk, "B"), pk, b"".join(parts[split:])
 
 
 class Store:
@@ -97,7 +117,7 @@ class Store:
                 for index in schema.indexes:
                     self.db.execute(
                         f"UPDATE t{number}_{index.slot} SET ph = scan_hash(pk, ?), "
-                        "tph = scan_hash(tpk, ?)", (index.key.hash[1], kind),
+                        "tph = scan_hash(tpk, ?)", (index.key.hash_kind, kind),
                     )
             self.db.execute(f"PRAGMA user_version = {_LAYOUT}")
 
@@ -309,7 +329,7 @@ class Store:
         order = "ASC" if forward else "DESC"
         base = _select(number, position) + " WHERE x.ph = ? AND x.pk = ?"
         spec = index.key if index is not None else schema.key
-        args: list[Any] = [scan_hash(pk, spec.hash[1]), pk]
+        args: list[Any] = [scan_hash(pk, spec.hash_kind), pk]
         tail = f" ORDER BY x.sk {order}" + (
             f", x.tpk {order}, x.tsk {order}" if index is not None else ""
         )
@@ -379,6 +399,8 @@ def _bounds(condition: tuple) -> tuple[Bound | None, Bound | None]:
     if not condition:
         return None, None
     op, *values = condition
+    if op == "RANGE":  # explicit bounds (a multi-attribute sort key's condition)
+        return values[0], values[1]
     if op == "=":
         return (values[0], True), (values[0], True)
     if op == "BETWEEN":
