@@ -24,7 +24,8 @@ from lambdashift.dynamodb.errors import (
 from lambdashift.dynamodb.evaluate import apply_update, holds, project
 from lambdashift.dynamodb.expressions import Path, Update
 from lambdashift.dynamodb.schema import TableSchema
-from lambdashift.dynamodb.store import RowKey, Store
+from lambdashift.dynamodb.keys import RowKey
+from lambdashift.dynamodb.store import Store
 from lambdashift.dynamodb.types import check_item, check_item_size, item_size
 
 _FAILURE_RETURNS = ("NONE", "ALL_OLD")

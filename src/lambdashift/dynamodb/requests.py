@@ -18,7 +18,8 @@ from lambdashift.dynamodb.errors import (
 from lambdashift.dynamodb.expressions import Path, Placeholders
 from lambdashift.dynamodb.parser import parse_condition, parse_projection, parse_update
 from lambdashift.dynamodb.schema import KeySpec, TableSchema, check_table_name
-from lambdashift.dynamodb.store import RowKey, Store, key_of
+from lambdashift.dynamodb.keys import RowKey, key_of
+from lambdashift.dynamodb.store import Store
 from lambdashift.dynamodb.types import check_value, value_size
 
 _KEY_MISMATCH = "The provided key element does not match the schema"

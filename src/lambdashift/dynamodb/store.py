@@ -27,54 +27,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lambdashift.dynamodb.schema import IndexSchema, KeySpec, TableSchema
-from lambdashift.dynamodb.types import encode_key, prefix_end, scan_hash
+from lambdashift.dynamodb.keys import RowKey, key_of
+from lambdashift.dynamodb.schema import IndexSchema, TableSchema
+from lambdashift.dynamodb.types import prefix_end, scan_hash
 
 #: The version of the on-disk layout (SQLite's ``user_version``); see ``Store._rehash``.
 _LAYOUT = 1
-#: ``(ph, pk, sk)`` of a row: where it sits in a table's or an index's order.
-RowKey = tuple[int, bytes, bytes]
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _loads = json.loads
-
-
-def key_of(spec: KeySpec, item: dict[str, Any]) -> RowKey | None:
-    """The encoded key of ``item`` under ``spec``; None if the item lacks an attribute.
-
-    An attribute of the wrong type also gives None: for an index that means the item is
-    not in it (the caller validates the table's own key before).
-    """
-    if spec.multi:
-        return _multi_key_of(spec, item)
-    value = item.get(spec.hash[0])
-    if value is None or spec.hash[1] not in value:
-        return None
-    pk = encode_key(value)
-    sk = b""
-    if spec.range is not None:
-        value = item.get(spec.range[0])
-        if value is None or spec.range[1] not in value:
-            return None
-        sk = encode_key(value)
-    return scan_hash(pk, spec.hash[1]), pk, sk
-
-
-def component(encoded: bytes) -> bytes:
-    """One attribute of a multi-attribute key, so that concatenations sort as tuples:
-    0x00 escaped as 0x00 0xff, then a 0x00 0x00 terminator (nothing sorts below it)."""
-    return encoded.replace(b"\x00", b"\x00\xff") + b"\x00\x00"
-
-
-def _multi_key_of(spec: KeySpec, item: dict[str, Any]) -> RowKey | None:
-    parts = []
-    for name, kind in spec.typed():
-        value = item.get(name)
-        if value is None or kind not in value:
-            return None  # an item lacking any key attribute is not in the index
-        parts.append(component(encode_key(value)))
-    split = len(spec.hashes())
-    pk = b"".join(parts[:split])
-    return scan_hash(pk, "B"), pk, b"".join(parts[split:])
 
 
 class Store:

@@ -10,7 +10,7 @@ one ``DELETING``); AWS then backfills the index from the table's items and turns
 the next DescribeTable already says ``ACTIVE`` and the index answers queries.
 
 Streams are not served: ``StreamSpecification`` with ``StreamEnabled: true`` is refused
-(see :func:`lambdashift.dynamodb.schema.refuse_streams`).
+(see :func:`lambdashift.dynamodb.definitions.refuse_streams`).
 """
 
 from __future__ import annotations
@@ -25,14 +25,8 @@ from lambdashift.dynamodb.errors import (
     invalid_parameter,
     require_shape,
 )
-from lambdashift.dynamodb.schema import (
-    IndexSchema,
-    TableSchema,
-    check_billing,
-    check_table_name,
-    parse_index,
-    refuse_streams,
-)
+from lambdashift.dynamodb.definitions import check_billing, parse_index, refuse_streams
+from lambdashift.dynamodb.schema import IndexSchema, TableSchema, check_table_name
 from lambdashift.dynamodb.store import Store
 
 _NOTHING = (

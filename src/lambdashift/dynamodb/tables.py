@@ -14,7 +14,8 @@ from lambdashift.dynamodb.errors import (
     ValidationException,
 )
 from lambdashift.dynamodb.policies import check_policy, new_revision
-from lambdashift.dynamodb.schema import TableSchema, check_table_name, parse_create_table
+from lambdashift.dynamodb.definitions import parse_create_table
+from lambdashift.dynamodb.schema import TableSchema, check_table_name
 from lambdashift.dynamodb.store import Store
 
 
