@@ -825,6 +825,10 @@ def test_create_table_takes_a_resource_policy_and_bad_documents_are_refused(clie
         ResourceArn=ARN.format(name), Policy="not json"))
     code, _ = error_of(lambda: client.get_resource_policy(ResourceArn=ARN.format("nope-x")))
     assert code == "ResourceNotFoundException"
+    elsewhere = f"arn:aws:dynamodb:us-east-1:123456789012:table/{name}"
+    assert error_of(lambda: client.get_resource_policy(ResourceArn=elsewhere))[0] == \
+        "ResourceNotFoundException"
+    assert "a table ARN" in invalid(lambda: client.get_resource_policy(ResourceArn="arn:x"))
 
 
 # ---------------------------------------------------------------------------------------

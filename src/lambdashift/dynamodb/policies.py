@@ -57,10 +57,12 @@ def _table(store: Store, request: dict[str, Any]) -> tuple[str, TableSchema]:
     if not isinstance(arn, str):
         raise ValidationException("1 validation error detected: Value null at 'resourceArn' "
                                   "failed to satisfy constraint: Member must not be null")
-    name = parse_table_arn(arn)
-    if name is None:
+    if not arn.startswith("arn:aws:dynamodb:") or ":table/" not in arn:
         raise ValidationException(f"Invalid ResourceArn provided as input {arn}: a table ARN "
                                   "(arn:aws:dynamodb:REGION:ACCOUNT:table/NAME) is required")
+    name = parse_table_arn(arn)  # None: another account's or region's table, not here
+    if name is None:
+        raise ResourceNotFoundException(f"Requested resource not found: {arn} not found")
     schema = store.schema(name)
     if schema is None:
         raise ResourceNotFoundException(f"Requested resource not found: Table: {name} not found")
