@@ -1025,3 +1025,17 @@ def test_multi_attribute_index_pages_with_every_key_attribute_in_the_last_key(
     assert set(first["LastEvaluatedKey"]) == {"id", "tournament", "region", "round", "score"}
     second = client.query(**request, ExclusiveStartKey=first["LastEvaluatedKey"])
     assert [i["id"]["S"] for i in first["Items"] + second["Items"]] == ["m1", "m3", "m5", "m2"]
+
+
+def test_partiql_select_reads_an_index_and_takes_or_in_and_not(client: Any) -> None:
+    name = _indexed_table(client, {"ProjectionType": "ALL"})
+    client.put_item(TableName=name, Item={"pk": {"S": "p"}, "sk": {"S": "2"}, "l": {"S": "z"},
+                                          "g": {"S": "w"}, "kept": {"S": "q"}})
+    by_g = client.execute_statement(Statement=f"SELECT sk FROM \"{name}\".\"by-g\" WHERE g = 'y'")
+    assert by_g["Items"] == [{"sk": {"S": "1"}}]
+    either = client.execute_statement(
+        Statement=f"SELECT sk FROM \"{name}\" WHERE g = 'y' OR kept IN ['q', 'r']")
+    assert sorted(i["sk"]["S"] for i in either["Items"]) == ["1", "2"]
+    negated = client.execute_statement(
+        Statement=f"SELECT sk FROM \"{name}\" WHERE pk = 'p' AND NOT (kept = 'k')")
+    assert negated["Items"] == [{"sk": {"S": "2"}}]
