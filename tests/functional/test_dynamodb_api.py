@@ -355,7 +355,8 @@ def test_a_keys_only_index_refuses_select_all_attributes(client: Any) -> None:
          "Expected: S Actual: N IndexName: by-created"),
         ({"Item": {"id": {"S": "x"}}, "ConditionExpression": "attribute_exists(id)",
           "ExpressionAttributeValues": {":x": {"S": "1"}}},
-         "Value provided in ExpressionAttributeValues unused in expressions: keys: {:x}"),
+         "1 validation error detected: Value provided in ExpressionAttributeValues unused in "
+         "expressions: keys: {:x}"),
         ({"Item": {"id": {"S": "x"}}, "ConditionExpression": "id = :x"},
          "Invalid ConditionExpression: An expression attribute value used in expression is not "
          "defined; attribute value: :x"),

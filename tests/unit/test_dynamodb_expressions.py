@@ -275,8 +275,8 @@ def test_projection_overlaps_are_refused() -> None:
         parse_projection("a, a.b", Placeholders(None, None))
 
 
-def test_paths_print_like_aws() -> None:
-    assert str(Path(("a", 0, "b"))) == "[a, 0, b]"
+def test_paths_print_like_aws_with_list_indexes_in_brackets() -> None:
+    assert str(Path(("a", 0, "b"))) == "[a, [0], b]"
 
 
 def test_arithmetic_is_exact_to_38_digits() -> None:

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from lambdashift.dynamodb.schema import parse_create_table
-from lambdashift.dynamodb.store import Store, key_of
+from lambdashift.dynamodb.definitions import parse_create_table
+from lambdashift.dynamodb.keys import key_of
+from lambdashift.dynamodb.store import Store
 from lambdashift.dynamodb.types import canonical_number, encode_key
 
 TABLE = {

@@ -10,6 +10,7 @@ request, routing and request objects would be a good part of the cost.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
@@ -19,7 +20,7 @@ import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from lambdashift.dynamodb import items, reads, tables
+from lambdashift.dynamodb import items, partiql, policies, reads, table_updates, tables, ttl
 from lambdashift.dynamodb.errors import (
     DynamoError,
     InternalServerError,
@@ -38,6 +39,7 @@ OPERATIONS: dict[str, Operation] = {
     "DescribeTable": tables.describe_table,
     "ListTables": tables.list_tables,
     "DeleteTable": tables.delete_table,
+    "UpdateTable": table_updates.update_table,
     "PutItem": items.put_item,
     "GetItem": items.get_item,
     "UpdateItem": items.update_item,
@@ -48,6 +50,13 @@ OPERATIONS: dict[str, Operation] = {
     "TransactGetItems": items.transact_get_items,
     "Query": reads.query,
     "Scan": reads.scan,
+    "UpdateTimeToLive": ttl.update_time_to_live,
+    "DescribeTimeToLive": ttl.describe_time_to_live,
+    "PutResourcePolicy": policies.put_resource_policy,
+    "GetResourcePolicy": policies.get_resource_policy,
+    "DeleteResourcePolicy": policies.delete_resource_policy,
+    "ExecuteStatement": partiql.execute_statement,
+    "BatchExecuteStatement": partiql.batch_execute_statement,
 }
 _CONTENT_TYPE = b"application/x-amz-json-1.0"
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -82,6 +91,18 @@ def handle(store: Store, target: str | None, body: bytes) -> tuple[int, bytes]:
         return error.status, _dumps(error.to_body()).encode("utf-8")
 
 
+async def _sweep_forever(store: Store) -> None:
+    """TTL's background deletions (see ``ttl.py`` for the lag and why), between requests."""
+    interval = ttl.sweep_seconds()
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            for _ in ttl.sweep(store):
+                await asyncio.sleep(0)  # let waiting requests in between batches
+        except Exception:  # a bug of ours: say so, and keep serving (and sweeping)
+            traceback.print_exc(file=sys.stderr)
+
+
 def build_app(store: Store) -> ASGIApp:
     """The ASGI application serving ``store``."""
     ids = itertools.count(1)
@@ -90,11 +111,15 @@ def build_app(store: Store) -> ASGIApp:
     async def app(scope: dict, receive: Callable[[], Awaitable[dict]],
                   send: Callable[[dict], Awaitable[None]]) -> None:
         if scope["type"] == "lifespan":
+            sweeper = None
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
+                    sweeper = asyncio.create_task(_sweep_forever(store))
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
+                    if sweeper is not None:
+                        sweeper.cancel()
                     # Close here, not after uvicorn returns: on SIGTERM uvicorn re-raises the
                     # signal once it has served, and the process ends before a finally runs.
                     # Closing checkpoints the WAL into the database file.

@@ -11,6 +11,9 @@ matches on them behaves as it would against DynamoDB::
     ├── TransactionCanceledException      (carries one reason per action)
     ├── ResourceNotFoundException
     ├── ResourceInUseException
+    ├── LimitExceededException
+    ├── PolicyNotFoundException
+    ├── DuplicateItemException
     ├── UnknownOperationException
     └── InternalServerError               (500: a bug of ours, never the caller's)
 """
@@ -99,6 +102,24 @@ class ResourceInUseException(DynamoError):
     error_type = "ResourceInUseException"
 
 
+class DuplicateItemException(DynamoError):
+    """A PartiQL INSERT of an item whose primary key is already taken."""
+
+    error_type = "DuplicateItemException"
+
+
+class PolicyNotFoundException(DynamoError):
+    """The table has no resource-based policy, or not the revision the caller expected."""
+
+    error_type = "PolicyNotFoundException"
+
+
+class LimitExceededException(DynamoError):
+    """Too many table or index operations at once (one index created or deleted per call)."""
+
+    error_type = "LimitExceededException"
+
+
 class UnknownOperationException(DynamoError):
     """``X-Amz-Target`` names no operation of DynamoDB_20120810 that we serve."""
 
@@ -126,6 +147,15 @@ def require_shape(ok: bool, member: str) -> None:
 def table_not_found(name: str) -> ResourceNotFoundException:
     """AWS's answer for an item operation on a table that does not exist."""
     return ResourceNotFoundException("Requested resource not found")
+
+
+#: What AWS puts before the messages its request model (not the operation) raises.
+DETECTED = "1 validation error detected: "
+
+
+def detected(detail: str) -> ValidationException:
+    """A ValidationException AWS words with its ``1 validation error detected: `` prefix."""
+    return ValidationException(DETECTED + detail)
 
 
 def invalid_parameter(detail: str) -> ValidationException:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from lambdashift.dynamodb.errors import ValidationException, require_shape
+from lambdashift.dynamodb.errors import DETECTED, ValidationException, require_shape
 from lambdashift.dynamodb.types import check_value
 
 # ---------------------------------------------------------------------------------------
@@ -26,7 +26,8 @@ class Path:
     parts: tuple[str | int, ...]
 
     def __str__(self) -> str:
-        return "[" + ", ".join(str(p) for p in self.parts) + "]"
+        # AWS's way in its messages: ``[a, [3], b]`` for ``a[3].b``.
+        return "[" + ", ".join(f"[{p}]" if isinstance(p, int) else p for p in self.parts) + "]"
 
 
 @dataclass(frozen=True)
@@ -139,15 +140,18 @@ RESERVED = frozenset(
 class Placeholders:
     """ExpressionAttributeNames/Values of one request, and which of them were used."""
 
-    def __init__(self, names: Any, values: Any) -> None:
+    def __init__(self, names: Any, values: Any, *, transaction: bool = False) -> None:
+        """Check the maps; ``transaction``: AWS words the empty-map errors without its
+        ``1 validation error detected`` prefix inside TransactWriteItems/TransactGetItems."""
         if names is not None and not isinstance(names, dict):
             raise ValidationException("ExpressionAttributeNames must be a map")
         if values is not None and not isinstance(values, dict):
             raise ValidationException("ExpressionAttributeValues must be a map")
+        prefix = "" if transaction else DETECTED
         if names == {}:
-            raise ValidationException("ExpressionAttributeNames must not be empty")
+            raise ValidationException(f"{prefix}ExpressionAttributeNames must not be empty")
         if values == {}:
-            raise ValidationException("ExpressionAttributeValues must not be empty")
+            raise ValidationException(f"{prefix}ExpressionAttributeValues must not be empty")
         self.names: dict[str, str] = names or {}
         self.values: dict[str, Any] = {}
         for key, value in (values or {}).items():
@@ -159,6 +163,8 @@ class Placeholders:
             try:
                 self.values[key] = check_value(value)
             except ValidationException as exc:
+                if exc.message.startswith(DETECTED):  # an empty set: AWS's model says it as is
+                    raise
                 raise ValidationException(
                     f"ExpressionAttributeValues contains invalid value: {exc.message} "
                     f"for key {key}"
@@ -173,17 +179,22 @@ class Placeholders:
         self.used_names: set[str] = set()
         self.used_values: set[str] = set()
 
-    def check_all_used(self) -> None:
-        """AWS refuses a placeholder that no expression of the request uses."""
+    def check_all_used(self, prefixed: bool = False) -> None:
+        """AWS refuses a placeholder that no expression of the request uses.
+
+        ``prefixed``: PutItem, UpdateItem and DeleteItem word it with AWS's ``1 validation
+        error detected: `` prefix; reads, batches and transactions do not.
+        """
+        prefix = DETECTED if prefixed else ""
         unused = sorted(set(self.names) - self.used_names)
         if unused:
             raise ValidationException(
-                "Value provided in ExpressionAttributeNames unused in expressions: "
+                f"{prefix}Value provided in ExpressionAttributeNames unused in expressions: "
                 f"keys: {{{', '.join(unused)}}}"
             )
         unused = sorted(set(self.values) - self.used_values)
         if unused:
             raise ValidationException(
-                "Value provided in ExpressionAttributeValues unused in expressions: "
+                f"{prefix}Value provided in ExpressionAttributeValues unused in expressions: "
                 f"keys: {{{', '.join(unused)}}}"
             )

@@ -24,7 +24,8 @@ from lambdashift.dynamodb.errors import (
 from lambdashift.dynamodb.evaluate import apply_update, holds, project
 from lambdashift.dynamodb.expressions import Path, Update
 from lambdashift.dynamodb.schema import TableSchema
-from lambdashift.dynamodb.store import RowKey, Store
+from lambdashift.dynamodb.keys import RowKey
+from lambdashift.dynamodb.store import Store
 from lambdashift.dynamodb.types import check_item, check_item_size, item_size
 
 _FAILURE_RETURNS = ("NONE", "ALL_OLD")
@@ -64,22 +65,29 @@ class Action:
         return self.condition is None or holds(self.condition, old or {})
 
 
-def _prepare(store: Store, request: dict[str, Any], kind: str) -> Action:
-    schema = req.table(store, request)
-    if kind == "put":
-        item = check_item(request.get("Item"))
-        key = req.item_key(schema, item)
-        size = check_item_size(item)
-        key_item = {name: item[name] for name in schema.key.names()}
-    else:
-        key_item, key = req.request_key(schema, request.get("Key"))
-        item, size = None, 0
+def _prepare(store: Store, request: dict[str, Any], kind: str, *,
+             transaction: bool = False, single: bool = False) -> Action:
+    """Check one write and parse it into an :class:`Action`.
+
+    AWS's order: the request on its own (expressions, placeholders, the item's values)
+    first, then the table, then the key against the table's schema. ``single``: a
+    PutItem/UpdateItem/DeleteItem call (not a batch or transaction entry).
+    """
     allowed = ["ConditionExpression"] + (["UpdateExpression"] if kind == "update" else [])
     if kind == "check" and not request.get("ConditionExpression"):
         raise ValidationException(
             "The ConditionExpression parameter is required for a ConditionCheck"
         )
-    parsed = req.expressions(request, *allowed)
+    parsed = req.expressions(request, *allowed, write=single, transaction=transaction)
+    item = check_item(request.get("Item")) if kind == "put" else None
+    schema = req.table(store, request)
+    if item is not None:
+        key = req.item_key(schema, item)
+        size = check_item_size(item)
+        key_item = {name: item[name] for name in schema.key.names()}
+    else:
+        key_item, key = req.request_key(schema, request.get("Key"))
+        size = 0
     update = parsed.update
     if update is not None:
         keys = set(schema.key.names())
@@ -121,7 +129,7 @@ def _write_units(*items: dict[str, Any] | None) -> Callable[[], float]:
 def put_item(store: Store, request: dict[str, Any]) -> dict[str, Any]:
     """PutItem: create or replace an item, optionally under a condition."""
     returns = req.choice(request, "ReturnValues", ("NONE", "ALL_OLD"))
-    action = _prepare(store, request, "put")
+    action = _prepare(store, request, "put", single=True)
     old, new = _apply(store, action)
     result = {"Attributes": old} if returns == "ALL_OLD" and old else {}
     return {**result, **req.consumed(action.schema, request, _write_units(old, new))}
@@ -130,7 +138,7 @@ def put_item(store: Store, request: dict[str, Any]) -> dict[str, Any]:
 def delete_item(store: Store, request: dict[str, Any]) -> dict[str, Any]:
     """DeleteItem: remove an item (no error if there is none, unless a condition says so)."""
     returns = req.choice(request, "ReturnValues", ("NONE", "ALL_OLD"))
-    action = _prepare(store, request, "delete")
+    action = _prepare(store, request, "delete", single=True)
     old, _ = _apply(store, action)
     result = {"Attributes": old} if returns == "ALL_OLD" and old else {}
     return {**result, **req.consumed(action.schema, request, _write_units(old))}
@@ -141,7 +149,7 @@ def update_item(store: Store, request: dict[str, Any]) -> dict[str, Any]:
     returns = req.choice(
         request, "ReturnValues", ("NONE", "ALL_OLD", "ALL_NEW", "UPDATED_OLD", "UPDATED_NEW")
     )
-    action = _prepare(store, request, "update")
+    action = _prepare(store, request, "update", single=True)
     old, new = _apply(store, action)
     paths = action.update.paths() if action.update is not None else []
     attributes = {
@@ -165,9 +173,9 @@ def _updated(item: dict[str, Any] | None, paths: list[Path]) -> dict[str, Any] |
 
 def get_item(store: Store, request: dict[str, Any]) -> dict[str, Any] | str:
     """GetItem; answered from the stored JSON as is when nothing is projected."""
+    parsed = req.expressions(request, "ProjectionExpression")
     schema = req.table(store, request)
     _, key = req.request_key(schema, request.get("Key"))
-    parsed = req.expressions(request, "ProjectionExpression")
     projection = req.projection_of(request, parsed)
     extra = req.consumed(schema, request, lambda: 1.0 if request.get("ConsistentRead") else 0.5)
     raw = store.get_raw(schema.name, key)
@@ -191,15 +199,15 @@ def batch_get_item(store: Store, request: dict[str, Any]) -> dict[str, Any]:
         raise ValidationException("Too many items requested for the BatchGetItem call")
     responses: dict[str, list[dict[str, Any]]] = {}
     for name, spec in tables.items():
-        schema = req.table(store, {**spec, "TableName": name})
         parsed = req.expressions(spec, "ProjectionExpression")
+        schema = req.table(store, {**spec, "TableName": name})
         projection = req.projection_of(spec, parsed)
         keys = [req.request_key(schema, key)[1] for key in spec.get("Keys") or []]
         if len(set(keys)) != len(keys):
             raise ValidationException("Provided list of item keys contains duplicates")
         found = responses.setdefault(name, [])
         for key in keys:
-            item = store.get(name, key)
+            item = store.get(schema.name, key)
             if item is not None:
                 found.append(project(item, projection) if projection else item)
     return {"Responses": responses, "UnprocessedKeys": {}}
@@ -266,7 +274,7 @@ def transact_write_items(store: Store, request: dict[str, Any]) -> dict[str, Any
             )
         operation, body = next(iter(entry.items()))
         require_shape(isinstance(body, dict), f"TransactItems.{operation}")
-        actions.append(_prepare(store, body, _TRANSACT_KINDS[operation]))
+        actions.append(_prepare(store, body, _TRANSACT_KINDS[operation], transaction=True))
     targets = [(a.schema.name, a.key) for a in actions]
     if len(set(targets)) != len(targets):
         raise ValidationException(
@@ -302,9 +310,10 @@ def transact_get_items(store: Store, request: dict[str, Any]) -> dict[str, Any]:
         body = entry.get("Get") if isinstance(entry, dict) else None
         if not isinstance(body, dict):
             raise ValidationException("TransactGetItems can only contain Get actions")
+        parsed = req.expressions(body, "ProjectionExpression", transaction=True)
         schema = req.table(store, body)
         _, key = req.request_key(schema, body.get("Key"))
-        projection = req.projection_of(body, req.expressions(body, "ProjectionExpression"))
+        projection = req.projection_of(body, parsed)
         item = store.get(schema.name, key)
         if item is None:
             responses.append({})

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lambdashift.dynamodb.errors import ValidationException
+from lambdashift.dynamodb.errors import DETECTED, ValidationException, detected
 from lambdashift.dynamodb.expressions import (
     CONDITION_FUNCTIONS,
     RESERVED,
@@ -77,8 +77,11 @@ class _Parser:
         if not isinstance(text, str):
             raise ValidationException(f"{kind} must be a string")
         if not text.strip():
+            # AWS prefixes this one for an UpdateExpression only (its other checks of
+            # update clauses too): the other kinds answer the bare message.
+            prefix = DETECTED if kind == "UpdateExpression" else ""
             raise ValidationException(
-                f"Invalid {kind}: The expression can not be empty;"
+                f"{prefix}Invalid {kind}: The expression can not be empty;"
             )
         self.text = text
         self.kind = kind
@@ -282,8 +285,9 @@ class _Parser:
             if clause is None:
                 raise self.syntax_error()
             if clause in seen:
-                raise self.error(
-                    f'The "{clause}" section can only be used once in an update expression;'
+                raise detected(
+                    f'Invalid UpdateExpression: The "{clause}" section can only be used once '
+                    "in an update expression;"
                 )
             seen.add(clause)
             while True:
@@ -341,12 +345,27 @@ def parse_projection(text: str, placeholders: Placeholders) -> list[Path]:
 
 
 def check_overlaps(paths: list[Path], kind: str) -> None:
-    """Two paths where one is the other or its prefix are ambiguous, and refused."""
-    for i, first in enumerate(paths):
-        for second in paths[i + 1:]:
-            shorter = min(len(first.parts), len(second.parts))
-            if first.parts[:shorter] == second.parts[:shorter]:
-                raise ValidationException(
-                    f"Invalid {kind}: Two document paths overlap with each other; must remove "
-                    f"or rewrite one of these paths; path one: {first}, path two: {second}"
+    """Paths that are the same or one inside the other overlap; refused as AWS does.
+
+    Paths that go on from a common prefix as a map key in one and a list index in the
+    other ``conflict`` (the attribute cannot be both). AWS reports an overlap, if any pair
+    has one, before a conflict.
+    """
+    pairs = [(a, b) for i, a in enumerate(paths) for b in paths[i + 1:]]
+    for first, second in pairs:
+        shorter = min(len(first.parts), len(second.parts))
+        if first.parts[:shorter] == second.parts[:shorter]:
+            raise detected(
+                f"Invalid {kind}: Two document paths overlap with each other; must remove "
+                f"or rewrite one of these paths; path one: {first}, path two: {second}"
+            )
+    for first, second in pairs:
+        for a, b in zip(first.parts, second.parts):
+            if isinstance(a, int) != isinstance(b, int):
+                raise detected(
+                    f"Invalid {kind}: Two document paths conflict with each other; must "
+                    f"remove or rewrite one of these paths; path one: {first}, path two: "
+                    f"{second}"
                 )
+            if a != b:
+                break

@@ -13,31 +13,42 @@ import json
 from typing import Any
 
 from lambdashift.dynamodb import requests as req
-from lambdashift.dynamodb.errors import ValidationException, invalid_parameter
+from lambdashift.dynamodb.errors import ValidationException, detected, invalid_parameter
 from lambdashift.dynamodb.evaluate import holds, project
-from lambdashift.dynamodb.expressions import Between, Call, Compare, Literal, Logic, Path
-from lambdashift.dynamodb.schema import IndexSchema, KeySpec, TableSchema
-from lambdashift.dynamodb.store import Store, key_of
-from lambdashift.dynamodb.types import check_value, encode_key, type_of
+from lambdashift.dynamodb.expressions import Path
+from lambdashift.dynamodb.key_conditions import key_condition, legacy_key_conditions
+from lambdashift.dynamodb.schema import IndexSchema, TableSchema
+from lambdashift.dynamodb.keys import key_of
+from lambdashift.dynamodb.store import Store
+from lambdashift.dynamodb.types import check_value
 
 PAGE_BYTES = 1024 * 1024
 _SELECT = ("ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES", "SPECIFIC_ATTRIBUTES", "COUNT")
+_SELECT_SHOWN = ("SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES")
 _BAD_START = "The provided starting key is invalid: The provided key element does not match the schema"
 
 
 def query(store: Store, request: dict[str, Any]) -> dict[str, Any] | str:
     """Query: one partition of the table or of an index, in sort key order."""
-    schema, index = _source(store, request)
-    spec = index.key if index is not None else schema.key
     parsed = req.expressions(
         request, "KeyConditionExpression", "FilterExpression", "ProjectionExpression"
     )
+    if request.get("KeyConditions") is not None:
+        if parsed.key_condition is not None:
+            raise ValidationException(
+                "Can not use both expression and non-expression parameters in the same "
+                "request: Non-expression parameters: {KeyConditions} Expression parameters: "
+                "{KeyConditionExpression}"
+            )
+        parsed.key_condition = legacy_key_conditions(request["KeyConditions"])
+    schema, index = _source(store, request)
+    spec = index.key if index is not None else schema.key
     if parsed.key_condition is None:
         raise ValidationException(
             "Either the KeyConditions or KeyConditionExpression parameter must be specified "
             "in the request."
         )
-    pk, condition = _key_condition(parsed.key_condition, spec)
+    pk, condition = key_condition(parsed.key_condition, spec)
     start = None
     if request.get("ExclusiveStartKey") is not None:
         position = _start_key(schema, index, request["ExclusiveStartKey"])
@@ -55,8 +66,8 @@ def query(store: Store, request: dict[str, Any]) -> dict[str, Any] | str:
 
 def scan(store: Store, request: dict[str, Any]) -> dict[str, Any] | str:
     """Scan: a whole table or index (or one segment of it), in the table's hash order."""
-    schema, index = _source(store, request)
     parsed = req.expressions(request, "FilterExpression", "ProjectionExpression")
+    schema, index = _source(store, request)
     segment = _segment(request)
     start = None
     if request.get("ExclusiveStartKey") is not None:
@@ -104,97 +115,6 @@ def _segment(request: dict[str, Any]) -> tuple[int, int] | None:
     return segment, total
 
 
-# ---------------------------------------------------------------------------------------
-# The key condition
-
-
-def _key_condition(tree: Any, spec: KeySpec) -> tuple[bytes, tuple]:
-    """The encoded partition key and the sort key condition (``()`` if none)."""
-    parts = [tree]
-    while any(isinstance(p, Logic) for p in parts):
-        node = next(p for p in parts if isinstance(p, Logic))
-        if node.op != "AND":
-            raise ValidationException(f"Invalid operator used in KeyConditionExpression: {node.op}")
-        parts.remove(node)
-        parts += [node.left, node.right]
-    by_name: dict[str, Any] = {}
-    for part in parts:
-        name = _condition_attribute(part)
-        if name in by_name:
-            raise ValidationException(
-                "KeyConditionExpressions must only contain one condition per key"
-            )
-        by_name[name] = part
-    hash_name, hash_type = spec.hash
-    if hash_name not in by_name:
-        raise ValidationException(f"Query condition missed key schema element: {hash_name}")
-    unknown = set(by_name) - set(spec.names())
-    if unknown:
-        raise ValidationException(
-            f"Query condition missed key schema element: {spec.range[0]}"
-            if spec.range is not None
-            else "Query key condition not supported"
-        )
-    partition = by_name[hash_name]
-    if not isinstance(partition, Compare) or partition.op != "=":
-        raise ValidationException("Query key condition not supported")
-    pk = _encoded(partition.right, hash_type)
-    if spec.range is None or spec.range[0] not in by_name:
-        return pk, ()
-    node, kind = by_name[spec.range[0]], spec.range[1]
-    if isinstance(node, Compare):
-        if node.op == "<>":
-            raise ValidationException("Unsupported operator on KeyCondition: NE")
-        return pk, (node.op, _encoded(node.right, kind))
-    if isinstance(node, Between):
-        low, high = _encoded(node.low, kind), _encoded(node.high, kind)
-        if low > high:
-            raise ValidationException(
-                "Invalid KeyConditionExpression: The BETWEEN operator requires upper bound to be "
-                "greater than or equal to lower bound"
-            )
-        return pk, ("BETWEEN", low, high)
-    if isinstance(node, Call) and node.name == "begins_with":
-        if kind == "N":
-            raise ValidationException(
-                "Invalid KeyConditionExpression: Incorrect operand type for operator or function; "
-                "operator or function: begins_with, operand type: N"
-            )
-        return pk, ("begins_with", _encoded(node.args[1], kind))
-    raise ValidationException("Query key condition not supported")
-
-
-def _condition_attribute(node: Any) -> str:
-    """The key attribute one part of a key condition is about."""
-    if isinstance(node, Compare):
-        subject = node.left
-        if not isinstance(node.right, Literal):
-            raise ValidationException("Query key condition not supported")
-    elif isinstance(node, Between):
-        subject = node.operand
-        if not isinstance(node.low, Literal) or not isinstance(node.high, Literal):
-            raise ValidationException("Query key condition not supported")
-    elif isinstance(node, Call) and node.name == "begins_with":
-        subject = node.args[0]
-        if not isinstance(node.args[1], Literal):
-            raise ValidationException("Query key condition not supported")
-    elif isinstance(node, Call):
-        raise ValidationException(
-            f"Invalid operator used in KeyConditionExpression: {node.name}"
-        )
-    else:
-        raise ValidationException("Query key condition not supported")
-    if not isinstance(subject, Path) or len(subject.parts) != 1:
-        raise ValidationException("Query key condition not supported")
-    return str(subject.parts[0])
-
-
-def _encoded(node: Literal, kind: str) -> bytes:
-    if type_of(node.value) != kind:
-        raise invalid_parameter("Condition parameter type does not match schema type")
-    return encode_key(node.value)
-
-
 def _start_key(schema: TableSchema, index: IndexSchema | None, start: Any) -> tuple:
     """ExclusiveStartKey as a position: ``(ph, pk, sk)`` (+ ``tpk, tsk`` for an index)."""
     if not isinstance(start, dict):
@@ -220,28 +140,35 @@ def _start_key(schema: TableSchema, index: IndexSchema | None, start: Any) -> tu
 
 def _page(schema: TableSchema, index: IndexSchema | None, request: dict[str, Any],
           parsed: req.Expressions, rows: Any, limit: int | None) -> dict[str, Any] | str:
-    select = req.choice(request, "Select", _SELECT)
+    select = req.choice(request, "Select", _SELECT, _SELECT_SHOWN)
     projection = req.projection_of(request, parsed)
-    if projection is not None and request.get("Select") not in (None, "SPECIFIC_ATTRIBUTES"):
-        raise ValidationException(
-            "Cannot specify the AttributesToGet or ProjectionExpression when choosing to get "
-            f"{select}"
+    given = request.get("Select")
+    if projection is not None and given not in (None, "SPECIFIC_ATTRIBUTES"):
+        which = "AttributesToGet" if request.get("AttributesToGet") is not None \
+            else "ProjectionExpression"
+        raise detected(
+            f"Cannot specify the {which} when choosing to get "
+            f"{'only the Count' if select == 'COUNT' else select}"
         )
     if select == "SPECIFIC_ATTRIBUTES" and projection is None:
-        raise ValidationException(
-            "The Select parameter SPECIFIC_ATTRIBUTES requires AttributesToGet or "
-            "ProjectionExpression"
+        raise detected(
+            "Must specify the AttributesToGet or ProjectionExpression when choosing to get "
+            "SPECIFIC_ATTRIBUTES"
         )
     if select == "ALL_PROJECTED_ATTRIBUTES" and index is None:
-        raise ValidationException(
+        raise detected(
             "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"
         )
     narrowed = index is not None and index.projection != "ALL"
-    if select == "ALL_ATTRIBUTES" and narrowed and request.get("Select"):
+    if narrowed and given == "ALL_ATTRIBUTES" and index.is_global:
         raise invalid_parameter(
             f"Select type ALL_ATTRIBUTES is not supported for global secondary index "
             f"{index.name} because its projection type is not ALL"
         )
+    if narrowed and not index.is_global and (given == "ALL_ATTRIBUTES" or projection):
+        # A local index lives beside its table's partition: DynamoDB fetches what the
+        # index does not hold from the table (at extra read cost), so nothing is narrowed.
+        narrowed = False
     index_paths = _index_paths(schema, index) if narrowed else None
     decode = parsed.filter is not None or projection is not None or narrowed
     raws: list[str] = []

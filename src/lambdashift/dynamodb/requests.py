@@ -18,13 +18,13 @@ from lambdashift.dynamodb.errors import (
 from lambdashift.dynamodb.expressions import Path, Placeholders
 from lambdashift.dynamodb.parser import parse_condition, parse_projection, parse_update
 from lambdashift.dynamodb.schema import KeySpec, TableSchema, check_table_name
-from lambdashift.dynamodb.store import RowKey, Store, key_of
-from lambdashift.dynamodb.types import check_value
+from lambdashift.dynamodb.keys import RowKey, key_of
+from lambdashift.dynamodb.store import Store
+from lambdashift.dynamodb.types import check_value, value_size
 
 _KEY_MISMATCH = "The provided key element does not match the schema"
 _LEGACY = (
-    "Expected", "AttributeUpdates", "KeyConditions", "QueryFilter", "ScanFilter",
-    "ConditionalOperator",
+    "Expected", "AttributeUpdates", "QueryFilter", "ScanFilter", "ConditionalOperator",
 )
 
 
@@ -52,6 +52,7 @@ def request_key(schema: TableSchema, key: Any) -> tuple[dict[str, Any], RowKey]:
         if kind not in checked[name]:
             raise ValidationException(_KEY_MISMATCH)
         _not_empty(checked[name], kind, name)
+    _key_size(schema.key, checked)
     row = key_of(schema.key, checked)
     assert row is not None
     return checked, row
@@ -68,6 +69,7 @@ def item_key(schema: TableSchema, item: dict[str, Any]) -> RowKey:
                 f"Type mismatch for key {name} expected: {kind} actual: {next(iter(value))}"
             )
         _not_empty(value, kind, name)
+    _key_size(schema.key, item)
     check_index_keys(schema, item)
     row = key_of(schema.key, item)
     assert row is not None
@@ -96,7 +98,26 @@ def check_index_keys(schema: TableSchema, item: dict[str, Any]) -> None:
 
 
 def _key_types(spec: KeySpec) -> list[tuple[str, str]]:
-    return [spec.hash] if spec.range is None else [spec.hash, spec.range]
+    return spec.typed()
+
+
+#: DynamoDB's limits on key values (developer guide, "Service, account, and table quotas":
+#: partition key 1 to 2048 bytes, sort key 1 to 1024 bytes).
+HASH_KEY_BYTES = 2048
+RANGE_KEY_BYTES = 1024
+
+
+def _key_size(spec: KeySpec, item: dict[str, Any]) -> None:
+    """Key values past DynamoDB's limits are refused, in AWS's words (its spacing too)."""
+    if value_size(item[spec.hash[0]]) > HASH_KEY_BYTES:
+        raise invalid_parameter(
+            f"Size of hashkey has exceeded the maximum size limit of{HASH_KEY_BYTES} bytes"
+        )
+    if spec.range is not None and value_size(item[spec.range[0]]) > RANGE_KEY_BYTES:
+        raise invalid_parameter(
+            "Aggregated size of all range keys has exceeded the size limit of "
+            f"{RANGE_KEY_BYTES} bytes"
+        )
 
 
 def _not_empty(value: dict[str, Any], kind: str, name: str) -> None:
@@ -129,11 +150,18 @@ class Expressions:
     placeholders: Placeholders | None = field(default=None, repr=False)
 
 
-def expressions(request: dict[str, Any], *allowed: str) -> Expressions:
+def expressions(request: dict[str, Any], *allowed: str, write: bool = False,
+                transaction: bool = False) -> Expressions:
     """Parse the request's expression parameters among ``allowed`` ones.
 
     ``allowed`` names the parameters: ``ConditionExpression``, ``FilterExpression``,
     ``KeyConditionExpression``, ``UpdateExpression``, ``ProjectionExpression``.
+    ``write`` (PutItem, UpdateItem, DeleteItem) and ``transaction`` choose where AWS
+    words its errors with the ``1 validation error detected: `` prefix.
+
+    Operations call this before they look the table up: AWS checks the request itself
+    (syntax, placeholders) first, so a bad expression on a missing table is a
+    ValidationException, not a ResourceNotFoundException.
     """
     names = request.get("ExpressionAttributeNames")
     values = request.get("ExpressionAttributeValues")
@@ -148,7 +176,7 @@ def expressions(request: dict[str, Any], *allowed: str) -> Expressions:
     found = Expressions()
     if not present:
         return found
-    placeholders = Placeholders(names, values)
+    placeholders = Placeholders(names, values, transaction=transaction)
     found.placeholders = placeholders
     for parameter in present:
         text = request[parameter]
@@ -159,7 +187,7 @@ def expressions(request: dict[str, Any], *allowed: str) -> Expressions:
         else:
             tree = parse_condition(text, parameter, placeholders)
             setattr(found, _FIELDS[parameter], tree)
-    placeholders.check_all_used()
+    placeholders.check_all_used(prefixed=write and not transaction)
     return found
 
 
@@ -184,8 +212,9 @@ def projection_of(request: dict[str, Any], parsed: Expressions) -> list[Path] | 
     return parsed.projection
 
 
-def choice(request: dict[str, Any], parameter: str, allowed: tuple[str, ...]) -> str:
-    """An enum parameter (``allowed[0]`` by default)."""
+def choice(request: dict[str, Any], parameter: str, allowed: tuple[str, ...],
+           shown: tuple[str, ...] | None = None) -> str:
+    """An enum parameter (``allowed[0]`` by default); ``shown``: AWS's order in its message."""
     value = request.get(parameter) or allowed[0]
     if value not in allowed:
         if parameter == "ReturnValues":
@@ -193,7 +222,7 @@ def choice(request: dict[str, Any], parameter: str, allowed: tuple[str, ...]) ->
         raise ValidationException(
             f"1 validation error detected: Value '{value}' at '{parameter[0].lower()}"
             f"{parameter[1:]}' failed to satisfy constraint: Member must satisfy enum value "
-            f"set: [{', '.join(allowed)}]"
+            f"set: [{', '.join(shown or allowed)}]"
         )
     return value
 

@@ -1,43 +1,69 @@
-"""Table definitions: CreateTable's validation, key extraction, and DescribeTable's shape.
+"""Table definitions: keys, indexes, table names and ARNs, and DescribeTable's shape.
 
 A :class:`TableSchema` is built once from a CreateTable request (checked as AWS checks
-it), persisted as JSON, and tells every operation which attributes make the keys of the
-table and of each index.
+it, in ``definitions.py``), persisted as JSON, and tells every operation which
+attributes make the keys of the table and of each index.
 """
 
 from __future__ import annotations
 
 import re
-import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambdashift.dynamodb.errors import ValidationException, invalid_parameter, require_shape
+from lambdashift.dynamodb.errors import ResourceNotFoundException, ValidationException
 
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
 _NAME = re.compile(r"[a-zA-Z0-9_.-]+")
-_PROJECTIONS = ("ALL", "KEYS_ONLY", "INCLUDE")
 
 
 @dataclass(frozen=True)
 class KeySpec:
-    """A partition key and an optional sort key: ``(name, type)`` each."""
+    """A partition key and an optional sort key: ``(name, type)`` each.
+
+    A global secondary index may have a multi-attribute key (2025): up to four partition
+    key and four sort key attributes; ``extra_hash``/``extra_range`` hold those after the
+    first of each.
+    """
 
     hash: tuple[str, str]
     range: tuple[str, str] | None = None
+    extra_hash: tuple[tuple[str, str], ...] = ()
+    extra_range: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def multi(self) -> bool:
+        """Whether the key has more than one partition or sort key attribute."""
+        return bool(self.extra_hash or self.extra_range)
+
+    @property
+    def hash_kind(self) -> str:
+        """The type the partition key hashes as (a multi-attribute one: its bytes, "B")."""
+        return "B" if self.multi else self.hash[1]
+
+    def hashes(self) -> list[tuple[str, str]]:
+        """The partition key attributes, in order."""
+        return [self.hash, *self.extra_hash]
+
+    def ranges(self) -> list[tuple[str, str]]:
+        """The sort key attributes, in order."""
+        return [] if self.range is None else [self.range, *self.extra_range]
+
+    def typed(self) -> list[tuple[str, str]]:
+        """Every key attribute with its type, partition key first."""
+        return self.hashes() + self.ranges()
 
     def names(self) -> tuple[str, ...]:
         """The key's attribute names, partition key first."""
-        return (self.hash[0],) if self.range is None else (self.hash[0], self.range[0])
+        if not self.multi:
+            return (self.hash[0],) if self.range is None else (self.hash[0], self.range[0])
+        return tuple(name for name, _ in self.typed())
 
     def to_aws(self) -> list[dict[str, str]]:
         """The ``KeySchema`` list."""
-        elements = [{"AttributeName": self.hash[0], "KeyType": "HASH"}]
-        if self.range is not None:
-            elements.append({"AttributeName": self.range[0], "KeyType": "RANGE"})
-        return elements
+        return [{"AttributeName": name, "KeyType": "HASH"} for name, _ in self.hashes()] + [
+            {"AttributeName": name, "KeyType": "RANGE"} for name, _ in self.ranges()]
 
 
 @dataclass(frozen=True)
@@ -50,6 +76,10 @@ class IndexSchema:
     projection: str = "ALL"
     non_key_attributes: tuple[str, ...] = ()
     throughput: dict[str, int] | None = None
+    #: Which SQLite table holds the index (``t<N>_<slot>``): stays when others come and go.
+    slot: int = 0
+    #: CREATING right after UpdateTable added it (the answer says so), then ACTIVE.
+    status: str = "ACTIVE"
 
 
 @dataclass
@@ -64,6 +94,10 @@ class TableSchema:
     throughput: dict[str, int] | None = None
     created: float = 0.0
     table_id: str = ""
+    #: The attribute UpdateTimeToLive enabled TTL on (None: TTL disabled).
+    ttl_attribute: str | None = None
+    #: The resource-based policy (document, revision id), kept and answered, not enforced.
+    policy: tuple[str, str] | None = None
 
     @property
     def arn(self) -> str:
@@ -96,6 +130,10 @@ class TableSchema:
             "_created": self.created,
             "_id": self.table_id,
         }
+        if self.ttl_attribute is not None:
+            request["_ttl"] = self.ttl_attribute
+        if self.policy is not None:
+            request["_policy"] = list(self.policy)
         if self.throughput:
             request["ProvisionedThroughput"] = self.throughput
         for kind, is_global in (("GlobalSecondaryIndexes", True), ("LocalSecondaryIndexes", False)):
@@ -107,9 +145,13 @@ class TableSchema:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TableSchema:
         """A schema persisted by :meth:`to_json` (already validated once)."""
-        schema = parse_create_table(data)
+        from lambdashift.dynamodb.definitions import parse_create_table  # (it builds us)
+
+        schema = parse_create_table(data, stored=True)
         schema.created = data["_created"]
         schema.table_id = data["_id"]
+        schema.ttl_attribute = data.get("_ttl")
+        schema.policy = tuple(data["_policy"]) if data.get("_policy") else None  # type: ignore[assignment]
         return schema
 
     def describe(self, item_count: int, size: int, index_stats: dict[str, tuple[int, int]],
@@ -166,6 +208,7 @@ def _index_request(index: IndexSchema) -> dict[str, Any]:
     }
     if index.throughput:
         request["ProvisionedThroughput"] = index.throughput
+    request["_slot"] = index.slot
     return request
 
 
@@ -179,7 +222,7 @@ def _describe_index(table: TableSchema, index: IndexSchema, count: int, size: in
         "IndexArn": f"{table.arn}/index/{index.name}",
     }
     if index.is_global:
-        described["IndexStatus"] = "ACTIVE"
+        described["IndexStatus"] = index.status
         described["ProvisionedThroughput"] = _throughput(index.throughput)
     return described
 
@@ -188,10 +231,38 @@ def _describe_index(table: TableSchema, index: IndexSchema, count: int, size: in
 # CreateTable validation
 
 
+def parse_table_arn(arn: str) -> str | None:
+    """The table name of a table ARN of this endpoint's account and region, or None."""
+    match = _TABLE_ARN.fullmatch(arn)
+    if match is None or (match.group(1), match.group(2)) != (REGION, ACCOUNT):
+        return None
+    return match.group(3)
+
+
+_TABLE_ARN = re.compile(r"arn:aws:dynamodb:([a-z0-9-]+):([0-9]{12}):table/([a-zA-Z0-9_.-]{3,255})")
+
+
 def check_table_name(name: Any, member: str = "tableName") -> str:
-    """A table (or index) name as AWS's model constrains it."""
+    """A table (or index) name as AWS's model constrains it.
+
+    Where AWS takes a table, ``TableName`` may also be the table's ARN
+    (``arn:aws:dynamodb:REGION:ACCOUNT:table/NAME``); the name is returned. A well-formed
+    ARN of another region or account names a table this endpoint does not have.
+    """
     if not isinstance(name, str):
         raise ValidationException(f"1 validation error detected: {member} is required")
+    if member == "tableName" and name.startswith("arn:"):
+        match = _TABLE_ARN.fullmatch(name)
+        if match is None:
+            raise ValidationException(
+                f"Invalid TableName: '{name}' is neither a table name nor a table ARN "
+                "(arn:aws:dynamodb:REGION:ACCOUNT:table/NAME)"
+            )
+        if (match.group(1), match.group(2)) != (REGION, ACCOUNT):
+            raise ResourceNotFoundException(
+                f"Requested resource not found: Table: {name} not found"
+            )
+        return match.group(3)
     if len(name) < 3 or len(name) > 255:
         raise ValidationException(
             f"1 validation error detected: Value '{name}' at '{member}' failed to satisfy "
@@ -204,153 +275,3 @@ def check_table_name(name: Any, member: str = "tableName") -> str:
             "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
         )
     return name
-
-
-def parse_create_table(request: dict[str, Any]) -> TableSchema:
-    """The schema a CreateTable request defines; ValidationException as AWS would."""
-    name = check_table_name(request.get("TableName"))
-    definitions = request.get("AttributeDefinitions")
-    if not isinstance(definitions, list) or not definitions:
-        raise ValidationException(
-            "1 validation error detected: Value null at 'attributeDefinitions' failed to "
-            "satisfy constraint: Member must not be null"
-        )
-    types: dict[str, str] = {}
-    for position, definition in enumerate(definitions, 1):
-        require_shape(isinstance(definition, dict), "AttributeDefinitions")
-        attribute, kind = definition.get("AttributeName"), definition.get("AttributeType")
-        require_shape(isinstance(attribute, str), "AttributeDefinitions")
-        if kind not in ("S", "N", "B"):
-            raise ValidationException(
-                f"1 validation error detected: Value '{kind}' at 'attributeDefinitions."
-                f"{position}.member.attributeType' failed to satisfy constraint: Member must "
-                "satisfy enum value set: [B, N, S]"
-            )
-        if attribute in types:
-            raise invalid_parameter(f"Duplicate AttributeName found: {attribute}")
-        types[attribute] = kind
-    key = _key_spec(request.get("KeySchema"), types, "keySchema")
-    used = set(key.names())
-    indexes: list[IndexSchema] = []
-    for is_global, member in ((True, "GlobalSecondaryIndexes"), (False, "LocalSecondaryIndexes")):
-        for spec in request.get(member) or []:
-            index = _index(spec, types, key, is_global)
-            if any(i.name == index.name for i in indexes):
-                raise invalid_parameter(f"Duplicate index name: {index.name}")
-            indexes.append(index)
-            used.update(index.key.names())
-    if used != set(types):
-        raise invalid_parameter(
-            "Number of attributes in KeySchema does not exactly match number of attributes "
-            "defined in AttributeDefinitions"
-        )
-    billing = request.get("BillingMode") or "PROVISIONED"
-    throughput = request.get("ProvisionedThroughput")
-    _check_billing(billing, throughput, indexes)
-    return TableSchema(
-        name=name,
-        key=key,
-        attribute_definitions=[
-            {"AttributeName": n, "AttributeType": t} for n, t in types.items()
-        ],
-        indexes=indexes,
-        billing_mode=billing,
-        throughput=throughput if billing == "PROVISIONED" else None,
-        created=time.time(),
-        table_id=str(uuid.uuid4()),
-    )
-
-
-def _key_spec(elements: Any, types: dict[str, str], member: str) -> KeySpec:
-    if not isinstance(elements, list) or not elements:
-        raise ValidationException(
-            f"1 validation error detected: Value null at '{member}' failed to satisfy "
-            "constraint: Member must not be null"
-        )
-    if len(elements) > 2:
-        raise ValidationException(
-            f"1 validation error detected: Value '{elements}' at '{member}' failed to "
-            "satisfy constraint: Member must have length less than or equal to 2"
-        )
-    require_shape(all(isinstance(e, dict) for e in elements), member)
-    names = [e.get("AttributeName") for e in elements]
-    require_shape(all(isinstance(n, str) for n in names), member)
-    kinds = [e.get("KeyType") for e in elements]
-    if kinds[0] != "HASH":
-        raise ValidationException("Invalid KeySchema: The first KeySchemaElement is not a HASH key type")
-    if len(kinds) == 2 and kinds[1] != "RANGE":
-        raise ValidationException("Invalid KeySchema: The second KeySchemaElement is not a RANGE key type")
-    if len(names) == 2 and names[0] == names[1]:
-        raise ValidationException(
-            "Invalid KeySchema: Some index key attribute have no definition"
-        )
-    missing = [n for n in names if n not in types]
-    if missing:
-        raise invalid_parameter(
-            "Some index key attributes are not defined in AttributeDefinitions. Keys: "
-            f"[{', '.join(missing)}], AttributeDefinitions: [{', '.join(types)}]"
-        )
-    return KeySpec(
-        (names[0], types[names[0]]),
-        (names[1], types[names[1]]) if len(names) == 2 else None,
-    )
-
-
-def _index(spec: Any, types: dict[str, str], table_key: KeySpec, is_global: bool) -> IndexSchema:
-    if not isinstance(spec, dict):
-        raise ValidationException("Invalid index definition")
-    name = check_table_name(spec.get("IndexName"), "indexName")
-    key = _key_spec(spec.get("KeySchema"), types, "keySchema")
-    if not is_global:
-        if table_key.range is None:
-            raise invalid_parameter(
-                "Table KeySchema does not have a range key, which is required when "
-                "specifying a LocalSecondaryIndex"
-            )
-        if key.hash[0] != table_key.hash[0]:
-            raise invalid_parameter(
-                "Index KeySchema does not have the same leading hash key as table KeySchema "
-                f"for index: {name}. index hash key: {key.hash[0]}, table hash key: "
-                f"{table_key.hash[0]}"
-            )
-        if key.range is None:
-            raise invalid_parameter(f"Index KeySchema does not have a range key for index: {name}")
-    projection = spec.get("Projection")
-    if not isinstance(projection, dict) or projection.get("ProjectionType") not in _PROJECTIONS:
-        raise invalid_parameter(f"Unknown ProjectionType for index: {name}")
-    non_key = tuple(projection.get("NonKeyAttributes") or ())
-    if projection["ProjectionType"] == "INCLUDE" and not non_key:
-        raise invalid_parameter(
-            "ProjectionType is INCLUDE, but NonKeyAttributes is not specified"
-        )
-    if projection["ProjectionType"] != "INCLUDE" and non_key:
-        raise invalid_parameter(
-            f"ProjectionType is {projection['ProjectionType']}, but NonKeyAttributes is specified"
-        )
-    return IndexSchema(name, key, is_global, projection["ProjectionType"], non_key,
-                       spec.get("ProvisionedThroughput"))
-
-
-def _check_billing(billing: str, throughput: Any, indexes: list[IndexSchema]) -> None:
-    if billing not in ("PROVISIONED", "PAY_PER_REQUEST"):
-        raise ValidationException(
-            f"1 validation error detected: Value '{billing}' at 'billingMode' failed to "
-            "satisfy constraint: Member must satisfy enum value set: [PROVISIONED, PAY_PER_REQUEST]"
-        )
-    if billing == "PAY_PER_REQUEST":
-        if throughput:
-            raise invalid_parameter(
-                "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when "
-                "BillingMode is PAY_PER_REQUEST"
-            )
-        return
-    if not throughput:
-        raise invalid_parameter(
-            "ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode "
-            "is PROVISIONED"
-        )
-    for index in indexes:
-        if index.is_global and not index.throughput:
-            raise invalid_parameter(
-                f"ProvisionedThroughput must be specified for index: {index.name}"
-            )

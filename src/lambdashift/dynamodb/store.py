@@ -27,32 +27,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lambdashift.dynamodb.schema import IndexSchema, KeySpec, TableSchema
-from lambdashift.dynamodb.types import encode_key, prefix_end, scan_hash
+from lambdashift.dynamodb.keys import RowKey, key_of
+from lambdashift.dynamodb.schema import IndexSchema, TableSchema
+from lambdashift.dynamodb.types import prefix_end, scan_hash
 
-#: ``(ph, pk, sk)`` of a row: where it sits in a table's or an index's order.
-RowKey = tuple[int, bytes, bytes]
+#: The version of the on-disk layout (SQLite's ``user_version``); see ``Store._rehash``.
+_LAYOUT = 1
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _loads = json.loads
-
-
-def key_of(spec: KeySpec, item: dict[str, Any]) -> RowKey | None:
-    """The encoded key of ``item`` under ``spec``; None if the item lacks an attribute.
-
-    An attribute of the wrong type also gives None: for an index that means the item is
-    not in it (the caller validates the table's own key before).
-    """
-    value = item.get(spec.hash[0])
-    if value is None or spec.hash[1] not in value:
-        return None
-    pk = encode_key(value)
-    sk = b""
-    if spec.range is not None:
-        value = item.get(spec.range[0])
-        if value is None or spec.range[1] not in value:
-            return None
-        sk = encode_key(value)
-    return scan_hash(pk), pk, sk
 
 
 class Store:
@@ -81,6 +63,23 @@ class Store:
         self._schemas: dict[str, tuple[int, TableSchema]] = {}
         for name, number, definition in self.db.execute("SELECT * FROM tables"):
             self._schemas[name] = (number, TableSchema.from_json(json.loads(definition)))
+        if self.db.execute("PRAGMA user_version").fetchone()[0] < _LAYOUT:
+            self._rehash()
+
+    def _rehash(self) -> None:
+        """Layout 0 placed partitions by a CRC-32; layout 1 by DynamoDB's own scan order
+        (``types.scan_hash``). Re-place every row of a database written before, once."""
+        self.db.create_function("scan_hash", 2, scan_hash, deterministic=True)
+        with self.transaction():
+            for number, schema in self._schemas.values():
+                kind = schema.key.hash[1]
+                self.db.execute(f"UPDATE t{number} SET ph = scan_hash(pk, ?)", (kind,))
+                for index in schema.indexes:
+                    self.db.execute(
+                        f"UPDATE t{number}_{index.slot} SET ph = scan_hash(pk, ?), "
+                        "tph = scan_hash(tpk, ?)", (index.key.hash_kind, kind),
+                    )
+            self.db.execute(f"PRAGMA user_version = {_LAYOUT}")
 
     def close(self) -> None:
         """Close the database (a checkpoint folds the WAL into the main file)."""
@@ -127,26 +126,71 @@ class Store:
                 "NULL, size INTEGER NOT NULL, item TEXT NOT NULL, PRIMARY KEY (ph, pk, sk)) "
                 "WITHOUT ROWID"
             )
-            for position, _ in enumerate(schema.indexes):
-                self.db.execute(
-                    # Key columns first: SQLite 3.40's integrity_check misreports a NOT NULL
-                    # column placed between primary key columns of a WITHOUT ROWID table.
-                    f"CREATE TABLE t{number}_{position} (ph INTEGER NOT NULL, pk BLOB NOT "
-                    "NULL, sk BLOB NOT NULL, tpk BLOB NOT NULL, tsk BLOB NOT NULL, tph INTEGER "
-                    "NOT NULL, PRIMARY KEY (ph, pk, sk, tpk, tsk)) WITHOUT ROWID"
-                )
+            for index in schema.indexes:
+                self._create_index_table(number, index)
             self.db.execute(
                 "INSERT INTO tables VALUES (?, ?, ?)",
                 (schema.name, number, json.dumps(schema.to_json())),
             )
         self._schemas[schema.name] = (number, schema)
 
+    def _create_index_table(self, number: int, index: IndexSchema) -> None:
+        self.db.execute(
+            # Key columns first: SQLite 3.40's integrity_check misreports a NOT NULL
+            # column placed between primary key columns of a WITHOUT ROWID table.
+            f"CREATE TABLE t{number}_{index.slot} (ph INTEGER NOT NULL, pk BLOB NOT "
+            "NULL, sk BLOB NOT NULL, tpk BLOB NOT NULL, tsk BLOB NOT NULL, tph INTEGER "
+            "NOT NULL, PRIMARY KEY (ph, pk, sk, tpk, tsk)) WITHOUT ROWID"
+        )
+
+    def add_index(self, schema: TableSchema, index: IndexSchema) -> None:
+        """Create ``index`` (already in ``schema``) and backfill it from the table's items."""
+        number, _ = self._schemas[schema.name]
+        with self.transaction():
+            self._create_index_table(number, index)
+            rows = self.db.execute(f"SELECT ph, pk, sk, item FROM t{number}").fetchall()
+            for ph, pk, sk, item in rows:
+                entry = key_of(index.key, _loads(item))
+                if entry is not None:
+                    self.db.execute(
+                        f"INSERT INTO t{number}_{index.slot} VALUES (?, ?, ?, ?, ?, ?)",
+                        (*entry, pk, sk, ph),
+                    )
+            self.save_schema(schema)
+
+    def remove_index(self, schema: TableSchema, index: IndexSchema) -> None:
+        """Drop ``index`` (no longer in ``schema``) and its rows."""
+        number, _ = self._schemas[schema.name]
+        with self.transaction():
+            self.db.execute(f"DROP TABLE t{number}_{index.slot}")
+            self.save_schema(schema)
+
+    def save_schema(self, schema: TableSchema) -> None:
+        """Persist a changed definition of an existing table (TTL, billing mode)."""
+        number, _ = self._schemas[schema.name]
+        with self.transaction():
+            self.db.execute("UPDATE tables SET definition = ? WHERE name = ?",
+                            (json.dumps(schema.to_json()), schema.name))
+        self._schemas[schema.name] = (number, schema)
+
+    def rows_mentioning(self, name: str, needle: str, after: RowKey | None, limit: int
+                        ) -> list[tuple[RowKey, dict[str, Any]]]:
+        """Up to ``limit`` items after ``after`` in scan order whose stored JSON contains
+        ``needle`` (a cheap prefilter SQLite runs in C; the caller decides on the item)."""
+        number, _ = self._schemas[name]
+        rows = self.db.execute(
+            f"SELECT ph, pk, sk, item FROM t{number} WHERE (ph, pk, sk) > (?, ?, ?) AND "
+            "instr(item, ?) > 0 ORDER BY ph, pk, sk LIMIT ?",
+            (*(after or (-1, b"", b"")), needle, limit),
+        ).fetchall()
+        return [((ph, pk, sk), _loads(item)) for ph, pk, sk, item in rows]
+
     def drop_table(self, name: str) -> None:
         """Delete a table, its items and its indexes."""
         number, schema = self._schemas[name]
         with self.transaction():
-            for position, _ in enumerate(schema.indexes):
-                self.db.execute(f"DROP TABLE t{number}_{position}")
+            for index in schema.indexes:
+                self.db.execute(f"DROP TABLE t{number}_{index.slot}")
             self.db.execute(f"DROP TABLE t{number}")
             self.db.execute("DELETE FROM tables WHERE name = ?", (name,))
         del self._schemas[name]
@@ -158,9 +202,9 @@ class Store:
             f"SELECT count(*), coalesce(sum(size), 0) FROM t{number}"
         ).fetchone()
         indexes = {}
-        for position, index in enumerate(schema.indexes):
+        for index in schema.indexes:
             indexes[index.name] = self.db.execute(
-                f"SELECT count(*), coalesce(sum(b.size), 0) FROM t{number}_{position} x "
+                f"SELECT count(*), coalesce(sum(b.size), 0) FROM t{number}_{index.slot} x "
                 f"JOIN t{number} b ON b.ph = x.tph AND b.pk = x.tpk AND b.sk = x.tsk"
             ).fetchone()
         return count, size, indexes
@@ -197,7 +241,8 @@ class Store:
                     f"INSERT OR REPLACE INTO t{number} VALUES (?, ?, ?, ?, ?)",
                     (*key, size, _dumps(new)),
                 )
-            for position, index in enumerate(schema.indexes):
+            for index in schema.indexes:
+                position = index.slot
                 before = key_of(index.key, old) if old is not None else None
                 after = key_of(index.key, new) if new is not None else None
                 if before == after:
@@ -230,7 +275,7 @@ class Store:
         come first, from a seek of their own.
         """
         number, schema = self._schemas[name]
-        position = schema.indexes.index(index) if index is not None else None
+        position = index.slot if index is not None else None
         low, high = _bounds(condition)
         ties: tuple[Any, ...] | None = None
         if start is not None:
@@ -243,7 +288,8 @@ class Store:
                 ties = start
         order = "ASC" if forward else "DESC"
         base = _select(number, position) + " WHERE x.ph = ? AND x.pk = ?"
-        args: list[Any] = [scan_hash(pk), pk]
+        spec = index.key if index is not None else schema.key
+        args: list[Any] = [scan_hash(pk, spec.hash_kind), pk]
         tail = f" ORDER BY x.sk {order}" + (
             f", x.tpk {order}, x.tsk {order}" if index is not None else ""
         )
@@ -286,7 +332,7 @@ class Store:
             row = ", ".join(f"x.{c}" for c in columns)
             where.append(f"({row}) > ({', '.join('?' * len(start))})")
             args.extend(start)
-        sql = _select(number, schema.indexes.index(index) if index is not None else None)
+        sql = _select(number, index.slot if index is not None else None)
         if where:
             sql += f" WHERE {' AND '.join(where)}"
         sql += " ORDER BY " + ", ".join(f"x.{c}" for c in columns)
@@ -313,6 +359,8 @@ def _bounds(condition: tuple) -> tuple[Bound | None, Bound | None]:
     if not condition:
         return None, None
     op, *values = condition
+    if op == "RANGE":  # explicit bounds (a multi-attribute sort key's condition)
+        return values[0], values[1]
     if op == "=":
         return (values[0], True), (values[0], True)
     if op == "BETWEEN":

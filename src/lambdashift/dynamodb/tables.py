@@ -13,13 +13,17 @@ from lambdashift.dynamodb.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
-from lambdashift.dynamodb.schema import TableSchema, check_table_name, parse_create_table
+from lambdashift.dynamodb.policies import check_policy, new_revision
+from lambdashift.dynamodb.definitions import parse_create_table
+from lambdashift.dynamodb.schema import TableSchema, check_table_name
 from lambdashift.dynamodb.store import Store
 
 
 def create_table(store: Store, request: dict[str, Any]) -> dict[str, Any]:
     """CreateTable: validate the definition, then create the table and its indexes."""
     schema = parse_create_table(request)
+    if request.get("ResourcePolicy") is not None:
+        schema.policy = (check_policy(request["ResourcePolicy"]), new_revision())
     if store.schema(schema.name) is not None:
         raise ResourceInUseException(f"Table already exists: {schema.name}")
     store.create_table(schema)
