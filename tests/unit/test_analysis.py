@@ -410,3 +410,21 @@ def test_a_step_without_traffic_says_so_then_says_it_again_once_requests_arrive(
     assert not later.reasons[0].startswith("forecast")  # said; not again
     assert len([e for e in store.events("r-1") if e.kind == "forecast"]) == 2
     assert not any(e.kind == "low_traffic" for e in store.events("r-1"))  # the clock ends it
+
+
+@pytest.mark.parametrize("during, again", [(420, False), (2000, True)])
+def test_a_step_whose_traffic_is_not_what_it_was_before_says_it_again(during, again):
+    """4.2 v2 requests/s before the step; 4.2/s during it says nothing new, 20/s does."""
+    metrics, store = InMemoryMetrics(), FakeStore()
+    metrics.add(T0 - 30, "1", 420)  # 42/s over the 10 s before: EmulatorMetrics' window
+    metrics.recent = (10.0, 0.0)
+    state, step = rollout(BOXED)
+    state = dataclasses.replace(state, traffic=state.traffic_at(0.1))
+    analyzer = JudgeAnalyzer(metrics, store=store)
+    metrics.batches[0].at = T0 - 5
+    assert analyzer.analyze(state, step, T0 + 0.2).reasons[0].startswith("forecast: at 4.2 v2")
+    healthy(metrics, T0 + 5, during * 10)
+    second = analyzer.analyze(state, step, T0 + 10).reasons[0]
+    assert second.startswith("forecast: at 20 v2 requests/s for 20 s") is again, second
+    analyzer.analyze(state, step, T0 + 12)
+    assert len([e for e in store.events("r-1") if e.kind == "forecast"]) == 1 + again

@@ -5,8 +5,10 @@ forecast yet. At the step's first look it reads the alias's traffic just before 
 began (:func:`recent_traffic`: the candidate's share of it is the weight just written) and
 says, with the judge's own forecast (``core.forecast.step_forecast``), what the step can
 catch in its time: ``forecast: at 4.2 v2 requests/s for 30 s, a v2 failing 5% is caught 97%
-of the time, one failing 1% 31%``. With no traffic it says so, and says it again with the
-step's own rates once requests arrive. Each sentence is a ``forecast`` event in ``history``.
+of the time, one failing 1% 31%``. With no traffic it says so. A time-boxed step says it
+once more, with its own rates for the time left, when its traffic turns out other than it
+was before the step (none, or 2× more or less). Each sentence is a ``forecast`` event in
+``history``.
 ``deploy --dry-run`` uses :func:`recent_traffic` the same way (or a ``--rate``).
 """
 
@@ -24,11 +26,13 @@ __all__ = ["FORECAST", "StepForecaster", "parse_rate", "recent_traffic"]
 
 FORECAST = "forecast"
 """The kind of the store events that carry a step's forecast."""
-RECENT = (60.0, 0.0)
+RECENT = (60.0, 10.0)
 """How far back "recent traffic" reaches and how late the source's data is, in seconds, for a
-source that does not say (``recent`` on the source: CloudWatch publishes minutes late)."""
-#: A step with no traffic at its start says it again once it has this much time or requests.
-AGAIN_AFTER_S, AGAIN_REQUESTS = 10.0, 50
+source that does not say (``recent`` on the source: the emulator's records are immediate,
+CloudWatch publishes minutes late; log events arrive seconds late)."""
+#: A time-boxed step says it again, with its own rates, once it has this much time or requests,
+#: when it started without traffic or its traffic is not what it was before it (2× either way).
+AGAIN_AFTER_S, AGAIN_REQUESTS, AGAIN_FACTOR = 10.0, 50, 2.0
 
 
 def recent_traffic(metrics: Any, function: str, alias: str, versions: tuple[str, ...],
@@ -69,16 +73,13 @@ class StepForecaster:
     def __init__(self, metrics: Any, store: Any | None = None) -> None:
         self.metrics = metrics
         self.store = store
-        self._said: dict[tuple[str, int], bool] = {}  # step → had traffic when said
+        self._said: dict[tuple[str, int], float | None] = {}  # step → candidate rate said
 
     def note(self, state: RolloutState, index: int, policy: JudgePolicy, since: float,
              candidate: VersionStats, stable: VersionStats, elapsed: float) -> str | None:
         """``forecast: …`` when this look should say it, else None (recorded in the store)."""
         key = (state.rollout_id, index)
-        said = self._said.get(key)
-        if said:
-            return None
-        if said is None:
+        if key not in self._said:
             weight = state.traffic.weight if state.traffic and state.traffic.canary else 0.0
             try:
                 rate, stable_errors = recent_traffic(self.metrics, state.function, state.alias,
@@ -86,11 +87,15 @@ class StepForecaster:
             except AwsError:
                 return None  # a forecast is words; the look itself reports unreadable metrics
             candidate_rate, stable_rate = rate * weight, rate * (1 - weight)
-        elif policy.promote_after_s is None:
-            return None  # strict: the low-traffic note says what the step's own traffic needs
+        elif self._said[key] is None or policy.promote_after_s is None:
+            return None  # said twice; or strict: the low-traffic note speaks of its own traffic
         elif candidate.trials and (elapsed >= AGAIN_AFTER_S or candidate.trials >= AGAIN_REQUESTS):
             candidate_rate, stable_rate = candidate.trials / elapsed, stable.trials / elapsed
             stable_errors = stable.failures / stable.trials if stable.trials else None
+            before = self._said[key] or 0.0
+            if before / AGAIN_FACTOR <= candidate_rate <= before * AGAIN_FACTOR:
+                self._said[key] = None  # as forecast: nothing new to say
+                return None
         else:
             return None
         seconds = None
@@ -98,7 +103,7 @@ class StepForecaster:
             seconds = max(policy.promote_after_s - elapsed, 0.0)
         text = "forecast: " + step_forecast(policy, _name(state.candidate), candidate_rate,
                                             stable_rate, stable_errors, seconds)
-        self._said[key] = candidate_rate > 0
+        self._said[key] = candidate_rate if key not in self._said else None
         if self.store is not None:
             self.store.record_event(state.rollout_id, state.function, FORECAST,
                                     {"step": index, "reason": text})
