@@ -423,7 +423,7 @@ def test_a_step_whose_traffic_is_not_what_it_was_before_says_it_again(during, ag
     analyzer = JudgeAnalyzer(metrics, store=store)
     metrics.batches[0].at = T0 - 5
     assert analyzer.analyze(state, step, T0 + 0.2).reasons[0].startswith("forecast: at 4.2 v2")
-    healthy(metrics, T0 + 5, during * 10)
+    healthy(metrics, T0 + 5, during)
     second = analyzer.analyze(state, step, T0 + 10).reasons[0]
     assert second.startswith("forecast: at 20 v2 requests/s for 20 s") is again, second
     analyzer.analyze(state, step, T0 + 12)
