@@ -416,12 +416,11 @@ def test_a_step_without_traffic_says_so_then_says_it_again_once_requests_arrive(
 def test_a_step_whose_traffic_is_not_what_it_was_before_says_it_again(during, again):
     """4.2 v2 requests/s before the step; 4.2/s during it says nothing new, 20/s does."""
     metrics, store = InMemoryMetrics(), FakeStore()
-    metrics.add(T0 - 30, "1", 420)  # 42/s over the 10 s before: EmulatorMetrics' window
+    metrics.add(T0 - 5, "1", 420)  # 42/s over the 10 s before (EmulatorMetrics' window)
     metrics.recent = (10.0, 0.0)
     state, step = rollout(BOXED)
     state = dataclasses.replace(state, traffic=state.traffic_at(0.1))
     analyzer = JudgeAnalyzer(metrics, store=store)
-    metrics.batches[0].at = T0 - 5
     assert analyzer.analyze(state, step, T0 + 0.2).reasons[0].startswith("forecast: at 4.2 v2")
     healthy(metrics, T0 + 5, during)
     second = analyzer.analyze(state, step, T0 + 10).reasons[0]
