@@ -37,7 +37,9 @@ class JudgePolicy:
     ``latency_floor_ms`` or ``latency_tolerance`` of it, whichever is larger (a 0.3 ms shift
     of a 3 ms handler on a busy machine is not evidence of a bad version). The defaults are the
     *strict* operating point: with the stable at 0.1%, a candidate failing 1% (10×) or more is
-    promoted at most 1% of the time.
+    promoted at most 1% of the time. (In lambdashift.yaml a judged pause is time-boxed instead,
+    with the pause as ``promote_after``: ``core.strategy.judged``; ``promote:
+    when-shown-no-worse`` asks for the strict point.)
 
     ``promote_after_s`` (None: off) is the *time-boxed* point: once that much of the step has
     run without a rollback, promote, shown or not, as CodeDeploy's canary does, with the
