@@ -12,7 +12,7 @@ from lambdashift.core.strategy import parse_duration, unknown_key_error
 from lambdashift.errors import ConfigError
 from lambdashift.model import Verdict
 
-__all__ = ["PROMOTE_CHOICES", "STRICT", "TIMEBOXED", "JudgePolicy"]
+__all__ = ["PROMOTE_CHOICES", "STRICT", "TIMEBOXED", "JudgePolicy", "pause_params"]
 
 _VERDICTS = {v.value: v for v in Verdict}
 STRICT = "when-shown-no-worse"
@@ -162,6 +162,17 @@ class JudgePolicy:
             return cls(**values)
         except ValueError as exc:
             raise ConfigError(f"{path}: {exc}") from None
+
+
+def pause_params(seconds: float) -> dict[str, Any]:
+    """A judged pause's settings: it lasts ``seconds``, then the rollout goes on unless the
+    judge saw harm first (the time-boxed point: ``promote_after``). ``promote:
+    when-shown-no-worse`` drops ``promote_after`` (strict: the pause is then the least the
+    step lasts). ``max_wait`` grows to cover a pause longer than its default."""
+    params: dict[str, Any] = {"min_duration": seconds, "promote_after": seconds}
+    if seconds > JudgePolicy.max_wait_s:
+        params["max_wait"] = seconds
+    return params
 
 
 def _fraction(value: object, path: str) -> float:

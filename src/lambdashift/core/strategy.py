@@ -275,6 +275,8 @@ def judged(steps: tuple[Step, ...], check: AnalysisStep | None = None) -> tuple[
     weight. Nothing changes before the first weight step (no candidate traffic to judge) or
     after the weight 100 step.
     """
+    from lambdashift.core.judge_policy import pause_params  # it imports this module: import late
+
     base = check or AnalysisStep()
     out: list[Step] = []
     weight, looked, held = 0.0, True, None  # held: a pause waiting to be merged
@@ -295,7 +297,7 @@ def judged(steps: tuple[Step, ...], check: AnalysisStep | None = None) -> tuple[
             out.append(step)
         elif split and isinstance(step, (PauseStep, InvocationPause)):
             flush()
-            held = (_timeboxed(step.seconds) if isinstance(step, PauseStep)
+            held = (pause_params(step.seconds) if isinstance(step, PauseStep)
                     else {"min_invocations": step.invocations})
         elif split and isinstance(step, AnalysisStep) and held is not None:
             out.append(AnalysisStep({**held, **step.params}, step.alarms, step.interval))
@@ -308,19 +310,6 @@ def judged(steps: tuple[Step, ...], check: AnalysisStep | None = None) -> tuple[
             out.append(step)
     flush()
     return tuple(out)
-
-
-def _timeboxed(seconds: float) -> dict[str, Any]:
-    """A judged pause's settings: it lasts ``seconds`` and then the rollout goes on (the
-    time-boxed point, ``promote_after``), unless the judge saw harm first. With
-    ``promote: when-shown-no-worse`` the judge drops ``promote_after`` (the strict point) and
-    the pause is the least the step lasts. ``max_wait`` grows to cover a pause beyond it."""
-    from lambdashift.core.judge_policy import JudgePolicy  # it imports this module: import late
-
-    params: dict[str, Any] = {"min_duration": seconds, "promote_after": seconds}
-    if seconds > JudgePolicy.max_wait_s:
-        params["max_wait"] = seconds
-    return params
 
 
 def steps_for(rollout: Mapping[str, Any], path: str = "rollout", *,
