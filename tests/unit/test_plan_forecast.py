@@ -88,3 +88,19 @@ def test_the_load_summary_counts_versions_and_failures():
     assert load.summary(counts, 100, 1.0) == (
         "load: 102 requests in 1 s (102/s of 100/s asked): v1 90 (0 failed), v2 10 (1 failed), "
         "no answer 2 (2 failed); 3 failed in all")
+
+
+def test_traffic_begun_a_moment_ago_is_not_averaged_away():
+    from lambdashift.rollout.forecasting import recent_traffic
+
+    class Ramp(RecentMetrics):
+        """100 requests/s to v1 for the last 3 s only."""
+
+        def version_stats(self, function, alias, version, since, until) -> VersionStats:
+            n = round(100 * max(0.0, until - max(since, until - 3))) if version == "1" else 0
+            return VersionStats(n, 0, version=version)
+
+    rate, _ = recent_traffic(Ramp(0), "f", "live", ("1", "2"), 1000.0)
+    assert rate == pytest.approx(90.0)  # 300 requests in the last third (3.3 s), not 30/s over 10 s
+    steady, _ = recent_traffic(RecentMetrics(42), "f", "live", ("1", "2"), 1000.0)
+    assert steady == pytest.approx(42.0)

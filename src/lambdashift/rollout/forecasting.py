@@ -38,17 +38,24 @@ AGAIN_AFTER_S, AGAIN_REQUESTS, AGAIN_FACTOR = 10.0, 50, 2.0
 def recent_traffic(metrics: Any, function: str, alias: str, versions: tuple[str, ...],
                    now: float) -> tuple[float, float | None]:
     """Requests per second through the alias lately (every version in ``versions``) and the
-    error rate of the first of them (None without requests): from the target's metrics."""
+    error rate of the first of them (None without requests): from the target's metrics.
+
+    From a source with immediate data (no lag: the emulator's records), the rate is the
+    larger of the whole span's and its last third's, so that traffic begun a moment ago (a
+    load started just before ``deploy``) is not averaged away."""
     span, lag = getattr(metrics, "recent", RECENT)
     until = now - lag
-    requests, errors, first = 0, 0, None
-    for version in dict.fromkeys(versions):
-        stats = metrics.version_stats(function, alias, version, until - span, until)
-        requests += stats.trials
-        if first is None:
-            first = (stats.failures, stats.trials)
-    rate = requests / span
-    stable = first[0] / first[1] if first and first[1] else None
+    rate, stable = 0.0, None
+    for part in ((1.0, 1 / 3) if lag == 0 else (1.0,)):
+        requests, first = 0, None
+        for version in dict.fromkeys(versions):
+            stats = metrics.version_stats(function, alias, version, until - span * part, until)
+            requests += stats.trials
+            if first is None:
+                first = (stats.failures, stats.trials)
+        rate = max(rate, requests / (span * part))
+        if part == 1.0 and first and first[1]:
+            stable = first[0] / first[1]
     return rate, stable
 
 
