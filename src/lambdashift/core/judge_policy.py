@@ -12,7 +12,7 @@ from lambdashift.core.strategy import parse_duration, unknown_key_error
 from lambdashift.errors import ConfigError
 from lambdashift.model import Verdict
 
-__all__ = ["PROMOTE_CHOICES", "STRICT", "TIMEBOXED", "JudgePolicy", "pause_params"]
+__all__ = ["JudgePolicy", "PROMOTE_CHOICES", "STRICT", "TIMEBOXED", "pause_params"]
 
 _VERDICTS = {v.value: v for v in Verdict}
 STRICT = "when-shown-no-worse"

@@ -14,7 +14,6 @@ was before the step (none, or 2× more or less). Each sentence is a ``forecast``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from lambdashift.core.forecast import step_forecast
