@@ -887,12 +887,12 @@ def record_figures(rows, aa, rollouts: int, horizon: float) -> None:  # noqa: AN
                 for sc in detects] or [math.nan])
     figures.record("analysis_sim", {"judge": (
         f"false rollbacks ≤ {fmt_p(false_rb)} of healthy candidates over {horizon / 3600:g} h; "
-        f"strict (the default): 1%–100% failing candidates rolled back in ≥ {fmt_p(caught)} of "
+        f"strict (opt-in, `promote: when-shown-no-worse`): 1%–100% failing candidates rolled back in ≥ {fmt_p(caught)} of "
         f"runs, after {min(blasts):.1f}–{max(blasts):.1f} failed requests on average at 1 req/s "
         f"({min(ratios):.1f}–{max(ratios):.1f}× Wald's SPRT on the same 10-s looks), healthy ones "
         f"promoted in {min(promote):.2f}–{max(promote):.2f}× the SPRT's time at "
         f"{'–'.join(f'{r:g}' for r in (rates[0], rates[-1])) if rates else '?'} req/s; "
-        f"time-boxed (`promote_after: 5m`): healthy ones promoted within {fmt_t(late)} "
+        f"time-boxed (the default for a judged pause, here 5 min): healthy ones promoted within {fmt_t(late)} "
         f"(CodeDeploy: {fmt_t(cd_promote)}), "
         f"{'every' if every else 'not every'} scenario CodeDeploy catches rolled back at least as "
         f"often, with ≤ {r10:.3f}× its failed requests at 10-s looks ({rreq:.3f}× looking after "

@@ -221,3 +221,23 @@ def test_alarms_are_read_over_pages_and_in_batches_of_a_hundred():
     with stub:
         assert CloudWatchAlarms(client).firing(names) == ["alarm-007", "alarm-120"]
     stub.assert_no_pending_responses()
+
+
+# --- recent traffic for `deploy --dry-run` (issue 17 item 4) ------------------------------------
+
+
+def test_recent_traffic_reads_the_last_ten_published_minutes(cloudwatch):
+    """10 minutes of periods up to the last one published (a period + 60 s late): 600
+    requests a minute through the alias is 10/s; the minutes not yet published are not read."""
+    from lambdashift.rollout.forecasting import recent_traffic
+
+    now = T0 + 1200.0
+    source = CloudWatchMetrics(cloudwatch, latency=False)
+    span, lag = source.recent
+    assert (span, lag) == (600.0, 120.0)
+    for minute in range(10):  # the ten minutes before now - lag, all published
+        put(cloudwatch, now - lag - span + 60 * minute + 5, "1", Invocations=594, Errors=6)
+        put(cloudwatch, now - lag - span + 60 * minute + 5, "2", Invocations=6)
+    put(cloudwatch, now - 30, "1", Invocations=100_000)  # not yet published on AWS: not read
+    rate, stable_errors = recent_traffic(source, FN, "live", ("1", "2"), now)
+    assert rate == pytest.approx(10.0) and stable_errors == pytest.approx(6 / 594)

@@ -111,7 +111,9 @@ def test_too_little_data_continues_and_says_what_is_missing():
     event = JudgeAnalyzer(metrics).analyze(state, step, T0 + 10)
     assert isinstance(event, VerdictReceived) and event.verdict is Verdict.CONTINUE
     assert event.now == T0 + 10
-    assert event.reasons[0].startswith("waiting: ran 10 s of the 30 s minimum")
+    # The step's first look says first what it can catch (issue 17), then what is missing.
+    assert event.reasons[0].startswith("forecast: no v2 traffic yet")
+    assert event.reasons[1].startswith("waiting: ran 10 s of the 30 s minimum")
 
 
 def test_healthy_candidate_with_enough_data_is_promoted():
@@ -157,8 +159,8 @@ def test_window_starts_at_the_step_and_grows_with_each_look():
     analyzer = JudgeAnalyzer(metrics)
     analyzer.analyze(state, step, T0 + 10)
     analyzer.analyze(state, step, T0 + 70)
-    assert metrics.asked == [("2", T0, T0 + 10), ("1", T0, T0 + 10),
-                             ("2", T0, T0 + 70), ("1", T0, T0 + 70)]
+    judged = [asked for asked in metrics.asked if asked[1] >= T0]  # the forecast reads the minute before
+    assert judged == [("2", T0, T0 + 10), ("1", T0, T0 + 10), ("2", T0, T0 + 70), ("1", T0, T0 + 70)]
 
 
 def test_step_params_override_the_default_policy():
@@ -168,7 +170,7 @@ def test_step_params_override_the_default_policy():
     analyzer = JudgeAnalyzer(metrics, default_policy={"min_duration": "10s", "min_invocations": 5})
     event = analyzer.analyze(state, step, T0 + 60)
     assert event.verdict is Verdict.CONTINUE
-    assert "ran 1 min of the 2 min minimum" in event.reasons[0]
+    assert "ran 1 min of the 2 min minimum" in event.reasons[1]  # after the step's forecast
 
 
 def test_invalid_judge_settings_are_inconclusive_naming_the_key():
@@ -373,3 +375,55 @@ def test_enough_traffic_says_nothing_about_it():
     state, step = rollout()
     event = JudgeAnalyzer(metrics).analyze(state, step, T0 + 10)
     assert not any(r.startswith("low traffic") for r in event.reasons)
+
+
+# --- what a judged step can catch, said when it starts (issue 17 item 4) ---------------------------
+
+BOXED = AnalysisStep({"min_duration": "30s", "promote_after": "30s"})  # `pause: 30s`, judged
+
+
+def test_a_time_boxed_step_says_at_its_start_what_it_can_catch_at_the_traffic_before_it():
+    metrics, store = InMemoryMetrics(), FakeStore()
+    metrics.add(T0 - 30, "1", 2520)  # 42 requests/s through the alias in the minute before
+    state, step = rollout(BOXED)
+    state = dataclasses.replace(state, traffic=state.traffic_at(0.1))
+    first = JudgeAnalyzer(metrics, store=store).analyze(state, step, T0 + 0.2)
+    assert first.verdict is Verdict.CONTINUE
+    said = first.reasons[0]
+    found = re.fullmatch(r"forecast: at 4\.2 v2 requests/s for 30 s, a v2 failing 5% is caught (\d+)% "
+                         r"of the time, one failing 1% (\d+)%", said)
+    assert found and int(found[1]) > 80 > int(found[2]) > 0, said
+    assert [e.details for e in store.events("r-1") if e.kind == "forecast"] == [{"step": 1, "reason": said}]
+
+
+def test_a_step_without_traffic_says_so_then_says_it_again_once_requests_arrive():
+    metrics, store = InMemoryMetrics(), FakeStore()
+    state, step = rollout(BOXED)
+    state = dataclasses.replace(state, traffic=state.traffic_at(0.1))
+    analyzer = JudgeAnalyzer(metrics, store=store)
+    first = analyzer.analyze(state, step, T0 + 0.2)
+    assert first.reasons[0] == "forecast: no v2 traffic yet: nothing can be caught until requests arrive"
+    healthy(metrics, T0 + 5, 400)  # 4 v2 requests/s over the first 10 s
+    again = analyzer.analyze(state, step, T0 + 10)
+    assert again.reasons[0].startswith("forecast: at 4 v2 requests/s for 20 s, a v2 failing 5% is caught")
+    later = analyzer.analyze(state, step, T0 + 11)
+    assert not later.reasons[0].startswith("forecast")  # said; not again
+    assert len([e for e in store.events("r-1") if e.kind == "forecast"]) == 2
+    assert not any(e.kind == "low_traffic" for e in store.events("r-1"))  # the clock ends it
+
+
+@pytest.mark.parametrize("during, again", [(420, False), (2000, True)])
+def test_a_step_whose_traffic_is_not_what_it_was_before_says_it_again(during, again):
+    """4.2 v2 requests/s before the step; 4.2/s during it says nothing new, 20/s does."""
+    metrics, store = InMemoryMetrics(), FakeStore()
+    metrics.add(T0 - 5, "1", 420)  # 42/s over the 10 s before (EmulatorMetrics' window)
+    metrics.recent = (10.0, 0.0)
+    state, step = rollout(BOXED)
+    state = dataclasses.replace(state, traffic=state.traffic_at(0.1))
+    analyzer = JudgeAnalyzer(metrics, store=store)
+    assert analyzer.analyze(state, step, T0 + 0.2).reasons[0].startswith("forecast: at 4.2 v2")
+    healthy(metrics, T0 + 5, during)
+    second = analyzer.analyze(state, step, T0 + 10).reasons[0]
+    assert second.startswith("forecast: at 20 v2 requests/s for 20 s") is again, second
+    analyzer.analyze(state, step, T0 + 12)
+    assert len([e for e in store.events("r-1") if e.kind == "forecast"]) == 1 + again

@@ -79,8 +79,8 @@ def test_minimal_file_gets_the_documented_defaults(project):
     assert fn.environment == {} and fn.after == () and fn.include == ()
     assert fn.source == project.root / "functions" / "get"
     assert config.rollout.strategy == "canary"
-    # Judged by default: the 5-minute pause at 10% is watched by the judge, and lasts at least that.
-    assert config.rollout.steps == (WeightStep(0.1), AnalysisStep({"min_duration": 300.0}), WeightStep(1.0))
+    # Judged by default: the 5-minute pause at 10% is watched by the judge, and ends on its clock.
+    assert config.rollout.steps == (WeightStep(0.1), AnalysisStep({"min_duration": 300.0, "promote_after": 300.0}), WeightStep(1.0))
     assert config.rollout.judged
     assert fn.rollout == config.rollout
     assert config.routes == () and config.tables == {}
@@ -133,7 +133,7 @@ def test_a_full_file(project):
     assert create.include == (project.root / "shared" / "common.py", project.root / "shared")
     assert create.rollout.steps == (AnalysisStep(alarms=("create-errors",)), WeightStep(1.0))
     # Without its own strategy, a function's rollout merges over the top-level one.
-    assert get.rollout.steps == (WeightStep(0.25), AnalysisStep({"min_duration": 60.0}), WeightStep(1.0))
+    assert get.rollout.steps == (WeightStep(0.25), AnalysisStep({"min_duration": 60.0, "promote_after": 60.0}), WeightStep(1.0))
     assert get.source == project.root / "functions" / "get"
     assert [r.key for r in config.routes] == ["POST /notes", "GET /notes/{id}", "ANY /proxy/{path+}", "$default"]
     assert config.routes[1] == Route("GET", "/notes/{id}", "notes-get")
@@ -371,7 +371,7 @@ def test_every_split_is_judged_unless_analysis_off(project):
     custom = MINIMAL + "rollout: {strategy: custom, steps: [{weight: 10}, {weight: 50}, {pause: 1m}, {weight: 100}]}\n"
     steps = project(custom).rollout.steps
     # 10% had no look before 50%: a judge step with the defaults is added; the pause at 50% is judged.
-    assert steps == (WeightStep(0.1), AnalysisStep(), WeightStep(0.5), AnalysisStep({"min_duration": 60.0}),
+    assert steps == (WeightStep(0.1), AnalysisStep(), WeightStep(0.5), AnalysisStep({"min_duration": 60.0, "promote_after": 60.0}),
                      WeightStep(1.0))
 
 

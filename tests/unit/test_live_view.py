@@ -84,3 +84,37 @@ def test_a_time_boxed_analysis_says_it_decides_by_promote_after_not_max_wait():
         fraction, words = live.wait_progress(state, now)
         assert words == f"analysis, 60 s (decides by {limit} s at the latest)"
         assert fraction == 60 / limit
+
+
+def test_a_judged_pause_shows_its_clock():
+    """`pause: 30s`, judged: time-boxed by default, the step ends at 30 s unless harm is seen."""
+    now = time.time()
+    steps = steps_for({"strategy": "canary", "weight": 10, "pause": "30s"}, judge=True)
+    state = dataclasses.replace(
+        RolloutState.new("r-1", "notes-get", "live", "1", "2", steps),
+        phase=Phase.PROGRESSING, step_index=1, traffic=Traffic("1", "2", 0.1), step_started_at=now - 12)
+    fraction, words = live.wait_progress(state, now)
+    assert words == "analysis, 12 s of 30 s, then on unless harm is seen" and fraction == 12 / 30
+
+
+FORECAST = ("forecast: at 4.2 v2 requests/s for 30 s, a v2 failing 5% is caught 96% of the time, "
+            "one failing 1% 11%")
+
+
+def test_the_live_view_prints_what_a_step_can_catch_as_it_starts_and_not_each_look():
+    out = io.StringIO()
+    view = live.LiveReporter(_stats, console=Console(file=out, width=250, force_terminal=False))
+    state = _paused(time.time())
+    view.notify(state, Notify("verdict", {"verdict": "continue", "reasons": [FORECAST, "waiting: …"]}))
+    view.notify(state, Notify("verdict", {"verdict": "continue", "reasons": ["waiting: ran 1 s of 30 s"]}))
+    printed = out.getvalue()
+    assert f"notes-get            {FORECAST}" in printed
+    assert "waiting: ran 1 s" not in printed
+
+
+def test_plain_lines_print_the_forecast_whole(capsys):
+    view = live.PlainReporter(None, heartbeat=60)
+    with view:
+        view.notify(_paused(time.time()), Notify("verdict", {"verdict": "continue",
+                                                             "reasons": [FORECAST, "waiting: …"]}))
+    assert capsys.readouterr().err.rstrip().endswith(f"notes-get            {FORECAST}")

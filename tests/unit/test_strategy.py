@@ -28,6 +28,11 @@ from lambdashift.model import (
 W, P = WeightStep, PauseStep
 
 
+def BOX(seconds: float) -> dict:  # noqa: N802 - reads like the step it builds
+    """A judged pause's settings: it lasts ``seconds`` and ends on its clock (time-boxed)."""
+    return {"min_duration": seconds, "promote_after": seconds}
+
+
 @pytest.mark.parametrize(
     "text, seconds",
     [
@@ -318,7 +323,7 @@ def test_analysis_steps_may_follow_the_100_percent_step_in_config():
 
 def test_judged_turns_every_pause_of_a_split_into_a_look():
     steps = steps_for({"strategy": "canary", "pause": "2m", "alarms": ["errs"]}, judge=True)
-    assert steps == (W(0.1), AnalysisStep({"min_duration": 120.0}, ("errs",)), W(1.0))
+    assert steps == (W(0.1), AnalysisStep(BOX(120.0), ("errs",)), W(1.0))
     custom = {"strategy": "custom", "steps": [{"weight": 10}, {"pause": {"invocations": 50}},
                                               {"analysis": {"alpha": "1%"}}, {"weight": 100}]}
     assert steps_for(custom, judge=True) == (
@@ -340,3 +345,67 @@ def test_every_preset_with_a_split_is_judged_and_analysis_off_is_not():
         assert not any(isinstance(s, PauseStep) for s in steps), name
         assert steps_for({"strategy": name, "analysis": "off"}, judge=True) == plain
     assert steps_for({"strategy": "blue-green"}, judge=True) == blue_green()
+
+
+# --- time-boxed by default (issue 17 item 4) -----------------------------------------------------
+
+
+def policies(rollout: dict) -> list:
+    from lambdashift.core.judge_policy import JudgePolicy
+
+    return [JudgePolicy.from_params(s.params) for s in steps_for(rollout, judge=True)
+            if isinstance(s, AnalysisStep) and s.params]
+
+
+@pytest.mark.parametrize("rollout, seconds", [
+    ({"strategy": "canary", "weight": 10, "pause": "30s"}, [30.0]),
+    ({"strategy": "canary"}, [300.0]),
+    ({"strategy": "linear", "increments": 3, "pause": "1m"}, [60.0, 60.0]),
+    ({"strategy": "custom", "steps": [{"weight": 5}, {"pause": "45s"}, {"weight": 50},
+                                      {"pause": "2m"}, {"weight": 100}]}, [45.0, 120.0]),
+    ({"strategy": "canary", "pause": "20s", "analysis": {"alpha": "5%"}}, [20.0]),
+])
+def test_a_judged_pause_is_time_boxed_with_the_pause_as_its_horizon(rollout, seconds):
+    found = policies(rollout)
+    assert [p.promote_after_s for p in found] == seconds
+    assert [p.min_duration_s for p in found] == seconds  # it lasts the pause, then goes on
+    assert all(p.bets for p in found)  # the time-boxed evidence (evidence.bet), not the strict one
+
+
+@pytest.mark.parametrize("where", ["rollout", "step"])
+def test_promote_when_shown_no_worse_is_the_strict_point(where):
+    strict = {"promote": "when-shown-no-worse"}
+    if where == "rollout":
+        rollout = {"strategy": "canary", "pause": "30s", "analysis": strict}
+    else:
+        rollout = {"strategy": "custom", "steps": [{"weight": 10}, {"pause": "30s"},
+                                                   {"analysis": strict}, {"weight": 100}]}
+    (policy,) = policies(rollout)
+    assert policy.promote_after_s is None and not policy.bets
+    assert policy.min_duration_s == 30.0  # the pause is then the least the step lasts
+
+
+def test_the_strict_key_is_checked_and_named_when_wrong():
+    with pytest.raises(ConfigError, match=r"rollout.analysis.promote: must be at-end-of-pause .* "
+                                          r"or when-shown-no-worse"):
+        steps_for({"strategy": "canary", "analysis": {"promote": "strict"}}, judge=True)
+
+
+@pytest.mark.parametrize("name, minutes", [
+    ("LambdaCanary10Percent5Minutes", [5]), ("CodeDeployDefault.LambdaCanary10Percent30Minutes", [30]),
+    ("LambdaLinear10PercentEvery1Minute", [1] * 9), ("LambdaLinear10PercentEvery10Minutes", [10] * 9),
+])
+def test_codedeploy_presets_keep_their_clocks(name, minutes):
+    assert [p.promote_after_s for p in policies({"strategy": name})] == [60.0 * m for m in minutes]
+
+
+def test_a_pause_longer_than_the_default_max_wait_stretches_it():
+    (policy,) = policies({"strategy": "canary", "pause": "2h"})
+    assert policy.promote_after_s == policy.max_wait_s == 7200.0
+
+
+def test_a_pause_for_invocations_and_an_explicit_analysis_step_keep_no_clock():
+    custom = {"strategy": "custom", "steps": [{"weight": 10}, {"pause": {"invocations": 50}},
+                                              {"weight": 20}, {"analysis": {"max_wait": "10m"}},
+                                              {"weight": 100}]}
+    assert [p.promote_after_s for p in policies(custom)] == [None, None]

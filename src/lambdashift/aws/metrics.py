@@ -103,6 +103,12 @@ class CloudWatchMetrics:
         self.publication_delay = float(publication_delay)
 
     @property
+    def recent(self) -> tuple[float, float]:
+        """How far back ``deploy --dry-run`` reads the alias's recent traffic, and how late:
+        ten minutes of periods, up to the last one published (``rollout.forecasting``)."""
+        return 600.0, float(self.period) + self.publication_delay
+
+    @property
     def looks(self) -> str:
         """The default look interval, in words (for ``status`` and ``history``)."""
         return (f"every {self.period // 60} min, {self.publication_delay:g} s after each "

@@ -85,6 +85,9 @@ def wait_progress(state: RolloutState, now: float) -> tuple[float, str] | None:
         except Exception:  # noqa: BLE001 - words only; the analyzer reports bad settings
             return None
         elapsed = now - started
+        after = policy.promote_after_s
+        if after is not None and elapsed < after <= policy.min_duration_s:  # a judged pause
+            return elapsed / after, f"analysis, {elapsed:.0f} s of {after:.0f} s, then on unless harm is seen"
         if elapsed < policy.min_duration_s:
             return elapsed / policy.min_duration_s, f"analysis, {elapsed:.0f} s of at least {policy.min_duration_s:.0f} s"
         # promote_after decides by then (it is at most max_wait): the bar fills towards it
@@ -252,8 +255,9 @@ class LiveReporter(_Base):
             self._live = None
 
     def _changed(self, state: RolloutState, note: Notify) -> None:
-        if note.event == "verdict" and note.details.get("verdict") == "continue":
-            return  # the table shows it; the log keeps decisions
+        if (note.event == "verdict" and note.details.get("verdict") == "continue"
+                and not progress.is_forecast(note)):
+            return  # the table shows it; the log keeps decisions (and what a step can catch)
         self.line(state.function, progress.describe(note))
 
     def line(self, function: str, text: str) -> None:

@@ -44,6 +44,8 @@ def describe(note: Notify) -> str:
     if note.event == "verdict":
         # The decisive reason only: `lambdashift history --verbose` keeps every one.
         reasons = list(note.details.get("reasons", ())) or ["no reason given"]
+        if is_forecast(note):
+            return clip(str(reasons[0]))  # what the step can catch, said as it starts
         return f"verdict {note.details.get('verdict')}: {clip(reasons[0])}"
     if note.event == "prewarmed":
         return clip(_prewarmed(dict(note.details)))
@@ -55,6 +57,12 @@ def describe(note: Notify) -> str:
         return clip(template.format(**details))
     except KeyError:
         return f"{note.event} {details}"
+
+
+def is_forecast(note: Notify) -> bool:
+    """A step's first look, saying what the step can catch (``rollout.forecasting``)."""
+    reasons = list(note.details.get("reasons", ())) if note.event == "verdict" else []
+    return bool(reasons) and str(reasons[0]).startswith("forecast: ")
 
 
 def clip(text: str, width: int = 200) -> str:
@@ -72,7 +80,7 @@ def printer(state: RolloutState, note: Notify) -> bool:
     if note.event == "failed" and str(note.details.get("reason", "")).startswith("drift"):
         return False  # the drift line already said it
     reasons = list(note.details.get("reasons", ())) if note.event == "verdict" else []
-    low_traffic = bool(reasons) and str(reasons[0]).startswith("low traffic")
+    low_traffic = bool(reasons) and str(reasons[0]).startswith("low traffic") or is_forecast(note)
     if note.event == "verdict" and note.details.get("verdict") == "continue" and not low_traffic:
         now = time.monotonic()
         with _lock:

@@ -12,6 +12,7 @@ from lambdashift.core.judge import JudgePolicy
 from lambdashift.errors import ConfigError
 from lambdashift.model import AnalysisStep, InvocationPause, PauseStep, WeightStep, format_duration
 from lambdashift.rollout import deploy as deploying
+from lambdashift.rollout.forecasting import parse_rate
 from lambdashift.rollout.selection import expand
 
 
@@ -36,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     d.add_argument("--strategy", default=None, metavar="NAME",
                    help="blue-green, canary, linear or a CodeDeploy preset, instead of the config's")
     d.add_argument("--dry-run", action="store_true", help="print the alias changes; make none")
+    d.add_argument("--rate", default=None, metavar="RATE",
+                   help="with --dry-run: say what each judged step can catch at this many requests "
+                        "to the alias (40/s, 600/min) instead of its traffic of the last minutes")
     d.add_argument("--no-wait", action="store_true",
                    help="stop at a manual gate (exit 3) instead of waiting for `lambdashift promote`")
     add_plain_argument(d)
@@ -95,6 +99,14 @@ def _validate_names(session, names: list[str]) -> list[str]:  # noqa: ANN001
 def run_deploy(args: argparse.Namespace) -> int:
     """Plan, then run (or print) the rollouts."""
     # Usage errors first: exit 2 whether or not the target answers.
+    rate = None
+    if args.rate is not None:
+        if not args.dry_run:
+            raise ConfigError("--rate is for --dry-run: a rollout judges the traffic it sees")
+        try:
+            rate = parse_rate(args.rate)
+        except ValueError:
+            raise ConfigError(f"--rate: not a rate: {args.rate!r} (try 40/s or 600/min)") from None
     if args.to is not None and len(args.functions) != 1:
         raise ConfigError("--to VERSION needs exactly one function: `lambdashift deploy FN --to N`")
     if args.strategy:
@@ -130,7 +142,7 @@ def run_deploy(args: argparse.Namespace) -> int:
         line(name, f"nothing to do: {why}")
     _say_what_is_not_judged(session.config, planned)
     if args.dry_run:
-        return _print_plan(session, planned, args.json)
+        return _print_plan(session, planned, args.json, rate)
     with _reporter(session, args) as view:
         outcome = deploying.run_waves(session.engine, session.config, planned,
                                       on_error=lambda n, e: view.line(n, f"error: {e}"))
@@ -157,15 +169,19 @@ def _names(names: list[str], most: int = 5) -> str:
     return f"{len(names)} functions ({', '.join(names[:3])}, …)"
 
 
-def _print_plan(session, planned, as_json: bool) -> int:  # noqa: ANN001
+def _print_plan(session, planned, as_json: bool, rate: float | None = None) -> int:  # noqa: ANN001
+    from lambdashift.cli.plan_forecast import forecasts
+
     rows = []
     looks = getattr(session.target.metrics, "looks", "when the metrics source has new data")
     for c in planned:
         alias = session.target.api.get_alias(c.function, session.config.alias)
         writes = deploying.dry_run(c, session.config.alias, alias.revision_id)
         steps = describe_steps(c, session.config.analysis, looks)
+        said = forecasts(session, c, rate)
         rows.append({"function": c.function, "stable": c.stable, "candidate": c.candidate,
-                     "writes": [str(w.traffic) for w in writes], "steps": steps})
+                     "writes": [str(w.traffic) for w in writes], "steps": steps,
+                     "forecasts": {str(i + 1): text for i, text in said.items()}})
     if as_json:
         print_json({"dry_run": True, "plan": rows, "waves": session.config.waves([r["function"] for r in rows])})
         return 0
@@ -177,6 +193,8 @@ def _print_plan(session, planned, as_json: bool) -> int:  # noqa: ANN001
         print("  steps:")
         for i, text in enumerate(r["steps"], 1):
             print(f"    {i}. {text}")
+            if str(i) in r["forecasts"]:
+                print(f"       {r['forecasts'][str(i)]}")
     return 0
 
 
@@ -207,10 +225,18 @@ def _describe_check(step: AnalysisStep, defaults, split: bool, cand: str, stable
     policy = JudgePolicy.from_params({**defaults, **step.params}, "analysis")
     every = f"every {step.interval:g} s" if step.interval is not None else looks
     parts = [f"judge {cand} against {stable}: errors+throttles and warm p{100 * policy.latency_quantile:g} latency",
-             f"rollback on evidence ≥ {policy.error_threshold:.0f} (alpha {100 * policy.alpha:g}%)",
-             f"promote once no worse within {100 * policy.error_margin:g} points, after at least "
-             f"{format_duration(policy.min_duration_s)} and {policy.min_invocations} {cand} requests",
-             f"looks {every}", f"at most {format_duration(policy.max_wait_s)}, then {policy.on_timeout.value}"]
+             f"rollback as soon as the evidence of harm is ≥ {policy.error_threshold:.0f} "
+             f"(alpha {100 * policy.alpha:g}%)"]
+    after = policy.promote_after_s
+    if after is not None:  # time-boxed: the default for a judged pause
+        early = ("" if policy.min_duration_s >= after else
+                 f" (or once no worse within {100 * policy.error_margin:g} points, after at least "
+                 f"{format_duration(policy.min_duration_s)})")
+        parts += [f"goes on after {format_duration(after)} unless harm is seen{early}", f"looks {every}"]
+    else:
+        parts += [f"promote once no worse within {100 * policy.error_margin:g} points, after at least "
+                  f"{format_duration(policy.min_duration_s)} and {policy.min_invocations} {cand} requests",
+                  f"looks {every}", f"at most {format_duration(policy.max_wait_s)}, then {policy.on_timeout.value}"]
     if alarms:
         parts.insert(1, alarms)
     return "; ".join(parts)

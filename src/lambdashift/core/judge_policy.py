@@ -12,9 +12,16 @@ from lambdashift.core.strategy import parse_duration, unknown_key_error
 from lambdashift.errors import ConfigError
 from lambdashift.model import Verdict
 
-__all__ = ["JudgePolicy"]
+__all__ = ["JudgePolicy", "PROMOTE_CHOICES", "STRICT", "TIMEBOXED", "pause_params"]
 
 _VERDICTS = {v.value: v for v in Verdict}
+STRICT = "when-shown-no-worse"
+"""``promote: when-shown-no-worse``: the strict point, opt-in (promote only a candidate shown
+no worse, however long that takes; a pause is then the least the step lasts)."""
+TIMEBOXED = "at-end-of-pause"
+"""``promote: at-end-of-pause``: the default, time-boxed point (a judged pause is the step's
+``promote_after``; rollback as soon as harm is shown, else on at the end of the pause)."""
+PROMOTE_CHOICES = (TIMEBOXED, STRICT)
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,9 @@ class JudgePolicy:
     ``latency_floor_ms`` or ``latency_tolerance`` of it, whichever is larger (a 0.3 ms shift
     of a 3 ms handler on a busy machine is not evidence of a bad version). The defaults are the
     *strict* operating point: with the stable at 0.1%, a candidate failing 1% (10×) or more is
-    promoted at most 1% of the time.
+    promoted at most 1% of the time. (In lambdashift.yaml a judged pause is time-boxed instead,
+    with the pause as ``promote_after``: ``core.strategy.judged``; ``promote:
+    when-shown-no-worse`` asks for the strict point.)
 
     ``promote_after_s`` (None: off) is the *time-boxed* point: once that much of the step has
     run without a rollback, promote, shown or not, as CodeDeploy's canary does, with the
@@ -125,7 +134,8 @@ class JudgePolicy:
         """A policy from the ``analysis`` mapping of lambdashift.yaml; errors name the key.
 
         Rates and margins take fractions or percent strings (``0.01`` or ``"1%"``); durations
-        take ``30s``, ``5m``, ``1h`` or seconds.
+        take ``30s``, ``5m``, ``1h`` or seconds. ``promote: when-shown-no-worse`` (the strict
+        point) overrules a ``promote_after``, also the one a judged pause gets by default.
         """
         keys = {
             "alpha": _fraction, "latency_alpha_share": _fraction, "promote_alpha": _fraction,
@@ -135,18 +145,34 @@ class JudgePolicy:
             "min_duration": parse_duration, "max_wait": parse_duration,
             "on_timeout": _verdict, "max_p99_ms": _positive, "promote_after": parse_duration,
             "latency_floor_ms": _non_negative, "latency_tolerance": _fraction,
+            "promote": _promote,
         }  # fmt: skip
         values: dict[str, Any] = {}
         for key, raw in params.items():
             if key not in keys:
                 raise unknown_key_error(path, key, sorted(keys))
+            if key == "promote":
+                continue  # read last: it overrules a promote_after
             name = {"min_duration": "min_duration_s", "max_wait": "max_wait_s",
                     "promote_after": "promote_after_s"}.get(key, key)
             values[name] = keys[key](raw, f"{path}.{key}")
+        if "promote" in params and _promote(params["promote"], f"{path}.promote") == STRICT:
+            values.pop("promote_after_s", None)  # the strict point: no clock promotes
         try:
             return cls(**values)
         except ValueError as exc:
             raise ConfigError(f"{path}: {exc}") from None
+
+
+def pause_params(seconds: float) -> dict[str, Any]:
+    """A judged pause's settings: it lasts ``seconds``, then the rollout goes on unless the
+    judge saw harm first (the time-boxed point: ``promote_after``). ``promote:
+    when-shown-no-worse`` drops ``promote_after`` (strict: the pause is then the least the
+    step lasts). ``max_wait`` grows to cover a pause longer than its default."""
+    params: dict[str, Any] = {"min_duration": seconds, "promote_after": seconds}
+    if seconds > JudgePolicy.max_wait_s:
+        params["max_wait"] = seconds
+    return params
 
 
 def _fraction(value: object, path: str) -> float:
@@ -178,6 +204,13 @@ def _non_negative(value: object, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise ConfigError(f"{path}: must be a number ≥ 0, got {value!r}")
     return float(value)
+
+
+def _promote(value: object, path: str) -> str:
+    if value in PROMOTE_CHOICES:
+        return str(value)
+    raise ConfigError(f"{path}: must be {TIMEBOXED} (the default: a judged pause ends on its "
+                      f"clock) or {STRICT} (the strict point), got {value!r}")
 
 
 def _verdict(value: object, path: str) -> Verdict:

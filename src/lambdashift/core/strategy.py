@@ -267,14 +267,18 @@ def judged(steps: tuple[Step, ...], check: AnalysisStep | None = None) -> tuple[
     """The steps with the candidate judged wherever it has part of the traffic.
 
     While the alias is split (after a weight step below 100), a timed pause becomes an
-    analysis step lasting at least as long (``min_duration``), and a pause for N invocations
-    one that needs them (``min_invocations``), both with the rollout's ``check`` (its judge
-    settings, alarms and interval). A pause followed by an analysis step is merged into that
+    analysis step that lasts as long and then goes on unless the judge saw harm (the
+    time-boxed point: ``min_duration`` and ``promote_after`` both the pause; the strict point
+    with ``promote: when-shown-no-worse``), and a pause for N invocations one that needs them
+    (``min_invocations``), both with the rollout's ``check`` (its judge settings, alarms and
+    interval). CodeDeploy presets are pauses too: they keep their clocks. A pause followed by an analysis step is merged into that
     step (its own settings win). A split with no look at all (no analysis step other than
     alarms alone, no manual gate) gets an analysis step with the defaults before the next
     weight. Nothing changes before the first weight step (no candidate traffic to judge) or
     after the weight 100 step.
     """
+    from lambdashift.core.judge_policy import pause_params  # it imports this module: import late
+
     base = check or AnalysisStep()
     out: list[Step] = []
     weight, looked, held = 0.0, True, None  # held: a pause waiting to be merged
@@ -295,7 +299,7 @@ def judged(steps: tuple[Step, ...], check: AnalysisStep | None = None) -> tuple[
             out.append(step)
         elif split and isinstance(step, (PauseStep, InvocationPause)):
             flush()
-            held = ({"min_duration": step.seconds} if isinstance(step, PauseStep)
+            held = (pause_params(step.seconds) if isinstance(step, PauseStep)
                     else {"min_invocations": step.invocations})
         elif split and isinstance(step, AnalysisStep) and held is not None:
             out.append(AnalysisStep({**held, **step.params}, step.alarms, step.interval))

@@ -46,6 +46,9 @@ class EmulatorMetrics:
 
     looks = LOOKS
     """The default look interval, in words (for ``status`` and ``history``)."""
+    recent = (10.0, 0.0)
+    """The alias's "recent traffic" is its last 10 s, read at once: the records are exact and
+    immediate (``rollout.forecasting``: what a step can catch at the traffic it sees)."""
 
     def __init__(self, endpoint: str, *, timeout: float = 30.0) -> None:
         self.endpoint = endpoint.rstrip("/")

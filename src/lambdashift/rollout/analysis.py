@@ -37,6 +37,7 @@ from lambdashift.core.judge import (
 )
 from lambdashift.core.forecast import low_traffic_note
 from lambdashift.core.machine import CheckFailed, Event, RolloutState, VerdictReceived
+from lambdashift.rollout.forecasting import StepForecaster
 from lambdashift.errors import ConfigError
 from lambdashift.model import AnalysisStep, Verdict
 
@@ -123,6 +124,7 @@ class JudgeAnalyzer:
         self.default_policy: Mapping[str, Any] = dict(default_policy or {})
         self._last: dict[tuple[str, int], tuple[float, Judgement]] = {}
         self._forecast: set[tuple[str, int]] = set()  # steps whose traffic was looked at
+        self._catch = StepForecaster(metrics, store)  # what each step can catch, at its start
 
     def analyze(self, state: RolloutState, step: AnalysisStep, now: float) -> Event:
         """One look: read alarms and metrics, judge, persist the evidence, answer.
@@ -157,8 +159,9 @@ class JudgeAnalyzer:
             return dataclasses.replace(event, next_look=self._next_look(now))
         self._remember(state, index, since, judgement)
         reasons = (*judgement.reasons, *unchecked)
+        forecast = self._catch.note(state, index, policy, since, candidate, stable, elapsed)
         if judgement.verdict is Verdict.CONTINUE:
-            note = self._low_traffic(state, index, policy, candidate, stable, elapsed)
+            note = forecast or self._low_traffic(state, index, policy, candidate, stable, elapsed)
             reasons = (note, *reasons) if note else reasons
         return VerdictReceived(judgement.verdict, reasons, now=now, next_look=self._next_look(now))
 
