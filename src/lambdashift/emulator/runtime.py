@@ -26,7 +26,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from lambdashift.emulator.environments import ApiEnvironment
 from lambdashift.emulator.pool import WorkerDied, WorkerProcess, exit_reason
+from lambdashift.emulator.runtimes import kind
 
 __all__ = ["ConcurrencyLimitExceeded", "FunctionSnapshot", "InvocationResult", "Runtime"]
 
@@ -230,9 +232,15 @@ class Runtime:
         return worker, init_ms, ready["init_logs"]
 
     async def _spawn(self, snapshot: FunctionSnapshot) -> WorkerProcess:
-        worker = await WorkerProcess.spawn(snapshot, python=snapshot.python or self._python,
-                                           base_env=self._base_env,
-                                           on_reaped=self._workers.discard)
+        worker: WorkerProcess
+        if kind(snapshot.runtime) in ("node", "provided"):
+            # Same interface as a worker, driven through the Runtime API (environments.py).
+            worker = await ApiEnvironment.spawn(  # type: ignore[assignment]
+                snapshot, base_env=self._base_env, on_reaped=self._workers.discard)
+        else:
+            worker = await WorkerProcess.spawn(snapshot, python=snapshot.python or self._python,
+                                               base_env=self._base_env,
+                                               on_reaped=self._workers.discard)
         self._workers.add(worker)
         return worker
 
