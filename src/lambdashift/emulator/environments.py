@@ -54,7 +54,7 @@ def _environment(snapshot: FunctionSnapshot, base_env: Mapping[str, str] | None,
     env["AWS_LAMBDA_RUNTIME_API"] = api
     if runtimes.kind(snapshot.runtime) == "provided":
         env.pop("AWS_EXECUTION_ENV", None)  # AWS sets none for custom runtimes
-        env["LAMBDA_RUNTIME_DIR"] = str(snapshot.code_dir)
+        env["LAMBDA_RUNTIME_DIR"] = str(Path(snapshot.code_dir).resolve())
     else:
         env["LAMBDA_RUNTIME_DIR"] = str(runtimes.NODE_CLIENT.parent)
     return env
@@ -131,7 +131,7 @@ class ApiEnvironment:
         try:
             self.process = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.DEVNULL, stdout=self._log_file,
-                stderr=self._log_file, cwd=str(self.snapshot.code_dir), env=env,
+                stderr=self._log_file, cwd=str(Path(self.snapshot.code_dir).resolve()), env=env,
                 start_new_session=True)  # its own group: stop() kills its children too
         except PermissionError:
             self._init_failed("Runtime.InvalidEntrypoint",
@@ -151,7 +151,8 @@ class ApiEnvironment:
                 self._init_failed("Runtime.InvalidRuntime", runtimes.missing(runtime) or "")
                 return None
             return [node, str(runtimes.NODE_CLIENT)]
-        bootstrap = Path(self.snapshot.code_dir) / "bootstrap"
+        # Absolute: the process starts in the code dir, a relative path would miss.
+        bootstrap = Path(self.snapshot.code_dir).resolve() / "bootstrap"
         if not bootstrap.is_file():
             self._init_failed("Runtime.InvalidEntrypoint",
                               f"Couldn't find valid bootstrap(s): [{bootstrap} /opt/bootstrap]")
@@ -159,6 +160,8 @@ class ApiEnvironment:
         return [str(bootstrap)]
 
     def _init_failed(self, error_type: str, message: str) -> None:
+        """An init failure of the platform's (no process ran): logged as AWS logs it."""
+        os.write(self._log_file.fileno(), f"{message}\n{error_type}\n".encode())
         if not self._ready.done():
             self._ready.set_result({"errorType": error_type, "errorMessage": message})
 

@@ -67,7 +67,6 @@ function logError(prefix, obj) {
   // AWS's runtime logs the error with its stack, so it shows in CloudWatch.
   const shown = { errorType: obj.errorType, errorMessage: obj.errorMessage, stack: obj.trace };
   console.error(prefix, JSON.stringify(shown));
-  for (const line of obj.trace) fs.writeSync(1, `    ${line}\n`);
 }
 
 class UserError extends Error {
