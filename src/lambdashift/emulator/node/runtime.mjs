@@ -6,7 +6,7 @@
 // promise) or take a callback as its third argument. console.* lines carry the timestamp,
 // request id and level, as on AWS; an error is logged with its stack and posted with AWS's
 // shape {errorType, errorMessage, trace}.
-import http from "node:http";
+import net from "node:net";
 import fs from "node:fs";
 import path from "node:path";
 import util from "node:util";
@@ -16,29 +16,65 @@ const API = process.env.AWS_LAMBDA_RUNTIME_API;
 const ROOT = process.env.LAMBDA_TASK_ROOT || process.cwd();
 const HANDLER = process.env._HANDLER || "";
 const BASE = "/2018-06-01/runtime";
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const [host, port] = API.split(":");
 
 let requestId = "";
 
-function request(method, route, body, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : Buffer.from(body);
-    const req = http.request(
-      { host, port: Number(port), method, path: BASE + route, agent,
-        headers: data ? { ...headers, "Content-Length": data.length } : headers },
-      (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode, headers: res.headers,
-                                      body: Buffer.concat(chunks) }));
-        res.on("error", reject);
-      });
-    req.on("error", reject);
-    if (data) req.write(data);
-    req.end();
-  });
+// One keep-alive HTTP/1.1 connection to the Runtime API. Requests are pipelined: an
+// invocation's response and the next GET go out in one write, which saves a round trip
+// per invocation (answers come back in order, as HTTP/1.1 requires).
+class Connection {
+  constructor() {
+    this.buffer = Buffer.alloc(0);
+    this.waiters = [];
+    this.socket = net.connect({ host, port: Number(port) });
+    this.socket.setNoDelay(true);
+    this.socket.on("data", (data) => {
+      this.buffer = this.buffer.length ? Buffer.concat([this.buffer, data]) : data;
+      this.pump();
+    });
+    const fail = (err) => {
+      for (const w of this.waiters.splice(0)) w.reject(err || new Error("runtime API closed"));
+    };
+    this.socket.on("error", fail);
+    this.socket.on("close", () => fail());
+  }
+
+  pump() {
+    while (this.waiters.length) {
+      const end = this.buffer.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const lines = this.buffer.toString("latin1", 0, end).split("\r\n");
+      const headers = {};
+      for (const line of lines.slice(1)) {
+        const colon = line.indexOf(":");
+        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      const length = Number(headers["content-length"] || 0);
+      if (this.buffer.length < end + 4 + length) return;
+      const body = this.buffer.subarray(end + 4, end + 4 + length);
+      this.buffer = this.buffer.subarray(end + 4 + length);
+      this.waiters.shift().resolve({ status: Number(lines[0].split(" ")[1]), headers, body });
+    }
+  }
+
+  // Send the requests in one write; one promise per answer.
+  send(...requests) {
+    const chunks = [];
+    const answers = requests.map(({ method, route, body, headers = {} }) => {
+      const data = body === undefined ? Buffer.alloc(0) : Buffer.from(body);
+      const head = [`${method} ${BASE}${route} HTTP/1.1`, `Host: ${API}`,
+                    `Content-Length: ${data.length}`,
+                    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+      chunks.push(Buffer.from(head.join("\r\n") + "\r\n\r\n", "latin1"), data);
+      return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+    });
+    this.socket.write(Buffer.concat(chunks));
+    return answers;
+  }
 }
+
+const NEXT = { method: "GET", route: "/invocation/next" };
 
 function patchConsole() {
   const write = (level) => (...args) => {
@@ -146,20 +182,29 @@ function run(handler, event, context) {
   });
 }
 
+function checkAck(answer) {
+  answer.then((r) => {
+    if (r.status !== 202) fs.writeSync(2, `runtime API answered ${r.status}: ${r.body}\n`);
+  }, () => {});
+}
+
 async function main() {
   patchConsole();
+  const api = new Connection();
   let handler;
   try {
     handler = await loadHandler();
   } catch (err) {
     const obj = errorObject(err);
     logError("Init Error \t", obj);
-    await request("POST", "/init/error", JSON.stringify(obj),
-                  { "Lambda-Runtime-Function-Error-Type": obj.errorType });
+    const [answer] = api.send({ method: "POST", route: "/init/error", body: JSON.stringify(obj),
+                                headers: { "Lambda-Runtime-Function-Error-Type": obj.errorType } });
+    await answer;
     process.exit(1);
   }
+  let [pending] = api.send(NEXT);
   for (;;) {
-    const next = await request("GET", "/invocation/next");
+    const next = await pending;
     if (next.status !== 200) {
       fs.writeSync(2, `runtime API answered ${next.status} to next: ${next.body}\n`);
       process.exit(1);
@@ -175,14 +220,16 @@ async function main() {
       const event = raw.trim() ? JSON.parse(raw) : {};
       const result = await run(handler, event, makeContext(next.headers));
       const body = JSON.stringify(result === undefined ? null : result);
-      outcome = request("POST", `/invocation/${id}/response`, body);
+      outcome = { method: "POST", route: `/invocation/${id}/response`, body };
     } catch (err) {
       const obj = errorObject(err);
       logError("Invoke Error \t", obj);
-      outcome = request("POST", `/invocation/${id}/error`, JSON.stringify(obj),
-                        { "Lambda-Runtime-Function-Error-Type": obj.errorType });
+      outcome = { method: "POST", route: `/invocation/${id}/error`, body: JSON.stringify(obj),
+                  headers: { "Lambda-Runtime-Function-Error-Type": obj.errorType } };
     }
-    await outcome;
+    const [ack, following] = api.send(outcome, NEXT);
+    checkAck(ack);
+    pending = following;
   }
 }
 
