@@ -12,6 +12,9 @@ against the Lambda API's Invoke of a version:
   Runtime API (a compiled Go or Rust bootstrap would be faster);
 - the cold start of each (first invocation of a version: process start + init).
 
+Every figure is the median of ``--rounds`` rounds, each round measuring the floor and the
+three runtimes one after the other.
+
 Without wrk the bench says so and falls back to Python client processes, which take CPU
 from the server on a small machine (their figures are lower and not comparable).
 
@@ -30,6 +33,7 @@ import json
 import multiprocessing
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -133,6 +137,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=4, help="wrk's connections")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of every measurement; the medians are printed")
     parser.add_argument("--record", action="store_true",
                         help="store the figures in docs/figures.json and the README (make bench)")
     args = parser.parse_args()
@@ -169,20 +175,29 @@ def main() -> int:
                 return run_python_clients(emulator.endpoint, path, args.connections,
                                           args.seconds)
 
-            results["floor"] = (measure("/_lambdashift/runtime", False) if wrk else
-                                {"rate": 0.0, "p50": 0.0, "p99": 0.0})
-            for label, _, _ in RUNTIMES:
-                path = f"/2015-03-31/functions/bench-{label}/invocations?Qualifier=1"
-                warm_up = args.seconds
-                args.seconds = min(1.0, args.seconds)  # a short run starts every environment
+            paths = {label: f"/2015-03-31/functions/bench-{label}/invocations?Qualifier=1"
+                     for label, _, _ in RUNTIMES}
+            length = args.seconds
+            args.seconds = min(1.0, length)  # a short run starts every environment
+            for path in paths.values():
                 measure(path, True)
-                args.seconds = warm_up
-                results[label] = measure(path, True)
+            args.seconds = length
+            # Rounds, each measuring everything once, and the median of each figure: on a
+            # shared machine a burst of other work then spoils one round, not one runtime.
+            rounds: dict[str, list[dict[str, float]]] = {k: [] for k in ("floor", *paths)}
+            for _ in range(args.rounds):
+                rounds["floor"].append(measure("/_lambdashift/runtime", False) if wrk else
+                                       {"rate": 0.0, "p50": 0.0, "p99": 0.0})
+                for label, path in paths.items():
+                    rounds[label].append(measure(path, True))
+            results = {k: {m: statistics.median(r[m] for r in runs) for m in ("rate", "p50", "p99")}
+                       for k, runs in rounds.items()}
         finally:
             emulator.stop()
 
     floor = results["floor"]
-    print(f"emulator warm invoke benchmark ({client}, {args.seconds:g} s each, same run)")
+    print(f"emulator warm invoke benchmark ({client}, {args.seconds:g} s each, medians of "
+          f"{args.rounds} rounds, same run)")
     if wrk:
         print(f"  floor (same server, no invocation): {floor['rate']:8.0f} req/s   "
               f"p50 {floor['p50']:.2f} ms   p99 {floor['p99']:.2f} ms")
@@ -208,7 +223,8 @@ def main() -> int:
             "throughput": f"{words} (floor: {floor['rate']:,.0f} req/s, p50 "
                           f"{floor['p50']:.2f} ms, p99 {floor['p99']:.2f} ms)",
             "cold_start": ", ".join(f"{label} {cold[label]:.0f} ms" for label, _, _ in RUNTIMES),
-        }, {"client": client, "seconds": args.seconds, "connections": args.connections})
+        }, {"client": client, "seconds": args.seconds, "connections": args.connections,
+            "rounds": args.rounds})
     return 0
 
 

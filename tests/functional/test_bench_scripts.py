@@ -20,7 +20,7 @@ def bench(*args: str) -> str:
 
 
 def test_emulator_invoke_bench_prints_each_runtime_against_its_floor_and_targets():
-    text = bench("bench/emulator_invoke.py", "--seconds", "1", "--connections", "2")
+    text = bench("bench/emulator_invoke.py", "--seconds", "1", "--connections", "2", "--rounds", "1")
     for runtime in ("python", "node", "provided"):
         assert f"  {runtime} " in text
     assert "added over the floor" in text and "ratio to python" in text and "targets:" in text
