@@ -322,3 +322,53 @@ def test_node_without_node_on_path_is_refused_at_invoke(tmp_path):
     assert runtimes.missing("nodejs20.x", search_path=str(tmp_path)) is not None
     assert "install Node.js 20" in runtimes.missing("nodejs20.x", search_path=str(tmp_path))
     assert runtimes.missing("provided.al2023", search_path=str(tmp_path)) is None
+
+
+NODE_SLOW = """
+exports.handler = async (event, context) => {
+  await new Promise((resolve) => setTimeout(resolve, event.ms || 0));
+  return {version: context.functionVersion, release: process.env.RELEASE};
+};
+"""
+
+
+@needs_node
+def test_node_versions_and_reserved_concurrency_behave_as_for_python(client, fn_name):
+    """Versions are immutable snapshots, and over the reserved concurrency Invoke is a 429,
+    whatever the runtime (AWS: TooManyRequestsException, ReservedFunctionConcurrent...)."""
+    import concurrent.futures
+    import threading
+
+    create(client, fn_name, "nodejs20.x", "index.handler", {"index.js": NODE_SLOW},
+           env={"RELEASE": "one"})
+    first = client.publish_version(FunctionName=fn_name)["Version"]
+    client.get_waiter("function_updated_v2").wait(FunctionName=fn_name,
+                                                  WaiterConfig={"Delay": 0.1})
+    client.update_function_configuration(FunctionName=fn_name,
+                                         Environment={"Variables": {"RELEASE": "two"}})
+    client.get_waiter("function_updated_v2").wait(FunctionName=fn_name,
+                                                  WaiterConfig={"Delay": 0.1})
+    second = client.publish_version(FunctionName=fn_name)["Version"]
+    assert invoke(client, fn_name, {}, first)[1] == {"version": first, "release": "one"}
+    assert invoke(client, fn_name, {}, second)[1] == {"version": second, "release": "two"}
+    client.put_function_concurrency(FunctionName=fn_name, ReservedConcurrentExecutions=1)
+    started = threading.Event()
+
+    def slow():
+        started.set()
+        return invoke(client, fn_name, {"ms": 3000}, first)[1]
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        running = pool.submit(slow)
+        started.wait()
+        # Wait for the slow invocation to be in flight (a condition, not a clock).
+        for _ in range(200):
+            try:
+                client.invoke(FunctionName=fn_name, Qualifier=second, Payload=b"{}")
+            except ClientError as exc:
+                error = exc.response["Error"]
+                break
+        else:
+            pytest.fail("no invocation was throttled while one was in flight")
+        assert error["Code"] == "TooManyRequestsException"
+        assert running.result()["release"] == "one"
