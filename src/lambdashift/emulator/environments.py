@@ -168,11 +168,15 @@ class ApiEnvironment:
 
     async def _watch(self, process: asyncio.subprocess.Process) -> None:
         await process.wait()
+        self._fail_waiters()
+        self._waiting = None
+
+    def _fail_waiters(self) -> None:
+        """The process is gone: whoever waits for init or an answer learns it."""
         for future in (self._ready, self._answer):
             if future is not None and not future.done():
                 future.set_exception(WorkerDied())
-        if self._waiting is not None:
-            self._waiting = None
+                future.exception()  # retrieved: nobody waiting is no error to log
 
     # -- what the runtime calls ----------------------------------------------------------
 
@@ -340,9 +344,7 @@ class ApiEnvironment:
                 self._server.close()
             self.final_logs = self._take_logs()
             self._log_file.close()
-            for future in (self._ready, self._answer):
-                if future is not None and not future.done():
-                    future.set_exception(WorkerDied())
+            self._fail_waiters()
             if self._on_reaped is not None:
                 self._on_reaped(self)
 

@@ -104,6 +104,8 @@ class Invoker:
                 await self.invoke(target, payload, request_id, client_context)
             except TooManyRequestsException:
                 pass  # counted as a throttle in the metrics already
+            except InvalidRuntimeException:
+                pass  # a runtime this machine cannot run: said when the function was created
         task = asyncio.get_running_loop().create_task(run())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
