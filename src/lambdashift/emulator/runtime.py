@@ -1,4 +1,5 @@
-"""The emulator's runtime: Python handlers run in warm worker processes, pooled per version.
+"""The emulator's runtime: warm execution environments, pooled per version: Python workers
+(``pool.py``), or Node.js and ``provided`` processes behind the Runtime API (``environments.py``).
 
 Like Lambda's execution environments, workers belong to one exact code + configuration (a
 :class:`FunctionSnapshot`, pooled by ``snapshot_id``), serve one invocation at a time and stay
@@ -232,11 +233,9 @@ class Runtime:
         return worker, init_ms, ready["init_logs"]
 
     async def _spawn(self, snapshot: FunctionSnapshot) -> WorkerProcess:
-        worker: WorkerProcess
-        if kind(snapshot.runtime) in ("node", "provided"):
-            # Same interface as a worker, driven through the Runtime API (environments.py).
-            worker = await ApiEnvironment.spawn(  # type: ignore[assignment]
-                snapshot, base_env=self._base_env, on_reaped=self._workers.discard)
+        if kind(snapshot.runtime) in ("node", "provided"):  # via the Runtime API, same interface
+            worker: Any = await ApiEnvironment.spawn(snapshot, base_env=self._base_env,
+                                                     on_reaped=self._workers.discard)
         else:
             worker = await WorkerProcess.spawn(snapshot, python=snapshot.python or self._python,
                                                base_env=self._base_env,
