@@ -68,7 +68,9 @@ def in_interval(hits: int, n: int, weight: float) -> bool:
     return abs(hits - n * weight) <= half_width
 
 
-def test_every_runtime_answers_through_the_http_api(mixed):
+def test_every_runtime_answers_through_the_http_api_and_check_passes(mixed):
+    check = mixed.run("check")
+    assert check.returncode == 0, check.stdout + check.stderr
     with httpx.Client(base_url=mixed.api_url, timeout=30) as http:
         for function, path in ROUTES.items():
             response = http.get(path)
