@@ -13,7 +13,10 @@ against the Lambda API's Invoke of a version:
 - the cold start of each (first invocation of a version: process start + init).
 
 Every figure is the median of ``--rounds`` rounds, each round measuring the floor and the
-three runtimes one after the other.
+three runtimes one after the other. With wrk it also prints the emulator process's CPU time
+per invocation (from ``/proc``): what each runtime costs the server's event loop, which
+moves less than rates and latencies with what else runs on a shared machine (it still
+moves: fewer requests per wake-up under load cost more each).
 
 Without wrk the bench says so and falls back to Python client processes, which take CPU
 from the server on a small machine (their figures are lower and not comparable).
@@ -31,6 +34,7 @@ import http.client
 import io
 import json
 import multiprocessing
+import os
 import re
 import shutil
 import statistics
@@ -102,7 +106,17 @@ def run_wrk(url: str, connections: int, seconds: float, script: Path | None) -> 
         raise SystemExit(f"wrk got error answers from {url}:\n{out}")
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return {"rate": rate, "p50": _ms(latency["50"]), "p99": _ms(latency["99"])}
+    count = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return {"rate": rate, "p50": _ms(latency["50"]), "p99": _ms(latency["99"]), "count": count}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), 0.0 elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _client_loop(args: tuple[str, str, float]) -> list[float]:
@@ -170,8 +184,12 @@ def main() -> int:
 
             def measure(path: str, post: bool) -> dict[str, float]:
                 if wrk:
-                    return run_wrk(emulator.endpoint + path, args.connections, args.seconds,
-                                   script if post else None)
+                    before = cpu_seconds(emulator.process.pid)
+                    figures = run_wrk(emulator.endpoint + path, args.connections, args.seconds,
+                                      script if post else None)
+                    used = cpu_seconds(emulator.process.pid) - before
+                    figures["cpu_us"] = used / max(1, figures.pop("count")) * 1e6
+                    return figures
                 return run_python_clients(emulator.endpoint, path, args.connections,
                                           args.seconds)
 
@@ -190,7 +208,8 @@ def main() -> int:
                                        {"rate": 0.0, "p50": 0.0, "p99": 0.0})
                 for label, path in paths.items():
                     rounds[label].append(measure(path, True))
-            results = {k: {m: statistics.median(r[m] for r in runs) for m in ("rate", "p50", "p99")}
+            results = {k: {m: statistics.median(r.get(m, 0.0) for r in runs)
+                           for m in ("rate", "p50", "p99", "cpu_us")}
                        for k, runs in rounds.items()}
         finally:
             emulator.stop()
@@ -208,6 +227,10 @@ def main() -> int:
               f"p99 {r['p99']:.2f} ms   added over the floor p50 {r['p50'] - floor['p50']:+.2f} "
               f"ms, p99 {r['p99'] - floor['p99']:+.2f} ms   ratio to python "
               f"{r['rate'] / python_rate:.2f}   cold start {cold[label]:.0f} ms")
+        if wrk:
+            print(f"            emulator CPU per invocation {r['cpu_us']:.0f} us "
+                  f"(floor: {floor['cpu_us']:.0f} us a request): "
+                  f"{r['cpu_us'] / results['python']['cpu_us']:.2f} x python's")
     half = all(results[x]["rate"] >= python_rate / 2 for x in ("node", "provided"))
     p99 = all(results[x]["p99"] < 10 for x, _, _ in RUNTIMES)
     print(f"  targets: node and provided >= 0.5 x python {'PASS' if half else 'FAIL'}; "
