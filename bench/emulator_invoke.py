@@ -246,6 +246,9 @@ def main() -> int:
             "throughput": f"{words} (floor: {floor['rate']:,.0f} req/s, p50 "
                           f"{floor['p50']:.2f} ms, p99 {floor['p99']:.2f} ms)",
             "cold_start": ", ".join(f"{label} {cold[label]:.0f} ms" for label, _, _ in RUNTIMES),
+            **({"cpu": ", ".join(f"{label} {results[label]['cpu_us']:.0f} µs" for label, _, _
+                                 in RUNTIMES) + f" (floor {floor['cpu_us']:.0f} µs a request)"}
+               if wrk else {}),
         }, {"client": client, "seconds": args.seconds, "connections": args.connections,
             "rounds": args.rounds})
     return 0
