@@ -66,6 +66,8 @@ while True:
     try:
         if event.get("fail"):
             raise ValueError("bad event")
+        if event.get("exit"):
+            os._exit(event["exit"])
         if event.get("sleep"):
             time.sleep(event["sleep"])
         env = {{k: v for k, v in os.environ.items()
@@ -194,6 +196,19 @@ def test_provided_process_exiting_before_next_is_runtime_exit_error(client, fn_n
     assert response["FunctionError"] == "Unhandled"
     assert payload["errorType"] == "Runtime.ExitError"
     assert "exit status 3" in payload["errorMessage"]
+
+
+def test_provided_process_exiting_mid_invocation_is_exit_error_and_replaced(client, fn_name):
+    """AWS: the runtime exiting during an invocation → Runtime.ExitError; a new environment
+    serves the next invocation."""
+    create(client, fn_name, "provided.al2023", "x", {"bootstrap": BOOTSTRAP}, ("bootstrap",))
+    _, before, _ = invoke(client, fn_name, {})
+    response, payload, logs = invoke(client, fn_name, {"exit": 2})
+    assert response["FunctionError"] == "Unhandled"
+    assert payload["errorType"] == "Runtime.ExitError"
+    assert "exit status 2" in payload["errorMessage"] and "Runtime.ExitError" in logs
+    _, after, _ = invoke(client, fn_name, {})
+    assert after["pid"] != before["pid"]
 
 
 def test_provided_without_bootstrap_is_runtime_invalid_entrypoint(client, fn_name):
