@@ -143,6 +143,7 @@ def test_provided_bootstrap_gets_the_runtime_api_headers_and_reserved_variables(
     assert 0 < left_ms <= 7000
     assert headers["lambda-runtime-invoked-function-arn"].endswith(f":function:{fn_name}")
     assert headers["lambda-runtime-trace-id"].startswith("Root=1-")
+    assert "lambda-runtime-client-context" not in headers
     env = payload["env"]
     assert env["AWS_LAMBDA_RUNTIME_API"].startswith("127.0.0.1:")
     assert env["_HANDLER"] == "my.handler"
@@ -387,3 +388,15 @@ def test_node_versions_and_reserved_concurrency_behave_as_for_python(client, fn_
         assert error is not None, "no invocation was throttled while one was in flight"
         assert error["Code"] == "TooManyRequestsException"
         assert running.result()["release"] == "one"
+
+
+def test_client_context_reaches_the_runtime_as_one_json_header(client, fn_name):
+    """AWS: Lambda-Runtime-Client-Context carries the caller's client context (JSON); a
+    newline in it cannot split the header."""
+    create(client, fn_name, "provided.al2023", "x", {"bootstrap": BOOTSTRAP}, ("bootstrap",))
+    context = {"custom": {"note": "line one\r\nX-Injected: yes"}, "env": {"locale": "fr"}}
+    raw = base64.b64encode(json.dumps(context, indent=2).encode()).decode()
+    response = client.invoke(FunctionName=fn_name, Payload=b"{}", ClientContext=raw)
+    headers = {k.lower(): v for k, v in json.loads(response["Payload"].read())["headers"].items()}
+    assert json.loads(headers["lambda-runtime-client-context"]) == context
+    assert "x-injected" not in headers

@@ -70,9 +70,11 @@ def _client_context(raw: str | None) -> str | None:
     if not raw:
         return None
     try:
-        return base64.b64decode(raw, validate=True).decode()
-    except (ValueError, UnicodeDecodeError):
+        value = json.loads(base64.b64decode(raw, validate=True))
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
         return None
+    # Re-encoded compact and ASCII: a caller's newline must not break the header apart.
+    return json.dumps(value, separators=(",", ":"))
 
 
 class ApiEnvironment:
