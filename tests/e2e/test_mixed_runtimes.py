@@ -80,12 +80,44 @@ def test_every_runtime_answers_through_the_http_api_and_check_passes(mixed):
             assert body["runtime"] == function.removeprefix("hello-").replace("py", "python")
 
 
-@pytest.mark.parametrize("function", ["hello-node", "hello-provided"])
-def test_weighted_alias_split_lies_in_its_binomial_interval_via_http_and_boto3(mixed, function):
-    """AWS: an alias with routing picks the version per invocation at random by weight."""
+#: Candidates of hello-node (whose stable is an ESM async handler) in the other styles.
+NODE_STYLES = {
+    "cjs-callback": ("index.cjs", "exports.handler = function (event, context, callback) {\n"
+                     "  setImmediate(() => callback(null, {statusCode: 200, body: JSON.stringify("
+                     "{style: 'cjs-callback', version: context.functionVersion})}));\n};\n"),
+    "cjs-async": ("index.js", "module.exports.handler = async (event, context) => ({statusCode: "
+                  "200, body: JSON.stringify({style: 'cjs-async', version: "
+                  "context.functionVersion})});\n"),
+    "esm-callback": ("index.mjs", "export function handler(event, context, callback) {\n"
+                     "  callback(null, {statusCode: 200, body: JSON.stringify("
+                     "{style: 'esm-callback', version: context.functionVersion})});\n}\n"),
+}
+
+
+def _zip(files: dict[str, str]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("function,style", [
+    ("hello-node", "cjs-callback"), ("hello-node", "cjs-async"), ("hello-node", "esm-callback"),
+    ("hello-provided", None)])
+def test_weighted_alias_split_lies_in_its_binomial_interval_via_http_and_boto3(
+        mixed, function, style):
+    """AWS: an alias with routing picks the version per invocation at random by weight. The
+    Node.js candidates are handlers of the other styles (the stable one is ESM async)."""
     lam = mixed.lam
-    lam.update_function_configuration(FunctionName=function,
-                                      Environment={"Variables": {"RELEASE": "split"}})
+    if style is None:
+        lam.update_function_configuration(FunctionName=function,
+                                          Environment={"Variables": {"RELEASE": "split"}})
+    else:
+        lam.update_function_code(FunctionName=function, ZipFile=_zip(dict([NODE_STYLES[style]])))
     settle(lam, function)
     candidate = lam.publish_version(FunctionName=function)["Version"]
     alias = lam.get_alias(FunctionName=function, Name="live")
@@ -100,7 +132,10 @@ def test_weighted_alias_split_lies_in_its_binomial_interval_via_http_and_boto3(m
                 response = http.get(ROUTES[function])
                 assert response.status_code == 200, response.text
                 http_counts[response.headers[EXECUTED]] += 1
-                assert response.json()["version"] == response.headers[EXECUTED]
+                body = response.json()
+                assert body["version"] == response.headers[EXECUTED]
+                if style and body["version"] == candidate:
+                    assert body["style"] == style
         sdk_counts: Counter[str] = Counter()
         for _ in range(200):
             answer = lam.invoke(FunctionName=function, Qualifier="live", Payload=b"{}")
