@@ -23,8 +23,11 @@ START, END = "<!-- figures:start -->", "<!-- figures:end -->"
 #: Row order and wording of the README table: (benchmark, figure key, what, how).
 ROWS = (
     ("emulator_invoke", "throughput", "emulator warm invoke",
-     "`bench/emulator_invoke.py`, {clients} Python client processes, keep-alive"),
+     "`bench/emulator_invoke.py`, {client}, keep-alive, medians of {rounds} rounds of {seconds:g} s "
+     "per runtime, warm Invoke of a version through the Lambda API"),
     ("emulator_invoke", "cold_start", "emulator cold start", "same run"),
+    ("emulator_invoke", "cpu", "emulator CPU time per warm invocation",
+     "same run, the emulator process's user + system time (`/proc`) over wrk's request count"),
     ("list_scaling", "list_ratio", "notes list, first page, {large:,} vs {small:,} notes",
      "`bench/list_scaling.py` on the stack's DynamoDB"),
     ("scale", "deploy", "`deploy` across {functions:,} functions under the {rate:g} requests/s quota",

@@ -56,7 +56,7 @@ _TOP_KEYS = tuple(
 )
 _FUNCTION_KEYS = tuple(
     "source handler runtime timeout memory environment secret_environment after include rollout"
-    " group".split()
+    " group local".split()
 )
 _FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _ALIAS_NAME = re.compile(r"(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128}")
@@ -111,6 +111,8 @@ class FunctionConfig:
     #: Function variable → the deployer's environment variable holding its value. The value
     #: is read only when deploying (:meth:`deployed_environment`), never kept in the file.
     secret_environment: Mapping[str, str] = field(default_factory=dict, hash=False)
+    #: False leaves the function out of the local stack (a runtime this machine cannot run).
+    local: bool = True
 
     def deployed_environment(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
         """``environment`` plus the secret variables, read from ``environ`` (``os.environ``).
@@ -310,6 +312,7 @@ def _function(
         environment=types.MappingProxyType(environment),
         secret_environment=types.MappingProxyType(secrets),
         after=tuple(_string_list(spec.get("after"), f"{path}.after")),
+        local=_flag(spec.get("local", True), f"{path}.local"),
         group=(None if spec.get("group") is None
                else _match(spec["group"], _FUNCTION_NAME, f"{path}.group",
                            "a group name of 1 to 64 of a-z A-Z 0-9 - _")),
@@ -318,6 +321,12 @@ def _function(
             for i, item in enumerate(includes)
         ),
     )
+
+
+def _flag(value: object, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: true or false, got {value!r}")
+    return value
 
 
 def _rollout(raw: Mapping[str, Any], path: str, judge: bool = True,

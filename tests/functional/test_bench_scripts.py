@@ -19,9 +19,11 @@ def bench(*args: str) -> str:
     return out.stdout
 
 
-def test_emulator_invoke_bench_prints_its_ratio_and_targets():
-    text = bench("bench/emulator_invoke.py", "--seconds", "0.5", "--samples", "100", "--clients", "1")
-    assert "p50 overhead over the floor" in text and "invocations/s" in text and "targets:" in text
+def test_emulator_invoke_bench_prints_each_runtime_against_its_floor_and_targets():
+    text = bench("bench/emulator_invoke.py", "--seconds", "1", "--connections", "2", "--rounds", "1")
+    for runtime in ("python", "node", "provided"):
+        assert f"  {runtime} " in text
+    assert "added over the floor" in text and "ratio to python" in text and "targets:" in text
 
 
 def test_list_scaling_bench_prints_the_gsi_and_scan_ratios():

@@ -101,12 +101,12 @@ def test_zip_over_50_mb_is_request_too_large(client, make_function, fn_name):
     assert state_of(client, fn_name) == before
 
 
-def test_unsupported_runtime_is_refused_with_a_clear_message(client, fn_name):
+def test_retired_runtime_is_refused_with_awss_message(client, fn_name):
     with pytest.raises(ClientError) as exc:
-        client.create_function(FunctionName=fn_name, Runtime="nodejs20.x", Role=ROLE,
+        client.create_function(FunctionName=fn_name, Runtime="python3.7", Role=ROLE,
                                Handler="index.handler", Code={"ZipFile": make_zip({"index.py": ""})})
     code, _, message = error_of(exc)
-    assert code == "InvalidParameterValueException" and "Python" in message
+    assert code == "InvalidParameterValueException" and "no longer supported" in message
 
 
 def test_reserved_environment_keys_are_refused(client, fn_name):

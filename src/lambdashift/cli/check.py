@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lambdashift.cli.common import add_json_argument, note, print_json
+from lambdashift.cli.common import add_json_argument, config_from, note, print_json
 from lambdashift.cli.session import Session, add_target_arguments, open_session
+from lambdashift.config import Config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -90,8 +91,33 @@ def report(findings: list, *, as_json: bool, checked: int) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     """Run every check and report."""
-    session = open_session(args)
+    config = config_from(args)
     for name in args.functions:
-        session.config.function(name)  # unknown names: exit 2 before any call
-    names = args.functions or list(session.config.functions)
+        config.function(name)  # unknown names: exit 2 before any call
+    names = args.functions or list(config.functions)
+    if getattr(args, "local", False) or config.target == "local":
+        # Before the stack is asked anything (it need not even run): a function it cannot
+        # run is the one thing to fix first, and `local up` would refuse it too.
+        names, findings = _local_runtimes(config, names)
+        if findings:
+            return report(findings, as_json=args.json, checked=len(names))
+    session = open_session(args)
     return report(preflight(session, names), as_json=args.json, checked=len(names))
+
+
+def _local_runtimes(config: Config, names: list[str]) -> tuple[list[str], list]:
+    """Leave out ``local: false`` functions; a blocking finding for each runtime the local
+    stack cannot run on this machine."""
+    from lambdashift.local.runnable import local_functions, unrunnable
+    from lambdashift.rollout.preflight import Finding
+
+    functions = {n: config.function(n) for n in names}
+    kept = list(local_functions(functions))
+    for name in names:
+        if name not in kept:
+            note(f"{name}: not checked (local: false leaves it out of the local stack)")
+    findings = [Finding(name, "runtime", True,
+                        f"{functions[name].runtime} cannot run on this machine.",
+                        why[0].upper() + why[1:] + ".")
+                for name, why in unrunnable(functions)]
+    return kept, findings

@@ -8,7 +8,7 @@ from pathlib import Path
 from lambdashift.cli.common import (add_config_argument, add_json_argument, config_from, note,
                                     port_number, print_json)
 from lambdashift.config import Config
-from lambdashift.errors import LocalStackError
+from lambdashift.errors import ConfigError, LocalStackError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -44,10 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def stack_spec(config: Config):  # noqa: ANN201 - StackSpec, imported lazily for start-up speed
     """The local stack a config describes."""
+    from lambdashift.local.runnable import local_functions
     from lambdashift.local.stack import StackSpec
 
-    return StackSpec(root=config.root, functions=config.functions,
-                     routes={r.key: r.function for r in config.routes}, tables=config.tables,
+    functions = local_functions(config.functions)
+    return StackSpec(root=config.root, functions=functions,
+                     routes={r.key: r.function for r in config.routes if r.function in functions},
+                     tables=config.tables,
                      alias=config.alias, region=config.region or "us-east-1",
                      config_path=str(config.file.resolve()))
 
@@ -60,8 +63,16 @@ def run_up(args: argparse.Namespace) -> int:
     """Start, deploy, and stay in the foreground unless --detach."""
     from lambdashift.local import stack
 
+    from lambdashift.local.runnable import refusal
+
     config = config_from(args)
+    refused = refusal(config.functions)
+    if refused:  # before any process starts or any function is created
+        raise ConfigError(refused)
     spec = stack_spec(config)
+    for name, fn in config.functions.items():
+        if name not in spec.functions:
+            note(f"{name}: left out of the local stack (local: false), with its routes")
     note(f"lambdashift local stack for {config.file}")
     state = stack.up(spec, detach=args.detach, dynamodb_endpoint=args.dynamodb_endpoint,
                      dynamodb=args.dynamodb,

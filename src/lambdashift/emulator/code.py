@@ -59,7 +59,7 @@ class CodeRepository:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
 
-    def check(self, data: bytes, handler: str) -> zipfile.ZipFile:
+    def check(self, data: bytes, handler: str, runtime: str = "python3.12") -> zipfile.ZipFile:
         """Refuse what AWS refuses (and a package without the handler's module)."""
         if len(data) > MAX_ZIPPED_BYTES:
             raise RequestTooLargeException(
@@ -83,12 +83,23 @@ class CodeRepository:
                 raise InvalidParameterValueException(
                     f"Could not unzip uploaded file: entry '{name}' points outside the package."
                 )
-        self.check_handler(names, handler)
+        self.check_handler(names, handler, runtime)
         return archive
 
     @staticmethod
-    def check_handler(names: list[str], handler: str) -> None:
-        """The package contains the module that the handler names."""
+    def check_handler(names: list[str], handler: str, runtime: str = "python3.12") -> None:
+        """The package contains the module that the handler names (Python and Node.js; a
+        ``provided`` bootstrap is looked for when it runs, as AWS does)."""
+        if runtime.startswith("nodejs"):
+            base = handler.rsplit(".", 1)[0]
+            files = [f"{base}{ext}" for ext in (".js", ".mjs", ".cjs")]
+            if not any(f in names for f in files):
+                raise InvalidParameterValueException(
+                    f"The deployment package has no module for handler '{handler}': "
+                    f"expected {', '.join(files)} in the zip.")
+            return
+        if not runtime.startswith("python"):
+            return
         candidates = handler_module_paths(handler)
         if not any(c in names for c in candidates):
             raise InvalidParameterValueException(
@@ -131,12 +142,22 @@ class CodeRepository:
         try:
             with zipfile.ZipFile(self.zip_path(sha256_b64)) as archive:
                 archive.extractall(tmp)
+                _restore_modes(archive, tmp)
             os.replace(tmp, target)
         except OSError:
             shutil.rmtree(tmp, ignore_errors=True)
             if not target.is_dir():  # another caller may have won the rename
                 raise
         return target
+
+
+def _restore_modes(archive: zipfile.ZipFile, root: Path) -> None:
+    """zipfile drops the Unix modes: a ``bootstrap`` must stay executable, as on AWS."""
+    for info in archive.infolist():
+        mode = (info.external_attr >> 16) & 0o777
+        if mode & 0o111 and not info.is_dir():
+            target = root / info.filename
+            target.chmod(target.stat().st_mode | 0o555)
 
 
 def _hex(sha256_b64: str) -> str:

@@ -97,6 +97,15 @@ class UnknownOperationException(LambdaApiError):
     status = 404
 
 
+class InvalidRuntimeException(LambdaApiError):
+    """Invoke of a function whose runtime this machine cannot run (AWS: an unsupported
+    runtime or runtime version); the message names the runtime and what to install."""
+
+    error_type = "InvalidRuntimeException"
+    status = 502
+    fault = "Service"
+
+
 class ServiceException(LambdaApiError):
     """The emulator itself failed; the state is unchanged."""
 

@@ -62,7 +62,14 @@ def _runs(path: str) -> bool:
 
 
 def fallback_warning(function: str, runtime: str) -> str | None:
-    """The warning for a function whose runtime falls back to our Python, else None."""
+    """The warning for a function whose runtime falls back to our Python (or, for another
+    runtime, that this machine cannot run it), else None."""
+    if not runtime.startswith("python"):
+        from lambdashift.emulator.runtimes import missing
+
+        why = missing(runtime)
+        return None if why is None else (
+            f"lambdashift emulator: warning: {function} has Runtime {runtime}: {why}")
     if interpreter_for(runtime) is not None:
         return None
     return (f"lambdashift emulator: warning: {function} has Runtime {runtime}, but no usable "

@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Any
 
-from lambdashift.emulator.errors import TooManyRequestsException
+from lambdashift.emulator.errors import InvalidRuntimeException, TooManyRequestsException
 from lambdashift.emulator.interpreters import interpreter_for
 from lambdashift.emulator.logs import LogStore
 from lambdashift.emulator.metrics import InvocationRecord, MetricsRecorder
@@ -17,6 +17,7 @@ from lambdashift.emulator.runtime import (
     InvocationResult,
     Runtime,
 )
+from lambdashift.emulator.runtimes import missing
 from lambdashift.emulator.store import InvokeTarget, LambdaStore
 
 #: The emulated account's concurrency, as GetAccountSettings reports it.
@@ -69,6 +70,9 @@ class Invoker:
         """Run one invocation now; over the function's concurrency → TooManyRequestsException."""
         self._limits[target.function_name] = target.reserved_concurrency
         qualifier = target.qualifier
+        unrunnable = missing(target.config.runtime)
+        if unrunnable is not None:
+            raise InvalidRuntimeException(f"{target.function_name}: {unrunnable}")
         try:
             result = await self.runtime.invoke(
                 self.snapshot(target), payload, invoked_arn=target.invoked_arn,
@@ -100,6 +104,8 @@ class Invoker:
                 await self.invoke(target, payload, request_id, client_context)
             except TooManyRequestsException:
                 pass  # counted as a throttle in the metrics already
+            except InvalidRuntimeException:
+                pass  # a runtime this machine cannot run: said when the function was created
         task = asyncio.get_running_loop().create_task(run())
         self._background.add(task)
         task.add_done_callback(self._background.discard)

@@ -1,4 +1,5 @@
-"""The emulator's runtime: Python handlers run in warm worker processes, pooled per version.
+"""The emulator's runtime: warm execution environments, pooled per version: Python workers
+(``pool.py``), or Node.js and ``provided`` processes behind the Runtime API (``environments.py``).
 
 Like Lambda's execution environments, workers belong to one exact code + configuration (a
 :class:`FunctionSnapshot`, pooled by ``snapshot_id``), serve one invocation at a time and stay
@@ -26,7 +27,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from lambdashift.emulator.environments import ApiEnvironment
 from lambdashift.emulator.pool import WorkerDied, WorkerProcess, exit_reason
+from lambdashift.emulator.runtimes import kind
 
 __all__ = ["ConcurrencyLimitExceeded", "FunctionSnapshot", "InvocationResult", "Runtime"]
 
@@ -230,9 +233,13 @@ class Runtime:
         return worker, init_ms, ready["init_logs"]
 
     async def _spawn(self, snapshot: FunctionSnapshot) -> WorkerProcess:
-        worker = await WorkerProcess.spawn(snapshot, python=snapshot.python or self._python,
-                                           base_env=self._base_env,
-                                           on_reaped=self._workers.discard)
+        if kind(snapshot.runtime) in ("node", "provided"):  # via the Runtime API, same interface
+            worker: Any = await ApiEnvironment.spawn(snapshot, base_env=self._base_env,
+                                                     on_reaped=self._workers.discard)
+        else:
+            worker = await WorkerProcess.spawn(snapshot, python=snapshot.python or self._python,
+                                               base_env=self._base_env,
+                                               on_reaped=self._workers.discard)
         self._workers.add(worker)
         return worker
 

@@ -216,7 +216,7 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
             log_format=check_logging_config(params.get("LoggingConfig")),
             dead_letter_target=v.check_dead_letter(params.get("DeadLetterConfig")),
         )
-        self.code.check(data, handler)
+        self.code.check(data, handler, runtime)
         stored = self.code.put(data)
         # Pending from now, once the slow part (storing the zip) is done.
         config = replace(config, code_sha256=stored.code_sha256, code_size=stored.size,
@@ -242,7 +242,7 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
                 "The emulator accepts code as ZipFile only (no S3 or container images)."
             )
         data = decode_zip_file(params["ZipFile"], "UpdateFunctionCode")
-        self.code.check(data, fn.latest.handler)
+        self.code.check(data, fn.latest.handler, fn.latest.runtime)
         if params.get("DryRun"):
             return fn.latest.to_aws(fn.name, self.arns)
         stored = self.code.put(data)
@@ -258,13 +258,14 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
         self._check_revision(fn.latest.revision_id, params.get("RevisionId"))
         latest = fn.latest
         changes: dict[str, Any] = {}
-        if "Handler" in params:
-            changes["handler"] = v.check_pattern(params["Handler"], "handler", v.HANDLER_PATTERN, max_len=128)
-            self.code.check_handler(self.code.names(latest.code_sha256), changes["handler"])
         if "Runtime" in params:
             changes["runtime"] = v.check_runtime(params["Runtime"])
             if changes["runtime"] != latest.runtime:
                 warn_if_fallback(fn.name, changes["runtime"])
+        if "Handler" in params:
+            changes["handler"] = v.check_pattern(params["Handler"], "handler", v.HANDLER_PATTERN, max_len=128)
+            self.code.check_handler(self.code.names(latest.code_sha256), changes["handler"],
+                                    changes.get("runtime", latest.runtime))
         if "Role" in params:
             changes["role"] = v.check_pattern(params["Role"], "role", v.ROLE_PATTERN, max_len=2048)
         if "Description" in params:

@@ -31,8 +31,7 @@ ADDITIONAL_VERSION_PATTERN = r"[0-9]+"
 
 _FUNCTION_NAME_RE = re.compile(FUNCTION_NAME_PATTERN)
 
-#: Python runtimes the emulator runs (with its own interpreter); AWS's other runtimes exist
-#: but cannot run here, so they are refused at create time rather than failing at invoke.
+#: Python runtimes (run by the emulator's worker); the others are in ``runtimes.py``.
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
 
 #: Environment keys AWS sets itself and refuses in a function's configuration.
@@ -128,13 +127,20 @@ def check_tags(tags: Any) -> dict[str, str]:
 
 
 def check_runtime(value: Any) -> str:
-    """A Python runtime the emulator can run."""
-    if value not in PYTHON_RUNTIMES:
+    """A runtime AWS accepts for CreateFunction (``runtimes.AWS_RUNTIMES``). Whether this
+    machine can run it is the invoke's business (``runtimes.missing``), as it is on AWS."""
+    from lambdashift.emulator.runtimes import AWS_RUNTIMES
+
+    if value in AWS_RUNTIMES:
+        return str(value)
+    if isinstance(value, str) and re.fullmatch(
+            r"python\d\.\d+|nodejs\d+(\.\d+|\.x)?|java\d+|dotnet\S*|ruby\d\.\d+|go1\.x",
+            value):
         raise InvalidParameterValueException(
-            f"The runtime parameter of {value} is not supported by the lambdashift emulator, "
-            f"which runs Python functions: use one of {', '.join(PYTHON_RUNTIMES)}."
-        )
-    return str(value)
+            f"The runtime parameter of {value} is no longer supported for creating or updating "
+            "AWS Lambda functions. We recommend you use a supported runtime while creating or "
+            "updating functions.")
+    raise _fail(value, "runtime", f"Member must satisfy enum value set: [{', '.join(AWS_RUNTIMES)}]")
 
 
 def check_environment(value: Any) -> dict[str, str]:
