@@ -157,6 +157,7 @@ _HISTORY_WORDS = {
     "evidence": "evidence: {text}",
     "alias_written": "{by} by hand: {change}",
     "low_traffic": "{reason}",
+    "Interrupted": "{signal}: no further step; back to the stable version",
 }
 
 
