@@ -244,6 +244,8 @@ class RolloutEngine:
             self._prewarm(state, action)
             if self._interrupt(state) is not None:  # the stop came during the pre-warm
                 return self._not_sent(action)
+            if state.phase is Phase.ROLLING_BACK:
+                failpoint("before_write_back")
             return self._write(action)
         if isinstance(action, Wait):
             return self._wait(state, lambda: now() >= action.until, lambda: Tick(now=now()),

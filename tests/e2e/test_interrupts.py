@@ -1,0 +1,167 @@
+"""SIGINT and SIGTERM never promote (issue 17, item 3), and `rollback --to` a rejected version
+is refused (item 5): real `lambdashift deploy` processes against the local stack.
+
+Each case starts a deploy whose canary pauses for 40 s, waits until the alias shows the
+split, waits a little more (the signal comes a few seconds into the pause, as a person's
+Ctrl-C or a cancelled CI job would), signals it, and checks what a user would: the alias
+serves the stable version alone, `history` says `interrupted (SIGNAL)`, the exit code is
+130 for SIGINT and 143 for SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from tests.e2e.conftest import NotesStack
+from tests.e2e.rollout_helpers import alias_traffic, history, new_version, run, set_rollout
+
+PAUSE = [{"weight": 10}, {"pause": "40s"}, {"weight": 100}]
+INTO_THE_PAUSE = 3.0  # seconds after the split shows: "3 s into a canary pause"
+
+
+def start_deploy(stack: NotesStack, fn: str, *extra: str,
+                 env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``lambdashift deploy FN --plain`` in the background, as a terminal or a CI job runs it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "lambdashift.cli.main", "deploy", fn, "--plain", "--poll", "0.2",
+         *extra, "--config", str(stack.root / "lambdashift.yaml")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, **(env or {})})
+
+
+def wait_until(condition, what: str, timeout: float = 90.0) -> None:  # noqa: ANN001
+    """Poll ``condition`` (no fixed sleep); a generous bound only for a hung process."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def into_the_pause(stack: NotesStack, fn: str, proc: subprocess.Popen[str], stable: str,
+                   candidate: str) -> None:
+    """Until the alias shows the 10% split, then a few seconds more."""
+    wait_until(lambda: alias_traffic(stack, fn)[:2] == (stable, candidate) or proc.poll() is not None,
+               "the canary split")
+    assert proc.poll() is None, proc.communicate()
+    time.sleep(INTO_THE_PAUSE)  # the scenario's own clock: the signal comes mid-pause
+
+
+def assert_interrupted(stack: NotesStack, fn: str, stable: str, candidate: str, signame: str) -> dict:
+    assert alias_traffic(stack, fn) == (stable, None, 0.0)  # the stable version alone
+    last = history(stack, fn)[0]
+    assert (last["stable"], last["candidate"], last["phase"]) == (stable, candidate, "interrupted")
+    assert last["reason"] == f"interrupted ({signame}): live back on version {stable}"
+    assert last["interrupted"] == signame
+    writes = [e["details"]["traffic"] for e in last["events"] if e["kind"] == "AliasWritten"]
+    assert writes == [f"{stable} (90%) + {candidate} (10%)", f"{stable} (100%)"]  # never 100% v2
+    words = run(stack, "history", fn)
+    assert "interrupted  started" in words.stdout and f"interrupted ({signame})" in words.stdout
+    return last
+
+
+def test_sigint_3s_into_a_canary_pause_writes_stable_back_and_exits_130(notes_stack: NotesStack):
+    fn = "notes-list"
+    set_rollout(notes_stack, {"strategy": "custom", "analysis": "off", "steps": PAUSE})
+    stable = alias_traffic(notes_stack, fn)[0]
+    candidate = new_version(notes_stack, fn)
+    proc = start_deploy(notes_stack, fn)
+    into_the_pause(notes_stack, fn, proc, stable, candidate)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130, err
+    assert_interrupted(notes_stack, fn, stable, candidate, "SIGINT")
+    said = [line for line in err.splitlines() if "interrupted (SIGINT)" in line]
+    assert len(said) == 1 and f"live back on version {stable}" in said[0], err
+    assert "succeeded" not in err and "Traceback" not in err
+    # An interrupted rollout is over: nothing to resume, and the next deploy starts afresh.
+    assert json.loads(run(notes_stack, "status", fn, "--json").stdout)["functions"][0].get("rollout") is None
+
+
+def test_sigterm_3s_into_a_judged_canary_pause_exits_143(notes_stack: NotesStack):
+    fn = "notes-get"
+    set_rollout(notes_stack, {"strategy": "canary", "weight": 10, "pause": "40s"})  # the judge on
+    stable = alias_traffic(notes_stack, fn)[0]
+    candidate = new_version(notes_stack, fn)
+    proc = start_deploy(notes_stack, fn)
+    into_the_pause(notes_stack, fn, proc, stable, candidate)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 143, err
+    assert_interrupted(notes_stack, fn, stable, candidate, "SIGTERM")
+    assert "succeeded" not in err and "Traceback" not in err
+
+
+def test_a_ci_cancel_sigint_then_sigterm_then_sigkill_ends_on_stable(notes_stack: NotesStack):
+    """What a CI runner does to a cancelled job: SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s
+    after that. The first signal's write-back is done long before the second comes."""
+    fn = "notes-update"
+    set_rollout(notes_stack, {"strategy": "custom", "analysis": "off", "steps": PAUSE})
+    stable = alias_traffic(notes_stack, fn)[0]
+    candidate = new_version(notes_stack, fn)
+    proc = start_deploy(notes_stack, fn)
+    into_the_pause(notes_stack, fn, proc, stable, candidate)
+    sent = []
+    for signum, after in ((signal.SIGINT, 0.0), (signal.SIGTERM, 7.5), (signal.SIGKILL, 2.5)):
+        time.sleep(after)  # the runner's schedule, not a wait for a condition
+        if proc.poll() is None:
+            proc.send_signal(signum)
+            sent.append(signum.name)
+    _, err = proc.communicate(timeout=30)
+    assert sent == ["SIGINT"], (sent, err)  # it had exited after the first signal's write-back
+    assert proc.returncode == 130, err
+    assert_interrupted(notes_stack, fn, stable, candidate, "SIGINT")
+
+
+def test_a_second_signal_during_the_write_back_exits_at_once_and_resume_finishes(notes_stack: NotesStack):
+    fn = "notes-delete"
+    set_rollout(notes_stack, {"strategy": "custom", "analysis": "off", "steps": PAUSE})
+    stable = alias_traffic(notes_stack, fn)[0]
+    candidate = new_version(notes_stack, fn)
+    # The write-back sleeps 60 s before it is sent: the second signal lands during it.
+    proc = start_deploy(notes_stack, fn, env={"LAMBDASHIFT_FAILPOINTS": "before_write_back:1:sleep=60"})
+    into_the_pause(notes_stack, fn, proc, stable, candidate)
+    proc.send_signal(signal.SIGINT)
+
+    def rollout() -> dict:
+        return json.loads(run(notes_stack, "status", fn, "--json").stdout)["functions"][0].get("rollout") or {}
+    wait_until(lambda: rollout().get("phase") == "rolling_back", "the write-back to start")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)  # far below the 60 s the write-back sleeps
+    assert proc.returncode == 143, err
+    assert "SIGTERM during the way back after SIGINT: exiting now" in err
+    # Left as after kill -9: the split, owned by an unfinished rollout that status calls resumable.
+    assert alias_traffic(notes_stack, fn) == (stable, candidate, 0.1)
+    left = rollout()
+    assert left["phase"] == "rolling_back" and left["running"] is False
+    assert "`lambdashift resume` continues it" in left["next"]
+    resumed = run(notes_stack, "resume", "--poll", "0.2")
+    assert resumed.returncode == 1, resumed.stderr  # the rollout did not succeed: it was interrupted
+    assert_interrupted(notes_stack, fn, stable, candidate, "SIGINT")
+
+
+def test_rollback_to_a_rejected_version_is_refused_without_force(notes_stack: NotesStack):
+    fn = "notes-create"
+    set_rollout(notes_stack, {"strategy": "custom", "steps": [{"weight": 30}, {"pause": "manual"}, {"weight": 100}]})
+    stable = alias_traffic(notes_stack, fn)[0]
+    candidate = new_version(notes_stack, fn)
+    assert run(notes_stack, "deploy", fn, "--no-wait", "--poll", "0.2").returncode == 3
+    back = run(notes_stack, "rollback", fn, "--reason", "p99 doubled on the dashboard")
+    assert back.returncode == 0, back.stderr
+    assert alias_traffic(notes_stack, fn) == (stable, None, 0.0)
+
+    refused = run(notes_stack, "rollback", fn, "--to", candidate)
+    assert refused.returncode == 2, refused.stderr
+    assert f"version {candidate} was rejected for {fn}:live" in refused.stderr
+    assert "p99 doubled on the dashboard" in refused.stderr and "--force" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 2  # the target line, then the reason
+    assert alias_traffic(notes_stack, fn) == (stable, None, 0.0)  # nothing written
+
+    forced = run(notes_stack, "rollback", fn, "--to", candidate, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert alias_traffic(notes_stack, fn) == (candidate, None, 0.0)
+    assert history(notes_stack, fn)[0]["rollout_id"].startswith("rollback-")
