@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from tests.e2e.conftest import NotesStack
@@ -24,14 +26,47 @@ PAUSE = [{"weight": 10}, {"pause": "40s"}, {"weight": 100}]
 INTO_THE_PAUSE = 3.0  # seconds after the split shows: "3 s into a canary pause"
 
 
-def start_deploy(stack: NotesStack, fn: str, *extra: str,
+def start_deploy(stack: NotesStack, fn: str, *extra: str, command: str = "deploy",
                  env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """``lambdashift deploy FN --plain`` in the background, as a terminal or a CI job runs it."""
+    """``lambdashift deploy FN --plain`` in the background, as a CI job runs it."""
     return subprocess.Popen(
-        [sys.executable, "-m", "lambdashift.cli.main", "deploy", fn, "--plain", "--poll", "0.2",
-         *extra, "--config", str(stack.root / "lambdashift.yaml")],
+        [sys.executable, "-m", "lambdashift.cli.main", command, fn, "--poll", "0.2",
+         *(("--plain",) if command == "deploy" else ()), *extra,
+         "--config", str(stack.root / "lambdashift.yaml")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, **(env or {})})
+
+
+class Terminal:
+    """``lambdashift deploy FN`` with stderr on a pseudo-terminal: the live view, as a person
+    at a terminal sees it. A thread drains the terminal so that the view never blocks."""
+
+    def __init__(self, stack: NotesStack, fn: str) -> None:
+        master, slave = pty.openpty()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "lambdashift.cli.main", "deploy", fn, "--poll", "0.2",
+             "--config", str(stack.root / "lambdashift.yaml")],
+            stdout=subprocess.PIPE, stderr=slave, text=True)
+        os.close(slave)
+        self._master, self._chunks = master, []
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self._master, 65536)
+            except OSError:  # EIO: the process and its terminal are gone
+                return
+            if not chunk:
+                return
+            self._chunks.append(chunk)
+
+    def screen(self, timeout: float = 30) -> str:
+        """Everything written to the terminal, once the process is gone."""
+        self._reader.join(timeout)
+        os.close(self._master)
+        return b"".join(self._chunks).decode(errors="replace")
 
 
 def wait_until(condition, what: str, timeout: float = 90.0) -> None:  # noqa: ANN001
@@ -82,18 +117,20 @@ def test_sigint_3s_into_a_canary_pause_writes_stable_back_and_exits_130(notes_st
     assert json.loads(run(notes_stack, "status", fn, "--json").stdout)["functions"][0].get("rollout") is None
 
 
-def test_sigterm_3s_into_a_judged_canary_pause_exits_143(notes_stack: NotesStack):
+def test_sigterm_3s_into_a_judged_canary_pause_on_the_live_view_exits_143(notes_stack: NotesStack):
     fn = "notes-get"
     set_rollout(notes_stack, {"strategy": "canary", "weight": 10, "pause": "40s"})  # the judge on
     stable = alias_traffic(notes_stack, fn)[0]
     candidate = new_version(notes_stack, fn)
-    proc = start_deploy(notes_stack, fn)
-    into_the_pause(notes_stack, fn, proc, stable, candidate)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=90)
-    assert proc.returncode == 143, err
+    term = Terminal(notes_stack, fn)  # the live view, not --plain
+    into_the_pause(notes_stack, fn, term.proc, stable, candidate)
+    term.proc.send_signal(signal.SIGTERM)
+    term.proc.wait(timeout=90)
+    screen = term.screen()
+    assert term.proc.returncode == 143, screen[-2000:]
     assert_interrupted(notes_stack, fn, stable, candidate, "SIGTERM")
-    assert "succeeded" not in err and "Traceback" not in err
+    assert f"interrupted (SIGTERM): live back on version {stable}" in screen
+    assert "succeeded" not in screen and "Traceback" not in screen
 
 
 def test_a_ci_cancel_sigint_then_sigterm_then_sigkill_ends_on_stable(notes_stack: NotesStack):
@@ -142,6 +179,27 @@ def test_a_second_signal_during_the_write_back_exits_at_once_and_resume_finishes
     resumed = run(notes_stack, "resume", "--poll", "0.2")
     assert resumed.returncode == 1, resumed.stderr  # the rollout did not succeed: it was interrupted
     assert_interrupted(notes_stack, fn, stable, candidate, "SIGINT")
+
+
+def test_sigint_to_approve_driving_the_rollout_goes_back_to_stable(notes_stack: NotesStack):
+    """`approve` drives the rollout itself when no other process does: its Ctrl-C is a stop too."""
+    fn = "notes-list"
+    set_rollout(notes_stack, {"strategy": "custom", "analysis": "off",
+                              "steps": [{"weight": 20}, {"pause": "manual"}, {"weight": 50},
+                                        {"pause": "40s"}, {"weight": 100}]})
+    stable = alias_traffic(notes_stack, fn)[0]
+    candidate = new_version(notes_stack, fn)
+    assert run(notes_stack, "deploy", fn, "--no-wait", "--poll", "0.2").returncode == 3
+    proc = start_deploy(notes_stack, fn, command="approve")
+    wait_until(lambda: alias_traffic(notes_stack, fn)[2] == 0.5 or proc.poll() is not None, "50%")
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130, err
+    assert alias_traffic(notes_stack, fn) == (stable, None, 0.0)
+    last = history(notes_stack, fn)[0]
+    assert (last["candidate"], last["phase"]) == (candidate, "interrupted")
+    assert f"{fn}: interrupted, live serves {stable} (100%)" in out
 
 
 def test_rollback_to_a_rejected_version_is_refused_without_force(notes_stack: NotesStack):
