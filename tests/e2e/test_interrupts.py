@@ -223,3 +223,43 @@ def test_rollback_to_a_rejected_version_is_refused_without_force(notes_stack: No
     assert forced.returncode == 0, forced.stderr
     assert alias_traffic(notes_stack, fn) == (candidate, None, 0.0)
     assert history(notes_stack, fn)[0]["rollout_id"].startswith("rollback-")
+
+
+def test_kill_9_at_every_point_of_the_write_back_then_resume_ends_interrupted_on_stable(
+        notes_stack: NotesStack, tmp_path):
+    """The way back is as crash-safe as the way forward: SIGINT mid-pause, then SIGKILL at
+    each failpoint pass of the write-back (the interrupt saved, the write not sent, the write
+    landed but not recorded, the end saved); `resume` always ends interrupted, on stable."""
+    fn = "notes-update"
+    set_rollout(notes_stack, {"strategy": "custom", "analysis": "off", "steps": PAUSE})
+
+    def interrupted_deploy(env: dict[str, str]) -> subprocess.Popen[str]:
+        stable = alias_traffic(notes_stack, fn)[0]
+        candidate = new_version(notes_stack, fn)
+        proc = start_deploy(notes_stack, fn, env=env)
+        wait_until(lambda: alias_traffic(notes_stack, fn)[:2] == (stable, candidate)
+                   or proc.poll() is not None, "the canary split")
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=90)
+        return proc
+
+    counts = tmp_path / "census.json"
+    assert interrupted_deploy({"LAMBDASHIFT_FAILPOINT_CENSUS": str(counts)}).returncode == 130
+    census = json.loads(counts.read_text())
+    # Forward: Start and the 10% write; back: the interrupt and the write of the stable version.
+    assert census == {"after_save": 4, "before_alias_write": 2, "after_alias_write": 2,
+                      "before_write_back": 1}, census
+    points = ["after_save:3", "before_write_back:1", "before_alias_write:2", "after_alias_write:2",
+              "after_save:4"]
+    failures = []
+    for point in points:
+        stable = alias_traffic(notes_stack, fn)[0]
+        crashed = interrupted_deploy({"LAMBDASHIFT_FAILPOINTS": point})
+        resumed = run(notes_stack, "resume", "--poll", "0.2")
+        last = history(notes_stack, fn)[0]
+        outcome = (crashed.returncode, alias_traffic(notes_stack, fn), last["phase"], last["reason"])
+        if outcome[:3] != (-9, (stable, None, 0.0), "interrupted") or "SIGINT" not in last["reason"]:
+            failures.append((point, outcome, resumed.returncode, resumed.stderr[-300:]))
+    print(f"\nkill -9 during the write-back after SIGINT: {len(points)} cases, "
+          f"{len(failures)} not ending interrupted on stable after resume")
+    assert not failures, failures

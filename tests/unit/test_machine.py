@@ -456,7 +456,7 @@ def test_a_resumed_interrupted_write_back_finishes_interrupted():
 # --- crash recovery ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("situation", ["writing", "promoting", "rolling_back"])
+@pytest.mark.parametrize("situation", ["writing", "promoting", "rolling_back", "interrupting"])
 def test_resume_after_the_write_happened_records_it(situation):
     s = situations()[situation]
     s2, a = transition(s, Resumed(s.intent.traffic, "r-new", now=999))
@@ -464,7 +464,7 @@ def test_resume_after_the_write_happened_records_it(situation):
     assert (s2, a) == (s3, b)
 
 
-@pytest.mark.parametrize("situation", ["writing", "promoting", "rolling_back"])
+@pytest.mark.parametrize("situation", ["writing", "promoting", "rolling_back", "interrupting"])
 def test_resume_when_the_write_never_happened_issues_it_again(situation):
     s = situations()[situation]
     s2, a = transition(s, Resumed(s.traffic, s.revision_id, now=999))
@@ -472,7 +472,8 @@ def test_resume_when_the_write_never_happened_issues_it_again(situation):
     assert s2.intent == s.intent and s2.phase is s.phase
 
 
-@pytest.mark.parametrize("situation", ["writing", "promoting", "rolling_back", "pausing", "gated"])
+@pytest.mark.parametrize("situation", ["writing", "promoting", "rolling_back", "pausing", "gated",
+                                       "interrupting"])
 @pytest.mark.parametrize(
     "seen, revision",
     [(Traffic("3"), "r-x"), (Traffic("1", "2", 0.3), "r-x"), ("same traffic", "r-other")],
