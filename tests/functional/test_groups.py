@@ -221,3 +221,19 @@ def test_an_interrupt_sets_every_member_back_even_one_waiting_at_the_barrier(cli
     refused = [e for e in store.events(outcome.states[names[0]].rollout_id) if e.kind == "AliasWriteFailed"]
     assert refused, "member 0 was not stopped at the barrier"
     assert store.events(log_of("shop"))[-1].details["outcome"] == "interrupted"
+
+
+def test_no_rollout_starts_once_a_stop_was_asked(client, rig, tmp_path):
+    """A stop asked before a wave (a signal while an earlier wave finished): nothing starts."""
+    from lambdashift.rollout.interrupts import StopRequest
+
+    api, store, _, engine = rig
+    names, _ = make_group(client, 2, bad=set())
+    config = group_config(tmp_path, names)
+    planned, _ = deploy.candidates(api, store, config, names, to=None, strategy=None)
+    stop = StopRequest()
+    assert stop.request("SIGTERM") and not stop.request("SIGINT")  # the first one counts
+    outcome = deploy.run_waves(engine, config, planned, stop=stop)
+    assert sorted(outcome.not_started) == sorted(names) and outcome.states == {}
+    assert all(api.get_alias(n, "live").traffic == Traffic("1") for n in names)
+    assert all(store.history(n) == [] for n in names)

@@ -242,8 +242,9 @@ def _report(outcome: deploying.DeployOutcome, skipped: dict[str, str], as_json: 
             "skipped": skipped, "errors": outcome.errors, "not_started": outcome.not_started,
             "held": outcome.held, "locked": outcome.locked,
         })
+    why = f"interrupted ({stop.signal})" if stop.requested else "an earlier wave did not succeed"
     for name in outcome.not_started:
-        line(name, "not started: an earlier wave did not succeed")
+        line(name, f"not started: {why}")
     for name in outcome.held:
         line(name, "not started: an earlier wave waits at a manual gate")
     return code
