@@ -201,6 +201,8 @@ class RolloutEngine:
                     follow_ups.append(result)
             # A signal or write outcome may supersede a wait: the machine orders them.
             pending.extend(follow_ups)
+            if not pending and (stop := self._interrupt(state)) is not None:
+                pending.append(stop)  # an event the machine ignored must not end a stopped drive
         return state
 
     def _interrupt(self, state: RolloutState) -> Event | None:
