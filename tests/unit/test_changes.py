@@ -90,6 +90,7 @@ def test_an_interrupted_rollout_or_drift_is_no_verdict_on_the_version(store):
     rollout(store, "r-2", "2", "3", Phase.ROLLED_BACK, "analysis: worse")
     rollout(store, "r-3", "2", "4", Phase.INTERRUPTED, "interrupted (SIGINT): live back on version 2")
     rollout(store, "r-4", "2", "5", Phase.FAILED, "drift: fn:live was changed outside this rollout")
+    rollout(store, "r-4b", "2", "5", Phase.FAILED, "could not write the alias (throttled); it still serves 2")
     rollout(store, "r-5", "2", "6", Phase.SUCCEEDED)
     rollout(store, "r-6", "6", "7", Phase.SUCCEEDED)  # before it: 6
     assert refusal(store, "fn", "live", "4", Traffic("7")) is None

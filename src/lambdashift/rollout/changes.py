@@ -104,6 +104,8 @@ def _before_after(store: Any, state: RolloutState) -> tuple[Traffic, Traffic]:
 
 #: How many past entries of a function ``refusal`` reads for a rejection of the version.
 LOOK_BACK = 500
+#: The reasons (``core.machine``) of a failed rollout that say nothing about its candidate.
+_NO_VERDICT = ("drift:", "could not write the alias")
 
 
 def refusal(store: Any, function: str, alias: str, version: str, current: Traffic) -> str | None:
@@ -111,9 +113,9 @@ def refusal(store: Any, function: str, alias: str, version: str, current: Traffi
 
     * **Rejected**: the newest finished rollout of ``version`` on this alias was rolled back
       (by the judge, a check, a person, its group) or failed (a failed check before traffic
-      included), drift aside: someone else's change says nothing about the version. A later
-      success of the version lifts it; an interrupted rollout (SIGINT/SIGTERM) is no verdict
-      and is passed over.
+      included). A later success of the version lifts it. Passed over, as no verdict on the
+      version: an interrupted rollout (SIGINT/SIGTERM), and one that failed on drift (someone
+      else changed the alias) or on an alias write AWS refused.
     * **Not a way back**: ``version`` is newer than the version that served before the last
       change (or, with none on record, than the one serving now): that is a release, which
       ``deploy --to`` makes with its steps and its judge.
@@ -124,7 +126,7 @@ def refusal(store: Any, function: str, alias: str, version: str, current: Traffi
             continue
         if s.phase is Phase.SUCCEEDED:
             break
-        if s.phase is Phase.INTERRUPTED or s.reason.startswith("drift"):
+        if s.phase is Phase.INTERRUPTED or s.reason.startswith(_NO_VERDICT):
             continue
         return (f"version {version} was rejected for {function}:{alias}: rollout {s.rollout_id} "
                 f"{s.phase.value} ({s.reason})")
