@@ -219,6 +219,8 @@ def test_rollback_to_a_rejected_version_is_refused_without_force(notes_stack: No
     assert len(refused.stderr.strip().splitlines()) == 2  # the target line, then the reason
     assert alias_traffic(notes_stack, fn) == (stable, None, 0.0)  # nothing written
 
+    alone = run(notes_stack, "rollback", fn, "--force")
+    assert alone.returncode == 2 and "--force goes with --to VERSION" in alone.stderr
     forced = run(notes_stack, "rollback", fn, "--to", candidate, "--force")
     assert forced.returncode == 0, forced.stderr
     assert alias_traffic(notes_stack, fn) == (candidate, None, 0.0)

@@ -99,6 +99,9 @@ def _print_traffic(args: argparse.Namespace, before: Traffic, after: Traffic) ->
 
 def run_steer(args: argparse.Namespace) -> int:
     """promote / rollback / approve."""
+    if getattr(args, "force", False) and args.to is None:
+        raise ConfigError("--force goes with --to VERSION: it lets `rollback --to` go to a "
+                          "version it would refuse")
     session = open_session(args)
     session.config.function(args.function)
     session.wait_at_gates = not args.no_wait
