@@ -265,3 +265,24 @@ def test_kill_9_at_every_point_of_the_write_back_then_resume_ends_interrupted_on
     print(f"\nkill -9 during the write-back after SIGINT: {len(points)} cases, "
           f"{len(failures)} not ending interrupted on stable after resume")
     assert not failures, failures
+
+
+def test_rollback_to_the_version_the_judge_just_rolled_back_is_refused(probe_stack: NotesStack):
+    """Issue 17's case: right after the judge rolled v3 back, `rollback --to 3` sent 100% of
+    the traffic to v3 without a word. Now: exit 2, the judge's reason, nothing written."""
+    from tests.e2e.test_analysis_e2e import ANALYSIS, Load, release
+
+    stable = alias_traffic(probe_stack, "probe")[0]
+    bad = release(probe_stack, {"FAIL_RATE": "1", "DELAY_MS": "4", "BUILD": "broken"},
+                  [{"weight": 20}, {"analysis": ANALYSIS}, {"weight": 100}])
+    with Load(probe_stack.api_url, threads=2):
+        out = run(probe_stack, "deploy", "probe", "--poll", "0.5", timeout=240)
+    assert out.returncode == 1, out.stderr
+    last = history(probe_stack, "probe")[0]
+    assert (last["candidate"], last["phase"]) == (bad, "rolled_back") and last["reason"].startswith("analysis:")
+
+    refused = run(probe_stack, "rollback", "probe", "--to", bad)
+    assert refused.returncode == 2, refused.stderr
+    assert f"version {bad} was rejected for probe:live: rollout {last['rollout_id']} rolled_back (analysis:" \
+        in refused.stderr
+    assert alias_traffic(probe_stack, "probe") == (stable, None, 0.0)
