@@ -43,11 +43,12 @@ class Phase(enum.Enum):
     ROLLING_BACK = "rolling_back"
     ROLLED_BACK = "rolled_back"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # SIGINT/SIGTERM: back on the stable version; not a verdict on the candidate
 
     @property
     def is_terminal(self) -> bool:
         """True once the rollout has ended and owns the alias no more."""
-        return self in (Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED)
+        return self in (Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED, Phase.INTERRUPTED)
 
 
 def check_version(version: str) -> str:

@@ -183,3 +183,57 @@ def test_a_resumed_group_whose_member_rolled_back_before_the_crash_rolls_back(cl
     assert entry.kind == "group_outcome" and entry.details["outcome"] == "rolled_back"
     assert {fn: m["phase"] for fn, m in entry.details["members"].items()} == {
         done: "rolled_back", moved: "rolled_back"}
+
+
+def test_an_interrupt_sets_every_member_back_even_one_waiting_at_the_barrier(client, rig, tmp_path):
+    """SIGINT (a StopRequest) while member 0 waits at the 50% barrier and the others are in
+    their first analysis: no member writes forward, every one is back on stable, interrupted."""
+    from lambdashift.rollout.interrupts import StopRequest
+
+    api, store, _, _ = rig
+    names, _ = make_group(client, 3, bad=set())
+    stop = StopRequest()
+
+    class Analyzer:
+        def analyze(self, state, step, now):  # noqa: ANN001, ANN201
+            if state.function != names[0]:
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:  # until member 0 waits to write 50%
+                    active = store.active(names[0])
+                    if active and active[0].intent is not None and active[0].intent.traffic.weight == 0.5:
+                        break
+                    time.sleep(0.02)
+                stop.request("SIGINT")
+            return VerdictReceived(Verdict.PROMOTE, ("fine",), now=now)
+
+    def engine() -> RolloutEngine:
+        return RolloutEngine(api=api, store=store, clock=time.time, sleep=stop.sleep, owner="test",
+                             analyzer=Analyzer(), stop=stop, options=EngineOptions(poll_interval=0.02))
+    config = group_config(tmp_path, names)
+    planned, _ = deploy.candidates(api, store, config, names, to=None, strategy=None)
+    outcome = deploy.run_waves(engine, config, planned, stop=stop)
+    for name in names:
+        assert api.get_alias(name, "live").traffic == Traffic("1"), name
+        assert outcome.states[name].phase is Phase.INTERRUPTED, (name, outcome.states[name].reason)
+        writes = [e.details["traffic"] for e in store.events(outcome.states[name].rollout_id)
+                  if e.kind == "AliasWritten"]
+        assert writes == ["1 (90%) + 2 (10%)", "1 (100%)"], (name, writes)  # never 50%
+    refused = [e for e in store.events(outcome.states[names[0]].rollout_id) if e.kind == "AliasWriteFailed"]
+    assert refused, "member 0 was not stopped at the barrier"
+    assert store.events(log_of("shop"))[-1].details["outcome"] == "interrupted"
+
+
+def test_no_rollout_starts_once_a_stop_was_asked(client, rig, tmp_path):
+    """A stop asked before a wave (a signal while an earlier wave finished): nothing starts."""
+    from lambdashift.rollout.interrupts import StopRequest
+
+    api, store, _, engine = rig
+    names, _ = make_group(client, 2, bad=set())
+    config = group_config(tmp_path, names)
+    planned, _ = deploy.candidates(api, store, config, names, to=None, strategy=None)
+    stop = StopRequest()
+    assert stop.request("SIGTERM") and not stop.request("SIGINT")  # the first one counts
+    outcome = deploy.run_waves(engine, config, planned, stop=stop)
+    assert sorted(outcome.not_started) == sorted(names) and outcome.states == {}
+    assert all(api.get_alias(n, "live").traffic == Traffic("1") for n in names)
+    assert all(store.history(n) == [] for n in names)

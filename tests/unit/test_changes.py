@@ -7,7 +7,7 @@ import pytest
 from lambdashift.core.machine import RolloutState
 from lambdashift.errors import RolloutError
 from lambdashift.model import Phase, Traffic, WeightStep
-from lambdashift.rollout.changes import kind_of, record_change, way_back
+from lambdashift.rollout.changes import kind_of, record_change, refusal, way_back
 from lambdashift.rollout.store import SqliteStateStore
 
 
@@ -57,3 +57,56 @@ def test_no_way_back_after_a_rollback_or_a_change_outside_lambdashift_or_with_no
 def test_a_write_that_changes_nothing_is_not_recorded(store):
     assert change(store, "shift", Traffic("1"), Traffic("1"), 1.0) is None
     assert store.history("fn") == []
+
+
+# --- `rollback --to V`: refused for a rejected version or one newer than the way back (issue 17) --
+
+
+def rollout(store, rid, stable, candidate, phase, reason="", at=5.0):  # noqa: ANN001, ANN201
+    end = Traffic(candidate) if phase is Phase.SUCCEEDED else Traffic(stable)
+    state = RolloutState(rid, "fn", "live", stable, candidate, (WeightStep(0.1), WeightStep(1.0)),
+                         phase=phase, traffic=end, started_at=at, reason=reason)
+    store.save(state)
+    return state
+
+
+def test_a_version_the_judge_rolled_back_is_refused_with_the_reason(store):
+    rollout(store, "r-1", "2", "3", Phase.ROLLED_BACK, "analysis: v3 errors 8% vs v2 0%")
+    why = refusal(store, "fn", "live", "3", Traffic("2"))
+    assert "version 3 was rejected for fn:live: rollout r-1 rolled_back" in why
+    assert "analysis: v3 errors 8%" in why
+
+
+def test_a_failed_check_rejects_and_a_later_success_lifts_it(store):
+    rollout(store, "r-1", "1", "2", Phase.FAILED, "check failed: pre-traffic: smoke request got 500")
+    assert "rejected" in refusal(store, "fn", "live", "2", Traffic("1"))
+    rollout(store, "r-2", "1", "2", Phase.SUCCEEDED)
+    rollout(store, "r-3", "2", "3", Phase.SUCCEEDED)
+    assert refusal(store, "fn", "live", "2", Traffic("3")) is None  # the way back, and it succeeded
+
+
+def test_an_interrupted_rollout_or_drift_is_no_verdict_on_the_version(store):
+    rollout(store, "r-1", "1", "2", Phase.SUCCEEDED)
+    rollout(store, "r-2", "2", "3", Phase.ROLLED_BACK, "analysis: worse")
+    rollout(store, "r-3", "2", "4", Phase.INTERRUPTED, "interrupted (SIGINT): live back on version 2")
+    rollout(store, "r-4", "2", "5", Phase.FAILED, "drift: fn:live was changed outside this rollout")
+    rollout(store, "r-4b", "2", "5", Phase.FAILED, "could not write the alias (throttled); it still serves 2")
+    rollout(store, "r-5", "2", "6", Phase.SUCCEEDED)
+    rollout(store, "r-6", "6", "7", Phase.SUCCEEDED)  # before it: 6
+    assert refusal(store, "fn", "live", "4", Traffic("7")) is None
+    assert refusal(store, "fn", "live", "5", Traffic("7")) is None
+    assert "rejected" in refusal(store, "fn", "live", "3", Traffic("7"))  # older than 6, still rejected
+
+
+def test_a_version_newer_than_the_one_before_the_last_change_is_not_a_way_back(store):
+    rollout(store, "r-1", "2", "3", Phase.SUCCEEDED)
+    why = refusal(store, "fn", "live", "4", Traffic("3"))
+    assert "newer than version 2, which served before the last change (r-1)" in why
+    assert "`lambdashift deploy fn --to 4`" in why
+    assert refusal(store, "fn", "live", "1", Traffic("3")) is None
+    # Undoing a rollback by hand goes back to what served before it: allowed.
+    change(store, "rollback", Traffic("3"), Traffic("2"), 9.0)
+    assert refusal(store, "fn", "live", "3", Traffic("2")) is None
+    # Nothing on record: newer than what serves now is a release, not a rollback.
+    why = refusal(store, "other-fn", "live", "9", Traffic("8"))
+    assert "newer than version 8, which serves now, with no change on record" in why

@@ -16,6 +16,7 @@ from lambdashift.core.machine import (
     Finish,
     GatePassed,
     Intent,
+    Interrupted,
     InvalidEvent,
     InvocationsObserved,
     Notify,
@@ -93,6 +94,8 @@ def situations() -> dict[str, RolloutState]:
     s["succeeded"], _ = transition(s["promoting"], written(s["promoting"], 305))
     s["rolled_back"], _ = transition(s["rolling_back"], written(s["rolling_back"], 3))
     s["failed"], _ = transition(s["writing"], AliasWriteFailed(WriteFailure.REVISION_MISMATCH, now=1))
+    s["interrupting"], _ = transition(s["pausing"], Interrupted("SIGINT", now=2))
+    s["interrupted"], _ = transition(s["interrupting"], written(s["interrupting"], 3))
     return s
 
 
@@ -104,8 +107,10 @@ def test_situations_are_what_their_names_say():
         "inconclusive": "paused", "gated": "paused", "promoting": "promoting",
         "rolling_back": "rolling_back", "rollback_stalled": "rolling_back",
         "succeeded": "succeeded", "rolled_back": "rolled_back", "failed": "failed",
+        "interrupting": "rolling_back", "interrupted": "interrupted",
     }
-    assert [name for name, st in s.items() if st.intent] == ["writing", "promoting", "rolling_back"]
+    assert [name for name, st in s.items() if st.intent] == [
+        "writing", "promoting", "rolling_back", "interrupting"]
     assert s["pausing"].step == PauseStep(300) and s["pausing"].wait_until == 301
     assert s["analysis_wait"].wait_until == 363
 
@@ -131,13 +136,14 @@ def make_event(name: str, st: RolloutState) -> object:
         "v_rollback": VerdictReceived(Verdict.ROLLBACK, ("errors up",), now=now),
         "v_inconclusive": VerdictReceived(Verdict.INCONCLUSIVE, ("noisy",), now=now),
         "resumed": Resumed(st.traffic, st.revision_id or "r0", now=now),
+        "interrupt": Interrupted("SIGTERM", now=now),
     }[name]
 
 
 EVENTS = [
     "start", "written", "mismatch", "failed_other", "tick_early", "tick_late", "invocations",
     "gate", "promote", "rollback", "check_failed", "v_promote", "v_continue", "v_rollback",
-    "v_inconclusive", "resumed",
+    "v_inconclusive", "resumed", "interrupt",
 ]
 X = "invalid"  # raises InvalidEvent, changes nothing
 I = "ignored"  # same state object back, no actions
@@ -149,7 +155,7 @@ _WAITING = {  # common to the situations with nothing in flight and a human-free
     "start": X, "written": X, "mismatch": X, "failed_other": X, "tick_early": I, "tick_late": I,
     "invocations": I, "gate": X, "promote": (PROM, "SetTraffic"), "rollback": (RB, "SetTraffic"),
     "check_failed": (RB, "SetTraffic"), "v_promote": I, "v_continue": I, "v_rollback": I,
-    "v_inconclusive": I,
+    "v_inconclusive": I, "interrupt": (RB, "SetTraffic"),
 }
 
 TABLE: dict[str, dict[str, object]] = {
@@ -159,11 +165,13 @@ TABLE: dict[str, dict[str, object]] = {
         "rollback": ("rolled_back", "Finish"), "check_failed": ("rolled_back", "Finish"),
         "v_promote": I, "v_continue": I, "v_rollback": I, "v_inconclusive": I,
         "resumed": (PROG, "SetTraffic"),  # a resume before the start is the start
+        "interrupt": ("interrupted", "Finish"),  # nothing written: nothing to undo
     },
     "writing": {
         **_PENDING_WRITE, "written": (PROG, "Wait"), "mismatch": ("failed", "Finish"),
         "failed_other": ("failed", "Finish"),  # nothing was written yet: alias still stable
         "resumed": (PROG, "SetTraffic"),  # the write never happened: issue it again
+        "interrupt": (PROG, ""),  # marked: the write's outcome leads back
     },
     "pausing": {**_WAITING, "tick_late": (PROG, "WaitForInvocations"), "resumed": (PROG, "Wait")},
     "counting": {
@@ -183,19 +191,25 @@ TABLE: dict[str, dict[str, object]] = {
     "promoting": {
         **_PENDING_WRITE, "written": ("succeeded", "Finish"), "mismatch": ("failed", "Finish"),
         "failed_other": (RB, "SetTraffic"), "resumed": (PROM, "SetTraffic"),
+        "interrupt": (PROM, ""),
     },
     "rolling_back": {
         **_PENDING_WRITE, "written": ("rolled_back", "Finish"), "mismatch": ("failed", "Finish"),
         "failed_other": (RB, ""),  # stalled: explained, waits for a retry
-        "resumed": (RB, "SetTraffic"),
+        "resumed": (RB, "SetTraffic"), "interrupt": I,  # on its way back already
     },
     "rollback_stalled": {
         **_WAITING, "promote": X, "rollback": (RB, "SetTraffic"), "check_failed": I,
-        "resumed": (RB, "SetTraffic"),
+        "resumed": (RB, "SetTraffic"), "interrupt": I,
+    },
+    "interrupting": {
+        **_PENDING_WRITE, "written": ("interrupted", "Finish"), "mismatch": ("failed", "Finish"),
+        "failed_other": (RB, ""), "resumed": (RB, "SetTraffic"), "interrupt": I,
     },
     "succeeded": _TERMINAL,
     "rolled_back": _TERMINAL,
     "failed": _TERMINAL,
+    "interrupted": _TERMINAL,
 }
 
 
@@ -367,10 +381,82 @@ def test_invalid_events_explain_themselves():
         transition(situations()["pausing"], "tick")  # type: ignore[arg-type]
 
 
+# --- interrupts (SIGINT/SIGTERM to the driving process) ---------------------------------------
+
+
+def test_an_interrupt_mid_pause_writes_the_stable_version_back_and_ends_interrupted():
+    s = situations()["pausing"]
+    s, a = transition(s, Interrupted("SIGINT", now=5))
+    # No further step, no "rolling back" line: the one line comes when it is done.
+    assert a == (SetTraffic("notes-get", "live", STABLE, "r1"),)  # RevisionId-guarded
+    assert s.phase is Phase.ROLLING_BACK and s.interrupted == "SIGINT" and s.wait_until is None
+    s, a = transition(s, AliasWritten("r2", STABLE, now=6))
+    assert s.phase is Phase.INTERRUPTED and s.traffic == STABLE and a[-1] == Finish(Phase.INTERRUPTED)
+    assert a[0] == Notify("interrupted", {"traffic": str(STABLE),
+                                          "reason": "interrupted (SIGINT): live back on version 1"})
+
+
+@pytest.mark.parametrize("situation", ["gated", "inconclusive", "analysing", "counting"])
+def test_an_interrupt_at_a_gate_or_analysis_never_goes_on(situation):
+    s, a = transition(situations()[situation], Interrupted("SIGTERM", now=1000))
+    assert kinds(a) == ("SetTraffic",) and a[-1].traffic == STABLE
+
+
+def test_an_interrupt_with_all_traffic_on_the_candidate_still_goes_back_before_the_end():
+    steps = (WeightStep(0.1), WeightStep(1.0), AnalysisStep(alarms=("errors",)))  # a post-traffic step
+    s, _ = transition(new(steps), Start(STABLE, "r0", now=0))
+    s, _ = transition(s, written(s, 1))
+    s, a = transition(s, written(s, 2))
+    assert s.traffic == CANDIDATE and kinds(a) == ("RunAnalysis",)
+    s, a = transition(s, Interrupted("SIGINT", now=3))
+    assert a == (SetTraffic("notes-get", "live", STABLE, "r2"),)
+
+
+def test_a_forward_write_pending_at_the_interrupt_is_undone_or_not_redone():
+    s = situations()["gated"]
+    s, _ = transition(s, GatePassed(now=400))  # writes 50%
+    marked, a = transition(s, Interrupted("SIGINT", now=401))
+    assert a == () and marked.interrupted == "SIGINT" and marked.intent == s.intent
+    # It landed: undo it.
+    back, a = transition(marked, written(marked, 402))
+    assert back.phase is Phase.ROLLING_BACK and a == (SetTraffic("notes-get", "live", STABLE, "r402"),)
+    # It was not sent: go back from where the alias is.
+    back, a = transition(marked, AliasWriteFailed(WriteFailure.OTHER, "not sent", now=402))
+    assert back.phase is Phase.ROLLING_BACK and a == (SetTraffic("notes-get", "live", STABLE, "r1"),)
+    assert back.reason == "interrupted (SIGINT): live back on version 1"
+    # The process died before knowing: a resume must not send the forward write again.
+    back, a = transition(marked, Resumed(s.traffic, s.revision_id, now=500))
+    assert a == (SetTraffic("notes-get", "live", STABLE, "r1"),)
+
+
+def test_an_interrupt_before_any_write_ends_at_once_with_nothing_written():
+    s, _ = transition(new(), Start(STABLE, "r0", now=0))
+    s, a = transition(s, AliasWriteFailed(WriteFailure.OTHER, "not sent", now=1))  # no marker: failed
+    assert s.phase is Phase.FAILED
+    s, _ = transition(new(), Start(STABLE, "r0", now=0))
+    s, _ = transition(s, Interrupted("SIGTERM", now=1))
+    s, a = transition(s, AliasWriteFailed(WriteFailure.OTHER, "not sent", now=2))
+    assert s.phase is Phase.INTERRUPTED and kinds(a) == ("Finish",)
+
+
+def test_an_interrupt_during_a_rollback_keeps_the_rollback_as_the_outcome():
+    s = situations()["rolling_back"]
+    same, a = transition(s, Interrupted("SIGINT", now=5))
+    assert same is s and a == ()
+
+
+def test_a_resumed_interrupted_write_back_finishes_interrupted():
+    s = situations()["interrupting"]
+    s2, a = transition(s, Resumed(s.traffic, s.revision_id, now=9))  # the write never happened
+    assert a == (SetTraffic("notes-get", "live", STABLE, "r1"),)
+    s3, a = transition(s2, written(s2, 10))
+    assert s3.phase is Phase.INTERRUPTED and s3.interrupted == "SIGINT"
+
+
 # --- crash recovery ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("situation", ["writing", "promoting", "rolling_back"])
+@pytest.mark.parametrize("situation", ["writing", "promoting", "rolling_back", "interrupting"])
 def test_resume_after_the_write_happened_records_it(situation):
     s = situations()[situation]
     s2, a = transition(s, Resumed(s.intent.traffic, "r-new", now=999))
@@ -378,7 +464,7 @@ def test_resume_after_the_write_happened_records_it(situation):
     assert (s2, a) == (s3, b)
 
 
-@pytest.mark.parametrize("situation", ["writing", "promoting", "rolling_back"])
+@pytest.mark.parametrize("situation", ["writing", "promoting", "rolling_back", "interrupting"])
 def test_resume_when_the_write_never_happened_issues_it_again(situation):
     s = situations()[situation]
     s2, a = transition(s, Resumed(s.traffic, s.revision_id, now=999))
@@ -386,7 +472,8 @@ def test_resume_when_the_write_never_happened_issues_it_again(situation):
     assert s2.intent == s.intent and s2.phase is s.phase
 
 
-@pytest.mark.parametrize("situation", ["writing", "promoting", "rolling_back", "pausing", "gated"])
+@pytest.mark.parametrize("situation", ["writing", "promoting", "rolling_back", "pausing", "gated",
+                                       "interrupting"])
 @pytest.mark.parametrize(
     "seen, revision",
     [(Traffic("3"), "r-x"), (Traffic("1", "2", 0.3), "r-x"), ("same traffic", "r-other")],
@@ -601,6 +688,7 @@ def noise(rng, s: RolloutState, alias: Alias, now: float):
         CheckFailed("alarm", now=now),
         VerdictReceived(rng.choice(list(Verdict)), now=now),
         Resumed(alias.traffic, alias.rid, now=now),  # a crash at any moment
+        Interrupted("SIGINT", now=now),  # Ctrl-C at any moment
     ])
 
 
@@ -626,6 +714,10 @@ def check_invariants(before, event, s, actions, alias: Alias, intruded: bool) ->
     assert len(finishes) == (1 if s.phase.is_terminal else 0)
     if s.phase.is_terminal:
         assert finishes[0].outcome is s.phase and s.intent is None and not writes
+    # Interrupts never promote: once interrupted, the only write is the stable version back.
+    if s.interrupted:
+        assert all(w.traffic == Traffic(s.stable) for w in writes)
+        assert s.phase is not Phase.SUCCEEDED
     # Without intruders, what the rollout believes is what the alias serves.
     if not intruded and s.phase is not Phase.FAILED:
         if s.intent is None:
@@ -645,7 +737,8 @@ def test_random_event_sequences_keep_the_invariants(block):
         if s.phase.is_terminal and not intruded:
             # Never a split that nobody owns: an ended rollout leaves a single version.
             assert not alias.traffic.is_split, (seed, s.reason)
-            expected = {Phase.SUCCEEDED: CANDIDATE, Phase.ROLLED_BACK: STABLE, Phase.FAILED: STABLE}
+            expected = {Phase.SUCCEEDED: CANDIDATE, Phase.ROLLED_BACK: STABLE, Phase.FAILED: STABLE,
+                        Phase.INTERRUPTED: STABLE}
             assert alias.traffic == expected[s.phase], (seed, s.phase, s.reason)
         if s.phase is Phase.FAILED and not intruded:
             assert "drift" not in s.reason, seed
@@ -654,7 +747,7 @@ def test_random_event_sequences_keep_the_invariants(block):
 def test_random_runs_reach_every_phase():
     """The generator is not too timid: across seeds every phase shows up at the end of a run."""
     seen = {random_run(seed)[0].phase for seed in range(600)}
-    assert seen >= {Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED}
+    assert seen >= {Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED, Phase.INTERRUPTED}
 
 
 # --- purity --------------------------------------------------------------------------------------

@@ -158,6 +158,7 @@ _HISTORY_WORDS = {
     "alias_written": "{by} by hand: {change}",
     "low_traffic": "{reason}",
     "forecast": "{reason}",
+    "Interrupted": "{signal}: no further step; back to the stable version",
 }
 
 

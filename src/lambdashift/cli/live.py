@@ -33,7 +33,7 @@ HEARTBEAT = 10.0
 #: Per-version figures cover this many past seconds.
 STATS_WINDOW = 10.0
 
-_TERMINAL = {"succeeded", "rolled_back", "failed"}
+_TERMINAL = {"succeeded", "rolled_back", "failed", "interrupted"}
 
 #: (function, alias, version, since, until) → (invocations, errors, p99 ms or None)
 StatsSource = Callable[[str, str, str, float, float], tuple[int, int, float | None]]

@@ -20,6 +20,7 @@ _WORDS = {
     "rolling_back": "rolling back: {reason}",
     "rolled_back": "rolled back: {reason}",
     "failed": "FAILED: {reason}",
+    "interrupted": "{reason}",
     "drift": "{reason}",
     "write_failed": "alias write failed: {reason}",
 }

@@ -10,7 +10,8 @@ from lambdashift.cli.session import add_target_arguments, open_session
 from lambdashift.core import strategy as strategies
 from lambdashift.core.judge import JudgePolicy
 from lambdashift.errors import ConfigError
-from lambdashift.model import AnalysisStep, InvocationPause, PauseStep, WeightStep, format_duration
+from lambdashift.model import (AnalysisStep, InvocationPause, PauseStep, Phase, WeightStep,
+                               format_duration)
 from lambdashift.rollout import deploy as deploying
 from lambdashift.rollout.forecasting import parse_rate
 from lambdashift.rollout.selection import expand
@@ -143,10 +144,19 @@ def run_deploy(args: argparse.Namespace) -> int:
     _say_what_is_not_judged(session.config, planned)
     if args.dry_run:
         return _print_plan(session, planned, args.json, rate)
+    return _run(session, args, planned, skipped)
+
+
+def _run(session, args: argparse.Namespace, planned: list[deploying.Candidate],  # noqa: ANN001
+         skipped: dict[str, str]) -> int:
+    """Run the rollouts, a first SIGINT/SIGTERM taking them back to stable (``cli.interrupts``)."""
+    from lambdashift.cli.interrupts import run_interruptibly
+
     with _reporter(session, args) as view:
-        outcome = deploying.run_waves(session.engine, session.config, planned,
-                                      on_error=lambda n, e: view.line(n, f"error: {e}"))
-    return _report(outcome, skipped, args.json)
+        outcome = run_interruptibly(session.stop, lambda: deploying.run_waves(
+            session.engine, session.config, planned, stop=session.stop,
+            on_error=lambda n, e: view.line(n, f"error: {e}")))
+    return _report(outcome, skipped, args.json, session.stop)
 
 
 def _say_what_is_not_judged(config, planned) -> None:  # noqa: ANN001
@@ -242,21 +252,43 @@ def _describe_check(step: AnalysisStep, defaults, split: bool, cand: str, stable
     return "; ".join(parts)
 
 
-def _report(outcome: deploying.DeployOutcome, skipped: dict[str, str], as_json: bool) -> int:
+def _report(outcome: deploying.DeployOutcome, skipped: dict[str, str], as_json: bool,
+            stop) -> int:  # noqa: ANN001
+    from lambdashift.cli.interrupts import exit_code
+
+    code = exit_code(stop, outcome.exit_code)
+    if stop.requested:
+        _say_interrupted(outcome, stop.signal)
     if as_json:
         print_json({
-            "exit_code": outcome.exit_code,
+            "exit_code": code, "interrupted": stop.signal or None,
             "rollouts": {n: {"phase": s.phase.value, "stable": s.stable, "candidate": s.candidate,
                              "traffic": str(s.traffic), "reason": s.reason, "rollout_id": s.rollout_id}
                          for n, s in outcome.states.items()},
             "skipped": skipped, "errors": outcome.errors, "not_started": outcome.not_started,
             "held": outcome.held, "locked": outcome.locked,
         })
+    why = f"interrupted ({stop.signal})" if stop.requested else "an earlier wave did not succeed"
     for name in outcome.not_started:
-        line(name, "not started: an earlier wave did not succeed")
+        line(name, f"not started: {why}")
     for name in outcome.held:
         line(name, "not started: an earlier wave waits at a manual gate")
-    return outcome.exit_code
+    return code
+
+
+def _say_interrupted(outcome: deploying.DeployOutcome, signal: str) -> None:
+    """After a stop: one line, unless every rollout already said `interrupted` itself."""
+    phases = [s.phase for s in outcome.states.values()]
+    if phases and all(p is Phase.INTERRUPTED for p in phases) and not outcome.errors:
+        return
+    unfinished = [n for n, s in outcome.states.items() if not s.phase.is_terminal]
+    if unfinished:
+        note(f"interrupted ({signal}): {', '.join(unfinished)} could not be set back: "
+             "`lambdashift status` shows where they stand, `lambdashift resume` finishes them")
+    elif any(p is Phase.INTERRUPTED for p in phases):
+        note(f"interrupted ({signal}): the unfinished rollouts are back on their stable versions")
+    else:
+        note(f"interrupted ({signal}): no rollout was left to stop")
 
 
 def run_resume(args: argparse.Namespace) -> int:
@@ -274,7 +306,4 @@ def run_resume(args: argparse.Namespace) -> int:
     planned = [deploying.Candidate(s.function, s.stable, s.candidate, s.steps, resume=s) for s in active]
     for c in planned:
         line(c.function, f"resuming rollout {c.resume.rollout_id} ({c.resume.phase.value})")  # type: ignore[union-attr]
-    with _reporter(session, args) as view:
-        outcome = deploying.run_waves(session.engine, session.config, planned,
-                                      on_error=lambda n, e: view.line(n, f"error: {e}"))
-    return _report(outcome, {}, args.json)
+    return _run(session, args, planned, {})

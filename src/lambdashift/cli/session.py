@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import atexit
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lambdashift.cli.common import add_config_argument, config_from, note, positive_seconds
 from lambdashift.cli.progress import printer
 from lambdashift.config import Config
 from lambdashift.rollout.engine import EngineOptions, RolloutEngine
+from lambdashift.rollout.interrupts import StopRequest
 from lambdashift.rollout.target import Target, open_target
 
 
@@ -37,6 +38,8 @@ class Session:
     webhooks: Any = None
     #: Where the engine's notices go (``cli.live``); None: one plain line each.
     reporter: Any = None
+    #: Set by the first SIGINT/SIGTERM (``cli.interrupts``): every engine of the session stops.
+    stop: StopRequest = field(default_factory=StopRequest)
 
     def engine(self) -> RolloutEngine:
         """A fresh engine for one rollout (engines are per thread; the target is shared)."""
@@ -51,12 +54,12 @@ class Session:
                 show(state, n)
                 webhooks(state, n)  # queued: never blocks the rollout
         return RolloutEngine(
-            api=self.target.api, store=self.target.store, clock=time.time, sleep=time.sleep,
+            api=self.target.api, store=self.target.store, clock=time.time, sleep=self.stop.sleep,
             owner=owner_id(), counter=self.target.counter, analyzer=make_analyzer(self),
             notify=notify, pre_checks=self._checks("pre"), post_checks=self._checks("post"),
             options=EngineOptions(poll_interval=self.poll, wait_at_gates=self.wait_at_gates,
                                   lease_seconds=getattr(self.config.state, "lease_seconds", 120.0)),
-            prewarm=self._prewarmer(),
+            prewarm=self._prewarmer(), stop=self.stop,
         )
 
     def _prewarmer(self) -> Any:

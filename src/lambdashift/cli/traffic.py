@@ -44,6 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             p.add_argument("--to", default=None, metavar="VERSION",
                            help="all traffic to this published version instead of the one that "
                                 "served before the last change")
+            p.add_argument("--force", action="store_true",
+                           help="with --to: go to VERSION even if it was rejected for this alias "
+                                "(rolled back, failed) or is newer than what served before the "
+                                "last change")
         p.add_argument("--no-wait", action="store_true", help="stop at a later manual gate (exit 3)")
         p.set_defaults(func=run_steer, action=name)
 
@@ -95,6 +99,9 @@ def _print_traffic(args: argparse.Namespace, before: Traffic, after: Traffic) ->
 
 def run_steer(args: argparse.Namespace) -> int:
     """promote / rollback / approve."""
+    if getattr(args, "force", False) and args.to is None:
+        raise ConfigError("--force goes with --to VERSION: it lets `rollback --to` go to a "
+                          "version it would refuse")
     session = open_session(args)
     session.config.function(args.function)
     session.wait_at_gates = not args.no_wait
@@ -115,8 +122,11 @@ def run_steer(args: argparse.Namespace) -> int:
     if holder is not None and holder.expires_at > time.time() and not locks.holder_is_dead(holder.owner):
         note(f"asked the rollout run by {holder.owner} to {args.action}; waiting for it")
         final = _await_outcome(session, state, args)
-    else:
-        final = session.engine().resume(state)
+    else:  # this process drives it: a first SIGINT/SIGTERM takes it back to stable
+        from lambdashift.cli.interrupts import exit_code, run_interruptibly
+
+        final = run_interruptibly(session.stop, lambda: session.engine().resume(state))
+        return exit_code(session.stop, _finish(args, final))
     return _finish(args, final)
 
 
@@ -175,6 +185,8 @@ def _without_rollout(session: Session, args: argparse.Namespace) -> int:
             note(f"{args.function}:{alias} already serves {t}: nothing to change")
             _print_traffic(args, t, t)
             return 0
+        if to is not None:
+            _refuse_unless_forced(store, args, alias, to, t)
         written = _guarded_write(api, args, alias, wanted, current.revision_id)
         changes.record_change(store, args.function, alias, args.action, t, written.traffic,
                               written.revision_id, getattr(args, "reason", ""), time.time())
@@ -182,6 +194,19 @@ def _without_rollout(session: Session, args: argparse.Namespace) -> int:
         store.release(lease)
     _print_traffic(args, t, written.traffic)
     return 0
+
+
+def _refuse_unless_forced(store, args: argparse.Namespace, alias: str, to: str,  # noqa: ANN001
+                          current: Traffic) -> None:
+    """``rollback --to`` a rejected or newer version: ConfigError (exit 2) unless --force."""
+    why = changes.refusal(store, args.function, alias, to, current)
+    if why is None:
+        return
+    if args.force:
+        note(f"--force: {why}; sending the traffic there anyway")
+        args.reason = " ".join(filter(None, [args.reason, "(--force)"]))
+        return
+    raise ConfigError(f"rollback refused: {why}; `--force` sends the traffic there anyway")
 
 
 def _guarded_write(api, args: argparse.Namespace, alias: str, wanted: Traffic, revision: str):  # noqa: ANN001, ANN202

@@ -16,7 +16,8 @@ Invalid-event policy, in that order:
    events (a tick, a verdict) are normal in a concurrent engine.
 2. While an intent is pending, only ``AliasWritten``, ``AliasWriteFailed`` and ``Resumed``
    are accepted; anything else raises ``InvalidEvent`` (an intent is always resolved before
-   the rollout does anything else).
+   the rollout does anything else). ``Interrupted`` is the exception: a signal does not wait
+   for a write, so it only marks the rollout, and the write's outcome then leads back.
 3. Observations that arrive when nothing waits for them (``Tick``, ``InvocationsObserved``,
    ``VerdictReceived``) are stale and ignored.
 4. Commands and outcomes that contradict the state (``Start`` twice, ``AliasWritten`` with no
@@ -24,6 +25,12 @@ Invalid-event policy, in that order:
    start or while rolling back) raise ``InvalidEvent``: they reveal a bug or a user mistake.
 
 ``InvalidEvent`` never changes anything: the caller keeps its state.
+
+Interrupts never promote: after ``Interrupted`` the rollout takes no further step, whatever
+it was doing (a pause, an analysis, a gate, a post-traffic step with all traffic on the
+candidate); it writes the stable version back (RevisionId-guarded like every write) and ends
+in the phase ``interrupted``, which says nothing against the candidate. A rollout already
+rolling back for its own reason keeps that reason and outcome.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from lambdashift.core.state import (
     Finish,
     GatePassed,
     Intent,
+    Interrupted,
     InvalidEvent,
     InvocationsObserved,
     Notify,
@@ -76,7 +84,7 @@ from lambdashift.errors import ConfigError
 __all__ = sorted(
     [
         "Action", "AliasWriteFailed", "AliasWritten", "AwaitGate", "CheckFailed", "Event",
-        "Finish", "GatePassed", "Intent", "InvalidEvent", "InvocationsObserved", "Notify",
+        "Finish", "GatePassed", "Intent", "Interrupted", "InvalidEvent", "InvocationsObserved", "Notify",
         "PromoteRequested", "Resumed", "RollbackRequested", "RolloutState", "RunAnalysis",
         "SetTraffic", "Start", "Tick", "VerdictReceived", "VerdictRecord", "Wait",
         "WaitForInvocations", "WriteFailure", "plan", "transition",
@@ -87,13 +95,14 @@ Result = tuple[RolloutState, tuple[Action, ...]]
 DEFAULT_LOOK_SECONDS = 60.0
 """The wait between looks when neither the step nor the metrics source says (a bare analyzer)."""
 _OUTCOMES = (AliasWritten, AliasWriteFailed, Resumed)  # the events that resolve an intent
+_WHILE_WRITING = (*_OUTCOMES, Interrupted)  # what a pending intent accepts
 
 
 def transition(state: RolloutState, event: Event) -> Result:
     """The state after ``event`` and the actions the engine must carry out, in order."""
     if state.phase.is_terminal:
         return state, ()
-    if state.intent is not None and not isinstance(event, _OUTCOMES):
+    if state.intent is not None and not isinstance(event, _WHILE_WRITING):
         raise InvalidEvent(
             f"{type(event).__name__} while the alias write to {state.intent.traffic} is pending: "
             "resolve it first (AliasWritten, AliasWriteFailed or Resumed)"
@@ -160,9 +169,20 @@ def _rollback(s: RolloutState, reason: str) -> Result:
     """All traffic back to the stable version (no write if it already has it all)."""
     s = dataclasses.replace(s, wait_until=None, reason=reason)
     if s.traffic == Traffic(s.stable):
-        return _finish(s, Phase.ROLLED_BACK, reason)
+        return _finish(s, _back(s), reason)
     s, actions = _write(dataclasses.replace(s, phase=Phase.ROLLING_BACK), Traffic(s.stable))
+    if s.interrupted:  # one line for an interrupt, when it is done: the `interrupted` notice
+        return s, actions
     return s, (Notify("rolling_back", {"reason": reason}), *actions)
+
+
+def _back(s: RolloutState) -> Phase:
+    """The phase a rollout ends in once the stable version serves alone again."""
+    return Phase.INTERRUPTED if s.interrupted else Phase.ROLLED_BACK
+
+
+def _interrupted_reason(s: RolloutState) -> str:
+    return f"interrupted ({s.interrupted}): {s.alias} back on version {s.stable}"
 
 
 def _drift(s: RolloutState, observed: Traffic | None, detail: str) -> Result:
@@ -206,7 +226,9 @@ def _on_written(s: RolloutState, e: AliasWritten) -> Result:
         )
     s = dataclasses.replace(s, traffic=e.traffic, revision_id=e.revision_id, intent=None)
     if s.phase is Phase.ROLLING_BACK:
-        return _finish(s, Phase.ROLLED_BACK, s.reason or "rolled back")
+        return _finish(s, _back(s), s.reason or "rolled back")
+    if s.interrupted:  # a forward write that landed after the signal: undo it
+        return _rollback(s, _interrupted_reason(s))
     if s.phase is Phase.PROMOTING and s.step_index == len(s.steps) - 1:
         return _finish(s, Phase.SUCCEEDED, f"{s.alias} serves {s.candidate}")
     shifted = Notify("traffic", {"traffic": str(s.traffic), "step": s.step_index})
@@ -228,6 +250,8 @@ def _on_write_failed(s: RolloutState, e: AliasWriteFailed) -> Result:
         )
         s = dataclasses.replace(s, reason=reason)
         return s, (Notify("write_failed", {"reason": reason}),)
+    if s.interrupted:  # the forward write was not sent (or refused) after the signal
+        return _rollback(s, _interrupted_reason(s))
     if s.traffic == Traffic(s.stable):
         reason = f"could not write the alias ({e.message}); it still serves {s.stable}"
         return _finish(s, Phase.FAILED, reason)
@@ -331,6 +355,19 @@ def _next_look(s: RolloutState, step: AnalysisStep, e: VerdictReceived) -> float
     return deadline if now < deadline < until else until
 
 
+def _on_interrupted(s: RolloutState, e: Interrupted) -> Result:
+    """No more steps; the stable version back. See the module docstring."""
+    if s.interrupted or s.phase is Phase.ROLLING_BACK:
+        return s, ()  # already on the way back (this signal's, or the rollout's own)
+    s = dataclasses.replace(s, interrupted=e.signal)
+    if s.phase is Phase.PENDING:  # nothing was written: the alias serves what it served
+        return _finish(s, Phase.INTERRUPTED,
+                       f"interrupted ({e.signal}) before the first step: {s.alias} unchanged")
+    if s.intent is not None:
+        return s, ()  # the write's outcome (or a resume) leads back: _on_written, _on_write_failed
+    return _rollback(s, _interrupted_reason(s))
+
+
 def _on_resumed(s: RolloutState, e: Resumed) -> Result:
     if s.phase is Phase.PENDING:
         return _on_start(s, Start(e.traffic, e.revision_id, now=e.now))
@@ -338,6 +375,8 @@ def _on_resumed(s: RolloutState, e: Resumed) -> Result:
         if e.traffic == s.intent.traffic:  # the write happened before the crash
             return _on_written(s, AliasWritten(e.revision_id, e.traffic, now=e.now))
         if e.traffic == s.traffic and e.revision_id == s.revision_id:  # it never happened
+            if s.interrupted and s.phase is not Phase.ROLLING_BACK:  # and it must not now
+                return _rollback(dataclasses.replace(s, intent=None), _interrupted_reason(s))
             return s, (SetTraffic(s.function, s.alias, s.intent.traffic, s.revision_id),)
         detail = f"neither the pending write nor the traffic before it, revision {e.revision_id}"
         return _drift(s, e.traffic, detail)
@@ -352,6 +391,8 @@ def _redo(s: RolloutState, now: float) -> Result:
     step = s.step
     if s.phase is Phase.ROLLING_BACK:
         return _rollback(s, s.reason)
+    if s.interrupted:  # only a hand-made state: an interrupt without a write goes straight back
+        return _rollback(s, _interrupted_reason(s))
     if s.phase is Phase.PAUSED:
         return s, (AwaitGate(s.step_index),)
     if s.wait_until is not None:
@@ -377,6 +418,7 @@ _HANDLERS: dict[type, Callable[[RolloutState, Event], Result]] = {
     CheckFailed: _on_check_failed,
     VerdictReceived: _on_verdict,
     Resumed: _on_resumed,
+    Interrupted: _on_interrupted,
 }
 
 

@@ -83,6 +83,9 @@ class RolloutState:
     invocations_seen: int = 0
     verdicts: tuple[VerdictRecord, ...] = ()
     reason: str = ""
+    #: The signal (``SIGINT``, ``SIGTERM``) that interrupted the process driving the rollout;
+    #: "" when none did. Once set, every way out of the rollout leads back to the stable version.
+    interrupted: str = ""
 
     def __post_init__(self) -> None:
         check_version(self.stable)
@@ -155,6 +158,7 @@ class RolloutState:
                 for v in self.verdicts
             ],
             "reason": self.reason,
+            "interrupted": self.interrupted,
         }
 
     @classmethod
@@ -189,6 +193,7 @@ class RolloutState:
                 for v in data.get("verdicts", ())
             ),
             reason=data.get("reason", ""),
+            interrupted=data.get("interrupted", ""),
         )
 
 
@@ -278,6 +283,15 @@ class CheckFailed(_Event):
 
 
 @dataclass(frozen=True)
+class Interrupted(_Event):
+    """The process driving the rollout got ``signal`` (``SIGINT``, ``SIGTERM``): take no more
+    steps, put the stable version back. Accepted while a write is pending (its outcome then
+    leads back), since the signal does not wait for the write."""
+
+    signal: str
+
+
+@dataclass(frozen=True)
 class Resumed(_Event):
     """After a restart: the alias as read now, to reconcile with the pending intent."""
 
@@ -287,7 +301,7 @@ class Resumed(_Event):
 
 Event = Union[
     Start, AliasWritten, AliasWriteFailed, Tick, InvocationsObserved, GatePassed,
-    PromoteRequested, RollbackRequested, VerdictReceived, CheckFailed, Resumed,
+    PromoteRequested, RollbackRequested, VerdictReceived, CheckFailed, Resumed, Interrupted,
 ]
 
 

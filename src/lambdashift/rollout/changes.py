@@ -11,7 +11,10 @@ change:
 
 ``history`` lists both, newest first. :func:`way_back` reads the newest entry for the alias
 and says where ``rollback`` goes, or why it cannot (the alias was changed outside
-lambdashift since, or the last change already was a rollback).
+lambdashift since, or the last change already was a rollback). :func:`refusal` says why
+``rollback --to V`` must not go to V without ``--force``: V was rejected for this alias (its
+newest rollout was rolled back or failed), or V is newer than what served before the last
+change (that is a release, not a way back).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from lambdashift.core.machine import RolloutState
 from lambdashift.errors import RolloutError
 from lambdashift.model import Phase, Traffic, WeightStep
 
-__all__ = ["KINDS", "kind_of", "left_by_lambdashift", "record_change", "way_back"]
+__all__ = ["KINDS", "kind_of", "left_by_lambdashift", "record_change", "refusal", "way_back"]
 
 KINDS = ("shift", "promote", "rollback")
 WRITTEN = "alias_written"
@@ -73,7 +76,8 @@ def way_back(store: Any, function: str, alias: str, current: Traffic) -> tuple[T
         raise RolloutError(f"nothing to roll back: {function}:{alias} serves {current} and no "
                            f"change by lambdashift is on record{hint}")
     kind = kind_of(last)
-    if kind == "rollback" or (kind == "rollout" and last.phase is Phase.ROLLED_BACK):
+    if kind == "rollback" or (kind == "rollout" and last.phase in (Phase.ROLLED_BACK,
+                                                                   Phase.INTERRUPTED)):
         raise RolloutError(f"nothing to roll back: the last change to {function}:{alias} was a "
                            f"rollback to {last.traffic} ({last.rollout_id}){hint}")
     before, after = _before_after(store, last)
@@ -106,3 +110,46 @@ def left_by_lambdashift(store: Any, function: str, alias: str, current: Traffic)
     if last is None or _before_after(store, last)[1] != current:
         return None
     return last
+
+
+#: How many past entries of a function ``refusal`` reads for a rejection of the version.
+LOOK_BACK = 500
+#: The reasons (``core.machine``) of a failed rollout that say nothing about its candidate.
+_NO_VERDICT = ("drift:", "could not write the alias")
+
+
+def refusal(store: Any, function: str, alias: str, version: str, current: Traffic) -> str | None:
+    """Why ``rollback FN --to version`` is refused without ``--force``, in words; None if not.
+
+    * **Rejected**: the newest finished rollout of ``version`` on this alias was rolled back
+      (by the judge, a check, a person, its group) or failed (a failed check before traffic
+      included). A later success of the version lifts it. Passed over, as no verdict on the
+      version: an interrupted rollout (SIGINT/SIGTERM), and one that failed on drift (someone
+      else changed the alias) or on an alias write AWS refused.
+    * **Not a way back**: ``version`` is newer than the version that served before the last
+      change (or, with none on record, than the one serving now): that is a release, which
+      ``deploy --to`` makes with its steps and its judge.
+    """
+    entries = [s for s in store.history(function, limit=LOOK_BACK) if s.alias == alias]
+    for s in entries:
+        if kind_of(s) != "rollout" or s.candidate != version or not s.phase.is_terminal:
+            continue
+        if s.phase is Phase.SUCCEEDED:
+            break
+        if s.phase is Phase.INTERRUPTED or s.reason.startswith(_NO_VERDICT):
+            continue
+        return (f"version {version} was rejected for {function}:{alias}: rollout {s.rollout_id} "
+                f"{s.phase.value} ({s.reason})")
+    if entries:
+        baseline, since = _before_after(store, entries[0])[0].primary, f" ({entries[0].rollout_id})"
+        what = "which served before the last change"
+    else:
+        baseline, since, what = current.primary, "", "which serves now, with no change on record"
+    if _number(version) > _number(baseline):
+        return (f"version {version} is newer than version {baseline}, {what}{since}: a rollback "
+                f"goes back; `lambdashift deploy {function} --to {version}` rolls it out step by step")
+    return None
+
+
+def _number(version: str) -> int:
+    return int(version) if version.isdigit() else 0

@@ -49,7 +49,8 @@ class DeployOutcome:
     def exit_code(self) -> int:
         """0 done, 1 rolled back or failed, 2 another process holds a lock, 3 at a manual gate."""
         phases = {s.phase for s in self.states.values()}
-        if self.errors or self.not_started or phases & {Phase.ROLLED_BACK, Phase.FAILED, Phase.ROLLING_BACK}:
+        if self.errors or self.not_started or phases & {Phase.ROLLED_BACK, Phase.FAILED,
+                                                         Phase.ROLLING_BACK, Phase.INTERRUPTED}:
             return 1
         if self.locked:
             return 2
@@ -159,7 +160,7 @@ def check_groups(config: Config, waves: list[tuple[str, ...]]) -> None:
 
 def run_waves(engine_for: Callable[[], RolloutEngine], config: Config, planned: list[Candidate],
               *, on_error: Callable[[str, Exception], None] = lambda n, e: None,
-              workers: int = MAX_PARALLEL) -> DeployOutcome:
+              workers: int = MAX_PARALLEL, stop: Any = None) -> DeployOutcome:
     """Run the planned rollouts wave by wave; later waves wait for earlier ones to succeed.
 
     Up to ``workers`` rollouts (or groups) of a wave run at once, on threads sharing the
@@ -167,12 +168,19 @@ def run_waves(engine_for: Callable[[], RolloutEngine], config: Config, planned: 
     time in pauses, so its thread mostly sleeps: with few threads the pauses, not the quota,
     would bound a large deploy (32 threads and 10-second pauses made 200 functions take
     2.9 times the quota bound in ``bench/scale.py``).
+
+    Once ``stop`` (a ``rollout.interrupts.StopRequest``) is asked, no wave and no rollout
+    starts any more (they are listed as not started); running ones stop in their engines.
     """
+    stopped = (lambda: False) if stop is None else (lambda: stop.requested)
     outcome = DeployOutcome()
     by_name = {c.function: c for c in planned}
     waves = config.waves(by_name)
     check_groups(config, waves)
     for index, wave in enumerate(waves):
+        if stopped():
+            outcome.not_started += [n for w in waves[index:] for n in w]
+            break
         if outcome.exit_code == 1:
             outcome.not_started += [n for w in waves[index:] for n in w]
             break
@@ -182,11 +190,13 @@ def run_waves(engine_for: Callable[[], RolloutEngine], config: Config, planned: 
 
         def one(unit: tuple[str | None, list[str]]) -> list[tuple[str, RolloutState | Exception]]:
             group, names = unit
+            if stopped():
+                return [(n, _NOT_STARTED) for n in names]
             if group is not None:
                 members = [by_name[n] for n in names]
                 engine = engine_for()
                 return list(run_group(group, members, engine_for, engine.store, engine.api,
-                                      config.alias).items())
+                                      config.alias, stop=stop).items())
             c = by_name[names[0]]
             engine = engine_for()
             try:
@@ -200,7 +210,9 @@ def run_waves(engine_for: Callable[[], RolloutEngine], config: Config, planned: 
         units = units_of(config, wave, by_name)
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(units)))) as pool:
             for name, result in (r for rs in pool.map(one, units) for r in rs):
-                if isinstance(result, LockedError):
+                if result is _NOT_STARTED:
+                    outcome.not_started.append(name)
+                elif isinstance(result, LockedError):
                     outcome.locked[name] = str(result)
                     on_error(name, result)
                 elif isinstance(result, Exception):
@@ -213,3 +225,6 @@ def run_waves(engine_for: Callable[[], RolloutEngine], config: Config, planned: 
             outcome.held += [n for w in waves[index + 1:] for n in w]
             break
     return outcome
+
+
+_NOT_STARTED = Exception("not started: the command was interrupted")

@@ -8,6 +8,15 @@ actions run, so an alias write is always preceded by its intent on disk, and the
 outcome is saved as soon as it is known. After a crash, ``resume`` reads the alias and lets
 the machine reconcile it with the intent (``Resumed``). Clock and sleep are passed in, so
 tests run a 30-minute rollout in milliseconds.
+
+Interrupts: with a ``stop`` (``rollout.interrupts.StopRequest``, set by the CLI's SIGINT/SIGTERM
+handler) the engine takes no step once a stop is asked. Before each step's action (a write
+forward, a wait, an analysis, a gate) and before each event it feeds, it checks the stop and
+feeds the machine ``Interrupted`` instead; a write forward whose intent is already on disk is
+resolved as not sent. The machine then writes the stable version back, and the engine does
+that write. Waits end early because the session's ``sleep`` is ``StopRequest.sleep``. Any new
+step kind (a bake) is covered if it waits through ``_wait`` (or ``self.sleep``) and is an
+action of the machine: it is then simply not taken, or its wait returns ``Interrupted``.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from lambdashift.core.machine import (
     Event,
     Finish,
     GatePassed,
+    Interrupted,
     InvocationsObserved,
     Notify,
     PromoteRequested,
@@ -98,6 +108,8 @@ class RolloutEngine:
     #: Called before each alias write with the traffic about to be written (``rollout.prewarm``);
     #: what it returns, if anything, is recorded and notified like the machine's notices.
     prewarm: Callable[[RolloutState, Traffic], Notify | None] | None = None
+    #: The process's stop request (``rollout.interrupts.StopRequest``): None, never stopped.
+    stop: Any = None
     #: The lease held while driving a rollout, and signals taken but not yet acted on.
     _lease: Any = field(default=None, init=False, repr=False)
     _inbox: deque[Any] = field(default_factory=deque, init=False, repr=False)
@@ -170,13 +182,18 @@ class RolloutEngine:
         pending: deque[Event] = deque(events)
         self._lease = lease
         while pending:
-            event = pending.popleft()
+            event = self._or_stop(state, pending.popleft(), pending)
             state, actions = transition(state, event)
             self.store.save(state)
             failpoint("after_save")
             self._record(state, event)
             follow_ups: list[Event] = []
             for action in actions:
+                stop = self._interrupt(state)
+                if stop is not None and isinstance(action, _STEPS):  # stop taking steps
+                    follow_ups.append(self._not_sent(action) if isinstance(action, SetTraffic)
+                                      else stop)
+                    break
                 result = self._perform(state, action)
                 if result is _STOP:
                     return state
@@ -184,7 +201,40 @@ class RolloutEngine:
                     follow_ups.append(result)
             # A signal or write outcome may supersede a wait: the machine orders them.
             pending.extend(follow_ups)
+            if not pending and (stop := self._interrupt(state)) is not None:
+                pending.append(stop)  # an event the machine ignored must not end a stopped drive
         return state
+
+    def _interrupt(self, state: RolloutState) -> Event | None:
+        """``Interrupted`` when a stop was asked and this rollout has not been told yet (nor is
+        it on its way back already, which the stop must not hold up)."""
+        stop = self.stop
+        if stop is None or not stop.requested or state.interrupted or state.phase.is_terminal \
+                or state.phase is Phase.ROLLING_BACK:
+            return None
+        return Interrupted(stop.signal, now=self.clock())
+
+    def _or_stop(self, state: RolloutState, event: Event, pending: deque[Event]) -> Event:
+        """The event to feed next once a stop is asked: ``Interrupted`` first, then only what
+        resolves a pending write or leads back anyway (a failed check, a rollback verdict or
+        signal keep their reason as the outcome); the news of a step (tick, verdict) is moot."""
+        stop = self._interrupt(state)
+        if stop is None or isinstance(event, Interrupted):
+            return event
+        if isinstance(event, (AliasWritten, AliasWriteFailed, Resumed)):
+            if state.intent is None:
+                return event  # reconcile with the alias first; the next step is not taken
+            pending.appendleft(event)  # marked first, the write's outcome then leads back
+            return stop
+        back = isinstance(event, (CheckFailed, RollbackRequested)) or (
+            isinstance(event, VerdictReceived) and event.verdict is Verdict.ROLLBACK)
+        return event if back else stop
+
+    def _not_sent(self, action: SetTraffic) -> Event:
+        """A write forward whose intent is on disk but which a stop keeps from being sent."""
+        signal = getattr(self.stop, "signal", "") or "stop"
+        return AliasWriteFailed(WriteFailure.OTHER, f"not sent: interrupted ({signal})",
+                                now=self.clock())
 
     def _perform(self, state: RolloutState, action: Action) -> Event | object | None:
         now = self.clock
@@ -194,6 +244,10 @@ class RolloutEngine:
             return None
         if isinstance(action, SetTraffic):
             self._prewarm(state, action)
+            if self._interrupt(state) is not None:  # the stop came during the pre-warm
+                return self._not_sent(action)
+            if state.phase is Phase.ROLLING_BACK:
+                failpoint("before_write_back")
             return self._write(action)
         if isinstance(action, Wait):
             return self._wait(state, lambda: now() >= action.until, lambda: Tick(now=now()),
@@ -298,7 +352,11 @@ class RolloutEngine:
             return _inconclusive(f"metrics could not be read: {exc}", self.clock())
 
     def _signal(self, state: RolloutState) -> Event | None:
-        """The next signal from another terminal as an event (taken one at a time, in order)."""
+        """The next signal from another terminal as an event (taken one at a time, in order);
+        this process's own stop request comes first."""
+        stop = self._interrupt(state)
+        if stop is not None:
+            return stop
         inbox = self._inbox
         inbox.extend(self.store.take_signals(state.function))
         while inbox:
@@ -340,6 +398,8 @@ class RolloutEngine:
                                    "traffic": str(state.traffic)}
         if hasattr(event, "reason"):
             details["reason"] = event.reason  # type: ignore[attr-defined]
+        if isinstance(event, Interrupted):
+            details["signal"] = event.signal
         if hasattr(event, "verdict"):
             details.update(verdict=event.verdict.value, reasons=list(event.reasons))  # type: ignore[attr-defined]
             # Verdicts reach the terminal and the webhooks like the machine's own notices.
@@ -351,6 +411,9 @@ class RolloutEngine:
 def _inconclusive(reason: str, now: float) -> Event:
     return VerdictReceived(Verdict.INCONCLUSIVE, (reason,), now=now)
 
+
+#: The actions that take a step (not notices): none is taken once a stop is asked.
+_STEPS = (SetTraffic, Wait, WaitForInvocations, RunAnalysis, AwaitGate)
 
 _STOP = object()
 """Returned by an action that hands the rollout back to the caller (a gate with --no-wait)."""

@@ -5,7 +5,11 @@
 point and occurrence; in normal use the variable is unset and a failpoint costs one dict
 lookup. ``LAMBDASHIFT_FAILPOINT_CENSUS=FILE`` writes, at exit, how often each point was
 passed (JSON), so the test knows every place it can crash. Points: ``after_save`` (state persisted), ``before_alias_write`` (intent on disk,
-write not sent), ``after_alias_write`` (alias written, outcome not yet persisted).
+write not sent), ``after_alias_write`` (alias written, outcome not yet persisted),
+``before_write_back`` (a write back to the stable version: a rollback's or an interrupt's).
+
+``name:nth:sleep=SECONDS`` pauses that pass instead of killing: a slow write, so that a test
+can send a second signal during an interrupt's write-back.
 """
 
 from __future__ import annotations
@@ -14,17 +18,21 @@ import atexit
 import json
 import os
 import signal
+import time
 from collections import Counter
 
 _counts: Counter[str] = Counter()
 
 
-def _armed() -> dict[str, int]:
+def _armed() -> dict[str, tuple[int, float | None]]:
+    """name → (the pass that trips it, seconds to sleep there, or None: SIGKILL)."""
     spec = os.environ.get("LAMBDASHIFT_FAILPOINTS", "")
     armed = {}
     for item in filter(None, (s.strip() for s in spec.split(","))):
-        name, _, nth = item.partition(":")
-        armed[name] = int(nth or 1)
+        name, _, rest = item.partition(":")
+        nth, _, how = rest.partition(":")
+        pause = float(how.removeprefix("sleep=")) if how.startswith("sleep=") else None
+        armed[name] = (int(nth or 1), pause)
     return armed
 
 
@@ -46,7 +54,11 @@ def failpoint(name: str) -> None:
     if not _ARMED and not _CENSUS:
         return
     _counts[name] += 1
-    if _ARMED.get(name) == _counts[name]:
+    nth, pause = _ARMED.get(name, (0, None))
+    if nth == _counts[name]:
+        if pause is not None:
+            time.sleep(pause)
+            return
         os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -16,6 +16,9 @@ each member. What the group adds:
   version. A group never ends half on new versions.
 * **One outcome.** The group's result (``succeeded`` or ``rolled_back``, with every member's
   phase) is one line in the step log ``group:NAME``, which ``lambdashift history NAME`` shows.
+* **Interrupted together.** With a stop asked (SIGINT/SIGTERM, ``rollout.interrupts``) a
+  member waiting at the barrier does not write forward; every member's engine writes its
+  stable version back, and a member that had already finished on its candidate is set back.
 * **Resumable as a group.** Member rollout ids are ``g.NAME.ID.FUNCTION``: ``resume`` finds
   the unfinished members of one group and drives them as a group again, and a member that
   rolled back before the crash makes the rest roll back.
@@ -83,8 +86,10 @@ def check_groups(functions: Mapping[str, Any]) -> None:
 class _Barrier:
     """Where members meet before raising their candidates' weight; see the module docstring."""
 
-    def __init__(self, name: str, positions: dict[str, float], on_abort: Callable[[str, str], None]):
+    def __init__(self, name: str, positions: dict[str, float], on_abort: Callable[[str, str], None],
+                 stopped: Callable[[], bool] = lambda: False):
         self.name = name
+        self._stopped = stopped
         self._cond = threading.Condition()
         self._position = dict(positions)  # the candidate's weight each member last wrote
         self._waiting: dict[str, float | None] = dict.fromkeys(positions)
@@ -99,15 +104,19 @@ class _Barrier:
             if self.aborted is None and self._position[function] > 0 and weight > self._position[function]:
                 self._waiting[function] = weight
                 self._cond.notify_all()
-                while self.aborted is None and not self._ready(function, weight):
-                    self._cond.wait(timeout=1.0)
+                while self.aborted is None and not self._ready(function, weight) \
+                        and not self._stopped():
+                    self._cond.wait(timeout=0.2)  # short: a stop is seen without a notify
                     keep_alive()
                 self._waiting[function] = None
-                if self.aborted is None:
+                if self.aborted is None and not self._stopped():
                     self._opened.add(weight)
             if self.aborted is not None and weight > 0:
                 raise AwsError(f"group {self.name} rolls back together: {self.aborted}",
                                code="GroupRollback", operation="UpdateAlias")
+            if self._stopped() and weight > self._position[function]:
+                raise AwsError(f"group {self.name}: interrupted, nothing more is written forward",
+                               code="Interrupted", operation="UpdateAlias")
 
     def _ready(self, function: str, weight: float) -> bool:
         if weight in self._opened:
@@ -167,7 +176,7 @@ class _MemberApi:
 
 
 def run_group(name: str, planned: list[Any], engine_for: Callable[[], Any], store: Any,
-              api: Any, alias: str) -> dict[str, Any]:
+              api: Any, alias: str, *, stop: Any = None) -> dict[str, Any]:
     """Run one group's members together; function → final ``RolloutState`` or exception.
 
     ``planned`` are ``deploy.Candidate``s: new rollouts, or the unfinished members of one
@@ -185,7 +194,8 @@ def run_group(name: str, planned: list[Any], engine_for: Callable[[], Any], stor
     def tell(function: str, reason: str) -> None:
         store.send_signal(function, "rollback", {"reason": f"group {name}: {reason}"})
 
-    barrier = _Barrier(name, positions, tell)
+    stopped = (lambda: False) if stop is None else (lambda: stop.requested)
+    barrier = _Barrier(name, positions, tell, stopped)
     earlier: dict[str, Any] = {}  # members that ended before the crash, for the outcome
     if resumed:
         # A member that ended on a rollback before the crash decides for the rest.
@@ -196,7 +206,7 @@ def run_group(name: str, planned: list[Any], engine_for: Callable[[], Any], stor
                     if state is None:
                         continue
                     earlier[fn] = state
-                    if state.phase in (Phase.ROLLED_BACK, Phase.FAILED):
+                    if state.phase in (Phase.ROLLED_BACK, Phase.FAILED, Phase.INTERRUPTED):
                         barrier.abort(fn, state.reason or state.phase.value)
     else:
         store.record_event(group_id, log_of(name), "group_started", {
@@ -227,17 +237,23 @@ def run_group(name: str, planned: list[Any], engine_for: Callable[[], Any], stor
     with ThreadPoolExecutor(max_workers=max(1, min(64, len(planned)))) as pool:
         results = dict(pool.map(one, planned))
     ended = {**earlier, **results}
-    if barrier.aborted is not None:
+    interrupted = stopped() and any(
+        isinstance(s, Exception) or s.phase is not Phase.SUCCEEDED for s in ended.values())
+    if barrier.aborted is not None or interrupted:
+        why = barrier.aborted or f"interrupted ({stop.signal})"
+        phase = Phase.ROLLED_BACK if barrier.aborted is not None else Phase.INTERRUPTED
         for fn, state in list(ended.items()):
             if not isinstance(state, Exception) and state.phase is Phase.SUCCEEDED:
-                ended[fn] = _set_back(store, api, state, barrier.aborted)
+                ended[fn] = _set_back(store, api, state, why, phase,
+                                      stop.signal if phase is Phase.INTERRUPTED else "")
                 if fn in results:
                     results[fn] = ended[fn]
     _record_outcome(store, name, group_id, ended, barrier.aborted)
     return results
 
 
-def _set_back(store: Any, api: Any, state: Any, why: str) -> Any:
+def _set_back(store: Any, api: Any, state: Any, why: str, phase: Phase = Phase.ROLLED_BACK,
+              signal: str = "") -> Any:
     """A member that finished on its candidate before the group failed: back to stable."""
     reason = f"group rolled back after this member finished: {why}"
     try:
@@ -247,7 +263,7 @@ def _set_back(store: Any, api: Any, state: Any, why: str) -> Any:
         store.record_event(state.rollout_id, state.function, "group_rollback_failed",
                            {"reason": f"{reason}; the write failed: {exc}"})
         return exc
-    back = replace(state, phase=Phase.ROLLED_BACK, traffic=Traffic(state.stable),
+    back = replace(state, phase=phase, interrupted=signal, traffic=Traffic(state.stable),
                    revision_id=written.revision_id, reason=reason)
     store.save(back)
     store.record_event(state.rollout_id, state.function, "RolledBackWithGroup",
@@ -268,5 +284,7 @@ def _record_outcome(store: Any, name: str, group_id: str, results: Mapping[str, 
     if phases & {"paused", "progressing", "pending", "rolling_back", "promoting"}:
         return  # a gate (--no-wait) or a lost lock: the outcome is `resume`'s to record
     outcome = "succeeded" if phases == {"succeeded"} else "rolled_back"
+    if "interrupted" in phases and not phases & {"rolled_back", "failed", "error"}:
+        outcome = "interrupted"
     store.record_event(log_of(name), log_of(name), "group_outcome", {
         "group_id": group_id, "outcome": outcome, "reason": aborted or "", "members": members})

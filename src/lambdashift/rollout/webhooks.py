@@ -34,7 +34,7 @@ __all__ = ["DEFAULT_EVENTS", "KNOWN_EVENTS", "WebhookNotifier", "parse_webhooks"
 log = logging.getLogger("lambdashift.webhooks")
 
 DEFAULT_EVENTS = ("started", "traffic", "verdict", "promote_requested", "succeeded",
-                  "rolling_back", "rolled_back", "failed", "drift", "paused")
+                  "rolling_back", "rolled_back", "failed", "drift", "paused", "interrupted")
 KNOWN_EVENTS = (*DEFAULT_EVENTS, "write_failed")
 _RETRYABLE = (408, 425, 429)
 
