@@ -24,7 +24,8 @@ from lambdashift.model import (
 
 def test_verdict_and_phase_values_are_the_documented_names():
     assert [v.value for v in Verdict] == ["promote", "continue", "rollback", "inconclusive"]
-    assert {p for p in Phase if p.is_terminal} == {Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED}
+    assert {p for p in Phase if p.is_terminal} == {Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.FAILED,
+                                                  Phase.INTERRUPTED}
 
 
 # --- Traffic -------------------------------------------------------------------------------
