@@ -10,7 +10,9 @@ from lambdashift.cli.session import add_target_arguments, open_session
 from lambdashift.core import strategy as strategies
 from lambdashift.core.judge import JudgePolicy
 from lambdashift.errors import ConfigError
-from lambdashift.model import AnalysisStep, InvocationPause, PauseStep, WeightStep, format_duration
+from lambdashift.model import (
+    AnalysisStep, BakeStep, InvocationPause, PauseStep, WeightStep, format_duration,
+)
 from lambdashift.rollout import deploy as deploying
 from lambdashift.rollout.selection import expand
 
@@ -188,6 +190,10 @@ def describe_steps(c: deploying.Candidate, defaults, looks: str) -> list[str]:  
         if isinstance(step, WeightStep):
             weight = step.weight
             out.append(f"{step}: {stable} + {cand} ({step.weight:.0%})" if weight < 1 else f"{step}: {cand} alone")
+        elif isinstance(step, BakeStep):
+            out.append(f"bake {format_duration(step.seconds)}: {cand}'s errors and warm latency "
+                       f"after the switch against {stable}'s in the 5 min before it (30 min at "
+                       f"low traffic); rollback on evidence; looks {looks}")
         elif isinstance(step, AnalysisStep):
             out.append(_describe_check(step, defaults, 0 < weight < 1, cand, stable, looks))
         elif isinstance(step, (PauseStep, InvocationPause)):

@@ -38,7 +38,8 @@ from lambdashift.core.judge import (
 from lambdashift.core.forecast import low_traffic_note
 from lambdashift.core.machine import CheckFailed, Event, RolloutState, VerdictReceived
 from lambdashift.errors import ConfigError
-from lambdashift.model import AnalysisStep, Verdict
+from lambdashift.model import AnalysisStep, BakeStep, Verdict
+from lambdashift.rollout.bake import BakeAnalyzer
 
 __all__ = ["AlarmOnlyAnalyzer", "AlarmSource", "EvidenceStore", "JudgeAnalyzer", "MetricsSource"]
 
@@ -123,6 +124,7 @@ class JudgeAnalyzer:
         self.default_policy: Mapping[str, Any] = dict(default_policy or {})
         self._last: dict[tuple[str, int], tuple[float, Judgement]] = {}
         self._forecast: set[tuple[str, int]] = set()  # steps whose traffic was looked at
+        self.bake = BakeAnalyzer(metrics, store)
 
     def analyze(self, state: RolloutState, step: AnalysisStep, now: float) -> Event:
         """One look: read alarms and metrics, judge, persist the evidence, answer.
@@ -130,6 +132,8 @@ class JudgeAnalyzer:
         AWS errors (metrics or alarms unreadable, alarms that do not exist) propagate as
         ``AwsError``; the engine turns them into an inconclusive verdict.
         """
+        if isinstance(step, BakeStep):  # after the switch: before/after, not side by side
+            return self.bake.analyze(state, step, now)
         index = state.step_index
         unchecked = _unchecked(step) if step.alarms and self.alarms is None else ()
         if step.alarms and not step.params:
