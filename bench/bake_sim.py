@@ -198,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="a small run (seconds), for tests")
     ap.add_argument("--runs", type=int, default=None, help="A/A switches per case (2000)")
     ap.add_argument("--seed", type=int, default=20261206)
-    ap.add_argument("--ratio", type=float, default=None, help="error_ratio of the policy (2)")
-    ap.add_argument("--margin", type=float, default=None, help="error_margin (0.002)")
+    ap.add_argument("--ratio", type=float, default=None, help="error_ratio of the policy (1.5)")
+    ap.add_argument("--margin", type=float, default=None, help="error_margin (0.001)")
     ap.add_argument("--record", action="store_true",
                     help="store the figures in docs/figures.json and the README (make bench)")
     args = ap.parse_args(argv)

@@ -65,23 +65,23 @@ class PacedLoad:
             t.join()
 
 
-def publish(stack: NotesStack, environment: dict[str, str]) -> str:
+def publish(stack: NotesStack, environment: dict[str, str], bake: str = BAKE) -> str:
     """A new probe version, rolled out blue-green with a bake."""
     path = stack.root / "lambdashift.yaml"
     config = yaml.safe_load(path.read_text())
     config["functions"]["probe"]["environment"] = environment
-    config["functions"]["probe"]["rollout"] = {"strategy": "blue-green", "bake": BAKE}
+    config["functions"]["probe"]["rollout"] = {"strategy": "blue-green", "bake": bake}
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     out = run(stack, "publish", "probe", "--json")
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)[0]["version"]
 
 
-def baked(stack: NotesStack, environment: dict[str, str], warm_up: float, what: str):  # noqa: ANN201
-    """Deploy under the paced load (after ``warm_up`` seconds of it, the stable's baseline);
-    the deploy's output, the load, and the rollout's history."""
-    stable = alias_traffic(stack, "probe")[0]
-    publish(stack, environment)
+def deploy_under_load(stack: NotesStack, environment: dict[str, str], warm_up: float, what: str,
+                      bake: str = BAKE):  # noqa: ANN201
+    """Publish, then deploy under the paced load after ``warm_up`` seconds of it (the stable's
+    baseline); the deploy's output, the failed requests after the warm-up, the history."""
+    publish(stack, environment, bake)
     with PacedLoad(stack.api_url) as load:
         time.sleep(warm_up)
         before = load.failed  # the stable fails none; counted anyway
@@ -91,6 +91,13 @@ def baked(stack: NotesStack, environment: dict[str, str], warm_up: float, what: 
     failed = load.failed - before
     print(f"\n{what}: {last['phase']} after {failed} failed requests ({load.total} requests "
           f"at ~{RATE:g}/s in all); {last['reason'][:220]}")
+    return out, failed, last
+
+
+def baked(stack: NotesStack, environment: dict[str, str], warm_up: float, what: str):  # noqa: ANN201
+    """Deploy under load; the bake must roll it back: the output, failed requests, history."""
+    stable = alias_traffic(stack, "probe")[0]
+    out, failed, last = deploy_under_load(stack, environment, warm_up, what)
     assert out.returncode == 1, out.stderr
     assert alias_traffic(stack, "probe") == (stable, None, 0.0)
     assert last["phase"] == "rolled_back"
@@ -119,3 +126,15 @@ def test_blue_green_of_a_release_failing_every_request_is_rolled_back_after_a_fe
                                             "DELAY_MS": "4", "BUILD": "bake-all"},
                               warm_up=3.0, what="blue-green, every request failing, bake")
     assert 0 < failed <= 30  # a few looks' worth at 100/s; printed above
+
+
+def test_blue_green_of_a_healthy_release_passes_its_bake_and_says_what_it_compared(probe_stack):
+    """The A/A case on the real stack: same code, a new version; the bake ends by time."""
+    out, failed, last = deploy_under_load(probe_stack, {"FAIL_RATE": "0", "DELAY_MS": "4",
+                                                        "BUILD": "bake-healthy"},
+                                          warm_up=3.0, what="blue-green, healthy, bake", bake="8s")
+    assert out.returncode == 0, out.stderr
+    assert last["phase"] == "succeeded" and failed == 0
+    verdicts = [e["details"] for e in last["events"] if e["kind"] == "VerdictReceived"]
+    assert verdicts[-1]["verdict"] == "promote"
+    assert verdicts[-1]["reasons"][0].startswith("bake passed: 8 s of v"), verdicts[-1]["reasons"]

@@ -15,7 +15,7 @@ The test, for errors (failed = errors + throttles, as the judge counts them):
 2. **A margin for time.** Before/after cannot tell a regression from the world changing at
    the switch (a downstream slowing down, the hour's traffic mix), so the null hypothesis
    leaves room for it: the candidate is *healthy* while its failure rate stays at or below
-   ``p* = ratio × U + margin`` (2 × U + 0.2 points by default).
+   ``p* = ratio × U + margin`` (1.5 × U + 0.1 points by default).
 3. **An e-process against ``p*``.** Each request's likelihood ratio of a failure rate ``q``
    against ``p*``, multiplied over the requests since the switch and mixed over a prior on
    ``q`` (odds ratios 2 to ∞ against ``p*``, :data:`BAKE_ODDS`), is a test supermartingale
@@ -93,8 +93,8 @@ class BakePolicy:
     alpha: float = 0.01
     latency_alpha_share: float = 0.1
     baseline_share: float = 1 / 3
-    error_ratio: float = 2.0
-    error_margin: float = 0.002
+    error_ratio: float = 1.5
+    error_margin: float = 0.001
     latency_quantile: float = 0.99
     latency_ratio: float = 2.0
     latency_margin: float = 0.025
