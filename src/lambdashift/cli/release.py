@@ -145,10 +145,15 @@ def _say_what_is_not_judged(config, planned) -> None:  # noqa: ANN001
     if off:
         note(f"analysis: off — nothing is judged for {_names(off)}: each step goes on when "
              "its pause ends, however the candidate behaves")
-    unsplit = [c.function for c in planned if c.resume is None and c.function not in off
+    unsplit = [c for c in planned if c.resume is None and c.function not in off
                and not any(isinstance(s, WeightStep) and s.weight < 1 for s in c.steps)]
-    if unsplit:
-        note(f"{_names(unsplit)}: all traffic moves at once, so there is no split to judge; "
+    baked = [c.function for c in unsplit if isinstance(c.steps[-1], BakeStep)]
+    bare = [c.function for c in unsplit if c.function not in baked]
+    if baked:
+        note(f"{_names(baked)}: all traffic moves at once, so there is no split to judge; the bake "
+             "then compares the candidate with the stable's requests before the switch")
+    if bare:
+        note(f"{_names(bare)}: all traffic moves at once, so there is no split to judge; "
              "only hooks and alarms check the candidate (docs/concepts.md, blue-green)")
 
 
