@@ -187,9 +187,10 @@ def test_bake_defaults_to_60_s_when_judged_and_is_off_with_0_off_or_analysis_off
     assert parse_bake(None, "rollout.bake", judged=False) is None
 
 
-def test_a_bad_bake_names_its_key():
+@pytest.mark.parametrize("bad", ["soon", -5, True, float("nan"), float("inf"), [60], {"s": 1}])
+def test_a_bad_bake_names_its_key(bad):
     with pytest.raises(ConfigError, match=r"functions.f.rollout.bake: must be a duration"):
-        steps_for({"strategy": "blue-green", "bake": "soon"}, "functions.f.rollout", judge=True)
+        steps_for({"strategy": "blue-green", "bake": bad}, "functions.f.rollout", judge=True)
 
 
 def test_a_bake_step_round_trips_through_the_store_form():

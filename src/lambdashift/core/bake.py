@@ -171,7 +171,10 @@ def parse_bake(value: object, path: str, *, judged: bool = True) -> float | None
     if off or value is False or (isinstance(value, (int, float)) and value == 0):
         return None
     try:
-        return parse_duration(value, path)
+        seconds = parse_duration(value, path)
+        if not math.isfinite(seconds):  # YAML's .nan and .inf are floats too
+            raise ConfigError(path)
+        return seconds
     except ConfigError:
         raise ConfigError(f"{path}: must be a duration such as 60s or 2m, or 0 / off for no "
                           f"bake, got {value!r}") from None
