@@ -137,4 +137,5 @@ def test_blue_green_of_a_healthy_release_passes_its_bake_and_says_what_it_compar
     assert last["phase"] == "succeeded" and failed == 0
     verdicts = [e["details"] for e in last["events"] if e["kind"] == "VerdictReceived"]
     assert verdicts[-1]["verdict"] == "promote"
-    assert verdicts[-1]["reasons"][0].startswith("bake passed: 8 s of v"), verdicts[-1]["reasons"]
+    assert verdicts[-1]["reasons"][0].startswith("bake passed: no evidence in 8 s that v"), \
+        verdicts[-1]["reasons"]

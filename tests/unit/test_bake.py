@@ -139,6 +139,15 @@ def test_the_rollback_reason_gives_both_sides_and_the_null_rate():
     assert "1.5 × v1's bound" in j.reasons[0] and j.numbers["errors.null_rate"] > 0.002
 
 
+def test_what_the_bake_can_catch_is_said_while_it_runs():
+    few = bake_verdict(Baseline(stats(340, 0), 1800), stats(100, 4), 5.0, names=NAMES)
+    assert few.reasons[0].startswith("baking 5 s of 1 min: rolls back on evidence that v2 fails "
+                                     "more than 2.6% of requests; v2 since the switch: 100")
+    tiny = bake_verdict(Baseline(stats(3, 0), 1800), stats(100, 4), 5.0, names=NAMES)
+    assert "v1 served too few requests in the 30 min before the switch (3)" in tiny.reasons[0]
+    assert tiny.verdict is Verdict.CONTINUE
+
+
 def test_no_baseline_traffic_is_said_and_claims_nothing():
     base = Baseline(stats(0, 0), 1800)
     j = bake_verdict(base, stats(500, 500), 10.0, names=NAMES)
@@ -154,13 +163,14 @@ def test_no_candidate_traffic_is_said_and_the_bake_ends_by_time():
     base = Baseline(stats(30_000, 30), 300)
     j = bake_verdict(base, stats(0, 0), 60.0, done=True, names=NAMES)
     assert j.verdict is Verdict.PROMOTE
-    assert "v2 has served no requests since the switch" in j.reasons[0]
+    assert j.reasons[0] == "bake ended after 1 min: v2 served no requests since the switch, nothing to judge"
 
 
 def test_a_healthy_candidate_passes_the_bake_with_what_was_compared():
     base = Baseline(stats(30_000, 30, [3.0] * 2000), 300)
     j = bake_verdict(base, stats(6000, 5, [3.0] * 1000), 60.0, done=True, names=NAMES)
-    assert j.verdict is Verdict.PROMOTE and j.reasons[0].startswith("bake passed: 1 min of v2")
+    assert j.verdict is Verdict.PROMOTE
+    assert j.reasons[0].startswith("bake passed: no evidence in 1 min that v2 fails more than 0.")
     assert "no slowdown shown" in j.reasons[2]
 
 
@@ -318,3 +328,17 @@ def test_the_strategy_flag_keeps_the_configs_bake_and_hooks_look_before_the_bake
     off = parse_config({**data, "rollout": {"strategy": "canary", "bake": 0}},
                        file=tmp_path / "lambdashift.yaml")
     assert deploy_steps(off, "f", "blue-green")[-2:] == (WeightStep(1.0), AnalysisStep())
+
+
+def test_the_live_view_shows_the_bake_step_and_its_progress():
+    import dataclasses
+
+    from lambdashift.cli.live import step_text, wait_progress
+    from lambdashift.core.machine import RolloutState
+
+    steps = steps_for({"strategy": "blue-green", "bake": "20s"}, judge=True)
+    state = dataclasses.replace(RolloutState.new("r", "f", "live", "1", "2", steps), step_index=2,
+                                step_started_at=100.0, phase=Phase.PROGRESSING)
+    assert step_text(state) == ("step 3/3: bake 20s (the candidate after the switch against the "
+                                "stable before it)")
+    assert wait_progress(state, 105.0) == (0.25, "bake, 5 s of 20 s")

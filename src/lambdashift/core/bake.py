@@ -268,21 +268,34 @@ def bake_verdict(baseline: Baseline, after: VersionStats, elapsed_s: float,
                              numbers)
     seen = (f"{cand} since the switch: {_counts(after)}; {stable} in the {window}: "
             f"{_counts(before)}")
+    null = numbers.get("errors.null_rate")
+    # What the bake can catch, in the line the terminal shows: with few baseline requests
+    # only a large failure rate can be told from the stable's.
+    watch = (f"rolls back on evidence that {cand} fails more than {_pct(null)} of requests"
+             if null is not None and null < 1 else "")
     if before.trials == 0:
         gap = (f"{stable} served no requests in the {window}: nothing to compare {cand} with, "
                "no evidence either way")
+    elif null is not None and null >= 1:
+        gap = (f"{stable} served too few requests in the {window} ({before.trials}) to bound "
+               "its failure rate: no evidence either way")
     elif after.trials == 0:
         gap = f"{cand} has served no requests since the switch: nothing to judge yet"
     else:
         gap = ""
     if done:
-        if gap:
+        if gap and after.trials == 0 and before.trials:
+            head = (f"bake ended after {_dur(policy.seconds)}: {cand} served no requests since "
+                    "the switch, nothing to judge")
+        elif gap:
             head = f"bake ended after {_dur(policy.seconds)} without a comparison: {gap}"
         else:
-            head = (f"bake passed: {_dur(policy.seconds)} of {cand} after the switch showed no "
-                    f"regression against {stable} before it ({seen})")
+            head = (f"bake passed: no evidence in {_dur(policy.seconds)} that {cand} fails more "
+                    f"than {_pct(null or 1.0)} or is slower than {stable} was before the switch "
+                    f"({seen})")
         return BakeJudgement(Verdict.PROMOTE, (head, errors, latency), numbers)
-    head = f"baking {_dur(elapsed_s)} of {_dur(policy.seconds)}: " + (gap or seen)
+    parts = [p for p in (watch, gap or seen) if p]
+    head = f"baking {_dur(elapsed_s)} of {_dur(policy.seconds)}: " + "; ".join(parts)
     return BakeJudgement(Verdict.CONTINUE, (head, errors, latency), numbers)
 
 

@@ -131,12 +131,16 @@ class BakeAnalyzer:
             self._told.add(key)
             s = baseline.stats
             rate = f"{100 * s.failures / s.trials:.2g}%" if s.trials else "n/a"
+            null = judgement.numbers.get("errors.null_rate")
+            catch = (f"rollback on evidence that {names[0]} fails more than {100 * null:.2g}% or "
+                     "is slower" if null is not None and null < 1 else
+                     "too few requests before the switch to compare errors")
             self.store.record_event(state.rollout_id, state.function, BAKE_EVENT, {
                 "step": state.step_index, "seconds": policy.seconds,
                 "reason": (f"bake for {policy.seconds:g} s: {names[0]}'s errors and warm latency "
                            f"after the switch against {names[1]}'s in the "
                            f"{baseline.seconds / 60:g} min before it ({s.trials:,} requests, "
-                           f"{rate} failed); rollback on evidence"),
+                           f"{rate} failed); {catch}"),
             })
         if judgement.verdict is not Verdict.CONTINUE:
             self.store.record_event(state.rollout_id, state.function, "bake_evidence", {
