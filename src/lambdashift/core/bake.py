@@ -45,6 +45,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lambdashift.core.evidence import Mixture, log_comb, logsumexp
+from lambdashift.core.judge import _dur, _exp, _ms, _num, _pct, _pt, _rate  # the judge's words
 from lambdashift.core.observations import VersionStats
 from lambdashift.core.strategy import parse_duration
 from lambdashift.errors import ConfigError
@@ -376,43 +377,3 @@ def _counts(s: VersionStats) -> str:
     failed = f"{s.failures} failed ({_pct(_rate(s.failures, s.trials))})"
     p99 = s.latency.quantile(0.99) if s.latency is not None and s.warm else math.nan
     return f"{s.trials:,} requests, {failed}" + (f", warm p99 {_ms(p99)}" if s.warm else "")
-
-
-def _rate(events: int, trials: int) -> float:
-    return events / trials if trials else 0.0
-
-
-def _pct(rate: float) -> str:
-    value = 100 * rate
-    if value == 0 or value >= 10:
-        return f"{value:.0f}%"
-    return f"{value:.1f}%" if value >= 1 else f"{value:.2g}%"
-
-
-def _pt(diff: float) -> str:
-    return f"{100 * diff:.2g} pt"
-
-
-def _num(value: float) -> str:
-    if math.isinf(value):
-        return ">1e308"
-    if value >= 1000:
-        exponent = int(math.floor(math.log10(value)))
-        return f"{value / 10**exponent:.1f}e{exponent}"
-    return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
-
-
-def _ms(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{value:.3g} ms"
-
-
-def _dur(seconds: float) -> str:
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds / 60:g} min"
-    if 0 < seconds < 1:
-        return "under 1 s"
-    return f"{round(seconds)} s"
-
-
-def _exp(log_value: float) -> float:
-    return math.exp(log_value) if log_value < 709.0 else math.inf
