@@ -342,3 +342,46 @@ def test_the_live_view_shows_the_bake_step_and_its_progress():
     assert step_text(state) == ("step 3/3: bake 20s (the candidate after the switch against the "
                                 "stable before it)")
     assert wait_progress(state, 105.0) == (0.25, "bake, 5 s of 20 s")
+
+
+def test_a_rollout_resumed_mid_bake_keeps_its_window_and_ends_on_the_same_clock(tmp_path):
+    """After a crash 30 s into the bake, ``resume`` goes on from the switch, not afresh."""
+    import dataclasses
+
+    from lambdashift.core.machine import RolloutState
+
+    now = [30.0]
+    api, metrics = Alias(), Metrics(0.0)
+    api.state = AliasState(Traffic("2"), "rev-1")
+    store = SqliteStateStore(tmp_path / "state.db", namespace="t", clock=lambda: now[0])
+    steps = (WeightStep(1.0), BakeStep(seconds=60))
+    state = dataclasses.replace(RolloutState.new("r-1", "f", "live", "1", "2", steps, now=0.0),
+                                phase=Phase.PROGRESSING, step_index=1, started_at=0.0,
+                                step_started_at=0.0, traffic=Traffic("2"), revision_id="rev-1")
+    store.save(state)
+    engine = RolloutEngine(api=api, store=store, clock=lambda: now[0], owner="t",
+                           sleep=lambda s: now.__setitem__(0, now[0] + s),
+                           analyzer=BakeAnalyzer(metrics, store),
+                           options=EngineOptions(poll_interval=1.0))
+    final = engine.resume(state)
+    assert final.phase is Phase.SUCCEEDED and api.writes == []
+    assert final.verdicts[-1].at == pytest.approx(60.0, abs=0.5)
+
+
+def test_promote_during_the_bake_ends_it_without_a_write_and_rollback_writes_back():
+    import dataclasses
+
+    from lambdashift.core.machine import (
+        PromoteRequested, RolloutState, RollbackRequested, SetTraffic, transition,
+    )
+
+    steps = (WeightStep(1.0), BakeStep(seconds=60))
+    baking = dataclasses.replace(RolloutState.new("r-1", "f", "live", "1", "2", steps),
+                                 phase=Phase.PROGRESSING, step_index=1, started_at=0.0,
+                                 step_started_at=0.0, traffic=Traffic("2"), revision_id="rev-1")
+    done, actions = transition(baking, PromoteRequested(now=5.0))
+    assert done.phase is Phase.SUCCEEDED and not any(isinstance(a, SetTraffic) for a in actions)
+    back, actions = transition(baking, RollbackRequested("by hand", now=5.0))
+    assert [a for a in actions if isinstance(a, SetTraffic)] == [
+        SetTraffic("f", "live", Traffic("1"), "rev-1")]
+    assert back.phase is Phase.ROLLING_BACK
