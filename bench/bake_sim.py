@@ -18,8 +18,9 @@ Each switch happens at a random moment of that world. The bake (``lambdashift.co
 the real functions, default policy, 60 s) takes the stable's requests in the 5 minutes
 before the switch (30 when those held fewer than 1,000) as its baseline, and looks after
 every request of the candidate (the e-process only falls between failures, so looking at
-each failure is looking at every request; the local stack looks every 0.2 s, which adds
-``p1 × rate × 0.1 s`` failed requests on average).
+each failure is looking at every request); the local stack looks every 0.05 s in the first
+2 s after the switch and every 0.2 s after, which adds ``p1 × rate × half that`` failed
+requests on average, counted below.
 
 * **A/A**: the candidate is the stable (same code): a rollback is a false rollback.
 * **Failing candidates** (5%, 20%, 100% of requests, in the ``bursts`` world): failed
@@ -52,6 +53,7 @@ from lambdashift.core.bake import (  # noqa: E402
     clopper_pearson_upper,
     log_e_above,
 )
+from lambdashift.rollout.bake import FIRST_LOOK_S, FIRST_S  # noqa: E402
 
 P0 = 0.001
 RATES = (1.0, 10.0, 100.0)
@@ -160,7 +162,8 @@ def run(world_kind: str, rate: float, p1: float | None, runs: int, policy: BakeP
         at = bake_once(x0, n0, fails, policy)
         if at is not None:
             rb[i] = True
-            decided = times[at - 1] + LOOK_S / 2  # the next look, on average
+            crossed = times[at - 1]  # the next look, on average: faster in the first seconds
+            decided = crossed + (FIRST_LOOK_S if crossed < FIRST_S else LOOK_S) / 2
             failed[i] = fails[times <= decided].sum()
         a_rb[i], a_failed[i] = alarm(times, fails, p1, rate, rng)
     return Outcome(rb, failed), Outcome(a_rb, a_failed)
