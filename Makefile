@@ -56,6 +56,7 @@ bench: install-test
 	$(BIN)/python bench/emulator_invoke.py --record
 	$(BIN)/python bench/list_scaling.py --record
 	$(BIN)/python bench/analysis_sim.py --record
+	$(BIN)/python bench/bake_sim.py --record
 	$(BIN)/python bench/source_delay_sim.py
 	$(BIN)/python bench/scale.py --functions 1000 --record
 	$(BIN)/python bench/scale.py --functions 1000

@@ -37,6 +37,9 @@ ROWS = (
     ("analysis_sim", "judge", "judge vs CodeDeploy-style canary",
      "`bench/analysis_sim.py`, {rollouts} seeded rollouts per scenario "
      "([docs/analysis.md](docs/analysis.md))"),
+    ("bake_sim", "bake", "bake after the switch to 100% vs an alarm on Errors > 0",
+     "`bench/bake_sim.py`, {runs} seeded A/A switches per case, {bad_runs} per failing case "
+     "([docs/analysis.md](docs/analysis.md#bake))"),
 )
 
 

@@ -251,8 +251,32 @@ class AnalysisStep:
         return "analysis" + (f" ({'; '.join(parts)})" if parts else "")
 
 
+@dataclass(frozen=True)
+class BakeStep(AnalysisStep):
+    """After the switch to 100%: watch the candidate for ``seconds`` against the stable's
+    behaviour just before the switch (``core.bake``), rolling back on evidence.
+
+    An analysis step to the state machine (a verdict per look; promote ends it); the
+    engine gives it to the bake's analyzer instead of the judge.
+    """
+
+    seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.seconds, bool) or not isinstance(self.seconds, (int, float)):
+            raise ValueError(f"seconds must be a number, got {self.seconds!r}")
+        object.__setattr__(self, "seconds", float(self.seconds))
+        if self.seconds <= 0:
+            raise ValueError(f"a bake must last a positive time, got {self.seconds!r}")
+
+    def __str__(self) -> str:
+        return (f"bake {format_duration(self.seconds)} (the candidate after the switch against "
+                "the stable before it)")
+
+
 Step = Union[WeightStep, PauseStep, InvocationPause, ManualGate, AnalysisStep]
-"""One instruction of a rollout."""
+"""One instruction of a rollout (a ``BakeStep`` is an ``AnalysisStep``)."""
 
 
 def step_to_dict(step: Step) -> dict[str, Any]:
@@ -265,6 +289,8 @@ def step_to_dict(step: Step) -> dict[str, Any]:
         return {"invocations": step.invocations}
     if isinstance(step, ManualGate):
         return {"gate": "manual"}
+    if isinstance(step, BakeStep):
+        return {"bake": step.seconds}
     if isinstance(step, AnalysisStep):
         return {
             "analysis": dict(step.params),
@@ -284,6 +310,8 @@ def step_from_dict(data: Mapping[str, Any]) -> Step:
         return InvocationPause(data["invocations"])
     if "gate" in data:
         return ManualGate()
+    if "bake" in data:
+        return BakeStep(seconds=data["bake"])
     if "analysis" in data:
         return AnalysisStep(
             data["analysis"], tuple(data.get("alarms", ())), data.get("interval")

@@ -24,7 +24,12 @@ def new_version(stack: NotesStack, function: str) -> str:
 
 
 def set_rollout(stack: NotesStack, rollout: dict[str, Any], function: str | None = None) -> None:
-    """Rewrite the copy's lambdashift.yaml with this rollout (for all, or one function)."""
+    """Rewrite the copy's lambdashift.yaml with this rollout (for all, or one function).
+
+    No bake unless the rollout asks for one: these tests are about the steps' mechanics,
+    and a minute's bake after each switch would only make them slower (test_bake_e2e.py
+    shows the bake)."""
+    rollout = {"bake": 0, **rollout}
     path = stack.root / "lambdashift.yaml"
     data = yaml.safe_load(path.read_text())
     if function is None:

@@ -30,7 +30,8 @@ def release(stack: NotesStack, environment: dict[str, str], steps: list, *, judg
     path = stack.root / "lambdashift.yaml"
     config = yaml.safe_load(path.read_text())
     config["functions"]["probe"]["environment"] = environment
-    config["functions"]["probe"]["rollout"] = {"strategy": "custom", "steps": steps,
+    # No bake after the switch: these tests are about the judge (test_bake_e2e.py bakes).
+    config["functions"]["probe"]["rollout"] = {"strategy": "custom", "steps": steps, "bake": 0,
                                                **({} if judged else {"analysis": "off"})}
     for key in ("hooks", "webhooks"):
         config.pop(key, None)
@@ -143,11 +144,12 @@ def test_a_time_boxed_step_promotes_at_promote_after_not_an_interval_later(probe
 
 
 def release_as_configured(stack: NotesStack, environment: dict[str, str]) -> str:
-    """A new probe version with the example's own rollout (no rollout of the probe's own)."""
+    """A new probe version with the example's own rollout, its bake off."""
     path = stack.root / "lambdashift.yaml"
     config = yaml.safe_load(path.read_text())
     config["functions"]["probe"]["environment"] = environment
-    config["functions"]["probe"].pop("rollout", None)
+    # The example's rollout, without its bake (the judge's tests; test_bake_e2e.py bakes).
+    config["functions"]["probe"]["rollout"] = {"bake": 0}
     for key in ("hooks", "webhooks"):
         config.pop(key, None)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -176,7 +178,7 @@ def rolled_back_within(stack: NotesStack, load: Load, what: str) -> tuple[float,
 
 
 def test_the_example_config_is_judged_and_rolls_back_a_5_percent_failure_within_seconds(probe_stack):
-    assert example_rollout() == {"strategy": "canary", "weight": 10, "pause": "30s"}
+    assert example_rollout() == {"strategy": "canary", "weight": 10, "pause": "30s", "bake": "15s"}
     stable = alias_traffic(probe_stack, "probe")[0]
     release_as_configured(probe_stack, {"FAIL_RATE": "0.05", "DELAY_MS": "4", "BUILD": "5pct"})
     out, load = deploy_under_load(probe_stack)

@@ -41,3 +41,9 @@ def test_scale_bench_prints_calls_throttles_memory_and_its_ratio():
     text = bench("bench/scale.py", "--functions", "4", "--pause", "0.2s", "--poll", "0.1")
     assert "4 rollouts succeeded" in text and "throttled (429):" in text
     assert "peak memory" in text and text.strip().splitlines()[-1].startswith("ratio ")
+
+
+def test_bake_bench_prints_false_rollbacks_and_failed_requests_beside_the_alarm():
+    text = bench("bench/bake_sim.py", "--quick")
+    assert "A/A switches" in text and "alarm" in text and "failed before rollback" in text
+    assert "target: A/A false rollbacks ≤ 1%" in text

@@ -18,7 +18,9 @@ from lambdashift.config import (
     parse_config,
 )
 from lambdashift.errors import ConfigError
-from lambdashift.model import AnalysisStep, ManualGate, PauseStep, WeightStep
+from lambdashift.model import AnalysisStep, BakeStep, ManualGate, PauseStep, WeightStep
+
+BAKE = BakeStep(seconds=60)  # the default bake after the switch of a judged rollout
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "notes" / "lambdashift.yaml"
 
@@ -80,7 +82,9 @@ def test_minimal_file_gets_the_documented_defaults(project):
     assert fn.source == project.root / "functions" / "get"
     assert config.rollout.strategy == "canary"
     # Judged by default: the 5-minute pause at 10% is watched by the judge, and ends on its clock.
-    assert config.rollout.steps == (WeightStep(0.1), AnalysisStep({"min_duration": 300.0, "promote_after": 300.0}), WeightStep(1.0))
+    # And watched for a minute after the switch to 100% (the bake).
+    assert config.rollout.steps == (WeightStep(0.1), AnalysisStep({"min_duration": 300.0, "promote_after": 300.0}),
+                                    WeightStep(1.0), BakeStep(seconds=60))
     assert config.rollout.judged
     assert fn.rollout == config.rollout
     assert config.routes == () and config.tables == {}
@@ -131,9 +135,10 @@ def test_a_full_file(project):
     create, get = config.functions["notes-create"], config.functions["notes-get"]
     assert create.environment == {"TABLE_NAME": "notes", "PAGE_SIZE": "20"}
     assert create.include == (project.root / "shared" / "common.py", project.root / "shared")
-    assert create.rollout.steps == (AnalysisStep(alarms=("create-errors",)), WeightStep(1.0))
+    assert create.rollout.steps == (AnalysisStep(alarms=("create-errors",)), WeightStep(1.0), BAKE)
     # Without its own strategy, a function's rollout merges over the top-level one.
-    assert get.rollout.steps == (WeightStep(0.25), AnalysisStep({"min_duration": 60.0, "promote_after": 60.0}), WeightStep(1.0))
+    assert get.rollout.steps == (WeightStep(0.25), AnalysisStep({"min_duration": 60.0, "promote_after": 60.0}),
+                                 WeightStep(1.0), BAKE)
     assert get.source == project.root / "functions" / "get"
     assert [r.key for r in config.routes] == ["POST /notes", "GET /notes/{id}", "ANY /proxy/{path+}", "$default"]
     assert config.routes[1] == Route("GET", "/notes/{id}", "notes-get")
@@ -148,7 +153,7 @@ def test_function_rollout_with_steps_replaces_the_generating_keys(dirs):
     data = base(rollout={"steps": [{"weight": 50}, {"pause": "manual"}, {"weight": 100}]})
     data["rollout"] = {"strategy": "canary", "weight": 5, "pause": "1m", "alarms": ["e"]}
     fn = parse(data, dirs).function("notes-get")
-    assert fn.rollout.steps == (WeightStep(0.5), ManualGate(), WeightStep(1.0))
+    assert fn.rollout.steps == (WeightStep(0.5), ManualGate(), WeightStep(1.0), BAKE)
     assert fn.rollout.settings["alarms"] == ["e"]  # the rest of the top-level rollout stays
 
 
@@ -166,7 +171,7 @@ def test_the_notes_example_loads():
     assert config.waves()[-1] == ("notes-get",)
     for fn in config.functions.values():
         assert fn.source.is_dir() and all(p.exists() for p in fn.include)
-        assert fn.rollout.steps[-1] == WeightStep(1.0)
+        assert fn.rollout.steps[-2:] == (WeightStep(1.0), BakeStep(seconds=20))  # a short bake
 
 
 # --- precedence ----------------------------------------------------------------------------------
@@ -372,7 +377,7 @@ def test_every_split_is_judged_unless_analysis_off(project):
     steps = project(custom).rollout.steps
     # 10% had no look before 50%: a judge step with the defaults is added; the pause at 50% is judged.
     assert steps == (WeightStep(0.1), AnalysisStep(), WeightStep(0.5), AnalysisStep({"min_duration": 60.0, "promote_after": 60.0}),
-                     WeightStep(1.0))
+                     WeightStep(1.0), BAKE)
 
 
 @pytest.mark.parametrize("where", ["top", "rollout"])
@@ -387,7 +392,7 @@ def test_analysis_off_keeps_the_steps_as_written(project, where):
 def test_an_empty_analysis_step_is_the_judge_with_the_defaults(project):
     for step in ("{analysis: {}}", "{analysis: }", "{analysis: null}"):
         config = project(MINIMAL + f"rollout: {{strategy: custom, steps: [{{weight: 10}}, {step}, {{weight: 100}}]}}\n")
-        assert config.rollout.steps == (WeightStep(0.1), AnalysisStep(), WeightStep(1.0))
+        assert config.rollout.steps == (WeightStep(0.1), AnalysisStep(), WeightStep(1.0), BAKE)
         assert str(config.rollout.steps[1]) == "analysis (judge)"
 
 

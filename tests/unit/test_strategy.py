@@ -18,6 +18,7 @@ from lambdashift.core.strategy import (
 from lambdashift.errors import ConfigError
 from lambdashift.model import (
     AnalysisStep,
+    BakeStep,
     InvocationPause,
     ManualGate,
     PauseStep,
@@ -318,16 +319,20 @@ def test_analysis_steps_may_follow_the_100_percent_step_in_config():
     assert steps[-1] == AnalysisStep({"alpha": 0.05})
 
 
+BAKE = BakeStep(seconds=60)
+
+
 # --- judged by default (issue 8) -----------------------------------------------------------------
 
 
 def test_judged_turns_every_pause_of_a_split_into_a_look():
     steps = steps_for({"strategy": "canary", "pause": "2m", "alarms": ["errs"]}, judge=True)
-    assert steps == (W(0.1), AnalysisStep(BOX(120.0), ("errs",)), W(1.0))
+    # The judged rollout ends with the default bake after its switch to 100%.
+    assert steps == (W(0.1), AnalysisStep(BOX(120.0), ("errs",)), W(1.0), BAKE)
     custom = {"strategy": "custom", "steps": [{"weight": 10}, {"pause": {"invocations": 50}},
                                               {"analysis": {"alpha": "1%"}}, {"weight": 100}]}
     assert steps_for(custom, judge=True) == (
-        W(0.1), AnalysisStep({"min_invocations": 50, "alpha": "1%"}), W(1.0))
+        W(0.1), AnalysisStep({"min_invocations": 50, "alpha": "1%"}), W(1.0), BAKE)
 
 
 def test_judged_adds_a_look_where_a_split_has_none_and_leaves_gates_and_bare_traffic_alone():
@@ -336,7 +341,7 @@ def test_judged_adds_a_look_where_a_split_has_none_and_leaves_gates_and_bare_tra
                                               {"analysis": {}}]}
     assert steps_for(custom, judge=True) == (
         P(60), W(0.1), AnalysisStep(alarms=("a",)), AnalysisStep(), W(0.5), ManualGate(), W(1.0),
-        AnalysisStep())
+        AnalysisStep(), BAKE)
 
 
 def test_every_preset_with_a_split_is_judged_and_analysis_off_is_not():
@@ -344,7 +349,7 @@ def test_every_preset_with_a_split_is_judged_and_analysis_off_is_not():
         steps = steps_for({"strategy": name}, judge=True)
         assert not any(isinstance(s, PauseStep) for s in steps), name
         assert steps_for({"strategy": name, "analysis": "off"}, judge=True) == plain
-    assert steps_for({"strategy": "blue-green"}, judge=True) == blue_green()
+    assert steps_for({"strategy": "blue-green"}, judge=True) == (*blue_green(), BAKE)
 
 
 # --- time-boxed by default (issue 17 item 4) -----------------------------------------------------

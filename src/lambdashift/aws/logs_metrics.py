@@ -42,6 +42,7 @@ from lambdashift.core.judge import Invocation, VersionStats
 __all__ = ["EitherMetrics", "LogsMetrics"]
 
 LOGS_LOOK_S = 5.0
+LOGS_DELIVERY_S = 10.0  # CloudWatch Logs delivers an invocation's events within seconds
 BOTH_LOOK_S = 60.0
 
 
@@ -83,6 +84,10 @@ class LogsMetrics:
     def next_look(self, now: float) -> float:
         """When to look again: logs arrive within seconds, FilterLogEvents has a quota."""
         return now + LOGS_LOOK_S
+
+    def ready_at(self, t: float) -> float:
+        """When the log events of invocations up to ``t`` have (nearly always) arrived."""
+        return t + LOGS_DELIVERY_S
 
     def version_stats(self, function: str, alias: str, version: str, since: float,
                       until: float) -> VersionStats:
@@ -153,6 +158,10 @@ class EitherMetrics:
     def next_look(self, now: float) -> float:
         """Once a minute: every look reads CloudWatch too, whose data points are per minute."""
         return now + BOTH_LOOK_S
+
+    def ready_at(self, t: float) -> float:
+        """When both sources have every request up to ``t``."""
+        return max(getattr(src, "ready_at", lambda x: x)(t) for src in (self.first, self.second))
 
     def version_stats(self, function: str, alias: str, version: str, since: float,
                       until: float) -> VersionStats:

@@ -121,6 +121,11 @@ class CloudWatchMetrics:
         ready = math.floor((now - self.publication_delay) / self.period) * self.period
         return ready + self.period + self.publication_delay
 
+    def ready_at(self, t: float) -> float:
+        """When every data point up to ``t`` can be read: the end of the period holding
+        ``t`` plus the publication delay (the bake waits for it before it ends)."""
+        return math.ceil(t / self.period) * self.period + self.publication_delay
+
     # -- the two questions ---------------------------------------------------------------
 
     def version_stats(self, function: str, alias: str, version: str, since: float,

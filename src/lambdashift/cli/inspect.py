@@ -155,10 +155,12 @@ _HISTORY_WORDS = {
     "Resumed": "resumed: the alias serves {traffic}",
     "rolled_back_by_hand": "rolled back by hand: {reason}",
     "evidence": "evidence: {text}",
+    "bake_evidence": "bake evidence: {text}",
     "alias_written": "{by} by hand: {change}",
     "low_traffic": "{reason}",
     "forecast": "{reason}",
     "Interrupted": "{signal}: no further step; back to the stable version",
+    "bake": "{reason}",
 }
 
 
@@ -195,7 +197,8 @@ def run_history(args: argparse.Namespace) -> int:
             print(f"  outcome: {r.reason}")
         looks = 0
         for e in store.events(r.rollout_id):
-            if e.kind in _SAID_BY_A_NOTE or (e.kind == "evidence" and not args.verbose):
+            if e.kind in _SAID_BY_A_NOTE or (e.kind in ("evidence", "bake_evidence")
+                                             and not args.verbose):
                 continue  # the note beside it (or the verdict that follows) says it in words
             if (e.kind == "VerdictReceived" and dict(e.details).get("verdict") == "continue"
                     and not args.verbose):
@@ -252,7 +255,7 @@ def event_words(kind: str, details: Any, verbose: bool = False) -> str:
         return text if verbose else clip(text)
     template = _HISTORY_WORDS.get(kind)
     if template is not None:
-        if kind == "evidence":
+        if kind in ("evidence", "bake_evidence"):
             d = {"text": ", ".join(f"{k}={v}" for k, v in d.items())}
         try:
             text = template.format(**d)

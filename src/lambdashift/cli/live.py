@@ -26,7 +26,7 @@ from typing import Any
 
 from lambdashift.cli import progress
 from lambdashift.core.machine import Notify, RolloutState
-from lambdashift.model import AnalysisStep, PauseStep
+from lambdashift.model import AnalysisStep, BakeStep, PauseStep
 
 #: A waiting rollout says so at least this often in plain mode (seconds).
 HEARTBEAT = 10.0
@@ -77,6 +77,10 @@ def wait_progress(state: RolloutState, now: float) -> tuple[float, str] | None:
         total = max(1e-9, state.wait_until - started)
         left = max(0.0, state.wait_until - now)
         return min(1.0, (now - started) / total), f"pause, {left:.0f} s left"
+    if isinstance(step, BakeStep):
+        elapsed = now - started
+        return (min(1.0, elapsed / step.seconds),
+                f"bake, {min(elapsed, step.seconds):.0f} s of {step.seconds:.0f} s")
     if isinstance(step, AnalysisStep):
         from lambdashift.core.judge import JudgePolicy
 

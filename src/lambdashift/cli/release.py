@@ -10,8 +10,9 @@ from lambdashift.cli.session import add_target_arguments, open_session
 from lambdashift.core import strategy as strategies
 from lambdashift.core.judge import JudgePolicy
 from lambdashift.errors import ConfigError
-from lambdashift.model import (AnalysisStep, InvocationPause, PauseStep, Phase, WeightStep,
-                               format_duration)
+from lambdashift.model import (
+    AnalysisStep, BakeStep, InvocationPause, PauseStep, Phase, WeightStep, format_duration,
+)
 from lambdashift.rollout import deploy as deploying
 from lambdashift.rollout.forecasting import parse_rate
 from lambdashift.rollout.selection import expand
@@ -165,10 +166,15 @@ def _say_what_is_not_judged(config, planned) -> None:  # noqa: ANN001
     if off:
         note(f"analysis: off — nothing is judged for {_names(off)}: each step goes on when "
              "its pause ends, however the candidate behaves")
-    unsplit = [c.function for c in planned if c.resume is None and c.function not in off
+    unsplit = [c for c in planned if c.resume is None and c.function not in off
                and not any(isinstance(s, WeightStep) and s.weight < 1 for s in c.steps)]
-    if unsplit:
-        note(f"{_names(unsplit)}: all traffic moves at once, so there is no split to judge; "
+    baked = [c.function for c in unsplit if isinstance(c.steps[-1], BakeStep)]
+    bare = [c.function for c in unsplit if c.function not in baked]
+    if baked:
+        note(f"{_names(baked)}: all traffic moves at once, so there is no split to judge; the bake "
+             "then compares the candidate with the stable's requests before the switch")
+    if bare:
+        note(f"{_names(bare)}: all traffic moves at once, so there is no split to judge; "
              "only hooks and alarms check the candidate (docs/concepts.md, blue-green)")
 
 
@@ -216,6 +222,10 @@ def describe_steps(c: deploying.Candidate, defaults, looks: str) -> list[str]:  
         if isinstance(step, WeightStep):
             weight = step.weight
             out.append(f"{step}: {stable} + {cand} ({step.weight:.0%})" if weight < 1 else f"{step}: {cand} alone")
+        elif isinstance(step, BakeStep):
+            out.append(f"bake {format_duration(step.seconds)}: {cand}'s errors and warm latency "
+                       f"after the switch against {stable}'s in the 5 min before it (30 min at "
+                       f"low traffic); rollback on evidence; looks {looks}")
         elif isinstance(step, AnalysisStep):
             out.append(_describe_check(step, defaults, 0 < weight < 1, cand, stable, looks))
         elif isinstance(step, (PauseStep, InvocationPause)):

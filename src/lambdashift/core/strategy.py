@@ -14,7 +14,9 @@ Strategies (``strategy:``)::
                                                            with or without ``CodeDeployDefault.``
 
 Every strategy also accepts ``analysis`` (a mapping: ``alarms``, ``interval``, judge
-parameters) and ``alarms`` (a list): they become the checks run after each pause. ``steps``
+parameters) and ``alarms`` (a list): they become the checks run after each pause; and
+``bake`` (a duration, 60 s when judged; ``0`` or ``off`` for none): after the switch to
+100%, the candidate is watched that long against the stable's behaviour before it. ``steps``
 is accepted with canary and linear too (the name then only labels the list), so that the
 short ``strategy: canary, steps: [...]`` form works; it excludes the generating keys.
 
@@ -33,6 +35,7 @@ from typing import Any
 from lambdashift.errors import ConfigError
 from lambdashift.model import (
     AnalysisStep,
+    BakeStep,
     InvocationPause,
     ManualGate,
     PauseStep,
@@ -48,7 +51,7 @@ _PRESET_PREFIX = "CodeDeployDefault."
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _DURATION = re.compile(rf"(?:{_NUMBER}d)?(?:{_NUMBER}h)?(?:{_NUMBER}m)?(?:{_NUMBER}s)?")
 _UNIT_SECONDS = (86400, 3600, 60, 1)
-_COMMON_KEYS = ("strategy", "analysis", "alarms")
+_COMMON_KEYS = ("strategy", "analysis", "alarms", "bake")
 _KEYS = {
     "blue-green": _COMMON_KEYS,
     "canary": (*_COMMON_KEYS, "weight", "pause", "steps"),
@@ -324,9 +327,13 @@ def steps_for(rollout: Mapping[str, Any], path: str = "rollout", *,
     ``--strategy: unknown strategy``, the flag the user typed.
     """
     steps = _plain_steps(rollout, path)
-    if judge and not analysis_off(rollout.get("analysis")):
+    judge = judge and not analysis_off(rollout.get("analysis"))
+    if judge:
         steps = judged(steps, _rollout_check(rollout, path))
-    return steps
+    from lambdashift.core.bake import parse_bake  # bake imports this module: import late
+
+    bake = parse_bake(rollout.get("bake"), f"{path}.bake", judged=judge)
+    return steps if bake is None else (*steps, BakeStep(seconds=bake))
 
 
 def _plain_steps(rollout: Mapping[str, Any], path: str) -> tuple[Step, ...]:

@@ -39,7 +39,8 @@ from lambdashift.core.forecast import low_traffic_note
 from lambdashift.core.machine import CheckFailed, Event, RolloutState, VerdictReceived
 from lambdashift.rollout.forecasting import StepForecaster
 from lambdashift.errors import ConfigError
-from lambdashift.model import AnalysisStep, Verdict
+from lambdashift.model import AnalysisStep, BakeStep, Verdict
+from lambdashift.rollout.bake import BakeAnalyzer
 
 __all__ = ["AlarmOnlyAnalyzer", "AlarmSource", "EvidenceStore", "JudgeAnalyzer", "MetricsSource"]
 
@@ -125,6 +126,7 @@ class JudgeAnalyzer:
         self._last: dict[tuple[str, int], tuple[float, Judgement]] = {}
         self._forecast: set[tuple[str, int]] = set()  # steps whose traffic was looked at
         self._catch = StepForecaster(metrics, store)  # what each step can catch, at its start
+        self.bake = BakeAnalyzer(metrics, store)
 
     def analyze(self, state: RolloutState, step: AnalysisStep, now: float) -> Event:
         """One look: read alarms and metrics, judge, persist the evidence, answer.
@@ -132,6 +134,8 @@ class JudgeAnalyzer:
         AWS errors (metrics or alarms unreadable, alarms that do not exist) propagate as
         ``AwsError``; the engine turns them into an inconclusive verdict.
         """
+        if isinstance(step, BakeStep):  # after the switch: before/after, not side by side
+            return self.bake.analyze(state, step, now)
         index = state.step_index
         unchecked = _unchecked(step) if step.alarms and self.alarms is None else ()
         if step.alarms and not step.params:

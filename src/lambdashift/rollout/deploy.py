@@ -69,18 +69,24 @@ BATCH_FROM = 50
 def steps_for(config: Config, function: str, strategy: str | None) -> tuple[Step, ...]:
     """The function's configured steps (or ``--strategy NAME``'s), with a post-traffic check
     step after the promotion when the function has post-traffic hooks."""
+    rollout = config.function(function).rollout
     if strategy:
-        steps = strategies.steps_for({"strategy": strategy}, path="--strategy",
-                                     judge=config.function(function).rollout.judged)
+        # The flag names the strategy; the config's bake (or its absence) still holds.
+        bake = {"bake": rollout.settings["bake"]} if "bake" in rollout.settings else {}
+        steps = strategies.steps_for({"strategy": strategy, **bake}, path="--strategy",
+                                     judge=rollout.judged)
     else:
-        steps = config.function(function).rollout.steps
+        steps = rollout.steps
     if config.hooks:
         from lambdashift.rollout.hooks import parse_hooks
 
         hooks = parse_hooks(config.hooks, function, functions=list(config.functions))
         full = promote_index(steps)
-        if hooks.post_traffic and full == len(steps) - 1:
-            steps = (*steps, AnalysisStep())
+        after = steps[full + 1:] if full is not None else ()
+        if hooks.post_traffic and full is not None and \
+                not any(type(s) is AnalysisStep for s in after):
+            # Right after the switch, before any bake: the hooks are the first look.
+            steps = (*steps[:full + 1], AnalysisStep(), *after)
     return steps
 
 

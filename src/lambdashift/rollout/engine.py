@@ -54,7 +54,9 @@ from lambdashift.core.machine import (
     transition,
 )
 from lambdashift.errors import AwsError, LockedError, RevisionMismatchError, RolloutError
-from lambdashift.model import AnalysisStep, Phase, Step, Traffic, Verdict, promote_index
+from lambdashift.model import (
+    AnalysisStep, BakeStep, Phase, Step, Traffic, Verdict, promote_index,
+)
 from lambdashift.rollout import locks
 from lambdashift.rollout.failpoints import failpoint
 
@@ -326,6 +328,12 @@ class RolloutEngine:
         signal_event = self._signal(state)
         if signal_event is not None:
             return signal_event
+        if isinstance(action.step, BakeStep):  # the bake has its analyzer; hooks ran before it
+            if self.analyzer is None:
+                return VerdictReceived(Verdict.PROMOTE, (
+                    "bake skipped: this target has no metrics source to watch the candidate",),
+                    now=self.clock())
+            return self.analyzer.analyze(state, action.step, self.clock())
         # Only a split can be judged (both versions serving); before it or after the
         # promotion a step without settings runs the hooks, if any, and passes.
         passed = ("no traffic split to judge (the candidate has none)"

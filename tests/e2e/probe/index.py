@@ -2,7 +2,8 @@
 
 FAIL_RATE (0..1): share of invocations that raise; DELAY_MS: base latency;
 SLOW_FACTOR: multiplies the latency (a latency regression); IMPORT_FAIL: the module
-raises on import.
+raises on import; FAIL_HTTP_ONLY: FAIL_RATE applies to HTTP API requests only (a release
+that passes a direct smoke invocation and fails its users: what a bake is for).
 """
 
 import json
@@ -18,7 +19,9 @@ def handler(event, context):
     delay = float(os.environ.get("DELAY_MS", "2")) * float(os.environ.get("SLOW_FACTOR", "1"))
     # Lognormal jitter around the base delay, like real service latency.
     time.sleep(delay * random.lognormvariate(0, 0.25) / 1000)
-    if random.random() < float(os.environ.get("FAIL_RATE", "0")):
+    http = isinstance(event, dict) and "requestContext" in event
+    fails = http or not os.environ.get("FAIL_HTTP_ONLY")
+    if fails and random.random() < float(os.environ.get("FAIL_RATE", "0")):
         raise RuntimeError("injected failure")
     return {"statusCode": 200, "headers": {"X-Function-Version": context.function_version},
             "body": json.dumps({"ok": True})}
