@@ -171,7 +171,7 @@ def test_the_notes_example_loads():
     assert config.waves()[-1] == ("notes-get",)
     for fn in config.functions.values():
         assert fn.source.is_dir() and all(p.exists() for p in fn.include)
-        assert fn.rollout.steps[-2:] == (WeightStep(1.0), BakeStep(seconds=20))  # a short bake
+        assert fn.rollout.steps[-2:] == (WeightStep(1.0), BakeStep(seconds=15))  # a short bake
 
 
 # --- precedence ----------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ CASES: list[tuple[Any, str]] = [
     ({**fn(), "rollout": {"strategy": "canary", "pause": "5 minutes"}},
      "rollout.pause: must be a positive duration such as 30s, 5m, 1h30m or 90 (seconds), got '5 minutes'"),
     ({**fn(), "rollout": {"strategy": "blue-green", "weight": 10}},
-     "rollout: unknown key 'weight' (expected one of: strategy, analysis, alarms)"),
+     "rollout: unknown key 'weight' (expected one of: strategy, analysis, alarms, bake)"),
     ({**fn(), "rollout": {"strategy": "custom"}}, "rollout.steps: required by the custom strategy"),
     ({**fn(), "rollout": {"strategy": "custom", "steps": [{"weight": 50}, {"weight": 20}, {"weight": 100}]}},
      "rollout.steps[1].weight: weights must increase, got 20 after 50 at step 0"),

@@ -60,9 +60,9 @@ class Pace:
     min_requests: int           # the lambdashift part keeps going until this many requests
     analysis: dict[str, Any] = field(default_factory=dict)
     name: str = "full"
-    #: Every release's ``rollout.bake`` when set (None: the config's default). See
-    #: :meth:`Story.release`, the one place the demo writes a function's rollout.
-    bake: str | None = None
+    #: notes-create's bake after its blue-green switch (the other releases bake 0: the story
+    #: shows it once). See :meth:`Story.release`, where the demo writes a function's rollout.
+    bake: str = "0"
 
 
 #: The judge on the broken release: looks every second; a 2-point error margin so that a
@@ -72,10 +72,10 @@ _ANALYSIS = {"interval": "1s", "min_invocations": 30, "error_margin": 0.02,
 
 FULL = Pace(rate=110, clients=6, steady=25, hold=20, canary_pause=90, switch_window=10,
             naive_seconds=30, naive_gap=2, min_requests=21_000,
-            analysis={**_ANALYSIS, "min_duration": "10s", "max_wait": "2m"}, name="full")
+            analysis={**_ANALYSIS, "min_duration": "10s", "max_wait": "2m"}, name="full", bake="20s")
 FAST = Pace(rate=60, clients=5, steady=8, hold=7, canary_pause=20, switch_window=5,
             naive_seconds=12, naive_gap=1, min_requests=0,
-            analysis={**_ANALYSIS, "min_duration": "5s", "max_wait": "1m"}, name="fast")
+            analysis={**_ANALYSIS, "min_duration": "5s", "max_wait": "1m"}, name="fast", bake="5s")
 
 
 class Story:
@@ -146,7 +146,8 @@ class Story:
         return max((v["Version"] for v in listed if v["Version"] != "$LATEST"), key=int, default="none")
 
     def release(self, function: str, *, source: str | None = None, steps: list[dict[str, Any]],
-                strategy: str, prewarm: bool = True, environment: dict[str, str] | None = None) -> dict[str, Any]:
+                strategy: str, prewarm: bool = True, environment: dict[str, str] | None = None,
+                bake: str = "0") -> dict[str, Any]:
         """Point the function at its new release, publish it, deploy it; what happened, read
         from the notices and from the alias itself."""
         if self.failpoint == f"unchanged:{function}":
@@ -160,8 +161,7 @@ class Story:
             if environment:
                 spec["environment"] = {**spec.get("environment", {}), **environment}
             # The one place the demo writes a rollout: per-function keys (bake) go here.
-            spec["rollout"] = {"strategy": "custom", "steps": steps,
-                               **({"bake": self.pace.bake} if self.pace.bake is not None else {})}
+            spec["rollout"] = {"strategy": "custom", "steps": steps, "bake": bake}
             # At most 4 at once: 6 clients + 4 stay within the emulator's 10 per function.
             data["prewarm"] = {"enabled": prewarm, "max_concurrency": 4}
         self.edit(change)
@@ -317,9 +317,11 @@ def _lambdashift_part(story: Story, api_url: str) -> bool:
             "live serves v1 alone on all five functions; every route answered by v1, none failed"):
         return False
 
-    story.step("2", "ship notes-create v2 and switch it blue-green, alone (pre-warmed first)", "create blue-green")
+    story.step("2", f"ship notes-create v2 and switch it blue-green, alone (pre-warmed first, "
+                    f"then baked {pace.bake}: watched against v1's requests before the switch)",
+               "create blue-green")
     rel = story.release("notes-create", source="functions/create_note/v2", strategy="blue-green",
-                        steps=[{"weight": 100}])
+                        steps=[{"weight": 100}], bake=pace.bake)
     if not story.verify(checks.release(rel, outcome="succeeded", exit_code=0, through=checks.path(v1, v2),
                                        prewarmed=True), ""):
         return False
