@@ -40,7 +40,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from lambdashift.core.machine import Notify, RolloutState
@@ -119,6 +119,7 @@ class Prewarmer:
     clock: Callable[[], float] = time.time
     #: The function's concurrency limit (reserved, else the account's unreserved), if known.
     limit: Callable[[str], int | None] | None = None
+    _limits: dict[str, int | None] = field(default_factory=dict, init=False, repr=False)
 
     def __call__(self, state: RolloutState, traffic: Traffic) -> Notify | None:
         if not self.settings.enabled or state.phase is Phase.ROLLING_BACK:
@@ -128,12 +129,7 @@ class Prewarmer:
             return None
         version, share = gain
         live = self.live_peak(state.function, state.alias)
-        limit = None
-        if self.limit is not None:
-            try:
-                limit = self.limit(state.function)
-            except LambdashiftError:
-                limit = None  # unknown: bounded by max_concurrency alone
+        limit = self._limit_of(state.function, live, share)
         wanted, count = environments(live, share, limit=limit,
                                      max_concurrency=self.settings.max_concurrency,
                                      fixed=self.settings.concurrency)
@@ -161,6 +157,22 @@ class Prewarmer:
                 details["problem"] = problems[0]
         details["ms"] = round((time.perf_counter() - started) * 1000)
         return Notify("prewarmed", details)
+
+    def _limit_of(self, function: str, live: int, share: float) -> int | None:
+        """The function's limit, read once per pre-warmer (one rollout) and only when more
+        than one environment is wanted: on AWS each read is a control-plane call under the
+        account's 15/s, and one environment always fits a limit of 3 or more."""
+        if self.limit is None:
+            return None
+        wanted = self.settings.concurrency or needed(live, share)
+        if wanted <= 1 and live <= 1:
+            return None
+        if function not in self._limits:
+            try:
+                self._limits[function] = self.limit(function)
+            except LambdashiftError:
+                self._limits[function] = None  # unknown: bounded by max_concurrency alone
+        return self._limits[function]
 
     def live_peak(self, function: str, alias: str) -> int:
         """The alias's peak warm concurrency over the window; 1 when it cannot be told."""
