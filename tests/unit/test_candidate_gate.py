@@ -237,3 +237,17 @@ def test_publish_warns_of_a_missing_function_a_module_that_does_not_compile_or_i
 ])
 def test_publish_does_not_warn_when_the_name_may_well_be_there(source):
     assert handler_warnings(package({"pkg/orders.py": source}), "pkg/orders.main", "python3.12") == []
+
+
+def test_rollback_to_can_tell_a_candidate_rejected_before_traffic(tmp_path):
+    import dataclasses
+
+    from lambdashift.rollout.candidate import rejected_before_traffic
+
+    state = _state()
+    rejected = dataclasses.replace(state, phase=Phase.ROLLED_BACK,
+                                   reason="check failed: pre-traffic: candidate version 3 failed …")
+    assert rejected_before_traffic(rejected) == rejected.reason
+    other = dataclasses.replace(rejected, reason="check failed: pre-traffic: group shop rolls back together: …")
+    assert rejected_before_traffic(other) is None  # another member's candidate failed, not this one
+    assert rejected_before_traffic(dataclasses.replace(state, phase=Phase.SUCCEEDED)) is None

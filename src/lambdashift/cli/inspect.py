@@ -262,7 +262,8 @@ def event_words(kind: str, details: Any, verbose: bool = False) -> str:
             text = " ".join(w.lower() for w in re.findall(r"[A-Z][a-z]*", kind)) + (
                 ": " + ", ".join(f"{k}={v}" for k, v in d.items() if v not in (None, "", []))
                 if d else "")
-    return text if verbose else clip(text)
+    # A rejected candidate's log lines follow its first line: --verbose shows them.
+    return text if verbose else clip(text.split("\n", 1)[0])
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -41,10 +41,13 @@ from lambdashift.core.machine import Notify, RolloutState
 from lambdashift.errors import ConfigError, LambdashiftError, ThrottledError
 from lambdashift.rollout.prewarm import PREWARM_EVENT
 
-__all__ = ["REJECTED", "CandidateGate", "Smoke", "mismatch", "parse_smoke", "rejection"]
+__all__ = ["PRE_TRAFFIC", "REJECTED", "CandidateGate", "Smoke", "mismatch", "parse_smoke",
+           "rejected_before_traffic", "rejection"]
 
 #: The step-log event (and the Notify) of a candidate stopped before any traffic.
 REJECTED = "candidate_rejected"
+#: How the reason of a rollout stopped before any traffic begins (the machine's CheckFailed).
+PRE_TRAFFIC = "check failed: pre-traffic: "
 
 _SMOKE_KEYS = ("name", "event", "expect")
 #: Error types that mean the execution environment never initialised (AWS's Python runtime).
@@ -163,6 +166,18 @@ def reason_of(details: Mapping[str, Any]) -> str:
     return (f"candidate version {details.get('version')} "
             f"{what.get(str(details.get('stage')), 'failed')} on the {details.get('request')} "
             f"before any traffic: {details.get('error_type')}: {details.get('message')}")
+
+
+def rejected_before_traffic(state: RolloutState) -> str | None:
+    """Why a check rejected this rollout's candidate before any traffic (this gate or a
+    pre-traffic hook), or None: for ``rollback --to``, which must not send traffic to it.
+    A group member stopped because *another* member's candidate failed is not rejected."""
+    reason = state.reason or ""
+    if state.phase.value != "rolled_back" or not reason.startswith(PRE_TRAFFIC):
+        return None
+    if reason[len(PRE_TRAFFIC):].startswith("group "):
+        return None
+    return reason
 
 
 class InvokeApi(Protocol):
