@@ -106,7 +106,7 @@ def lambdashift(stack: NotesStack, capsys, *args: str) -> tuple[int, str, str]: 
 
 
 def release(stack: NotesStack, capsys, source: str | None = None, handler: str = "index.handler",  # noqa: ANN001
-            **environment: str) -> tuple[str, str]:
+            smoke: object = None, **environment: str) -> tuple[str, str]:
     """Point the probe at ``source`` (a directory under functions/, default the probe's own)
     with this handler and environment, blue-green, and publish; (version, publish's stderr)."""
     path = stack.root / "lambdashift.yaml"
@@ -114,7 +114,7 @@ def release(stack: NotesStack, capsys, source: str | None = None, handler: str =
     probe = config["functions"]["probe"]
     probe.update(source=f"functions/{source or 'probe'}", handler=handler,
                  environment={"FAIL_RATE": "0", "DELAY_MS": "4", **environment})
-    probe["rollout"] = dict(BLUE_GREEN)
+    probe["rollout"] = dict(BLUE_GREEN, **({"smoke": smoke} if smoke is not None else {}))
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     code, stdout, stderr = lambdashift(stack, capsys, "publish", "probe", "--json")
     assert code == 0, stderr
@@ -172,6 +172,8 @@ def test_a_candidate_that_cannot_serve_gets_no_alias_write_and_no_request(probe_
     rejected = [e for e in last["events"] if e["kind"] == "candidate_rejected"]
     assert rejected and rejected[0]["details"]["error_type"] == error_type
     assert not [e for e in last["events"] if e["kind"] in ("AliasWritten", "prewarmed")]
+    _, words, _ = lambdashift(probe_stack, capsys, "history", "probe", "--limit", "1")
+    assert f"→ {candidate}  rejected before traffic" in words and error_type in words, words
 
 
 def test_twenty_blue_green_switches_under_100_requests_per_second_turn_no_request_away(
@@ -201,3 +203,20 @@ def test_twenty_blue_green_switches_under_100_requests_per_second_turn_no_reques
               f"(environments ready: times); last: {prewarmed[-1]}")
     assert len(prewarmed) == switches  # pre-warm on, once per switch
     assert refused == 0
+
+
+def test_a_smoke_request_checks_the_candidates_answer_before_any_traffic(probe_stack, capsys):
+    healthy, _ = release(probe_stack, capsys)
+    if probe_stack.lam.get_alias(FunctionName="probe", Name="live")["FunctionVersion"] != healthy:
+        assert lambdashift(probe_stack, capsys, "deploy", "probe", "--plain", "--no-check")[0] == 0
+    wrong = {"name": "probe answers", "event": {"rawPath": "/probe"},
+             "expect": {"statusCode": 200, "body": {"ok": False}}}
+    candidate, _ = release(probe_stack, capsys, smoke=wrong, BUILD="smoke")
+    code, _, stderr = lambdashift(probe_stack, capsys, "deploy", "probe", "--plain", "--no-check")
+    assert code == 1 and "SmokeMismatch: answer.body.ok is true, expected false" in stderr, stderr
+    assert probe_stack.lam.get_alias(FunctionName="probe", Name="live")["FunctionVersion"] == healthy
+    release(probe_stack, capsys, smoke={**wrong, "expect": {"statusCode": 200, "body": {"ok": True}}},
+            BUILD="smoke")  # the same code: the same version, its smoke now right
+    code, _, stderr = lambdashift(probe_stack, capsys, "deploy", "probe", "--plain", "--no-check")
+    assert code == 0, stderr
+    assert probe_stack.lam.get_alias(FunctionName="probe", Name="live")["FunctionVersion"] == candidate
