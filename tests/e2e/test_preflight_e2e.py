@@ -106,7 +106,7 @@ def lambdashift(stack: NotesStack, capsys, *args: str) -> tuple[int, str, str]: 
 
 
 def release(stack: NotesStack, capsys, source: str | None = None, handler: str = "index.handler",  # noqa: ANN001
-            smoke: object = None, **environment: str) -> tuple[str, str]:
+            smoke: object = None, prewarm: bool = True, **environment: str) -> tuple[str, str]:
     """Point the probe at ``source`` (a directory under functions/, default the probe's own)
     with this handler and environment, blue-green, and publish; (version, publish's stderr)."""
     path = stack.root / "lambdashift.yaml"
@@ -115,6 +115,7 @@ def release(stack: NotesStack, capsys, source: str | None = None, handler: str =
     probe.update(source=f"functions/{source or 'probe'}", handler=handler,
                  environment={"FAIL_RATE": "0", "DELAY_MS": "4", **environment})
     probe["rollout"] = dict(BLUE_GREEN, **({"smoke": smoke} if smoke is not None else {}))
+    config["prewarm"] = prewarm
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     code, stdout, stderr = lambdashift(stack, capsys, "publish", "probe", "--json")
     assert code == 0, stderr
@@ -139,6 +140,8 @@ BROKEN = {
     "missing handler": (lambda s: s, "index.hander",
                         "Runtime.HandlerNotFound", "defines no 'hander' (did you mean 'handler'?)"),
 }
+#: The check runs with pre-warming off too (then it is the one invocation before traffic).
+PREWARM_OFF = {"missing handler"}
 
 
 @pytest.mark.parametrize("case", list(BROKEN))
@@ -149,7 +152,7 @@ def test_a_candidate_that_cannot_serve_gets_no_alias_write_and_no_request(probe_
     if lam.get_alias(FunctionName="probe", Name="live")["FunctionVersion"] != healthy:
         assert lambdashift(probe_stack, capsys, "deploy", "probe", "--plain", "--no-check")[0] == 0
     source = broken_copy(probe_stack, case.replace(" ", "-"), edit)
-    candidate, published = release(probe_stack, capsys, source, handler)
+    candidate, published = release(probe_stack, capsys, source, handler, prewarm=case not in PREWARM_OFF)
     if publish_warning:  # publish says it, and publishes anyway (the code may be right on AWS)
         assert publish_warning in published, published
     before = lam.get_alias(FunctionName="probe", Name="live")
