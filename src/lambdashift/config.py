@@ -91,7 +91,7 @@ class RolloutConfig:
     settings: Mapping[str, Any] = field(default_factory=dict, hash=False)
     judged: bool = True
     #: ``smoke:``: requests the candidate must answer before any traffic (``rollout.candidate``).
-    smoke: tuple[Any, ...] = ()
+    smoke: tuple[Any, ...] = field(default=(), hash=False)
 
 
 @dataclass(frozen=True)
