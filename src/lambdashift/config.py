@@ -90,6 +90,8 @@ class RolloutConfig:
     steps: tuple[Step, ...]
     settings: Mapping[str, Any] = field(default_factory=dict, hash=False)
     judged: bool = True
+    #: ``smoke:``: requests the candidate must answer before any traffic (``rollout.candidate``).
+    smoke: tuple[Any, ...] = field(default=(), hash=False)
 
 
 @dataclass(frozen=True)
@@ -335,12 +337,16 @@ def _rollout(raw: Mapping[str, Any], path: str, judge: bool = True,
     top-level ``analysis`` defaults must make a valid policy (a pause longer than max_wait
     does not)."""
     judge = judge and not strategy.analysis_off(raw.get("analysis"))
-    steps = strategy.steps_for(raw, path, judge=judge)
+    from lambdashift.rollout.candidate import parse_smoke
+
+    smoke = parse_smoke(raw.get("smoke"), f"{path}.smoke")  # not a step: the strategy never sees it
+    steps = strategy.steps_for({k: v for k, v in raw.items() if k != "smoke"}, path, judge=judge)
     for index, step in enumerate(steps):
         if isinstance(step, AnalysisStep) and step.params:
             JudgePolicy.from_params({**(analysis or {}), **step.params},
                                     f"{path}: step {index + 1} ({step})")
-    return RolloutConfig(str(raw["strategy"]), steps, types.MappingProxyType(dict(raw)), judge)
+    return RolloutConfig(str(raw["strategy"]), steps, types.MappingProxyType(dict(raw)), judge,
+                         smoke)
 
 
 def _merge_rollout(base: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:

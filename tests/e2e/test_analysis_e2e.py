@@ -188,14 +188,16 @@ def test_the_example_config_is_judged_and_rolls_back_a_5_percent_failure_within_
     assert failed <= 10  # the figure the issue asks for; the time is printed, never asserted
 
 
-def test_the_example_config_rolls_back_a_release_whose_import_raises(probe_stack):
+def test_the_example_config_stops_a_release_whose_import_raises_before_any_traffic(probe_stack):
+    """The candidate gate (issue 17): invoked by version before the first alias write, the
+    release fails its init, so not one request reaches it."""
     stable = alias_traffic(probe_stack, "probe")[0]
     release_as_configured(probe_stack, {"IMPORT_FAIL": "1", "DELAY_MS": "4"})
     out, load = deploy_under_load(probe_stack)
     assert out.returncode == 1, out.stderr
     assert alias_traffic(probe_stack, "probe") == (stable, None, 0.0)
-    seconds, failed = rolled_back_within(probe_stack, load, "import raises, example config")
-    assert failed <= 10
+    assert load.failed_at == [] and "Runtime.ImportModuleError" in out.stderr
+    assert history(probe_stack, "probe")[0]["reason"].startswith("check failed: pre-traffic: candidate")
 
 
 def test_the_example_config_promotes_a_healthy_release_after_its_pause(probe_stack):

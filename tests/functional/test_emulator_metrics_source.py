@@ -133,3 +133,18 @@ def test_the_judge_over_the_emulator_rolls_back_a_failing_candidate(client, emul
     source.close()
     assert event.verdict is Verdict.ROLLBACK, event.reasons
     assert "v2 errors 100%" in event.reasons[0] and "vs v1 0% (0/" in event.reasons[0]
+
+
+def test_the_concurrency_limit_the_emulator_runs_a_function_under(client, emulator, canary):
+    """What the pre-warm leaves room under on the local stack: the emulator's own per-function
+    limit (10 unless started otherwise), or the reserved concurrency once set."""
+    source = EmulatorMetrics(emulator.endpoint)
+    try:
+        assert source.concurrency_limit(canary) is None  # never run: nothing to say yet
+        invoke(client, canary, "live", fail=False)
+        assert source.concurrency_limit(canary) == 10
+        client.put_function_concurrency(FunctionName=canary, ReservedConcurrentExecutions=4)
+        invoke(client, canary, "live", fail=False)
+        assert source.concurrency_limit(canary) == 4
+    finally:
+        source.close()

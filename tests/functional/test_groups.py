@@ -237,3 +237,28 @@ def test_no_rollout_starts_once_a_stop_was_asked(client, rig, tmp_path):
     assert sorted(outcome.not_started) == sorted(names) and outcome.states == {}
     assert all(api.get_alias(n, "live").traffic == Traffic("1") for n in names)
     assert all(store.history(n) == [] for n in names)
+
+
+def test_no_member_of_a_group_gets_traffic_when_one_candidate_fails_before_traffic(client, rig, tmp_path):
+    """The candidate gate (issue 17): every member's candidate is invoked before any member's
+    first alias write; one that fails stops the whole group with no write at all."""
+    from lambdashift.rollout.candidate import REJECTED, CandidateGate
+
+    api, store, analyzer, _ = rig
+    names, _ = make_group(client, 6, bad={3})
+
+    def engine() -> RolloutEngine:
+        return RolloutEngine(api=api, store=store, clock=time.time, sleep=time.sleep, owner="test",
+                             analyzer=analyzer, gate=CandidateGate(api),
+                             options=EngineOptions(poll_interval=0.02))
+    outcome = run(api, store, group_config(tmp_path, names), engine)
+    assert outcome.exit_code == 1
+    for name in names:
+        state = outcome.states[name]
+        assert api.get_alias(name, "live").traffic == Traffic("1") and state.phase is Phase.ROLLED_BACK
+        assert not [e for e in store.events(state.rollout_id) if e.kind == "AliasWritten"], name
+    bad = outcome.states[names[3]]
+    assert bad.reason.startswith("check failed: pre-traffic: candidate version 2 failed")
+    assert [e.details["error_type"] for e in store.events(bad.rollout_id) if e.kind == REJECTED] == [
+        "RuntimeError"]
+    assert all("group shop rolls back together" in outcome.states[n].reason for n in names if n != names[3])

@@ -391,6 +391,23 @@ def test_invoke_handler_error_is_a_result_not_an_exception(api, make_function):
         api.invoke("no-such-function", None, b"{}")
 
 
+def test_invoke_with_tail_returns_that_invocations_log_lines(api, make_function):
+    """LogType: Tail, what the candidate check prints under a rejection."""
+    name = make_function({"index.py": FAILING_HANDLER}, publish=True)
+    result = api.invoke(name, "1", b"{}", tail=True)
+    assert result.logs.startswith("START RequestId: ") and "[ERROR] ValueError: nope" in result.logs
+    assert api.invoke(name, "1", b"{}").logs == ""  # only when asked for
+
+
+def test_concurrency_limit_is_the_reserved_one_else_the_accounts_unreserved(api, client, make_function):
+    name = make_function({"index.py": FAILING_HANDLER}, publish=True)
+    unreserved = client.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"]
+    assert api.concurrency_limit(name) == unreserved
+    client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=7)
+    assert api.concurrency_limit(name) == 7
+    assert api.concurrency_limit("no-such-function") is None
+
+
 # -- pacing: the limiter per attempt, never for invoke -----------------------------------
 
 

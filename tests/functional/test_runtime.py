@@ -326,6 +326,43 @@ def test_handler_exception_fails_that_invocation_only(tmp_path: Path) -> None:
     with_runtime(scenario)
 
 
+def test_aws_resets_an_environment_only_after_a_crash_or_timeout_never_after_a_handler_error(
+        tmp_path: Path) -> None:
+    """AWS's lifecycle docs, "Failures during the invoke phase": "If the Lambda function crashes
+    or times out during the Invoke phase, Lambda resets the execution environment." An error
+    the handler raises is caught by the runtime and reported (the process lives on), so the
+    same warm environment serves the next request: no new cold start, the same process. An
+    init error is a failed Init: the next invocation initialises again (covered above)."""
+    snap = snapshot(write_code(tmp_path), timeout=0.5)
+
+    async def scenario(rt: Runtime) -> None:
+        pid = answer(await call(rt, snap))["pid"]
+        for event in ({"do": "raise"}, {"do": "set"}, {"do": "huge"}):  # handled by the runtime
+            failed = await call(rt, snap, event)
+            assert failed.function_error == "Unhandled" and failed.init_duration_ms is None
+        again = await call(rt, snap)
+        assert answer(again)["pid"] == pid and rt.stats()["cold_starts"] == 1
+        for event in ({"do": "exit"}, {"do": "sleep", "seconds": 5}):  # a crash, a timeout
+            await call(rt, snap, event)
+            after = await call(rt, snap)
+            assert after.init_duration_ms is not None and answer(after)["pid"] != pid
+            pid = answer(after)["pid"]
+        assert rt.stats()["cold_starts"] == 3
+
+    with_runtime(scenario)
+
+
+def test_runtime_stats_say_each_functions_concurrency_limit(tmp_path: Path) -> None:
+    """What the pre-warm leaves room under on the local stack (``/_lambdashift/runtime``)."""
+    snap = snapshot(write_code(tmp_path), name="limited")
+
+    async def scenario(rt: Runtime) -> None:
+        await call(rt, snap)
+        assert rt.stats()["limits"] == {"limited": 3}
+
+    with_runtime(scenario, concurrency_limit=lambda name: 3)
+
+
 @pytest.mark.parametrize(("do", "reason"), [
     ("exit", "Runtime exited with error: exit status 3"),
     ("os_exit", "Runtime exited without providing a reason"),

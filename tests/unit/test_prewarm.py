@@ -179,3 +179,48 @@ def test_the_engine_prewarms_before_every_write_that_moves_traffic_to_the_candid
     assert log == ["prewarm 1 (90%) + 2 (10%)", "write 1 (90%) + 2 (10%)", "prewarm 2 (100%)", "write 2 (100%)"]
     assert seen.count("prewarmed") == 2
     assert [e.kind for e in store.events(final.rollout_id)].count("prewarmed") == 2
+
+
+def test_a_prewarm_leaves_the_limits_room_to_live_traffic_and_a_fifth_spare():
+    from lambdashift.rollout.prewarm import environments, spare
+
+    assert [spare(n) for n in (1, 5, 10, 11, 1000)] == [1, 1, 2, 3, 200]
+    # The issue's switch: 8 wanted "for 100%" against a limit of 10 with 8 live at once.
+    assert environments(8, 1.0, limit=10, max_concurrency=10) == (8, 0)
+    assert environments(2, 1.0, limit=10, max_concurrency=10) == (2, 2)
+    assert environments(5, 1.0, limit=10, max_concurrency=10) == (5, 3)
+    assert environments(5, 1.0, limit=1000, max_concurrency=10) == (5, 5)   # AWS's unreserved pool
+    assert environments(6, 0.1, limit=None, max_concurrency=10) == (3, 3)   # limit unknown
+    assert environments(6, 1.0, limit=10, max_concurrency=10, fixed=5) == (5, 2)  # even when fixed
+
+
+class Answers(Recorder):
+    """An invoke API whose every other invocation answers with a function error."""
+
+    def invoke(self, function, qualifier, payload):  # noqa: ANN001, ANN201
+        from lambdashift.aws.lambda_api import InvokeResult
+
+        with self._lock:
+            self.calls.append((function, qualifier, payload))
+            failed = len(self.calls) % 2 == 0
+        return InvokeResult(200, qualifier, "Unhandled" if failed else None,
+                            b'{"errorType": "KeyError"}' if failed else b"{}")
+
+
+def test_the_prewarm_counts_only_environments_that_answered_and_stays_under_the_limit():
+    api = Answers()
+    warm = Prewarmer(api, PrewarmSettings(), peak=lambda *a: 4, clock=lambda: 100.0, limit=lambda f: 10)
+    note = warm(_state(), Traffic("2"))
+    assert note is not None and len(api.calls) == 4 == note.details["concurrency"]  # 10 - 4 - 2
+    assert note.details["ready"] == 2 and "KeyError" in note.details["problem"]
+    full = Prewarmer(Answers(), PrewarmSettings(), peak=lambda *a: 9, limit=lambda f: 10)
+    note = full(_state(), Traffic("2"))
+    assert note is not None and note.details["concurrency"] == 0 and note.details["wanted"] == 9
+    assert full.api.calls == []  # no room: the candidate gate's environment is the warm one
+
+
+def test_the_peak_that_sizes_a_prewarm_leaves_out_cold_starts_init_time():
+    # Four cold starts in a row, each 300 ms of init and 5 ms of handler: warm, 1 at a time.
+    records = [{"timestamp": 1.0 + i * 0.1, "duration_ms": 5, "init_duration_ms": 300}
+               for i in range(4)]
+    assert peak_concurrency(records) == 1

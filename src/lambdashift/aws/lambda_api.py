@@ -27,6 +27,7 @@ Decisions:
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from lambdashift.aws.throttle import CONNECTION_ERRORS, RateLimiter, RetryPolicy
 from lambdashift.errors import (
     AwsError,
     ConflictError,
+    LambdashiftError,
     NotFoundError,
     RevisionMismatchError,
 )
@@ -79,6 +81,8 @@ class InvokeResult:
     executed_version: str
     function_error: str | None
     payload: bytes
+    #: The invocation's last 4 KB of logs (``LogType: Tail``), when asked for.
+    logs: str = ""
 
 
 class LambdaApi:
@@ -349,17 +353,41 @@ class LambdaApi:
 
     # -- data plane ------------------------------------------------------------------------
 
-    def invoke(self, function: str, qualifier: str | None, payload: bytes) -> InvokeResult:
-        """Invoke synchronously (pre-traffic checks); a handler error is a result, not raised."""
+    def invoke(self, function: str, qualifier: str | None, payload: bytes, *,
+               tail: bool = False) -> InvokeResult:
+        """Invoke synchronously (pre-traffic checks); a handler error is a result, not raised.
+        ``tail``: with the invocation's last 4 KB of logs (``LogType: Tail``)."""
         params: Raw = {"FunctionName": function, "Payload": payload,
                        "InvocationType": "RequestResponse"}
         if qualifier is not None:
             params["Qualifier"] = qualifier
+        if tail:
+            params["LogType"] = "Tail"
         target = f"{function}:{qualifier}" if qualifier else function
         raw = self._send("Invoke", target, self._client.invoke, params, data_plane=True)
         body = raw.get("Payload")
+        logs = ""
+        if raw.get("LogResult"):
+            logs = base64.b64decode(raw["LogResult"]).decode("utf-8", "replace")
         return InvokeResult(int(raw.get("StatusCode", 0)), str(raw.get("ExecutedVersion", "")),
-                            raw.get("FunctionError"), body.read() if body is not None else b"")
+                            raw.get("FunctionError"), body.read() if body is not None else b"",
+                            logs)
+
+    def concurrency_limit(self, function: str) -> int | None:
+        """The most invocations of ``function`` that may run at once: its reserved
+        concurrency, else the account's unreserved concurrency (shared with every function
+        without a reservation); None when neither can be read."""
+        try:
+            reserved = self._send("GetFunctionConcurrency", function,
+                                  self._client.get_function_concurrency, {"FunctionName": function})
+            if reserved.get("ReservedConcurrentExecutions") is not None:
+                return int(reserved["ReservedConcurrentExecutions"])
+            settings = self._send("GetAccountSettings", "account",
+                                  self._client.get_account_settings, {})
+            value = (settings.get("AccountLimit") or {}).get("UnreservedConcurrentExecutions")
+            return None if value is None else int(value)
+        except LambdashiftError:
+            return None
 
     # -- the one way out to botocore -------------------------------------------------------
 

@@ -181,6 +181,8 @@ def run_history(args: argparse.Namespace) -> int:
         return _group_history(session, args)
     session.config.function(args.function)
     store = session.target.store
+    from lambdashift.rollout.candidate import rejected_before_traffic
+
     rollouts = store.history(args.function, limit=args.limit)
     if args.json:
         print_json([{**r.to_dict(), "events": [{"at": e.at, "kind": e.kind, "details": dict(e.details)}
@@ -192,7 +194,9 @@ def run_history(args: argparse.Namespace) -> int:
         print(f"analysis steps look {_looks(session)}, unless a step sets its interval")
     for r in rollouts:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_at or r.updated_at or 0))
-        print(f"{r.rollout_id}  {r.stable} → {r.candidate}  {r.phase.value}  started {started}")
+        # A candidate stopped by a check before any alias write was never rolled out: say so.
+        outcome = "rejected before traffic" if rejected_before_traffic(r) else r.phase.value
+        print(f"{r.rollout_id}  {r.stable} → {r.candidate}  {outcome}  started {started}")
         if r.reason:
             print(f"  outcome: {r.reason}")
         looks = 0
@@ -267,7 +271,8 @@ def event_words(kind: str, details: Any, verbose: bool = False) -> str:
             text = " ".join(w.lower() for w in re.findall(r"[A-Z][a-z]*", kind)) + (
                 ": " + ", ".join(f"{k}={v}" for k, v in d.items() if v not in (None, "", []))
                 if d else "")
-    return text if verbose else clip(text)
+    # A rejected candidate's log lines follow its first line: --verbose shows them.
+    return text if verbose else clip(text.split("\n", 1)[0])
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -27,10 +27,24 @@ _WORDS = {
 
 
 def _prewarmed(details: dict[str, Any]) -> str:
-    text = (f"pre-warmed version {details.get('version')}: {details.get('concurrency')} "
-            f"environment(s) for {round(float(details.get('share', 0)) * 100, 2):g}% of the traffic "
-            f"in {details.get('ms')} ms")
+    share = f"{round(float(details.get('share', 0)) * 100, 2):g}%"
+    ready = details.get("ready", details.get("concurrency"))
+    text = (f"pre-warmed version {details.get('version')}: {ready} environment(s) ready for "
+            f"{share} of the traffic in {details.get('ms')} ms")
+    sent, wanted, limit = details.get("concurrency"), details.get("wanted"), details.get("limit")
+    if wanted is not None and sent is not None and sent < wanted and limit is not None:
+        text += (f" ({wanted} wanted; {sent} fit under the concurrency limit of {limit} beside "
+                 f"{details.get('live')} live at once)")
+    if sent is not None and ready is not None and ready < sent:
+        text += f" ({sent - ready} of {sent} did not start)"
     return text + (f" ({details['problem']})" if details.get("problem") else "")
+
+
+def _rejected(details: dict[str, Any]) -> str:
+    """The rejection's reason, then the invocation's log lines, indented under it."""
+    logs = [f"    | {clip(str(entry), 160)}" for entry in details.get("logs") or ()]
+    head = clip(str(details.get("reason") or "the candidate failed before any traffic"), 400)
+    return "\n".join([head, *logs]) if logs else head
 
 
 def line(function: str, text: str) -> None:
@@ -50,6 +64,11 @@ def describe(note: Notify) -> str:
         return f"verdict {note.details.get('verdict')}: {clip(reasons[0])}"
     if note.event == "prewarmed":
         return clip(_prewarmed(dict(note.details)))
+    if note.event == "candidate_rejected":
+        return _rejected(dict(note.details))
+    if note.event == "rolled_back" and str(note.details.get("reason", "")).startswith(
+            "check failed: pre-traffic"):
+        return clip(f"stopped before any traffic, the alias unchanged: {note.details['reason']}")
     template = _WORDS.get(note.event)
     details: dict[str, Any] = dict(note.details)
     if template is None:

@@ -66,6 +66,9 @@ def run_publish(args: argparse.Namespace) -> int:
     dev = None if session.config.alias == "dev" else "dev"
     results = publish(session.target.api, session.config, args.functions,
                       create_missing=session.target.is_local, dev_alias=dev)
+    for r in results:
+        for warning in r.warnings:  # the code may be right on AWS (a layer): said, not refused
+            note(f"{r.function}: warning: {warning}")
     if args.json:
         print_json([r.__dict__ for r in results])
     for r in results:

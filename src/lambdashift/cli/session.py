@@ -59,8 +59,20 @@ class Session:
             notify=notify, pre_checks=self._checks("pre"), post_checks=self._checks("post"),
             options=EngineOptions(poll_interval=self.poll, wait_at_gates=self.wait_at_gates,
                                   lease_seconds=getattr(self.config.state, "lease_seconds", 120.0)),
-            prewarm=self._prewarmer(), stop=self.stop,
+            prewarm=self._prewarmer(), stop=self.stop, gate=self._gate(),
         )
+
+    def _gate(self) -> Any:
+        """The candidate gate: always on (``rollout.candidate``), with the function's smoke."""
+        from lambdashift.errors import ConfigError
+        from lambdashift.rollout.candidate import CandidateGate
+
+        def smoke_for(function: str) -> tuple[Any, ...]:
+            try:
+                return self.config.function(function).rollout.smoke
+            except ConfigError:  # a rollout resumed for a function the file no longer has
+                return self.config.rollout.smoke
+        return CandidateGate(self.target.api, smoke_for)
 
     def _prewarmer(self) -> Any:
         """The pre-warm hook per the config's ``prewarm:`` (None when it is off)."""
@@ -69,7 +81,15 @@ class Session:
         from lambdashift.rollout.prewarm import Prewarmer
 
         peak = getattr(self.target.metrics, "peak_concurrency", None)
-        return Prewarmer(self.target.api, self.config.prewarm, peak=peak, clock=time.time)
+        local_limit = getattr(self.target.metrics, "concurrency_limit", None)
+        api = self.target.api
+
+        def limit(function: str) -> int | None:
+            """What the pre-warm must leave room under: the emulator's own limit on the local
+            stack (it runs each function under one), else reserved or unreserved concurrency."""
+            found = local_limit(function) if local_limit is not None else None
+            return found if found is not None else api.concurrency_limit(function)
+        return Prewarmer(api, self.config.prewarm, peak=peak, clock=time.time, limit=limit)
 
     def hooks(self, function: str) -> Any:
         """The function's checks (global ones first) from the config's ``hooks``."""

@@ -353,7 +353,8 @@ class Runtime:
         await asyncio.gather(*stopping, return_exceptions=True)
 
     def stats(self) -> dict[str, Any]:
-        """Pools with their idle/busy workers, in-flight invocations per function, counters."""
+        """Pools with their idle/busy workers, in-flight invocations and concurrency limits per
+        function, counters."""
         pools = [{
             "function": pool.snapshot.function_name,
             "version": pool.snapshot.version,
@@ -363,9 +364,13 @@ class Runtime:
             "retired": pool.retired,
             "pids": sorted(w.pid for w in (*pool.idle, *pool.busy)),
         } for pool in self._pools.values()]
+        names = {pool.snapshot.function_name for pool in self._pools.values()} | set(self._in_flight)
         return {"pools": pools, "in_flight": dict(self._in_flight),
                 "processes": len(self._workers), "invocations": self._invocations,
-                "cold_starts": self._cold_starts}
+                "cold_starts": self._cold_starts,
+                # The limit each function runs under here (the pre-warm leaves room below it).
+                "limits": {name: self._limit(name) if callable(self._limit) else self._limit
+                           for name in sorted(names)}}
 
     async def close(self) -> None:
         """Stop every worker, busy or idle, and reap them all; invocations running get an

@@ -75,6 +75,18 @@ class EmulatorMetrics:
 
         return peak_concurrency(self._records(function, alias, since, until))
 
+    def concurrency_limit(self, function: str) -> int | None:
+        """The most invocations of ``function`` the emulator runs at once (its reserved
+        concurrency, else the emulator's per-function limit), once it has run the function;
+        None before that or when the emulator cannot say."""
+        try:
+            response = self._http.get(f"{self.endpoint}/_lambdashift/runtime")
+            limits = response.json().get("limits", {}) if response.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            return None
+        value = limits.get(function)
+        return int(value) if isinstance(value, int) else None
+
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self._http.close()

@@ -112,6 +112,10 @@ class RolloutEngine:
     prewarm: Callable[[RolloutState, Traffic], Notify | None] | None = None
     #: The process's stop request (``rollout.interrupts.StopRequest``): None, never stopped.
     stop: Any = None
+    #: The candidate gate (``rollout.candidate``), run before the first alias write of every
+    #: rollout: a Notify when the candidate must get no traffic (recorded, then the rollout
+    #: ends with no write), else None.
+    gate: Callable[[RolloutState], Notify | None] | None = None
     #: The lease held while driving a rollout, and signals taken but not yet acted on.
     _lease: Any = field(default=None, init=False, repr=False)
     _inbox: deque[Any] = field(default_factory=deque, init=False, repr=False)
@@ -154,9 +158,9 @@ class RolloutEngine:
                                      current.traffic.primary, candidate, steps, now=self.clock())
             self.store.save(state)
             first: Event = Start(current.traffic, current.revision_id, now=self.clock())
-            failures = self.pre_checks(state) if self.pre_checks is not None else []
-            if failures:  # the candidate failed before any traffic: the alias is never touched
-                first = CheckFailed("pre-traffic: " + "; ".join(failures), now=self.clock())
+            failed = self._before_traffic(state)
+            if failed is not None:  # the candidate failed before any traffic: no alias write
+                first = failed
             return self._drive(state, first, lease=lease)
         finally:
             self._release(lease)
@@ -172,11 +176,30 @@ class RolloutEngine:
             fresh = self.store.load(state.rollout_id) or state
             if fresh.phase.is_terminal:
                 return fresh
+            if fresh.phase is Phase.PENDING:  # saved, never started: the gate has not run yet
+                failed = self._before_traffic(fresh)
+                if failed is not None:
+                    return self._drive(fresh, failed, lease=lease)
             current = self.api.get_alias(fresh.function, fresh.alias)
             resumed = Resumed(current.traffic, current.revision_id, now=self.clock())
             return self._drive(fresh, resumed, lease=lease)
         finally:
             self._release(lease)
+
+    def _before_traffic(self, state: RolloutState) -> Event | None:
+        """The candidate gate, then the pre-traffic hooks: ``CheckFailed`` if either fails."""
+        if self.gate is not None:
+            rejected = self.gate(state)
+            if rejected is not None:
+                self.store.record_event(state.rollout_id, state.function, rejected.event,
+                                        dict(rejected.details))
+                self.notify(state, rejected)
+                return CheckFailed(f"pre-traffic: {rejected.details.get('reason', rejected.event)}",
+                                   now=self.clock())
+        failures = self.pre_checks(state) if self.pre_checks is not None else []
+        if failures:
+            return CheckFailed("pre-traffic: " + "; ".join(failures), now=self.clock())
+        return None
 
     # -- the loop ------------------------------------------------------------------------
 

@@ -95,8 +95,28 @@ class _Barrier:
         self._waiting: dict[str, float | None] = dict.fromkeys(positions)
         self._opened: set[float] = set()
         self._done: set[str] = set()
+        self._gated: set[str] = set()  # members whose candidate passed its gate
         self._on_abort = on_abort
         self.aborted: str | None = None
+
+    def mark_gated(self, function: str) -> None:
+        """``function``'s candidate passed its gate (before a crash, for a resumed member)."""
+        with self._cond:
+            self._gated.add(function)
+            self._cond.notify_all()
+
+    def gate_passed(self, function: str, keep_alive: Callable[[], None]) -> str | None:
+        """Wait (renewing the lease) until every member's candidate passed its gate, so that
+        no member's alias is written while another's candidate may still be rejected; the
+        reason the group aborted meanwhile, if it did."""
+        with self._cond:
+            self._gated.add(function)
+            self._cond.notify_all()
+            while self.aborted is None and not self._stopped() and not all(
+                    m in self._gated or m in self._done for m in self._position):
+                self._cond.wait(timeout=0.2)  # short: a stop is seen without a notify
+                keep_alive()
+            return self.aborted
 
     def before_write(self, function: str, weight: float, keep_alive: Callable[[], None]) -> None:
         """Wait (renewing the lease) until every member is at ``weight``; raise if aborted."""
@@ -196,6 +216,9 @@ def run_group(name: str, planned: list[Any], engine_for: Callable[[], Any], stor
 
     stopped = (lambda: False) if stop is None else (lambda: stop.requested)
     barrier = _Barrier(name, positions, tell, stopped)
+    for c in planned:  # a member resumed past its start passed its gate before the crash
+        if c.resume is not None and c.resume.phase is not Phase.PENDING:
+            barrier.mark_gated(c.function)
     earlier: dict[str, Any] = {}  # members that ended before the crash, for the outcome
     if resumed:
         # A member that ended on a rollback before the crash decides for the rest.
@@ -222,6 +245,19 @@ def run_group(name: str, planned: list[Any], engine_for: Callable[[], Any], stor
             if note.event in _ABORTING:
                 barrier.abort(c.function, str(note.details.get("reason", note.event)))
         engine.notify = member_notify
+        gate = engine.gate
+
+        def member_gate(state: Any) -> Any:
+            rejected = gate(state) if gate is not None else None
+            if rejected is not None:
+                return rejected
+            aborted = barrier.gate_passed(c.function, engine.keep_alive)
+            if aborted is None:
+                return None
+            from lambdashift.core.machine import Notify
+
+            return Notify("group_stopped", {"reason": f"group {name} rolls back together: {aborted}"})
+        engine.gate = member_gate
         try:
             if c.resume is not None:
                 return c.function, engine.resume(c.resume)

@@ -8,18 +8,29 @@ directly (by its number, never through the alias) with :data:`PREWARM_EVENT`, fr
 threads at once as the share is expected to need, so that many environments are started
 and warm when the traffic arrives.
 
-The concurrency needed comes from the alias's peak concurrency over the last ``window``
-seconds (all versions together) and the version's new share: enough environments for the
-share's bursts at that peak 99 times in 100 (:func:`needed`), between 1 and
+The concurrency needed comes from the alias's peak *warm* concurrency over the last
+``window`` seconds (all versions together) and the version's new share: enough environments
+for the share's bursts at that peak 99 times in 100 (:func:`needed`), between 1 and
 ``max_concurrency``; ``concurrency: N`` in the config fixes it instead. A metrics source
 that cannot tell the peak (CloudWatch, as read here) gets 1 unless ``concurrency`` is set.
+The peak leaves cold starts' init time out (:func:`peak_concurrency`): a warm environment
+does not take it again, and counting it made the estimate chase cold-start bursts.
+
+A pre-warm never takes the capacity live traffic needs: its invocations count against the
+function's concurrency limit (its reserved concurrency, else the account's unreserved
+concurrency, which every function of the account shares), like the live requests that keep
+arriving while it runs. It starts at most ``limit - live - spare`` environments
+(:func:`environments`), where ``live`` is the same peak and ``spare`` a fifth of the limit
+(at least 1) for live bursts. Without that bound, 8 environments "for 100% of the traffic"
+against a limit of 10, while the version serving did a cold start on every request (about
+5 at once at 34 requests/s), answered 4 to 7 live requests per switch with 429.
 
 The invocations are real: they count against the function's concurrency and are billed,
 and the handler runs with an event it does not expect (handlers may return early on it).
-What the handler answers is ignored, errors included; they are recorded under the version's
-own qualifier, so the judge, which reads the alias's metrics, never counts them. A pre-warm
-that cannot run (throttled, unreachable) is said and the rollout goes on: it is an
-optimisation, never a gate.
+An invocation that answers without a function error is an environment ready; the others
+are not counted, and the first problem is said. A pre-warm that cannot run (throttled,
+unreachable) is said and the rollout goes on: it is an optimisation, never a gate (the
+gate is ``rollout.candidate``, which ran before the first alias write).
 """
 
 from __future__ import annotations
@@ -29,15 +40,15 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from lambdashift.core.machine import Notify, RolloutState
 from lambdashift.errors import ConfigError, LambdashiftError
 from lambdashift.model import Phase, Traffic
 
-__all__ = ["PREWARM_EVENT", "PrewarmSettings", "Prewarmer", "growing_share", "needed", "parse_prewarm",
-           "peak_concurrency"]
+__all__ = ["PREWARM_EVENT", "PrewarmSettings", "Prewarmer", "environments", "growing_share", "needed",
+           "parse_prewarm", "peak_concurrency", "spare"]
 
 #: The event a pre-warm invocation carries; a handler can recognise it and return at once.
 PREWARM_EVENT: Mapping[str, Any] = {"lambdashift": "prewarm"}
@@ -108,6 +119,9 @@ class Prewarmer:
     #: Peak concurrency of the alias in [since, until), if the metrics source can tell it.
     peak: Callable[[str, str, float, float], float] | None = None
     clock: Callable[[], float] = time.time
+    #: The function's concurrency limit (reserved, else the account's unreserved), if known.
+    limit: Callable[[str], int | None] | None = None
+    _limits: dict[str, int | None] = field(default_factory=dict, init=False, repr=False)
 
     def __call__(self, state: RolloutState, traffic: Traffic) -> Notify | None:
         if not self.settings.enabled or state.phase is Phase.ROLLING_BACK:
@@ -116,37 +130,84 @@ class Prewarmer:
         if gain is None:
             return None
         version, share = gain
-        count = self.concurrency(state.function, state.alias, share)
-        started = time.perf_counter()
-        payload = json.dumps(dict(PREWARM_EVENT)).encode()
-
-        def one(_: int) -> str | None:
-            try:
-                self.api.invoke(state.function, version, payload)
-                return None
-            except LambdashiftError as exc:  # throttled or unreachable: say it, go on
-                return str(exc)
-
-        with ThreadPoolExecutor(max_workers=count) as pool:
-            problems = [p for p in pool.map(one, range(count)) if p]
+        live = self.live_peak(state.function, state.alias)
+        limit = self._limit_of(state.function, live, share)
+        wanted, count = environments(live, share, limit=limit,
+                                     max_concurrency=self.settings.max_concurrency,
+                                     fixed=self.settings.concurrency)
         details: dict[str, Any] = {"version": version, "share": share, "concurrency": count,
-                                   "ms": round((time.perf_counter() - started) * 1000)}
-        if problems:
-            details["problem"] = problems[0]
+                                   "wanted": wanted, "live": live, "limit": limit, "ready": 0}
+        started = time.perf_counter()
+        if count:
+            payload = json.dumps(dict(PREWARM_EVENT)).encode()
+
+            def one(_: int) -> str | None:
+                try:
+                    result = self.api.invoke(state.function, version, payload)
+                except LambdashiftError as exc:  # throttled or unreachable: say it, go on
+                    return str(exc)
+                if getattr(result, "function_error", None):
+                    text = getattr(result, "payload", b"") or b""
+                    return f"function error: {text.decode('utf-8', 'replace')[:200]}"
+                return None
+
+            with ThreadPoolExecutor(max_workers=count) as pool:
+                outcomes = list(pool.map(one, range(count)))
+            problems = [p for p in outcomes if p]
+            details["ready"] = count - len(problems)
+            if problems:
+                details["problem"] = problems[0]
+        details["ms"] = round((time.perf_counter() - started) * 1000)
         return Notify("prewarmed", details)
 
-    def concurrency(self, function: str, alias: str, share: float) -> int:
-        """Environments to start for ``share`` of the alias's traffic."""
-        if self.settings.concurrency is not None:
-            return self.settings.concurrency
-        peak = 1.0
-        if self.peak is not None:
-            now = self.clock()
+    def _limit_of(self, function: str, live: int, share: float) -> int | None:
+        """The function's limit, read once per pre-warmer (one rollout) and only when more
+        than one environment is wanted: on AWS each read is a control-plane call under the
+        account's 15/s, and one environment always fits a limit of 3 or more."""
+        if self.limit is None:
+            return None
+        wanted = self.settings.concurrency or needed(live, share)
+        if wanted <= 1 and live <= 1:
+            return None
+        if function not in self._limits:
             try:
-                peak = max(1.0, self.peak(function, alias, now - self.settings.window, now))
+                self._limits[function] = self.limit(function)
             except LambdashiftError:
-                peak = 1.0  # metrics unavailable: one warm environment is still better than none
-        return max(1, min(self.settings.max_concurrency, needed(math.ceil(peak - 1e-9), share)))
+                self._limits[function] = None  # unknown: bounded by max_concurrency alone
+        return self._limits[function]
+
+    def live_peak(self, function: str, alias: str) -> int:
+        """The alias's peak warm concurrency over the window; 1 when it cannot be told."""
+        if self.peak is None:
+            return 1
+        now = self.clock()
+        try:
+            return max(1, math.ceil(self.peak(function, alias, now - self.settings.window, now) - 1e-9))
+        except LambdashiftError:
+            return 1  # metrics unavailable: one warm environment is still better than none
+
+    def concurrency(self, function: str, alias: str, share: float) -> int:
+        """Environments to start for ``share`` of the alias's traffic (no limit applied)."""
+        return environments(self.live_peak(function, alias), share, limit=None,
+                            max_concurrency=self.settings.max_concurrency,
+                            fixed=self.settings.concurrency)[1]
+
+
+def spare(limit: int) -> int:
+    """Concurrency a pre-warm leaves free beyond the live peak: a fifth of the limit, at least 1."""
+    return max(1, math.ceil(limit / 5))
+
+
+def environments(live: int, share: float, *, limit: int | None, max_concurrency: int,
+                 fixed: int | None = None) -> tuple[int, int]:
+    """(wanted, to start): the environments ``share`` of a traffic running ``live``
+    invocations at once needs (or ``fixed``), between 1 and ``max_concurrency``; and as many
+    of them as fit under ``limit`` beside the live traffic and a :func:`spare` (0 when none
+    fit: the candidate gate's own environment is then the only warm one)."""
+    wanted = fixed if fixed is not None else max(1, min(max_concurrency, needed(live, share)))
+    if limit is None:
+        return wanted, wanted
+    return wanted, max(0, min(wanted, limit - live - spare(limit)))
 
 
 def needed(peak: int, share: float, *, miss: float = 0.01) -> int:
@@ -165,14 +226,17 @@ def needed(peak: int, share: float, *, miss: float = 0.01) -> int:
 
 
 def peak_concurrency(records: list[Mapping[str, Any]]) -> int:
-    """The most invocations that ran at once, from records with an end ``timestamp`` and a
-    ``duration_ms`` (plus ``init_duration_ms`` on a cold start); throttled ones never ran."""
+    """The most invocations that ran at once *warm*, from records with an end ``timestamp``
+    and a ``duration_ms``; throttled ones never ran. A cold start's ``init_duration_ms`` is
+    left out: it is what a new environment pays once, not what the traffic takes of a warm
+    one, and counting it sized the pre-warm by cold-start bursts (8 environments at 34
+    requests/s where 1 or 2 ran at once warm)."""
     edges: list[tuple[float, int]] = []
     for r in records:
         if r.get("throttled"):
             continue
         end = float(r["timestamp"])
-        took = (float(r.get("duration_ms") or 0) + float(r.get("init_duration_ms") or 0)) / 1000
+        took = float(r.get("duration_ms") or 0) / 1000
         edges += [(end - took, 1), (end, -1)]
     running = best = 0
     for _, delta in sorted(edges, key=lambda e: (e[0], e[1])):

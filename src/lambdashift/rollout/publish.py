@@ -17,6 +17,7 @@ from lambdashift.config import Config, FunctionConfig
 from lambdashift.errors import NotFoundError
 from lambdashift.local.deploy import LOCAL_ROLE
 from lambdashift.model import Traffic
+from lambdashift.rollout.handler_check import handler_warnings
 
 
 #: The first poll of a settling function: most updates are done in well under a second.
@@ -33,6 +34,8 @@ class Published:
     code_changed: bool
     config_changed: bool
     previous: str | None
+    #: What the package shows of the handler that would fail on Lambda (never a refusal).
+    warnings: tuple[str, ...] = ()
 
 
 def _wanted_config(fn: FunctionConfig, environment: dict[str, str]) -> dict[str, object]:
@@ -50,6 +53,7 @@ def publish_function(api, fn: FunctionConfig, *, create_missing: bool, dev_alias
     """Bring one function's ``$LATEST`` to the yaml's code and configuration, then publish."""
     environment = fn.deployed_environment()  # secrets read here, before anything changes
     package = build_zip(fn.source, fn.include)
+    warnings = tuple(handler_warnings(package.data, fn.handler, fn.runtime))
     exists = api.function_exists(fn.name)
     previous = api.latest_version(fn.name) if exists else None
     if not exists:
@@ -81,7 +85,8 @@ def publish_function(api, fn: FunctionConfig, *, create_missing: bool, dev_alias
         dev = api.get_alias(fn.name, dev_alias)
         if dev.traffic.primary != version or dev.traffic.canary is not None:
             api.update_alias(fn.name, dev_alias, Traffic(version), expected_revision=dev.revision_id)
-    return Published(fn.name, version, version != previous, code_changed, config_changed, previous)
+    return Published(fn.name, version, version != previous, code_changed, config_changed, previous,
+                     warnings)
 
 
 def publish(api, config: Config, names: Iterable[str] | None, *, create_missing: bool,  # noqa: ANN001

@@ -16,6 +16,8 @@ if os.environ.get("IMPORT_FAIL"):  # a release whose import raises: every invoca
 
 
 def handler(event, context):
+    if event.get("lambdashift") == "prewarm":  # lambdashift's pre-warm and candidate check
+        return {"prewarmed": True}
     delay = float(os.environ.get("DELAY_MS", "2")) * float(os.environ.get("SLOW_FACTOR", "1"))
     # Lognormal jitter around the base delay, like real service latency.
     time.sleep(delay * random.lognormvariate(0, 0.25) / 1000)
