@@ -98,6 +98,16 @@ def test_an_interrupted_rollout_or_drift_is_no_verdict_on_the_version(store):
     assert "rejected" in refusal(store, "fn", "live", "3", Traffic("7"))  # older than 6, still rejected
 
 
+def test_a_group_member_sent_back_for_another_members_failure_is_no_verdict_on_its_version(store):
+    rollout(store, "r-1", "2", "3", Phase.ROLLED_BACK, "rollback asked: group shop: orders rolls back: analysis: worse")
+    rollout(store, "r-2", "2", "4", Phase.ROLLED_BACK,
+            "check failed: pre-traffic: group shop rolls back together: orders rolls back: failed")
+    rollout(store, "r-3", "2", "5", Phase.SUCCEEDED)
+    rollout(store, "r-4", "5", "6", Phase.SUCCEEDED)  # before it: 5, so 3 and 4 are ways back
+    assert refusal(store, "fn", "live", "3", Traffic("6")) is None
+    assert refusal(store, "fn", "live", "4", Traffic("6")) is None
+
+
 def test_a_version_newer_than_the_one_before_the_last_change_is_not_a_way_back(store):
     rollout(store, "r-1", "2", "3", Phase.SUCCEEDED)
     why = refusal(store, "fn", "live", "4", Traffic("3"))

@@ -19,6 +19,7 @@ change (that is a release, not a way back).
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -116,6 +117,8 @@ def left_by_lambdashift(store: Any, function: str, alias: str, current: Traffic)
 LOOK_BACK = 500
 #: The reasons (``core.machine``) of a failed rollout that say nothing about its candidate.
 _NO_VERDICT = ("drift:", "could not write the alias")
+#: A group member sent back because *another* member was rejected (``rollout.group``).
+_GROUP_ROLLBACK = re.compile(r"\bgroup \S+(?: rolls back together)?: ")
 
 
 def refusal(store: Any, function: str, alias: str, version: str, current: Traffic) -> str | None:
@@ -124,8 +127,9 @@ def refusal(store: Any, function: str, alias: str, version: str, current: Traffi
     * **Rejected**: the newest finished rollout of ``version`` on this alias was rolled back
       (by the judge, a check, a person, its group) or failed (a failed check before traffic
       included). A later success of the version lifts it. Passed over, as no verdict on the
-      version: an interrupted rollout (SIGINT/SIGTERM), and one that failed on drift (someone
-      else changed the alias) or on an alias write AWS refused.
+      version: an interrupted rollout (SIGINT/SIGTERM), one that failed on drift (someone
+      else changed the alias) or on an alias write AWS refused, and a group member sent back
+      because another member was rejected.
     * **Not a way back**: ``version`` is newer than the version that served before the last
       change (or, with none on record, than the one serving now): that is a release, which
       ``deploy --to`` makes with its steps and its judge.
@@ -136,7 +140,8 @@ def refusal(store: Any, function: str, alias: str, version: str, current: Traffi
             continue
         if s.phase is Phase.SUCCEEDED:
             break
-        if s.phase is Phase.INTERRUPTED or s.reason.startswith(_NO_VERDICT):
+        if (s.phase is Phase.INTERRUPTED or s.reason.startswith(_NO_VERDICT)
+                or _GROUP_ROLLBACK.search(s.reason)):
             continue
         return (f"version {version} was rejected for {function}:{alias}: rollout {s.rollout_id} "
                 f"{s.phase.value} ({s.reason})")
