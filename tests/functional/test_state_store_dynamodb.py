@@ -19,8 +19,8 @@ from botocore.config import Config
 
 from lambdashift.dynamodb.server import DynamoProcess, start_process
 from lambdashift.errors import LambdashiftError
-from lambdashift.rollout.dynamodb_store import DynamoStateStore
-from lambdashift.rollout.store import StateStore
+from lambdashift.store.dynamodb import DynamoStateStore
+from lambdashift.store.protocol import StateStore
 from tests.unit import test_state_store as contract
 from tests.unit.test_state_store import FakeClock
 

@@ -22,7 +22,7 @@ from lambdashift.errors import ConfigError
 from lambdashift.model import BakeStep, Phase, Traffic, Verdict, WeightStep, step_from_dict, step_to_dict
 from lambdashift.rollout.bake import BakeAnalyzer
 from lambdashift.rollout.engine import EngineOptions, RolloutEngine
-from lambdashift.rollout.store import SqliteStateStore
+from lambdashift.store.sqlite import SqliteStateStore
 
 NAMES = ("v2", "v1")
 

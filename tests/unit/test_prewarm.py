@@ -23,7 +23,7 @@ from lambdashift.rollout.prewarm import (
     parse_prewarm,
     peak_concurrency,
 )
-from lambdashift.rollout.store import SqliteStateStore
+from lambdashift.store.sqlite import SqliteStateStore
 
 
 def test_prewarm_is_on_by_default_and_can_be_turned_off_or_bounded(tmp_path):

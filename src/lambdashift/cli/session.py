@@ -43,7 +43,7 @@ class Session:
 
     def engine(self) -> RolloutEngine:
         """A fresh engine for one rollout (engines are per thread; the target is shared)."""
-        from lambdashift.rollout.store import owner_id
+        from lambdashift.store.locks import owner_id
 
         show = self.reporter.notify if self.reporter is not None else printer
         notify = show

@@ -16,7 +16,8 @@ from lambdashift.cli.session import Session, add_target_arguments, open_session
 from lambdashift.core.machine import RolloutState
 from lambdashift.errors import ConfigError, RevisionMismatchError, RolloutError
 from lambdashift.model import Phase, Traffic
-from lambdashift.rollout import changes, locks
+from lambdashift.rollout import changes
+from lambdashift.store import locks
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -66,7 +67,7 @@ def run_shift(args: argparse.Namespace) -> int:
     if args.to not in api.versions(args.function):
         raise ConfigError(f"{args.function} has no published version {args.to!r} "
                           f"(published: {', '.join(api.versions(args.function)) or 'none'})")
-    from lambdashift.rollout.store import owner_id
+    from lambdashift.store.locks import owner_id
 
     lease = locks.acquire(store, args.function, owner_id(), 30)
     try:
@@ -160,7 +161,7 @@ def _finish(args: argparse.Namespace, state: RolloutState) -> int:
 def _without_rollout(session: Session, args: argparse.Namespace) -> int:
     """No rollout owns the alias: promote a split, or roll back to the version that served
     before lambdashift's last change (or to ``--to``); each change is its own history entry."""
-    from lambdashift.rollout.store import owner_id
+    from lambdashift.store.locks import owner_id
 
     api, store, alias = session.target.api, session.target.store, _alias(session, args)
     to = getattr(args, "to", None)
