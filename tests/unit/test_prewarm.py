@@ -10,6 +10,7 @@ import pytest
 
 from lambdashift.config import parse_config
 from lambdashift.core.machine import RolloutState
+from lambdashift.core.observations import peak_concurrency
 from lambdashift.core.strategy import steps_for
 from lambdashift.errors import AwsError, ConfigError
 from lambdashift.model import Phase, Traffic
@@ -21,7 +22,6 @@ from lambdashift.rollout.prewarm import (
     growing_share,
     needed,
     parse_prewarm,
-    peak_concurrency,
 )
 from lambdashift.store.sqlite import SqliteStateStore
 
