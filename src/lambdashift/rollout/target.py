@@ -16,10 +16,7 @@ from typing import Any
 from lambdashift.aws.clients import make_client
 from lambdashift.aws.lambda_api import LambdaApi
 from lambdashift.aws.throttle import RateLimiter, RetryPolicy
-from botocore.exceptions import NoRegionError
-
 from lambdashift.config import Config
-from lambdashift.errors import ConfigError
 from lambdashift.store.factory import open_store
 from lambdashift.store.ledger import control_plane_limiter
 from lambdashift.store.settings import StateConfig
@@ -79,10 +76,7 @@ def open_target(config: Config, *, local: bool = False, rate: float = CONTROL_PL
 
     # Precedence as everywhere: the environment beats the file.
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or config.region
-    try:
-        client = make_client("lambda", region=region, max_pool=50)
-    except NoRegionError:
-        raise ConfigError("no AWS region: set `region:` in lambdashift.yaml or AWS_REGION") from None
+    client = make_client("lambda", region=region, max_pool=50)  # ConfigError without a region
     region = client.meta.region_name
     store = _store(config, f"aws:{region}", region, None)
     endpoint = os.environ.get("AWS_ENDPOINT_URL_LAMBDA") or os.environ.get("AWS_ENDPOINT_URL")
