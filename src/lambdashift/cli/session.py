@@ -13,7 +13,7 @@ from lambdashift.cli.progress import printer
 from lambdashift.config import Config
 from lambdashift.rollout.engine import EngineOptions, RolloutEngine
 from lambdashift.rollout.interrupts import StopRequest
-from lambdashift.rollout.target import Target, open_target
+from lambdashift.connections import Target, open_target
 
 
 def add_target_arguments(parser: argparse.ArgumentParser, *, waits: bool = False) -> None:

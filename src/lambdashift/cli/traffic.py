@@ -16,7 +16,7 @@ from lambdashift.cli.session import Session, add_target_arguments, open_session
 from lambdashift.core.machine import RolloutState
 from lambdashift.errors import ConfigError, RevisionMismatchError, RolloutError
 from lambdashift.model import Phase, Traffic
-from lambdashift.rollout import changes
+from lambdashift.rollout import manual_changes
 from lambdashift.store import locks
 
 
@@ -83,7 +83,7 @@ def run_shift(args: argparse.Namespace) -> int:
                                   f"{args.to}; shift a different version")
             wanted = Traffic(current.traffic.primary, args.to, round(args.weight / 100, 6))
         written = _guarded_write(api, args, alias, wanted, current.revision_id)
-        changes.record_change(store, args.function, alias, "shift", current.traffic, written.traffic,
+        manual_changes.record_change(store, args.function, alias, "shift", current.traffic, written.traffic,
                               written.revision_id, "", time.time())
     finally:
         store.release(lease)
@@ -181,7 +181,7 @@ def _without_rollout(session: Session, args: argparse.Namespace) -> int:
         elif t.canary is not None:
             wanted = Traffic(t.primary)  # the canary's share goes back to the primary
         else:
-            wanted, _ = changes.way_back(store, args.function, alias, t)
+            wanted, _ = manual_changes.way_back(store, args.function, alias, t)
         if wanted == t:
             note(f"{args.function}:{alias} already serves {t}: nothing to change")
             _print_traffic(args, t, t)
@@ -189,7 +189,7 @@ def _without_rollout(session: Session, args: argparse.Namespace) -> int:
         if to is not None:
             _refuse_unless_forced(store, args, alias, to, t)
         written = _guarded_write(api, args, alias, wanted, current.revision_id)
-        changes.record_change(store, args.function, alias, args.action, t, written.traffic,
+        manual_changes.record_change(store, args.function, alias, args.action, t, written.traffic,
                               written.revision_id, getattr(args, "reason", ""), time.time())
     finally:
         store.release(lease)
@@ -200,7 +200,7 @@ def _without_rollout(session: Session, args: argparse.Namespace) -> int:
 def _refuse_unless_forced(store, args: argparse.Namespace, alias: str, to: str,  # noqa: ANN001
                           current: Traffic) -> None:
     """``rollback --to`` a rejected or newer version: ConfigError (exit 2) unless --force."""
-    why = changes.refusal(store, args.function, alias, to, current)
+    why = manual_changes.refusal(store, args.function, alias, to, current)
     if why is None:
         return
     if args.force:

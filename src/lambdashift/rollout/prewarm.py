@@ -41,11 +41,14 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from lambdashift.core.machine import Notify, RolloutState
 from lambdashift.errors import ConfigError, LambdashiftError
 from lambdashift.model import Phase, Traffic
+
+if TYPE_CHECKING:
+    from lambdashift.aws.lambda_api import InvokeApi
 
 __all__ = ["PREWARM_EVENT", "PrewarmSettings", "Prewarmer", "environments", "growing_share", "needed",
            "parse_prewarm", "spare"]
@@ -101,12 +104,6 @@ def growing_share(before: Traffic, after: Traffic) -> tuple[str, float] | None:
         if new > before.share_of(version) + 1e-9 and (best is None or new > best[1]):
             best = (version, new)
     return best
-
-
-class InvokeApi(Protocol):
-    """What pre-warming needs of Lambda (``LambdaApi`` has it)."""
-
-    def invoke(self, function: str, qualifier: str | None, payload: bytes) -> Any: ...
 
 
 @dataclass

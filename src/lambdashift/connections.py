@@ -1,4 +1,9 @@
-"""Where commands act: the local stack or AWS, with the pieces a rollout needs for it.
+"""Connections to where commands act: the local stack or AWS, each piece a rollout needs.
+
+``open_target`` assembles a :class:`Target`: the Lambda API (paced by the state store's
+rate ledger), the state store that ``state:`` names, the metrics source that ``metrics:``
+names, CloudWatch alarms and Logs. ``rollout/`` receives these pieces and never opens them,
+so it knows neither the local stack nor how AWS is reached.
 
 The local stack is chosen by ``target: local`` in the config or ``--local``; its endpoints
 come from ``.lambdashift/local.json``. AWS is reached through boto3's usual chain
