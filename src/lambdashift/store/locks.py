@@ -24,6 +24,10 @@ from lambdashift.store.protocol import Lease
 __all__ = ["acquire", "describe_holder", "describe_lost", "describe_takeover", "holder_is_dead",
            "owner_id"]
 
+
+# --- who holds a lock, and taking one ------------------------------------------------------
+
+
 def owner_id() -> str:
     """``user@host pid N``: who holds a lease, in words a person can act on.
 
