@@ -246,7 +246,7 @@ def _parse(data: object, file: Path) -> Config:
     rollout = _rollout(rollout_raw, "rollout", judge, analysis)
     functions_raw = _mapping(top.get("functions"), "functions", "a mapping of function names")
     from lambdashift.rollout.selection import parse_select
-    from lambdashift.rollout.state_config import parse_state
+    from lambdashift.store.settings import parse_state
 
     # A selector's rollout is judged as the listed functions' are (`analysis: off` at the top).
     select = parse_select(top.get("select"), rollout_raw if judge

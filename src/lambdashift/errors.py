@@ -7,6 +7,7 @@
     │   ├── NotFoundError            ResourceNotFoundException
     │   ├── ConflictError            ResourceConflictException
     │   ├── RevisionMismatchError    PreconditionFailedException: someone else changed it
+    │   ├── ConditionFailedError     a DynamoDB conditional write found the item changed
     │   └── ThrottledError           TooManyRequestsException / throttling, after retries
     ├── RolloutError                 a rollout cannot go on as asked
     │   ├── LockedError              another process holds the function's rollout lock
@@ -51,6 +52,10 @@ class ConflictError(AwsError):
 
 class RevisionMismatchError(AwsError):
     """The RevisionId sent is not the current one: someone else changed the resource."""
+
+
+class ConditionFailedError(AwsError):
+    """A DynamoDB conditional write (or transaction) was refused: the item was not as expected."""
 
 
 class ThrottledError(AwsError):

@@ -12,7 +12,7 @@ from lambdashift.config import parse_config
 from lambdashift.model import Phase, Traffic
 from lambdashift.rollout import deploy
 from lambdashift.rollout.engine import EngineOptions, RolloutEngine
-from lambdashift.rollout.sqlite_store import SqliteStateStore
+from lambdashift.store.sqlite import SqliteStateStore
 from tests.functional.test_groups import make_group
 from tests.functional.test_selection import CountingApi
 

@@ -31,7 +31,7 @@ from lambdashift.emulator.faults import parse_spec
 from lambdashift.emulator.server import EmulatorProcess, start_process
 from lambdashift.model import AnalysisStep, Phase, Verdict, WeightStep
 from lambdashift.rollout.engine import EngineOptions, RolloutEngine
-from lambdashift.rollout.store import SqliteStateStore
+from lambdashift.store.sqlite import SqliteStateStore
 from tests.e2e.conftest import cli as run_cli
 from tests.conftest import ECHO_HANDLER, NO_STATE_DELAY, ROLE, lambda_client, make_zip
 from tests.reliability_log import record

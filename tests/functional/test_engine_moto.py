@@ -15,7 +15,7 @@ from lambdashift.aws.throttle import NO_LIMIT, RetryPolicy
 from lambdashift.core.strategy import steps_for
 from lambdashift.model import Phase, Traffic
 from lambdashift.rollout.engine import EngineOptions, RolloutEngine
-from lambdashift.rollout.store import SqliteStateStore
+from lambdashift.store.sqlite import SqliteStateStore
 from tests.functional.test_lambda_api_moto import create, role  # noqa: F401 - the fixture
 
 

@@ -23,7 +23,7 @@ from lambdashift.model import Phase, Traffic, Verdict
 from lambdashift.rollout import deploy
 from lambdashift.rollout.engine import EngineOptions, RolloutEngine
 from lambdashift.rollout.group import log_of
-from lambdashift.rollout.sqlite_store import SqliteStateStore
+from lambdashift.store.sqlite import SqliteStateStore
 from tests.conftest import ROLE, make_zip
 
 HANDLER = """

@@ -128,7 +128,7 @@ def test_either_believes_the_source_that_has_seen_more(moto_logs):
 def test_the_config_chooses_the_judges_source_on_aws(tmp_path, monkeypatch):
     from lambdashift.config import parse_config
     from lambdashift.aws.metrics import CloudWatchMetrics
-    from lambdashift.rollout.target import open_target
+    from lambdashift.connections import open_target
 
     (tmp_path / "fn").mkdir()
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")

@@ -10,7 +10,7 @@ from lambdashift.core.state import RolloutState
 from lambdashift.errors import LockedError
 from lambdashift.model import WeightStep
 from lambdashift.rollout.prune import plan, prune
-from lambdashift.rollout.sqlite_store import SqliteStateStore
+from lambdashift.store.sqlite import SqliteStateStore
 from tests.conftest import publish_release
 
 

@@ -24,8 +24,8 @@ from lambdashift.dynamodb.server import DynamoProcess
 from lambdashift.dynamodb.server import start_process as start_dynamodb
 from lambdashift.emulator.server import start_process as start_emulator
 from lambdashift.errors import ThrottledError
-from lambdashift.rollout.dynamodb_store import DynamoStateStore
-from lambdashift.rollout.ledger import LedgerLimiter
+from lambdashift.store.dynamodb import DynamoStateStore
+from lambdashift.store.ledger import LedgerLimiter
 from tests.conftest import ECHO_HANDLER, ROLE, make_zip
 from tests.functional.test_lambda_api import no_retry_client
 

@@ -19,8 +19,8 @@ from botocore.config import Config
 
 from lambdashift.dynamodb.server import DynamoProcess, start_process
 from lambdashift.errors import LambdashiftError
-from lambdashift.rollout.dynamodb_store import DynamoStateStore
-from lambdashift.rollout.store import StateStore
+from lambdashift.store.dynamodb import DynamoStateStore
+from lambdashift.store.protocol import StateStore
 from tests.unit import test_state_store as contract
 from tests.unit.test_state_store import FakeClock
 
@@ -89,3 +89,32 @@ def test_an_unreachable_endpoint_is_one_readable_error():
                         config=Config(retries={"total_max_attempts": 1}, connect_timeout=1))
     with pytest.raises(LambdashiftError, match="cannot be reached"):
         DynamoStateStore(dead, "state", namespace="local")
+
+
+# --- the AWS edge the store goes through (aws/dynamodb_table.py) ----------------------------
+
+
+def test_a_refused_condition_is_condition_failed_and_any_other_error_names_the_table(client):
+    """ConditionalCheckFailedException is how two writers learn who won: a ConditionFailedError
+    the store catches. Anything else is the one line a user reads, naming table and action."""
+    from lambdashift.aws.dynamodb_table import DynamoTable, s
+    from lambdashift.errors import ConditionFailedError
+
+    table = DynamoTable(client, f"edge-{uuid.uuid4().hex[:8]}", label="state table")
+    assert not table.exists("opening")
+    schema = {"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                            {"AttributeName": "sk", "KeyType": "RANGE"}],
+              "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                                       {"AttributeName": "sk", "AttributeType": "S"}],
+              "BillingMode": "PAY_PER_REQUEST"}
+    table.create("creating", **schema)
+    table.create("creating again", **schema)  # another process was first: ResourceInUse, fine
+    assert table.exists("opening")
+    key = {"pk": s("a"), "sk": s("-")}
+    table.put(key, "writing", ConditionExpression="attribute_not_exists(pk)")
+    with pytest.raises(ConditionFailedError):
+        table.put(key, "writing again", ConditionExpression="attribute_not_exists(pk)")
+    with pytest.raises(LambdashiftError, match=r"^state table nope: ResourceNotFoundException: "
+                                               r".* \(while reading a lock\)$") as caught:
+        DynamoTable(client, "nope", label="state table").get(key, "reading a lock")
+    assert not isinstance(caught.value, ConditionFailedError)

@@ -19,8 +19,8 @@ import pytest
 from lambdashift.core.state import Intent, RolloutState
 from lambdashift.errors import LockedError
 from lambdashift.model import Phase, Traffic, WeightStep
-from lambdashift.rollout.sqlite_store import SqliteStateStore
-from lambdashift.rollout.store import owner_id
+from lambdashift.store.sqlite import SqliteStateStore
+from lambdashift.store.locks import owner_id
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="needs SIGKILL")
 

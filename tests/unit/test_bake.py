@@ -22,7 +22,7 @@ from lambdashift.errors import ConfigError
 from lambdashift.model import BakeStep, Phase, Traffic, Verdict, WeightStep, step_from_dict, step_to_dict
 from lambdashift.rollout.bake import BakeAnalyzer
 from lambdashift.rollout.engine import EngineOptions, RolloutEngine
-from lambdashift.rollout.store import SqliteStateStore
+from lambdashift.store.sqlite import SqliteStateStore
 
 NAMES = ("v2", "v1")
 
@@ -316,7 +316,7 @@ def test_with_a_late_source_the_bake_waits_for_its_data_and_ends_when_it_is_publ
 def test_the_strategy_flag_keeps_the_configs_bake_and_hooks_look_before_the_bake(tmp_path):
     from lambdashift.config import parse_config
     from lambdashift.model import AnalysisStep
-    from lambdashift.rollout.deploy import steps_for as deploy_steps
+    from lambdashift.rollout.deploy import deploy_steps
 
     (tmp_path / "src").mkdir()
     data = {"functions": {"f": {"source": "src", "handler": "index.handler"}},

@@ -24,7 +24,7 @@ from lambdashift.rollout.candidate import (
 )
 from lambdashift.rollout.engine import EngineOptions, RolloutEngine
 from lambdashift.rollout.handler_check import handler_warnings
-from lambdashift.rollout.store import SqliteStateStore
+from lambdashift.store.sqlite import SqliteStateStore
 
 SYNTAX = {"errorMessage": "Syntax error in module 'index': invalid syntax (index.py, line 3)",
           "errorType": "Runtime.UserCodeSyntaxError", "requestId": "r", "stackTrace": []}

@@ -7,8 +7,8 @@ import pytest
 from lambdashift.core.machine import RolloutState
 from lambdashift.errors import RolloutError
 from lambdashift.model import Phase, Traffic, WeightStep
-from lambdashift.rollout.changes import kind_of, record_change, refusal, way_back
-from lambdashift.rollout.store import SqliteStateStore
+from lambdashift.rollout.manual_changes import kind_of, record_change, refusal, way_back
+from lambdashift.store.sqlite import SqliteStateStore
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from lambdashift.core.strategy import steps_for
 from lambdashift.errors import AwsError
 from lambdashift.model import Phase, Traffic
 from lambdashift.rollout.engine import EngineOptions, RolloutEngine
-from lambdashift.rollout.store import SqliteStateStore
+from lambdashift.store.sqlite import SqliteStateStore
 
 
 @dataclass

@@ -1,9 +1,9 @@
-"""The check's verdicts as plain functions of the facts (rollout/preflight.py)."""
+"""The check's verdicts as plain functions of the facts (rollout/check.py)."""
 
 from __future__ import annotations
 
 from lambdashift.aws.inventory import AccountFacts, FunctionFacts
-from lambdashift.rollout.preflight import check_alarms, check_function, check_storage
+from lambdashift.rollout.check import check_alarms, check_function, check_storage
 
 ROLE = "arn:aws:iam::123456789012:role/notes"
 

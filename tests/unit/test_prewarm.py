@@ -10,6 +10,7 @@ import pytest
 
 from lambdashift.config import parse_config
 from lambdashift.core.machine import RolloutState
+from lambdashift.core.observations import peak_concurrency
 from lambdashift.core.strategy import steps_for
 from lambdashift.errors import AwsError, ConfigError
 from lambdashift.model import Phase, Traffic
@@ -21,9 +22,8 @@ from lambdashift.rollout.prewarm import (
     growing_share,
     needed,
     parse_prewarm,
-    peak_concurrency,
 )
-from lambdashift.rollout.store import SqliteStateStore
+from lambdashift.store.sqlite import SqliteStateStore
 
 
 def test_prewarm_is_on_by_default_and_can_be_turned_off_or_bounded(tmp_path):

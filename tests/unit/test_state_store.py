@@ -14,15 +14,9 @@ import pytest
 from lambdashift.core.state import Intent, RolloutState, VerdictRecord
 from lambdashift.errors import LambdashiftError, LockedError
 from lambdashift.model import AnalysisStep, ManualGate, Phase, Traffic, Verdict, WeightStep
-from lambdashift.rollout.sqlite_store import APPLICATION_ID, SCHEMA_VERSION, SqliteStateStore
-from lambdashift.rollout.store import (
-    Event,
-    Lease,
-    Signal,
-    StateStore,
-    describe_takeover,
-    owner_id,
-)
+from lambdashift.store.sqlite import APPLICATION_ID, SCHEMA_VERSION, SqliteStateStore
+from lambdashift.store.locks import describe_takeover, owner_id
+from lambdashift.store.protocol import Event, Lease, Signal, StateStore
 
 # Noon UTC on a fixed day: a few minutes later is still the same local day in every time
 # zone, so that messages show a time of day without a date.

@@ -1,6 +1,6 @@
 # The team state table: rollout records, history, signals and locks for every runner that
 # deploys this service (lambdashift.yaml: `state: {store: dynamodb, table: ...}`).
-# lambdashift's items are keyed by a string pk and sk (rollout/dynamodb_store.py); every
+# lambdashift's items are keyed by a string pk and sk (src/lambdashift/store/dynamodb.py); every
 # read is strongly consistent and every lock a conditional write, so no index is needed.
 
 resource "aws_dynamodb_table" "lambdashift_state" {

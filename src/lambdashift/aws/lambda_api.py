@@ -31,7 +31,7 @@ import base64
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from botocore.exceptions import (
@@ -83,6 +83,14 @@ class InvokeResult:
     payload: bytes
     #: The invocation's last 4 KB of logs (``LogType: Tail``), when asked for.
     logs: str = ""
+
+
+class InvokeApi(Protocol):
+    """What pre-warming, the candidate gate and pre/post-traffic checks need of Lambda:
+    :meth:`LambdaApi.invoke` (status, executed version, error, payload), or a test's fake."""
+
+    def invoke(self, function: str, qualifier: str | None, payload: bytes, *,
+               tail: bool = False) -> Any: ...
 
 
 class LambdaApi:

@@ -26,8 +26,8 @@ def preflight(session: Session, names: list[str]) -> list:
     from lambdashift.aws.inventory import Inventory
     from lambdashift.aws.packaging import build_zip
     from lambdashift.model import AnalysisStep
-    from lambdashift.rollout.deploy import steps_for
-    from lambdashift.rollout.preflight import run_checks
+    from lambdashift.rollout.deploy import deploy_steps
+    from lambdashift.rollout.check import run_checks
 
     config, target = session.config, session.target
     lam = target.api.client
@@ -44,7 +44,7 @@ def preflight(session: Session, names: list[str]) -> list:
     routes: dict[str, list[str]] = {}
     for route in config.routes:
         routes.setdefault(route.function, []).append(route.key)
-    alarms = {n: [a for step in steps_for(config, n, None) if isinstance(step, AnalysisStep)
+    alarms = {n: [a for step in deploy_steps(config, n, None) if isinstance(step, AnalysisStep)
                   for a in step.alarms] for n in names}
     needed = sum(len(build_zip(config.function(n).source, config.function(n).include).data)
                  for n in names)
@@ -60,7 +60,7 @@ def own_change(store, function: str, alias: str, raw) -> str | None:  # noqa: AN
     """In words, lambdashift's own change (in ``history``) that left the alias as GetAlias
     answered ``raw``; None when the alias was changed outside lambdashift since."""
     from lambdashift.model import Traffic
-    from lambdashift.rollout.changes import kind_of, left_by_lambdashift
+    from lambdashift.rollout.manual_changes import kind_of, left_by_lambdashift
 
     try:
         current = Traffic.from_alias(str(raw["FunctionVersion"]), raw.get("RoutingConfig"))
@@ -109,7 +109,7 @@ def _local_runtimes(config: Config, names: list[str]) -> tuple[list[str], list]:
     """Leave out ``local: false`` functions; a blocking finding for each runtime the local
     stack cannot run on this machine."""
     from lambdashift.local.runnable import local_functions, unrunnable
-    from lambdashift.rollout.preflight import Finding
+    from lambdashift.rollout.check import Finding
 
     functions = {n: config.function(n) for n in names}
     kept = list(local_functions(functions))

@@ -27,10 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         "takes about 4)")
     p.add_argument("--plain", action="store_true",
                    help="plain lines instead of the live view, even on a terminal")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run_demo)
 
 
-def run(args: argparse.Namespace) -> int:
+def run_demo(args: argparse.Namespace) -> int:
     """Run the walkthrough."""
     from lambdashift import demo
 

@@ -63,10 +63,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="the smallest rate() an EventBridge Scheduler schedule may have: AWS's "
                         "60 (default); lower it for local tests, which may then use "
                         "rate(N seconds)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run_emulator)
 
 
-def run(args: argparse.Namespace) -> int:
+def run_emulator(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
     from lambdashift.emulator.server import (
         EmulatorOptions,

@@ -69,7 +69,7 @@ def _traffic_rows(session: Session, names: list[str], alias: str) -> list[dict[s
 def _runner(store: Any, state: Any) -> dict[str, Any]:
     """Who drives an unfinished rollout: ``runner`` (the lock's owner or None), ``running``
     (that process is alive), and ``next`` (what to type when nobody drives it)."""
-    from lambdashift.rollout.locks import holder_is_dead
+    from lambdashift.store.locks import holder_is_dead
 
     held = store.holder(state.function)
     if held is not None and not holder_is_dead(held.owner):

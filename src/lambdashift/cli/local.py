@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     for name, helptext, func in (
         ("down", "stop the stack", run_down),
         ("url", "print the HTTP API's URL", run_url),
-        ("status", "print the stack's endpoints and processes", run_status),
+        ("status", "print the stack's endpoints and processes", run_local_status),
     ):
         cmd = sub.add_parser(name, help=helptext)
         add_config_argument(cmd)
@@ -104,7 +104,7 @@ def run_url(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_status(args: argparse.Namespace) -> int:
+def run_local_status(args: argparse.Namespace) -> int:
     """Endpoints and processes of the running stack."""
     from dataclasses import asdict
 

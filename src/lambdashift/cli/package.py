@@ -18,10 +18,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_json_argument(p)
     p.add_argument("functions", nargs="*", metavar="FN", help="functions to package (default: all)")
     p.add_argument("--out", type=Path, default=None, help="directory for the zips")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run_package)
 
 
-def run(args: argparse.Namespace) -> int:
+def run_package(args: argparse.Namespace) -> int:
     """Package the functions and print name, CodeSha256, size and path."""
     from lambdashift.aws.packaging import build_zip
 

@@ -25,7 +25,7 @@ def run_prune(args: argparse.Namespace) -> int:
     """Prune each function; exit 1 if a version could not be deleted."""
     from lambdashift.rollout.prune import prune
     from lambdashift.rollout.selection import expand
-    from lambdashift.rollout.store import owner_id
+    from lambdashift.store.locks import owner_id
 
     if args.keep < 1:
         raise ConfigError(f"--keep must be at least 1, got {args.keep}")

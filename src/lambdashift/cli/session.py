@@ -13,7 +13,7 @@ from lambdashift.cli.progress import printer
 from lambdashift.config import Config
 from lambdashift.rollout.engine import EngineOptions, RolloutEngine
 from lambdashift.rollout.interrupts import StopRequest
-from lambdashift.rollout.target import Target, open_target
+from lambdashift.connections import Target, open_target
 
 
 def add_target_arguments(parser: argparse.ArgumentParser, *, waits: bool = False) -> None:
@@ -43,7 +43,7 @@ class Session:
 
     def engine(self) -> RolloutEngine:
         """A fresh engine for one rollout (engines are per thread; the target is shared)."""
-        from lambdashift.rollout.store import owner_id
+        from lambdashift.store.locks import owner_id
 
         show = self.reporter.notify if self.reporter is not None else printer
         notify = show

@@ -16,7 +16,8 @@ from lambdashift.cli.session import Session, add_target_arguments, open_session
 from lambdashift.core.machine import RolloutState
 from lambdashift.errors import ConfigError, RevisionMismatchError, RolloutError
 from lambdashift.model import Phase, Traffic
-from lambdashift.rollout import changes, locks
+from lambdashift.rollout import manual_changes
+from lambdashift.store import locks
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -66,7 +67,7 @@ def run_shift(args: argparse.Namespace) -> int:
     if args.to not in api.versions(args.function):
         raise ConfigError(f"{args.function} has no published version {args.to!r} "
                           f"(published: {', '.join(api.versions(args.function)) or 'none'})")
-    from lambdashift.rollout.store import owner_id
+    from lambdashift.store.locks import owner_id
 
     lease = locks.acquire(store, args.function, owner_id(), 30)
     try:
@@ -82,7 +83,7 @@ def run_shift(args: argparse.Namespace) -> int:
                                   f"{args.to}; shift a different version")
             wanted = Traffic(current.traffic.primary, args.to, round(args.weight / 100, 6))
         written = _guarded_write(api, args, alias, wanted, current.revision_id)
-        changes.record_change(store, args.function, alias, "shift", current.traffic, written.traffic,
+        manual_changes.record_change(store, args.function, alias, "shift", current.traffic, written.traffic,
                               written.revision_id, "", time.time())
     finally:
         store.release(lease)
@@ -160,7 +161,7 @@ def _finish(args: argparse.Namespace, state: RolloutState) -> int:
 def _without_rollout(session: Session, args: argparse.Namespace) -> int:
     """No rollout owns the alias: promote a split, or roll back to the version that served
     before lambdashift's last change (or to ``--to``); each change is its own history entry."""
-    from lambdashift.rollout.store import owner_id
+    from lambdashift.store.locks import owner_id
 
     api, store, alias = session.target.api, session.target.store, _alias(session, args)
     to = getattr(args, "to", None)
@@ -180,7 +181,7 @@ def _without_rollout(session: Session, args: argparse.Namespace) -> int:
         elif t.canary is not None:
             wanted = Traffic(t.primary)  # the canary's share goes back to the primary
         else:
-            wanted, _ = changes.way_back(store, args.function, alias, t)
+            wanted, _ = manual_changes.way_back(store, args.function, alias, t)
         if wanted == t:
             note(f"{args.function}:{alias} already serves {t}: nothing to change")
             _print_traffic(args, t, t)
@@ -188,7 +189,7 @@ def _without_rollout(session: Session, args: argparse.Namespace) -> int:
         if to is not None:
             _refuse_unless_forced(store, args, alias, to, t)
         written = _guarded_write(api, args, alias, wanted, current.revision_id)
-        changes.record_change(store, args.function, alias, args.action, t, written.traffic,
+        manual_changes.record_change(store, args.function, alias, args.action, t, written.traffic,
                               written.revision_id, getattr(args, "reason", ""), time.time())
     finally:
         store.release(lease)
@@ -199,7 +200,7 @@ def _without_rollout(session: Session, args: argparse.Namespace) -> int:
 def _refuse_unless_forced(store, args: argparse.Namespace, alias: str, to: str,  # noqa: ANN001
                           current: Traffic) -> None:
     """``rollback --to`` a rejected or newer version: ConfigError (exit 2) unless --force."""
-    why = changes.refusal(store, args.function, alias, to, current)
+    why = manual_changes.refusal(store, args.function, alias, to, current)
     if why is None:
         return
     if args.force:

@@ -24,13 +24,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from lambdashift.aws.clients import make_client
+from lambdashift.aws.clients import answered_status, make_client
 from lambdashift.aws.packaging import build_zip
+from lambdashift.aws.provision import LOCAL_ROLE
 from lambdashift.demo.figures import Mark, p99
 from lambdashift.loadgen import Request
-from lambdashift.local.deploy import LOCAL_ROLE
 
 FUNCTION = "notes-list-naive"
 ROUTE = "GET /notes (naive)"
@@ -65,11 +63,10 @@ def _one(lam: Any) -> Request:
     sent, started = time.time(), time.perf_counter()
     try:
         resp = lam.invoke(FunctionName=FUNCTION, Payload=_event())
-    except ClientError as exc:  # throttled, or refused mid-update
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500))
-        return Request(sent, ROUTE, status, "-", (time.perf_counter() - started) * 1000)
-    except Exception:  # noqa: BLE001 - no answer at all
-        return Request(sent, ROUTE, 0, "-", (time.perf_counter() - started) * 1000)
+    except Exception as exc:  # noqa: BLE001 - throttled, refused mid-update, or no answer (0)
+        status = answered_status(exc)
+        return Request(sent, ROUTE, 0 if status is None else status, "-",
+                       (time.perf_counter() - started) * 1000)
     ms = (time.perf_counter() - started) * 1000
     body = json.loads(resp["Payload"].read() or b"{}")
     if resp.get("FunctionError"):  # the gateway would answer 500

@@ -243,3 +243,13 @@ def check_billing(billing: str, throughput: Any, indexes: list[IndexSchema]) -> 
             raise invalid_parameter(
                 f"ProvisionedThroughput must be specified for index: {index.name}"
             )
+
+
+def schema_from_json(data: dict[str, Any]) -> TableSchema:
+    """A schema persisted by ``TableSchema.to_json`` (already validated once)."""
+    schema = parse_create_table(data, stored=True)
+    schema.created = data["_created"]
+    schema.table_id = data["_id"]
+    schema.ttl_attribute = data.get("_ttl")
+    schema.policy = tuple(data["_policy"]) if data.get("_policy") else None  # type: ignore[assignment]
+    return schema

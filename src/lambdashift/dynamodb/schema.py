@@ -142,18 +142,6 @@ class TableSchema:
                 request[kind] = [_index_request(i) for i in chosen]
         return request
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> TableSchema:
-        """A schema persisted by :meth:`to_json` (already validated once)."""
-        from lambdashift.dynamodb.definitions import parse_create_table  # (it builds us)
-
-        schema = parse_create_table(data, stored=True)
-        schema.created = data["_created"]
-        schema.table_id = data["_id"]
-        schema.ttl_attribute = data.get("_ttl")
-        schema.policy = tuple(data["_policy"]) if data.get("_policy") else None  # type: ignore[assignment]
-        return schema
-
     def describe(self, item_count: int, size: int, index_stats: dict[str, tuple[int, int]],
                  status: str = "ACTIVE") -> dict[str, Any]:
         """DescribeTable's ``Table`` (also CreateTable's and DeleteTable's description)."""

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from lambdashift.dynamodb.definitions import schema_from_json
 from lambdashift.dynamodb.keys import RowKey, key_of
 from lambdashift.dynamodb.schema import IndexSchema, TableSchema
 from lambdashift.dynamodb.types import prefix_end, scan_hash
@@ -62,7 +63,7 @@ class Store:
         self._depth = 0
         self._schemas: dict[str, tuple[int, TableSchema]] = {}
         for name, number, definition in self.db.execute("SELECT * FROM tables"):
-            self._schemas[name] = (number, TableSchema.from_json(json.loads(definition)))
+            self._schemas[name] = (number, schema_from_json(json.loads(definition)))
         if self.db.execute("PRAGMA user_version").fetchone()[0] < _LAYOUT:
             self._rehash()
 

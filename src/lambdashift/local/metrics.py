@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from lambdashift.core.judge import DEFAULT_BOUNDS_MS, LatencyHistogram, VersionStats
+from lambdashift.core.observations import peak_concurrency
 from lambdashift.errors import AwsError, NotFoundError
 
 __all__ = ["LOOKS", "LOOK_SECONDS", "EmulatorMetrics"]
@@ -71,8 +72,6 @@ class EmulatorMetrics:
 
     def peak_concurrency(self, function: str, alias: str, since: float, until: float) -> int:
         """The most invocations through ``alias`` (any version) that ran at once in the window."""
-        from lambdashift.rollout.prewarm import peak_concurrency
-
         return peak_concurrency(self._records(function, alias, since, until))
 
     def concurrency_limit(self, function: str) -> int | None:

@@ -20,9 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdashift.aws.clients import LOCAL_CREDENTIALS, make_client
-from lambdashift.emulator.server import check_port, start_process
-from lambdashift.errors import ConfigError, LocalStackError
-from lambdashift.local.deploy import (
+from lambdashift.aws.provision import (
     DeployedFunction,
     FunctionSpec,
     deploy_function,
@@ -30,6 +28,8 @@ from lambdashift.local.deploy import (
     ensure_table,
     wait_active,
 )
+from lambdashift.emulator.server import check_port, start_process
+from lambdashift.errors import ConfigError, LocalStackError
 from lambdashift.local.processes import alive, answers, start_dynamodb, stop_pid
 
 STATE_FILE = "local.json"

@@ -69,7 +69,7 @@ class AlarmSource(Protocol):
 
 
 class EvidenceStore(Protocol):
-    """The part of the state store the analyzer uses (``rollout.store.StateStore`` has it)."""
+    """The part of the state store the analyzer uses (``store.protocol.StateStore`` has it)."""
 
     def record_event(self, rollout_id: str, function: str, kind: str,
                      details: Mapping[str, Any]) -> Any: ...

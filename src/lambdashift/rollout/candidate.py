@@ -35,11 +35,14 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from lambdashift.core.machine import Notify, RolloutState
 from lambdashift.errors import ConfigError, LambdashiftError, ThrottledError
 from lambdashift.rollout.prewarm import PREWARM_EVENT
+
+if TYPE_CHECKING:
+    from lambdashift.aws.lambda_api import InvokeApi
 
 __all__ = ["PRE_TRAFFIC", "REJECTED", "CandidateGate", "Smoke", "mismatch", "parse_smoke",
            "rejected_before_traffic", "rejection"]
@@ -178,13 +181,6 @@ def rejected_before_traffic(state: RolloutState) -> str | None:
     if reason[len(PRE_TRAFFIC):].startswith("group "):
         return None
     return reason
-
-
-class InvokeApi(Protocol):
-    """What the gate needs of Lambda (``LambdaApi`` has it)."""
-
-    def invoke(self, function: str, qualifier: str | None, payload: bytes, *,
-               tail: bool = False) -> Any: ...
 
 
 @dataclass

@@ -66,7 +66,7 @@ MAX_PARALLEL = 1000
 BATCH_FROM = 50
 
 
-def steps_for(config: Config, function: str, strategy: str | None) -> tuple[Step, ...]:
+def deploy_steps(config: Config, function: str, strategy: str | None) -> tuple[Step, ...]:
     """The function's configured steps (or ``--strategy NAME``'s), with a post-traffic check
     step after the promotion when the function has post-traffic hooks."""
     rollout = config.function(function).rollout
@@ -119,7 +119,7 @@ def candidates(api, store, config: Config, names: Iterable[str], *, to: str | No
                 f"{name}:{config.alias} is split ({alias.traffic}) and no rollout owns it: "
                 f"`lambdashift promote {name}` or `lambdashift rollback {name}` first")
         planned.append(Candidate(name, alias.traffic.primary, target,
-                                 steps_for(config, name, strategy), current=alias))
+                                 deploy_steps(config, name, strategy), current=alias))
     return planned, skipped
 
 
@@ -150,7 +150,7 @@ def units_of(config: Config, wave: Iterable[str],
     return list(units.values())
 
 
-def check_groups(config: Config, waves: list[tuple[str, ...]]) -> None:
+def check_group_waves(config: Config, waves: list[tuple[str, ...]]) -> None:
     """A group's members must share a wave (``after:`` between them would split it)."""
     seen: dict[str, int] = {}
     for index, wave in enumerate(waves):
@@ -182,7 +182,7 @@ def run_waves(engine_for: Callable[[], RolloutEngine], config: Config, planned: 
     outcome = DeployOutcome()
     by_name = {c.function: c for c in planned}
     waves = config.waves(by_name)
-    check_groups(config, waves)
+    check_group_waves(config, waves)
     for index, wave in enumerate(waves):
         if stopped():
             outcome.not_started += [n for w in waves[index:] for n in w]

@@ -57,7 +57,7 @@ from lambdashift.errors import AwsError, LockedError, RevisionMismatchError, Rol
 from lambdashift.model import (
     AnalysisStep, BakeStep, Phase, Step, Traffic, Verdict, promote_index,
 )
-from lambdashift.rollout import locks
+from lambdashift.store import locks
 from lambdashift.rollout.failpoints import failpoint
 
 
@@ -96,7 +96,7 @@ class RolloutEngine:
     """Runs rollouts for one target; every dependency is passed in."""
 
     api: AliasApi
-    store: Any  # lambdashift.rollout.store.StateStore
+    store: Any  # lambdashift.store.protocol.StateStore
     clock: Callable[[], float]
     sleep: Callable[[float], None]
     owner: str

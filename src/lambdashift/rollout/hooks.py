@@ -55,7 +55,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -63,6 +63,9 @@ from lambdashift.core.machine import RolloutState
 from lambdashift.core.strategy import parse_duration, unknown_key_error
 from lambdashift.errors import ConfigError, LambdashiftError
 from lambdashift.rollout.webhooks import DEFAULT_EVENTS, WebhookNotifier, parse_webhooks
+
+if TYPE_CHECKING:
+    from lambdashift.aws.lambda_api import InvokeApi
 
 __all__ = ["DEFAULT_EVENTS", "EventCheck", "HookConfig", "HttpCheck", "PostTrafficCheck",
            "PreTrafficCheck", "WebhookNotifier", "parse_hooks", "parse_webhooks"]
@@ -215,12 +218,6 @@ def _keys(raw: Mapping[str, Any], allowed: tuple[str, ...], path: str) -> None:
 
 
 # --- checks: running them ------------------------------------------------------------------
-
-
-class InvokeApi(Protocol):
-    """``lambdashift.aws.lambda_api.LambdaApi.invoke``: status, executed version, error, payload."""
-
-    def invoke(self, function: str, qualifier: str, payload: bytes) -> Any: ...
 
 
 class _Checks:

@@ -13,7 +13,7 @@ The concurrency needed comes from the alias's peak *warm* concurrency over the l
 for the share's bursts at that peak 99 times in 100 (:func:`needed`), between 1 and
 ``max_concurrency``; ``concurrency: N`` in the config fixes it instead. A metrics source
 that cannot tell the peak (CloudWatch, as read here) gets 1 unless ``concurrency`` is set.
-The peak leaves cold starts' init time out (:func:`peak_concurrency`): a warm environment
+The peak leaves cold starts' init time out (``core.observations.peak_concurrency``): a warm environment
 does not take it again, and counting it made the estimate chase cold-start bursts.
 
 A pre-warm never takes the capacity live traffic needs: its invocations count against the
@@ -41,14 +41,17 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from lambdashift.core.machine import Notify, RolloutState
 from lambdashift.errors import ConfigError, LambdashiftError
 from lambdashift.model import Phase, Traffic
 
+if TYPE_CHECKING:
+    from lambdashift.aws.lambda_api import InvokeApi
+
 __all__ = ["PREWARM_EVENT", "PrewarmSettings", "Prewarmer", "environments", "growing_share", "needed",
-           "parse_prewarm", "peak_concurrency", "spare"]
+           "parse_prewarm", "spare"]
 
 #: The event a pre-warm invocation carries; a handler can recognise it and return at once.
 PREWARM_EVENT: Mapping[str, Any] = {"lambdashift": "prewarm"}
@@ -101,12 +104,6 @@ def growing_share(before: Traffic, after: Traffic) -> tuple[str, float] | None:
         if new > before.share_of(version) + 1e-9 and (best is None or new > best[1]):
             best = (version, new)
     return best
-
-
-class InvokeApi(Protocol):
-    """What pre-warming needs of Lambda (``LambdaApi`` has it)."""
-
-    def invoke(self, function: str, qualifier: str | None, payload: bytes) -> Any: ...
 
 
 @dataclass
@@ -223,23 +220,3 @@ def needed(peak: int, share: float, *, miss: float = 0.01) -> int:
         if above < miss:
             return max(1, n)
     return peak
-
-
-def peak_concurrency(records: list[Mapping[str, Any]]) -> int:
-    """The most invocations that ran at once *warm*, from records with an end ``timestamp``
-    and a ``duration_ms``; throttled ones never ran. A cold start's ``init_duration_ms`` is
-    left out: it is what a new environment pays once, not what the traffic takes of a warm
-    one, and counting it sized the pre-warm by cold-start bursts (8 environments at 34
-    requests/s where 1 or 2 ran at once warm)."""
-    edges: list[tuple[float, int]] = []
-    for r in records:
-        if r.get("throttled"):
-            continue
-        end = float(r["timestamp"])
-        took = float(r.get("duration_ms") or 0) / 1000
-        edges += [(end - took, 1), (end, -1)]
-    running = best = 0
-    for _, delta in sorted(edges, key=lambda e: (e[0], e[1])):
-        running += delta
-        best = max(best, running)
-    return best

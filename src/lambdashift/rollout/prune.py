@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdashift.errors import AwsError
-from lambdashift.rollout import locks
+from lambdashift.store import locks
 
 
 @dataclass

@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from lambdashift.aws.packaging import build_zip
+from lambdashift.aws.provision import LOCAL_ROLE
 from lambdashift.config import Config, FunctionConfig
 from lambdashift.errors import NotFoundError
-from lambdashift.local.deploy import LOCAL_ROLE
 from lambdashift.model import Traffic
 from lambdashift.rollout.handler_check import handler_warnings
 

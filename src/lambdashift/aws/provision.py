@@ -1,11 +1,13 @@
-"""The local stack's first deploy: functions, version 1, aliases ``live`` and ``dev``, tables.
+"""Provisioning through the Lambda and DynamoDB APIs: the local stack's first deploy.
 
-Runs through the same Lambda and DynamoDB APIs that AWS answers, with boto3 clients the
-caller makes. A function that already exists is left as it is (a restart keeps versions
-and aliases); shipping changed code is ``lambdashift publish``'s job. As the Terraform
-module does, each route's function lets API Gateway invoke its aliases (AddPermission,
-``http-api-<route>`` statements, only from this API and the route's method and path), and
-the stack waits until every function is Active before it reports itself up.
+Functions with version 1, aliases ``live`` and ``dev``, route permissions, tables: what the
+Terraform module creates on AWS, ``local up`` creates here, through the same APIs AWS
+answers, with boto3 clients the caller makes (``clients.make_client``). A function that
+already exists is left as it is (a restart keeps versions and aliases); shipping changed
+code is ``lambdashift publish``'s job. As the Terraform module does, each route's function
+lets API Gateway invoke its aliases (AddPermission, ``http-api-<route>`` statements, only
+from this API and the route's method and path), and the stack waits until every function is
+Active before it reports itself up.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Where commands act: the local stack or AWS, with the pieces a rollout needs for it.
+"""Connections to where commands act: the local stack or AWS, each piece a rollout needs.
+
+``open_target`` assembles a :class:`Target`: the Lambda API (paced by the state store's
+rate ledger), the state store that ``state:`` names, the metrics source that ``metrics:``
+names, CloudWatch alarms and Logs. ``rollout/`` receives these pieces and never opens them,
+so it knows neither the local stack nor how AWS is reached.
 
 The local stack is chosen by ``target: local`` in the config or ``--local``; its endpoints
 come from ``.lambdashift/local.json``. AWS is reached through boto3's usual chain
@@ -16,14 +21,13 @@ from typing import Any
 from lambdashift.aws.clients import make_client
 from lambdashift.aws.lambda_api import LambdaApi
 from lambdashift.aws.throttle import RateLimiter, RetryPolicy
-from botocore.exceptions import NoRegionError
-
 from lambdashift.config import Config
-from lambdashift.errors import ConfigError
-from lambdashift.rollout.state_config import StateConfig, open_store
+from lambdashift.store.factory import open_store
+from lambdashift.store.ledger import control_plane_limiter
+from lambdashift.store.settings import StateConfig
 
 #: Lambda's control-plane quota per account and region (not raisable); one bucket per state
-#: store (the rate ledger, ``_limiter``), so every process on the store draws from it.
+#: store (the rate ledger, ``control_plane_limiter``), so every process on the store draws from it.
 CONTROL_PLANE_RATE = 15.0
 #: CloudWatch Logs' FilterLogEvents quota per account and region (requests per second); one
 #: limiter per process, shared by every function analysed from logs at once.
@@ -37,7 +41,7 @@ class Target:
     name: str
     description: str
     api: LambdaApi
-    store: Any  # lambdashift.rollout.store.StateStore: SQLite or DynamoDB (``state:``)
+    store: Any  # lambdashift.store.protocol.StateStore: SQLite or DynamoDB (``state:``)
     counter: Any | None
     metrics: Any | None
     alarms: Any | None
@@ -69,7 +73,7 @@ def open_target(config: Config, *, local: bool = False, rate: float = CONTROL_PL
         metrics = _choose(config.metrics, EmulatorMetrics(stack.lambda_endpoint), logs, None)
         return Target(
             name="local", description=f"local stack (Lambda API {stack.lambda_endpoint})",
-            api=LambdaApi(client, limiter=_limiter(store, rate), retry=retry), store=store,
+            api=LambdaApi(client, limiter=control_plane_limiter(store, rate), retry=retry), store=store,
             counter=metrics, metrics=metrics, alarms=None,
             api_url=stack.api_url, dev_url=stack.dev_url, is_local=True, logs=logs,
         )
@@ -77,10 +81,7 @@ def open_target(config: Config, *, local: bool = False, rate: float = CONTROL_PL
 
     # Precedence as everywhere: the environment beats the file.
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or config.region
-    try:
-        client = make_client("lambda", region=region, max_pool=50)
-    except NoRegionError:
-        raise ConfigError("no AWS region: set `region:` in lambdashift.yaml or AWS_REGION") from None
+    client = make_client("lambda", region=region, max_pool=50)  # ConfigError without a region
     region = client.meta.region_name
     store = _store(config, f"aws:{region}", region, None)
     endpoint = os.environ.get("AWS_ENDPOINT_URL_LAMBDA") or os.environ.get("AWS_ENDPOINT_URL")
@@ -92,7 +93,7 @@ def open_target(config: Config, *, local: bool = False, rate: float = CONTROL_PL
                       RateLimiter(rate=FILTER_LOG_EVENTS_RATE, burst=1))
     return Target(
         name=f"aws:{region}", description=where,
-        api=LambdaApi(client, limiter=_limiter(store, rate), retry=retry), store=store,
+        api=LambdaApi(client, limiter=control_plane_limiter(store, rate), retry=retry), store=store,
         counter=metrics, metrics=metrics, alarms=alarms, logs=logs,
     )
 
@@ -111,18 +112,3 @@ def _store(config: Config, namespace: str, region: str | None, local_endpoint: s
     """The store ``state:`` names (SQLite beside the config by default)."""
     return open_store(config.state or StateConfig(), namespace=namespace,
                       sqlite_path=state_db(config), region=region, local_endpoint=local_endpoint)
-
-
-def _limiter(store: Any, rate: float) -> Any:
-    """The control-plane limiter: the store's rate ledger, shared by every process on it.
-
-    A burst of a third of the quota: AWS's own bucket then keeps two thirds in reserve for
-    requests that reach it bunched up (network jitter), so pacing at the full rate is not
-    answered with 429s.
-    """
-    from lambdashift.rollout.ledger import LedgerLimiter
-
-    burst = max(1, int(rate) // 3)
-    if hasattr(store, "reserve_rate"):
-        return LedgerLimiter(store, rate=rate, burst=burst)
-    return RateLimiter(rate=rate, burst=burst)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from lambdashift.aws.inventory import AccountFacts, FunctionFacts, HttpApiFacts, Inventory
+from lambdashift.aws.provision import route_statement_id
 from lambdashift.core.arns import arn_like, lambda_target
 
 __all__ = ["Finding", "check_function", "check_storage", "run_checks"]
@@ -43,10 +44,6 @@ class Finding:
         where = self.function or "account"
         kind = "BLOCKS" if self.blocking else "warning"
         return f"{where}: {kind} [{self.check}] {self.message}" + (f" Fix: {self.fix}" if self.fix else "")
-
-
-def _statement_id(route_key: str) -> str:
-    return "http-api-" + re.sub(r"[^A-Za-z0-9]+", "-", route_key.lower()).strip("-")
 
 
 def _source_arn(region: str, account: str, api_id: str, route_key: str) -> str:
@@ -130,7 +127,7 @@ def check_routes(facts: FunctionFacts, alias: str, route_keys: Sequence[str],
                 f"no statement in the resource policy of {name}:{alias} lets API Gateway invoke it "
                 f"for route {key!r}: API Gateway would answer 500.",
                 f"aws lambda add-permission --function-name {name} --qualifier {alias} "
-                f"--statement-id {_statement_id(key)} --action lambda:InvokeFunction "
+                f"--statement-id {route_statement_id(key)} --action lambda:InvokeFunction "
                 f"--principal {APIGATEWAY} --source-arn "
                 f"arn:aws:execute-api:{region}:{account}:{api_id}/*/{tail}"))
     return out

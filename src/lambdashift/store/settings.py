@@ -12,15 +12,15 @@ state:
 A team shares one table: every CI runner's ``deploy`` takes the function's lock there, so
 two runners never roll out one function at once, and ``resume`` on any runner finishes what
 a dead one started once its lease has expired.
+
+A plain parse function and its value, importing nothing of the store: the config reads the
+section with ``parse_state``; ``factory.open_store`` opens what it names.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from lambdashift.errors import ConfigError
 
@@ -70,25 +70,3 @@ def parse_state(raw: object, path: str = "state") -> StateConfig:
         if not lease > 0:
             raise ConfigError(f"{path}.lease: must be longer than 0 s, got {raw['lease']!r}")
     return StateConfig(store, table, strings["region"], strings["endpoint"], lease)
-
-
-def open_store(state: StateConfig, *, namespace: str, sqlite_path: Path,
-               region: str | None, local_endpoint: str | None) -> Any:
-    """The configured store for ``namespace``.
-
-    ``local_endpoint`` is the local stack's DynamoDB (target local), used when ``endpoint``
-    is not set; there the table is created on first use, on AWS the Terraform owns it.
-    """
-    if state.store == "sqlite":
-        from lambdashift.rollout.sqlite_store import SqliteStateStore
-
-        return SqliteStateStore(sqlite_path, namespace=namespace)
-    from lambdashift.aws.clients import make_client
-    from lambdashift.rollout.dynamodb_store import DynamoStateStore
-
-    endpoint = state.endpoint or local_endpoint
-    local = endpoint is not None and not endpoint.rstrip("/").endswith(".amazonaws.com")
-    region = state.region or region or os.environ.get("AWS_REGION") or "us-east-1"
-    client = make_client("dynamodb", endpoint_url=endpoint, region=region, local=local,
-                         max_pool=50)
-    return DynamoStateStore(client, state.table, namespace=namespace, create=local)

@@ -31,14 +31,10 @@ from typing import Any
 
 from lambdashift.core.state import RolloutState
 from lambdashift.errors import LambdashiftError, LockedError
-from lambdashift.rollout.store import (
-    Event,
-    Lease,
-    Signal,
-    describe_holder,
-    describe_lost,
-    gcra,
-)
+from lambdashift.store.encoding import check_lease_seconds, read_state, strict_json
+from lambdashift.store.ledger import gcra
+from lambdashift.store.locks import describe_holder, describe_lost
+from lambdashift.store.protocol import Event, Lease, Signal
 
 APPLICATION_ID = 0x4C534854  # "LSHT" in the file header: this file is a lambdashift store
 SCHEMA_VERSION = 2  # PRAGMA user_version once every migration below has run
@@ -253,7 +249,7 @@ class SqliteStateStore:
 
     def save(self, state: RolloutState) -> None:
         """Insert or replace the rollout's latest state; on disk when this returns."""
-        doc = _json(state.to_dict())
+        doc = strict_json(state.to_dict())
         with self._writing(f"saving rollout {state.rollout_id}") as (db, now):
             row = db.execute(
                 "SELECT function FROM rollouts WHERE namespace = ? AND rollout_id = ?",
@@ -275,16 +271,8 @@ class SqliteStateStore:
             )
 
     def _states(self, rows: list[tuple[str, str]]) -> list[RolloutState]:
-        states = []
-        for rollout_id, doc in rows:
-            try:
-                states.append(RolloutState.from_dict(json.loads(doc)))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise LambdashiftError(
-                    f"state database {self.path}: rollout {rollout_id} cannot be read "
-                    f"({exc}); it was saved by another lambdashift version"
-                ) from exc
-        return states
+        return [read_state(doc, f"state database {self.path}: rollout {rollout_id}")
+                for rollout_id, doc in rows]
 
     def load(self, rollout_id: str) -> RolloutState | None:
         """The latest saved state of a rollout, or None."""
@@ -329,8 +317,8 @@ class SqliteStateStore:
     def record_event(
         self, rollout_id: str, function: str, kind: str, details: Mapping[str, Any]
     ) -> None:
-        """Append to the rollout's step log; ``details`` must be strict JSON (see ``_json``)."""
-        text = _json(details)
+        """Append to the rollout's step log; ``details`` must be strict JSON (``strict_json``)."""
+        text = strict_json(details)
         with self._writing(f"recording {kind} of rollout {rollout_id}") as (db, now):
             db.execute(
                 "INSERT INTO events (namespace, rollout_id, function, at, kind, details) "
@@ -360,7 +348,7 @@ class SqliteStateStore:
 
     def acquire(self, function: str, owner: str, lease_seconds: float = 60) -> Lease:
         """Take the function's lock, or raise ``LockedError`` saying who holds it."""
-        _check_lease_seconds(lease_seconds)
+        check_lease_seconds(lease_seconds)
         with self._writing(f"locking {function}") as (db, now):
             held = self._lease_row(db, function)
             if held is not None and now < held.expires_at:
@@ -374,7 +362,7 @@ class SqliteStateStore:
 
     def renew(self, lease: Lease, lease_seconds: float = 60) -> Lease:
         """Extend ``lease`` from now; ``LockedError`` if it was released or taken over."""
-        _check_lease_seconds(lease_seconds)
+        check_lease_seconds(lease_seconds)
         with self._writing(f"renewing the lock of {lease.function}") as (db, now):
             held = self._lease_row(db, lease.function)
             if held is None or (held.owner, held.acquired_at) != (lease.owner, lease.acquired_at):
@@ -409,7 +397,7 @@ class SqliteStateStore:
         """Queue ``kind`` for the rollout of ``function``; ``details`` must be strict JSON."""
         if not kind:
             raise ValueError("a signal needs a kind")
-        text = _json(details or {})
+        text = strict_json(details or {})
         with self._writing(f"signalling {kind} to {function}") as (db, now):
             db.execute(
                 "INSERT INTO signals (namespace, function, kind, details, sent_at) "
@@ -444,12 +432,11 @@ class SqliteStateStore:
             if signal_id > floor[0]
         ]
 
-
     # -- the rate ledger ---------------------------------------------------------------------
 
     def reserve_rate(self, key: str, rate: float, burst: int) -> float:
         """Reserve one call of the quota ``key`` shared by every process on this file;
-        the seconds to wait before making it (see ``store.gcra``)."""
+        the seconds to wait before making it (see ``ledger.gcra``)."""
         with self._writing(f"reserving a {key} call") as (db, now):
             row = db.execute("SELECT tat FROM rate_ledger WHERE namespace = ? AND key = ?",
                              (self.namespace, key)).fetchone()
@@ -457,17 +444,3 @@ class SqliteStateStore:
             db.execute("INSERT OR REPLACE INTO rate_ledger (namespace, key, tat) VALUES (?, ?, ?)",
                        (self.namespace, key, tat))
         return wait
-
-
-def _json(data: Mapping[str, Any]) -> str:
-    """Compact, strict JSON: TypeError for what JSON cannot hold, ValueError for NaN/infinity.
-
-    Strict because ``--json`` output must parse anywhere, and a DynamoDB store cannot hold
-    NaN either: a value the next backend would refuse is refused here too.
-    """
-    return json.dumps(dict(data), separators=(",", ":"), allow_nan=False)
-
-
-def _check_lease_seconds(lease_seconds: float) -> None:
-    if not lease_seconds > 0:
-        raise ValueError(f"a lease lasts a positive number of seconds, got {lease_seconds!r}")
