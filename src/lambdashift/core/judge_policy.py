@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambdashift.core import evidence as ev
-from lambdashift.core.strategy import parse_duration, unknown_key_error
+from lambdashift.core.validators import parse_duration, unknown_key_error
 from lambdashift.errors import ConfigError
 from lambdashift.model import Verdict
 

@@ -77,7 +77,7 @@ from lambdashift.model import (
     WeightStep,
     promote_index,
 )
-from lambdashift.core.strategy import parse_duration
+from lambdashift.core.validators import parse_duration
 from lambdashift.errors import ConfigError
 
 # The machine's data lives in core.state; import it from here, the machine's one front door.
