@@ -32,9 +32,8 @@ from typing import Any
 import yaml
 
 from lambdashift.core import order, strategy
-from lambdashift.core.judge import JudgePolicy
 from lambdashift.errors import ConfigError
-from lambdashift.model import AnalysisStep, Step
+from lambdashift.model import Step
 from lambdashift.rollout.prewarm import PrewarmSettings, parse_prewarm
 
 DEFAULT_FILE = "lambdashift.yaml"
@@ -241,7 +240,7 @@ def _parse(data: object, file: Path) -> Config:
     if not judge:  # `analysis: off`: no judge defaults, and nothing judged unless a step asks
         top = {k: v for k, v in top.items() if k != "analysis"}
     analysis = _raw(top, "analysis")
-    JudgePolicy.from_params(analysis, "analysis")  # the judge's defaults, checked at load
+    strategy.analysis_step(defaults=analysis)  # the judge's defaults, checked at load
     rollout_raw = _mapping(top.get("rollout", DEFAULT_ROLLOUT), "rollout")
     rollout = _rollout(rollout_raw, "rollout", judge, analysis)
     functions_raw = _mapping(top.get("functions"), "functions", "a mapping of function names")
@@ -340,11 +339,9 @@ def _rollout(raw: Mapping[str, Any], path: str, judge: bool = True,
     from lambdashift.rollout.candidate import parse_smoke
 
     smoke = parse_smoke(raw.get("smoke"), f"{path}.smoke")  # not a step: the strategy never sees it
-    steps = strategy.steps_for({k: v for k, v in raw.items() if k != "smoke"}, path, judge=judge)
-    for index, step in enumerate(steps):
-        if isinstance(step, AnalysisStep) and step.params:
-            JudgePolicy.from_params({**(analysis or {}), **step.params},
-                                    f"{path}: step {index + 1} ({step})")
+    # Each analysis step carries its policy, built over the `analysis:` defaults, from here on.
+    steps = strategy.steps_for({k: v for k, v in raw.items() if k != "smoke"}, path, judge=judge,
+                               defaults=analysis)
     return RolloutConfig(str(raw["strategy"]), steps, types.MappingProxyType(dict(raw)), judge,
                          smoke)
 

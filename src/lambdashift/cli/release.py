@@ -8,7 +8,6 @@ from lambdashift.cli.common import add_json_argument, note, print_json
 from lambdashift.cli.progress import line
 from lambdashift.cli.session import add_target_arguments, open_session
 from lambdashift.core import strategy as strategies
-from lambdashift.core.judge import JudgePolicy
 from lambdashift.errors import ConfigError
 from lambdashift.model import (
     AnalysisStep, BakeStep, InvocationPause, PauseStep, Phase, WeightStep, format_duration,
@@ -245,7 +244,8 @@ def _describe_check(step: AnalysisStep, defaults, split: bool, cand: str, stable
         if step.alarms:
             return f"check: {alarms}"
         return "checks: hooks only (no split to judge)"
-    policy = JudgePolicy.from_params({**defaults, **step.params}, "analysis")
+    policy = step.policy if step.policy is not None else \
+        strategies.with_policies((step,), defaults)[0].policy  # type: ignore[union-attr]
     every = f"every {step.interval:g} s" if step.interval is not None else looks
     parts = [f"judge {cand} against {stable}: errors+throttles and warm p{100 * policy.latency_quantile:g} latency",
              f"rollback as soon as the evidence of harm is ≥ {policy.error_threshold:.0f} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -128,6 +129,21 @@ class JudgePolicy:
     def latency_threshold(self) -> float:
         share = self.latency_alpha_share
         return 1.0 / (self.alpha * share) if share > 0 else math.inf
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (stored with a rollout's steps), the inverse of :meth:`from_dict`."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values["on_timeout"] = self.on_timeout.value
+        return values
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JudgePolicy:
+        """Rebuild from :meth:`to_dict`'s output (built values: no parsing, no defaults)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if "on_timeout" in values:
+            values["on_timeout"] = Verdict(values["on_timeout"])
+        return cls(**values)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], path: str = "analysis") -> JudgePolicy:

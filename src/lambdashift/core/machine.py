@@ -77,8 +77,6 @@ from lambdashift.model import (
     WeightStep,
     promote_index,
 )
-from lambdashift.core.validators import parse_duration
-from lambdashift.errors import ConfigError
 
 # The machine's data lives in core.state; import it from here, the machine's one front door.
 __all__ = sorted(
@@ -345,13 +343,10 @@ def _next_look(s: RolloutState, step: AnalysisStep, e: VerdictReceived) -> float
         until = e.next_look
     else:
         until = now + DEFAULT_LOOK_SECONDS
-    raw = step.params.get("promote_after")
-    if raw is None or s.step_started_at is None:
+    after = step.policy.promote_after_s if step.policy is not None else None
+    if after is None or s.step_started_at is None:
         return until
-    try:
-        deadline = s.step_started_at + parse_duration(raw, "promote_after")
-    except ConfigError:  # checked when the config was loaded; the judge says so again
-        return until
+    deadline = s.step_started_at + after
     return deadline if now < deadline < until else until
 
 

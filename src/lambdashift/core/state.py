@@ -7,12 +7,14 @@ The behaviour lives in ``core.machine``; import these names from there.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+from lambdashift.core.judge_policy import JudgePolicy
 from lambdashift.errors import RolloutError
 from lambdashift.model import (
     AnalysisStep,
@@ -139,7 +141,7 @@ class RolloutState:
             "alias": self.alias,
             "stable": self.stable,
             "candidate": self.candidate,
-            "steps": [step_to_dict(s) for s in self.steps],
+            "steps": [_step_to_dict(s) for s in self.steps],
             "phase": self.phase.value,
             "step_index": self.step_index,
             "traffic": self.traffic.to_dict(),  # type: ignore[union-attr]
@@ -175,7 +177,7 @@ class RolloutState:
             alias=data["alias"],
             stable=data["stable"],
             candidate=data["candidate"],
-            steps=tuple(step_from_dict(s) for s in data["steps"]),
+            steps=tuple(_step_from_dict(s) for s in data["steps"]),
             phase=Phase(data["phase"]),
             step_index=data["step_index"],
             traffic=Traffic.from_dict(data["traffic"]),
@@ -367,3 +369,19 @@ class Finish:
 
 
 Action = Union[SetTraffic, Wait, WaitForInvocations, RunAnalysis, AwaitGate, Notify, Finish]
+
+
+def _step_to_dict(step: Step) -> dict[str, Any]:
+    """A step with its built values (an analysis step's judge policy), so that a stored
+    rollout is complete without the config file that made it."""
+    data = step_to_dict(step)
+    if isinstance(step, AnalysisStep) and step.policy is not None:
+        data["policy"] = step.policy.to_dict()
+    return data
+
+
+def _step_from_dict(data: Mapping[str, Any]) -> Step:
+    step = step_from_dict(data)
+    if isinstance(step, AnalysisStep) and data.get("policy") is not None:
+        step = dataclasses.replace(step, policy=JudgePolicy.from_dict(data["policy"]))
+    return step

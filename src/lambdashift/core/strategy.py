@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from lambdashift.core.bake import parse_bake
@@ -268,12 +269,44 @@ def judged(steps: tuple[Step, ...], check: AnalysisStep | None = None) -> tuple[
     return tuple(out)
 
 
+def with_policies(steps: tuple[Step, ...], defaults: Mapping[str, Any] | None = None,
+                  path: str = "rollout") -> tuple[Step, ...]:
+    """The steps with each analysis step's judge policy built: its ``params`` over
+    ``defaults`` (the config's top-level ``analysis:``). The one place a policy is built from
+    settings; ConfigError naming the step when they do not make a valid policy (a pause
+    longer than ``max_wait`` does not). A bake has no judge policy (``core.bake``)."""
+    out: list[Step] = []
+    for index, step in enumerate(steps):
+        if isinstance(step, AnalysisStep) and not isinstance(step, BakeStep):
+            where = f"{path}: step {index + 1} ({step})" if step.params else "analysis"
+            step = _with_policy(step, defaults, where)
+        out.append(step)
+    return tuple(out)
+
+
+def analysis_step(params: Mapping[str, Any] | None = None, alarms: tuple[str, ...] = (),
+                  interval: float | None = None, *, defaults: Mapping[str, Any] | None = None,
+                  path: str = "analysis") -> AnalysisStep:
+    """An analysis step with its policy built (as :func:`with_policies` does), for callers
+    that make steps by hand (a script, the demo, tests) rather than from a ``rollout:``
+    mapping; errors name ``path``."""
+    return _with_policy(AnalysisStep(params or {}, alarms, interval), defaults, path)
+
+
+def _with_policy(step: AnalysisStep, defaults: Mapping[str, Any] | None,
+                 where: str) -> AnalysisStep:
+    return replace(step, policy=JudgePolicy.from_params({**(defaults or {}), **step.params},
+                                                        where))
+
+
 def steps_for(rollout: Mapping[str, Any], path: str = "rollout", *,
-              judge: bool = False) -> tuple[Step, ...]:
+              judge: bool = False, defaults: Mapping[str, Any] | None = None,
+              ) -> tuple[Step, ...]:
     """The steps of a ``rollout:`` mapping; ConfigError naming the key path when it is wrong.
 
     With ``judge`` (what lambdashift.yaml gets unless it says ``analysis: off``) the steps
-    are :func:`judged`; ``analysis: off`` in the mapping itself turns that off. A ``path``
+    are :func:`judged`; ``analysis: off`` in the mapping itself turns that off. Each analysis
+    step carries its built policy (``defaults`` under its own settings). A ``path``
     that is a flag (``--strategy``) names the strategy itself: the error then says
     ``--strategy: unknown strategy``, the flag the user typed.
     """
@@ -281,6 +314,7 @@ def steps_for(rollout: Mapping[str, Any], path: str = "rollout", *,
     judge = judge and not analysis_off(rollout.get("analysis"))
     if judge:
         steps = judged(steps, _rollout_check(rollout, path))
+    steps = with_policies(steps, defaults, path)
     bake = parse_bake(rollout.get("bake"), f"{path}.bake", judged=judge)
     return steps if bake is None else (*steps, BakeStep(seconds=bake))
 

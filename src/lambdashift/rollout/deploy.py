@@ -74,7 +74,7 @@ def steps_for(config: Config, function: str, strategy: str | None) -> tuple[Step
         # The flag names the strategy; the config's bake (or its absence) still holds.
         bake = {"bake": rollout.settings["bake"]} if "bake" in rollout.settings else {}
         steps = strategies.steps_for({"strategy": strategy, **bake}, path="--strategy",
-                                     judge=rollout.judged)
+                                     judge=rollout.judged, defaults=config.analysis)
     else:
         steps = rollout.steps
     if config.hooks:
@@ -86,7 +86,8 @@ def steps_for(config: Config, function: str, strategy: str | None) -> tuple[Step
         if hooks.post_traffic and full is not None and \
                 not any(type(s) is AnalysisStep for s in after):
             # Right after the switch, before any bake: the hooks are the first look.
-            steps = (*steps[:full + 1], AnalysisStep(), *after)
+            steps = (*steps[:full + 1], strategies.analysis_step(defaults=config.analysis),
+                     *after)
     return steps
 
 
