@@ -67,6 +67,9 @@ class JudgePolicy:
     max_p99_ms: float | None = None
     threshold_min_invocations: int = 100
     promote_after_s: float | None = None
+    #: Metric reads that fail in a row before the rollout goes back to stable (argo's
+    #: ``consecutiveErrorLimit``): one unreadable metric is not a verdict.
+    consecutive_error_limit: int = 4
 
     def __post_init__(self) -> None:
         for name in ("alpha", "promote_alpha", "latency_quantile"):
@@ -91,6 +94,9 @@ class JudgePolicy:
         if self.promote_after_s is not None and not 0 < self.promote_after_s <= self.max_wait_s:
             raise ValueError(f"promote_after ({self.promote_after_s:g} s) must be positive and "
                              f"not after max_wait ({self.max_wait_s:g} s)")
+        if self.consecutive_error_limit < 1:
+            raise ValueError("consecutive_error_limit must be at least 1, got "
+                             f"{self.consecutive_error_limit!r}")
         if self.on_timeout is Verdict.CONTINUE:
             raise ValueError("on_timeout must be promote, rollback or inconclusive")
 
@@ -161,7 +167,7 @@ class JudgePolicy:
             "min_duration": parse_duration, "max_wait": parse_duration,
             "on_timeout": _verdict, "max_p99_ms": _positive, "promote_after": parse_duration,
             "latency_floor_ms": _non_negative, "latency_tolerance": _fraction,
-            "promote": _promote,
+            "promote": _promote, "consecutive_error_limit": _count,
         }  # fmt: skip
         values: dict[str, Any] = {}
         for key, raw in params.items():

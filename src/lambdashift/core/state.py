@@ -88,6 +88,9 @@ class RolloutState:
     #: The signal (``SIGINT``, ``SIGTERM``) that interrupted the process driving the rollout;
     #: "" when none did. Once set, every way out of the rollout leads back to the stable version.
     interrupted: str = ""
+    #: Measurement errors in a row on the current analysis step (metrics unreadable); a
+    #: verdict or a new step sets it back to 0.
+    measurement_errors: int = 0
 
     def __post_init__(self) -> None:
         check_version(self.stable)
@@ -161,6 +164,7 @@ class RolloutState:
             ],
             "reason": self.reason,
             "interrupted": self.interrupted,
+            "measurement_errors": self.measurement_errors,
         }
 
     @classmethod
@@ -196,6 +200,7 @@ class RolloutState:
             ),
             reason=data.get("reason", ""),
             interrupted=data.get("interrupted", ""),
+            measurement_errors=data.get("measurement_errors", 0),
         )
 
 
@@ -278,6 +283,15 @@ class VerdictReceived(_Event):
 
 
 @dataclass(frozen=True)
+class MeasurementFailed(_Event):
+    """The answer to ``RunAnalysis`` when the metrics could not be read: an error, not a
+    verdict on the candidate. The step looks again after a backoff; only a run of them (the
+    policy's ``consecutive_error_limit``) ends the rollout, as argo's analysis does."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class CheckFailed(_Event):
     """A check (hook, alarm) failed outside an analysis step: roll back."""
 
@@ -303,7 +317,8 @@ class Resumed(_Event):
 
 Event = Union[
     Start, AliasWritten, AliasWriteFailed, Tick, InvocationsObserved, GatePassed,
-    PromoteRequested, RollbackRequested, VerdictReceived, CheckFailed, Resumed, Interrupted,
+    PromoteRequested, RollbackRequested, VerdictReceived, MeasurementFailed, CheckFailed,
+    Resumed, Interrupted,
 ]
 
 

@@ -38,6 +38,7 @@ from lambdashift.core.machine import (
     GatePassed,
     Interrupted,
     InvocationsObserved,
+    MeasurementFailed,
     Notify,
     PromoteRequested,
     Resumed,
@@ -379,8 +380,8 @@ class RolloutEngine:
                 now=self.clock())
         try:
             return self.analyzer.analyze(state, action.step, self.clock())
-        except AwsError as exc:  # metrics unavailable: say so and let the policy wait
-            return _inconclusive(f"metrics could not be read: {exc}", self.clock())
+        except AwsError as exc:  # an error, not a verdict: the machine retries, then gives up
+            return MeasurementFailed(f"metrics could not be read: {exc}", now=self.clock())
 
     def _signal(self, state: RolloutState) -> Event | None:
         """The next signal from another terminal as an event (taken one at a time, in order);
@@ -437,10 +438,6 @@ class RolloutEngine:
             self.notify(state, Notify("verdict", {"verdict": event.verdict.value,  # type: ignore[attr-defined]
                                                   "reasons": list(event.reasons)}))  # type: ignore[attr-defined]
         self.store.record_event(state.rollout_id, state.function, kind, details)
-
-
-def _inconclusive(reason: str, now: float) -> Event:
-    return VerdictReceived(Verdict.INCONCLUSIVE, (reason,), now=now)
 
 
 #: The actions that take a step (not notices): none is taken once a stop is asked.
