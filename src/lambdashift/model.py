@@ -18,10 +18,7 @@ import re
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
-
-if TYPE_CHECKING:  # a type only: the policy is built by core.strategy, never here
-    from lambdashift.core.judge_policy import JudgePolicy
+from typing import Any, Union
 
 _VERSION = re.compile(r"[0-9]+")
 
@@ -235,7 +232,8 @@ class AnalysisStep:
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
     alarms: tuple[str, ...] = ()
     interval: float | None = None
-    policy: JudgePolicy | None = field(default=None, compare=False, hash=False, repr=False)
+    #: A ``core.judge_policy.JudgePolicy`` (typed loosely: that module imports this one).
+    policy: Any = field(default=None, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         # A read-only copy, so that a step shared between rollouts cannot be changed by one.

@@ -10,7 +10,7 @@ from typing import Any
 
 from lambdashift.cli.common import add_config_argument, config_from, note, positive_seconds
 from lambdashift.cli.progress import printer
-from lambdashift.config import Config
+from lambdashift.config import Config, HookConfig
 from lambdashift.rollout.engine import EngineOptions, RolloutEngine
 from lambdashift.rollout.interrupts import StopRequest
 from lambdashift.rollout.target import Target, open_target
@@ -58,7 +58,7 @@ class Session:
             owner=owner_id(), counter=self.target.counter, analyzer=make_analyzer(self),
             notify=notify, pre_checks=self._checks("pre"), post_checks=self._checks("post"),
             options=EngineOptions(poll_interval=self.poll, wait_at_gates=self.wait_at_gates,
-                                  lease_seconds=getattr(self.config.state, "lease_seconds", 120.0)),
+                                  lease_seconds=self.config.state.lease_seconds),
             prewarm=self._prewarmer(), stop=self.stop, gate=self._gate(),
         )
 
@@ -91,11 +91,9 @@ class Session:
             return found if found is not None else api.concurrency_limit(function)
         return Prewarmer(api, self.config.prewarm, peak=peak, clock=time.time, limit=limit)
 
-    def hooks(self, function: str) -> Any:
+    def hooks(self, function: str) -> HookConfig:
         """The function's checks (global ones first) from the config's ``hooks``."""
-        from lambdashift.rollout.hooks import parse_hooks
-
-        return parse_hooks(self.config.hooks, function, functions=list(self.config.functions))
+        return self.config.hooks.for_function(function)
 
     def _checks(self, when: str) -> Any:
         """A callable running the pre- or post-traffic checks of a rollout's function."""
@@ -134,7 +132,7 @@ def open_session(args: argparse.Namespace, *, announce: bool = True) -> Session:
     if config.webhooks:
         from lambdashift.rollout.webhooks import WebhookNotifier
 
-        webhooks = WebhookNotifier.from_config(config.webhooks)
+        webhooks = WebhookNotifier.from_settings(config.webhooks)
         if webhooks is not None:
             # Deliver what is queued before the process ends (bounded: a dead URL cannot hang us).
             atexit.register(webhooks.close, 10.0)

@@ -1,5 +1,6 @@
-"""The small validators every section of lambdashift.yaml shares: durations, percents, and
-the unknown-key error with its did-you-mean.
+"""The small validators every section of lambdashift.yaml shares: durations, percents, the
+unknown-key error with its did-you-mean, and the shapes (a mapping, a string matching a
+pattern, an integer in a range, a list of strings).
 
 Imports nothing of ours but the exception tree, so that the config package and the pure core
 (``core.strategy``, ``core.judge_policy``, ``core.bake``) can all use it without importing
@@ -10,11 +11,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from lambdashift.errors import ConfigError
 
-__all__ = ["did_you_mean", "parse_duration", "parse_percent", "unknown_key_error"]
+__all__ = ["check_keys", "did_you_mean", "flag", "integer", "mapping", "match", "non_empty_list",
+           "parse_duration", "parse_percent", "required", "string", "string_list",
+           "unknown_key_error", "unknown_name"]
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _DURATION = re.compile(rf"(?:{_NUMBER}d)?(?:{_NUMBER}h)?(?:{_NUMBER}m)?(?:{_NUMBER}s)?")
@@ -66,3 +70,82 @@ def parse_percent(value: object, path: str) -> float:
         raise ConfigError(f"{path}: must be a percent in (0, 100], got {value!r}")
     # Rounded so that a weight read back from AWS compares equal to the one written.
     return round(value / 100, 6)
+
+
+# --- shapes ---------------------------------------------------------------------------------
+
+
+def check_keys(value: Mapping[Any, Any], allowed: tuple[str, ...], path: str) -> None:
+    """ConfigError (with a did-you-mean) for the first key of ``value`` not in ``allowed``."""
+    for key in value:
+        if key not in allowed:
+            raise unknown_key_error(path, key, allowed)
+
+
+def unknown_name(kind: str, name: str, known: Iterable[str]) -> str:
+    """``unknown function 'x'; did you mean 'y'?``: the words, for a ConfigError of the caller."""
+    close = did_you_mean(name, known)
+    return f"unknown {kind} {name!r}" + (f"; did you mean {close!r}?" if close else "")
+
+
+def mapping(value: object, path: str, what: str = "a mapping") -> Mapping[Any, Any]:
+    """``value`` if it is a mapping, {} for None (a key given with no value)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        where = f"{path}: " if path else ""
+        raise ConfigError(f"{where}must be {what}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def match(value: object, pattern: re.Pattern[str], path: str, expected: str) -> str:
+    """``value`` if it is a string that ``pattern`` matches whole."""
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ConfigError(f"{path}: must be {expected}, got {value!r}")
+    return value
+
+
+def required(value: Mapping[Any, Any], key: str, path: str) -> None:
+    """Where the keys are not all known here (CreateTable's grow with botocore), a missing
+    required key is looked for among the given ones: a typo gets its did-you-mean."""
+    if key not in value:
+        close = did_you_mean(key, [k for k in value if isinstance(k, str)])
+        if close:
+            raise ConfigError(f"{path}: unknown key {close!r}; did you mean {key!r}?")
+
+
+def non_empty_list(value: object, path: str) -> list[Any]:
+    """``value`` if it is a non-empty list."""
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{path}: required, a non-empty list")
+    return value
+
+
+def string(value: object, path: str) -> str:
+    """``value`` if it is a string with more than blanks."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{path}: must be a non-empty string, got {value!r}")
+    return value
+
+
+def string_list(value: object, path: str) -> list[str]:
+    """A list of non-empty strings; [] for None."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: must be a list, got {value!r}")
+    return [string(item, f"{path}[{i}]") for i, item in enumerate(value)]
+
+
+def integer(value: object, path: str, low: int, high: int) -> int:
+    """``value`` if it is an integer (not a bool) from ``low`` to ``high``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{path}: must be an integer from {low} to {high}, got {value!r}")
+    return value
+
+
+def flag(value: object, path: str) -> bool:
+    """``value`` if it is true or false."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: true or false, got {value!r}")
+    return value

@@ -78,9 +78,7 @@ def steps_for(config: Config, function: str, strategy: str | None) -> tuple[Step
     else:
         steps = rollout.steps
     if config.hooks:
-        from lambdashift.rollout.hooks import parse_hooks
-
-        hooks = parse_hooks(config.hooks, function, functions=list(config.functions))
+        hooks = config.hooks.for_function(function)
         full = promote_index(steps)
         after = steps[full + 1:] if full is not None else ()
         if hooks.post_traffic and full is not None and \

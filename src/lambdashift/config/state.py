@@ -1,0 +1,11 @@
+"""``state:`` of lambdashift.yaml: where rollouts are kept (the store's settings).
+
+The section's value and parser live beside the store they configure and import nothing of
+it; this module is the config package's door to them.
+"""
+
+from __future__ import annotations
+
+from lambdashift.rollout.state_config import StateConfig, parse_state
+
+__all__ = ["StateConfig", "parse_state"]
