@@ -14,7 +14,7 @@ from lambdashift.model import (
 )
 from lambdashift.rollout import deploy as deploying
 from lambdashift.rollout.forecasting import parse_rate
-from lambdashift.rollout.release import Plan, PlannedWrites
+from lambdashift.rollout.release import Plan, PlannedWrites, published_line
 from lambdashift.rollout.selection import expand
 
 
@@ -54,23 +54,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run_publish(args: argparse.Namespace) -> int:
     """Publish and print function → version."""
-    from lambdashift.rollout.publish import publish
-
     session = open_session(args)
-    # The dev alias follows the newest version; never when it is the alias traffic goes to.
-    dev = None if session.config.alias == "dev" else "dev"
-    results = publish(session.target.api, session.config, args.functions,
-                      create_missing=session.target.is_local, dev_alias=dev)
-    for r in results:
-        for warning in r.warnings:  # the code may be right on AWS (a layer): said, not refused
-            note(f"{r.function}: warning: {warning}")
+    results = session.publish(args.functions)
     if args.json:
         print_json([r.__dict__ for r in results])
-    for r in results:
-        what = ("new version" if r.changed else "unchanged") + (
-            f" (was {r.previous})" if r.changed and r.previous else "")
-        if not args.json:
-            print(f"{r.function:<20} {r.version:>4}  {what}")
+    else:
+        for r in results:
+            print(published_line(r))
     return 0
 
 

@@ -35,7 +35,8 @@ from lambdashift.rollout.interrupts import StopRequest
 from lambdashift.rollout.selection import expand
 
 __all__ = ["CHECK_AT_MOST", "DeployResult", "DisplayOnlyExecutor", "Executor", "Plan",
-           "PlannedWrites", "Progress", "Release", "SilentProgress", "not_judged", "preflight"]
+           "PlannedWrites", "Progress", "Release", "SilentProgress", "not_judged", "preflight",
+           "published_line"]
 
 #: ``deploy`` runs ``check`` for at most this many functions (the batched planning of 50+
 #: functions would otherwise be undone by three control-plane calls per function).
@@ -109,6 +110,22 @@ class Release:
     webhooks: Any = None
     progress: Progress = field(default_factory=SilentProgress)
     stop: StopRequest = field(default_factory=StopRequest)
+
+    # -- publish: the versions a release rolls out ---------------------------------------
+
+    def publish(self, names: list[str] | None = None) -> list[Any]:
+        """Package and publish a version of each function (default: all) whose code or
+        configuration changed; warnings go to the progress. The ``dev`` alias follows the
+        newest version, unless it is the alias traffic goes to."""
+        from lambdashift.rollout.publish import publish
+
+        dev = None if self.config.alias == "dev" else "dev"
+        results = publish(self.target.api, self.config, list(names or ()),
+                          create_missing=self.target.is_local, dev_alias=dev)
+        for r in results:
+            for warning in r.warnings:  # the code may be right on AWS (a layer): said, not refused
+                self.progress.note(f"{r.function}: warning: {warning}")
+        return results
 
     # -- check and plan: reads only -------------------------------------------------------
 
@@ -277,6 +294,13 @@ def not_judged(config: Config, planned: list[Candidate]) -> list[str]:
                    "judge; only hooks and alarms check the candidate (docs/concepts.md, "
                    "blue-green)")
     return out
+
+
+def published_line(result: Any) -> str:
+    """One published function in words: ``notes-get   3  new version (was 2)``."""
+    what = ("new version" if result.changed else "unchanged") + (
+        f" (was {result.previous})" if result.changed and result.previous else "")
+    return f"{result.function:<20} {result.version:>4}  {what}"
 
 
 def names_in_words(names: list[str], most: int = 5) -> str:
