@@ -18,7 +18,7 @@ from lambdashift.core import strategy as strategies
 from lambdashift.core.machine import RolloutState, SetTraffic, Start, plan, transition
 from lambdashift.errors import LambdashiftError, LockedError
 from lambdashift.model import AnalysisStep, Phase, Step, Traffic, promote_index
-from lambdashift.rollout.engine import RolloutEngine
+from lambdashift.rollout.engine import RolloutEngine, refuse_unowned_split
 from lambdashift.rollout.group import group_id_of, group_name_of, run_group
 
 
@@ -113,10 +113,7 @@ def candidates(api, store, config: Config, names: Iterable[str], *, to: str | No
         if alias.traffic == Traffic(target):
             skipped[name] = f"{config.alias} already serves version {target}"
             continue
-        if alias.traffic.canary is not None:
-            raise LambdashiftError(
-                f"{name}:{config.alias} is split ({alias.traffic}) and no rollout owns it: "
-                f"`lambdashift promote {name}` or `lambdashift rollback {name}` first")
+        refuse_unowned_split(name, config.alias, alias.traffic)  # before anything starts
         planned.append(Candidate(name, alias.traffic.primary, target,
                                  steps_for(config, name, strategy), current=alias))
     return planned, skipped

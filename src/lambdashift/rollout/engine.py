@@ -54,7 +54,13 @@ from lambdashift.core.machine import (
     WriteFailure,
     transition,
 )
-from lambdashift.errors import AwsError, LockedError, RevisionMismatchError, RolloutError
+from lambdashift.errors import (
+    AwsError,
+    LambdashiftError,
+    LockedError,
+    RevisionMismatchError,
+    RolloutError,
+)
 from lambdashift.model import (
     AnalysisStep, BakeStep, Phase, Step, Traffic, Verdict, promote_index,
 )
@@ -150,11 +156,7 @@ class RolloutEngine:
                 return latest  # another runner rolled this very version out meanwhile
             if current.traffic.primary == candidate:
                 raise RolloutError(f"{function}:{alias} already serves version {candidate}")
-            if current.traffic.canary is not None:
-                raise RolloutError(
-                    f"{function}:{alias} is split ({current.traffic}) and no rollout owns it: "
-                    f"finish it first with `lambdashift promote {function}` or "
-                    f"`lambdashift rollback {function}`")
+            refuse_unowned_split(function, alias, current.traffic)  # again, under the lock
             state = RolloutState.new(rollout_id or f"r-{uuid.uuid4().hex[:12]}", function, alias,
                                      current.traffic.primary, candidate, steps, now=self.clock())
             self.store.save(state)
@@ -438,6 +440,17 @@ class RolloutEngine:
             self.notify(state, Notify("verdict", {"verdict": event.verdict.value,  # type: ignore[attr-defined]
                                                   "reasons": list(event.reasons)}))  # type: ignore[attr-defined]
         self.store.record_event(state.rollout_id, state.function, kind, details)
+
+
+def refuse_unowned_split(function: str, alias: str, traffic: Traffic) -> None:
+    """A rollout starts from one version: an alias split that no rollout owns (someone's
+    manual shift, a crashed tool) is refused, saying how to end it. The one wording of this
+    precondition: ``deploy`` checks it when it plans (before anything starts), the engine
+    again under the function's lock (the alias may have changed since)."""
+    if traffic.canary is not None:
+        raise LambdashiftError(
+            f"{function}:{alias} is split ({traffic}) and no rollout owns it: "
+            f"`lambdashift promote {function}` or `lambdashift rollback {function}` first")
 
 
 #: The actions that take a step (not notices): none is taken once a stop is asked.
