@@ -109,7 +109,7 @@ def _choose(source: str, cloudwatch: Any, logs_client: Any, limiter: Any) -> Any
 
 def _store(config: Config, namespace: str, region: str | None, local_endpoint: str | None) -> Any:
     """The store ``state:`` names (SQLite beside the config by default)."""
-    return open_store(config.state, namespace=namespace,
+    return open_store(config.state or StateConfig(), namespace=namespace,
                       sqlite_path=state_db(config), region=region, local_endpoint=local_endpoint)
 
 
