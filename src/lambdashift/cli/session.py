@@ -11,7 +11,6 @@ from typing import Any
 from lambdashift.cli.common import add_config_argument, config_from, note, positive_seconds
 from lambdashift.cli.progress import line as progress_line
 from lambdashift.cli.progress import printer
-from lambdashift.config import HookConfig
 from lambdashift.rollout.release import Release
 from lambdashift.rollout.target import open_target
 
@@ -35,14 +34,17 @@ class Terminal:
         self._session = session
 
     def notify(self, state: Any, n: Any) -> None:
+        """An engine notice: to the live view, else one plain line."""
         reporter = self._session.reporter
         (reporter.notify if reporter is not None else printer)(state, n)
 
     def line(self, function: str, text: str) -> None:
+        """A line about one function: to the live view once one runs, else plain."""
         reporter = self._session.reporter
         (reporter.line if reporter is not None else progress_line)(function, text)
 
     def note(self, text: str) -> None:
+        """A line about the whole release, on stderr."""
         note(text)
 
 
@@ -55,15 +57,6 @@ class Session(Release):
 
     def __post_init__(self) -> None:
         self.progress = Terminal(self)
-
-    def hooks(self, function: str) -> HookConfig:
-        """The function's checks (global ones first) from the config's ``hooks``."""
-        return self.config.hooks.for_function(function)
-
-
-def make_analyzer(session: Session) -> Any:
-    """The analyzer for analysis steps: the judge over the target's metrics, with alarms."""
-    return session.analyzer()
 
 
 def open_session(args: argparse.Namespace, *, announce: bool = True) -> Session:
