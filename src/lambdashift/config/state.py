@@ -6,6 +6,8 @@ it; this module is the config package's door to them.
 
 from __future__ import annotations
 
+# At the merge of this round this line becomes `from lambdashift.store.settings import ...`
+# (the store's own branch moves the section there): the last import of rollout/ in config/.
 from lambdashift.rollout.state_config import StateConfig, parse_state
 
 __all__ = ["StateConfig", "parse_state"]
