@@ -26,6 +26,7 @@ _EXPORTS = {
     "LockedError": "lambdashift.errors",
     "NotFoundError": "lambdashift.errors",
     "Phase": "lambdashift.model",
+    "Release": "lambdashift.rollout.release",
     "RevisionMismatchError": "lambdashift.errors",
     "RolloutEngine": "lambdashift.rollout.engine",
     "RolloutError": "lambdashift.errors",

@@ -222,11 +222,18 @@ class AnalysisStep:
     before asking again when the verdict is *continue* (not enough data yet): None (the
     default) looks as soon as the metrics source can have new data (every second on the
     local stack, after each CloudWatch period is published on AWS).
+
+    ``policy`` is the judge's policy built from ``params`` over the config's ``analysis:``
+    defaults, once, when the steps are made (``core.strategy.with_policies``); it travels
+    with the step (and is stored with a rollout), so nothing parses ``params`` again. It is
+    derived data: two steps with the same settings compare equal whatever their policies.
     """
 
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
     alarms: tuple[str, ...] = ()
     interval: float | None = None
+    #: A ``core.judge_policy.JudgePolicy`` (typed loosely: that module imports this one).
+    policy: Any = field(default=None, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         # A read-only copy, so that a step shared between rollouts cannot be changed by one.

@@ -17,6 +17,7 @@ from lambdashift.config import (
     load_config,
     parse_config,
 )
+from lambdashift.config.hooks import HttpCheck
 from lambdashift.errors import ConfigError
 from lambdashift.model import AnalysisStep, BakeStep, ManualGate, PauseStep, WeightStep
 
@@ -88,7 +89,7 @@ def test_minimal_file_gets_the_documented_defaults(project):
     assert config.rollout.judged
     assert fn.rollout == config.rollout
     assert config.routes == () and config.tables == {}
-    assert config.analysis == {} and config.hooks == {} and config.webhooks == {}
+    assert config.analysis == {} and not config.hooks and not config.webhooks
     assert config.root == project.root
 
 
@@ -145,8 +146,9 @@ def test_a_full_file(project):
     assert config.tables["notes"]["BillingMode"] == "PAY_PER_REQUEST"
     assert config.waves() == [("notes-create",), ("notes-get",)]
     assert config.analysis == {"alpha": 0.05}
-    assert config.hooks == {"pre_traffic": [{"http": {"path": "/notes"}}]}
-    assert config.webhooks == {"urls": ["https://example.invalid/hook"]}
+    # Parsed once, at load, into typed values.
+    assert config.hooks.for_function("notes-get").pre_traffic == (HttpCheck("/notes"),)
+    assert config.webhooks.urls == ("https://example.invalid/hook",) and config.webhooks
 
 
 def test_function_rollout_with_steps_replaces_the_generating_keys(dirs):

@@ -128,11 +128,11 @@ def missing_config_docs(doc: str) -> list[str]:
     problems = []
     titles = {name for _, _, name in headings(doc)}
     problems += [f"no heading for top-level key `{key}`"
-                 for key in config_module._TOP_KEYS if key not in titles]
+                 for key in config_module.TOP_KEYS if key not in titles]
     functions = section(doc, "functions") or ""
     function_titles = {name for _, _, name in headings(functions)}
     problems += [f"no heading for `functions.<name>.{key}`"
-                 for key in config_module._FUNCTION_KEYS
+                 for key in config_module.FUNCTION_KEYS
                  if key not in function_titles and f"functions.<name>.{key}" not in function_titles]
     rollout = section(doc, "rollout") or ""
     keys = {k for allowed in strategy._KEYS.values() for k in allowed} | set(strategy._STEP_KEYS)

@@ -35,7 +35,7 @@ from lambdashift.core.machine import (
     plan,
     transition,
 )
-from lambdashift.core.strategy import PRESETS, steps_for
+from lambdashift.core.strategy import PRESETS, analysis_step, steps_for
 from lambdashift.model import (
     AnalysisStep,
     InvocationPause,
@@ -338,7 +338,7 @@ def test_verdicts_are_recorded_with_their_reasons():
 
 
 def test_time_boxed_analysis_looks_again_at_promote_after_not_an_interval_late():
-    steps = (WeightStep(0.1), AnalysisStep({"promote_after": "5m"}, interval=60), WeightStep(1.0))
+    steps = (WeightStep(0.1), analysis_step({"promote_after": "5m"}, interval=60), WeightStep(1.0))
     s, _ = transition(new(steps), Start(STABLE, "r0", now=0))
     s, a = transition(s, written(s, 10))  # the analysis starts at 10: promote_after at 310
     assert kinds(a) == ("RunAnalysis",) and s.step_started_at == 10

@@ -21,57 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def preflight(session: Session, names: list[str]) -> list:
-    """The findings for ``names`` on the session's target."""
-    from lambdashift.aws.clients import make_client
-    from lambdashift.aws.inventory import Inventory
-    from lambdashift.aws.packaging import build_zip
-    from lambdashift.model import AnalysisStep
-    from lambdashift.rollout.deploy import deploy_steps
-    from lambdashift.rollout.check import run_checks
-
-    config, target = session.config, session.target
-    lam = target.api.client
-    region = lam.meta.region_name
-    if target.is_local:
-        from lambdashift.emulator.apigw import PREFIX
-
-        apigw = make_client("apigatewayv2", endpoint_url=f"{target.api_url}{PREFIX}",
-                            region=region, local=True)
-        cloudwatch = None
-    else:
-        apigw = make_client("apigatewayv2", region=region)
-        cloudwatch = make_client("cloudwatch", region=region)
-    routes: dict[str, list[str]] = {}
-    for route in config.routes:
-        routes.setdefault(route.function, []).append(route.key)
-    alarms = {n: [a for step in deploy_steps(config, n, None) if isinstance(step, AnalysisStep)
-                  for a in step.alarms] for n in names}
-    needed = sum(len(build_zip(config.function(n).source, config.function(n).include).data)
-                 for n in names)
-    limiter, retry = target.api.pacing
-    inventory = Inventory(lam, apigateway=apigw, cloudwatch=cloudwatch, limiter=limiter,
-                          retry=retry)
-    return run_checks(inventory, names, alias=config.alias, routes=routes, alarms=alarms,
-                      owned=lambda n: bool(target.store.active(n)), needed_bytes=needed,
-                      own_change=lambda n, raw: own_change(target.store, n, config.alias, raw))
-
-
-def own_change(store, function: str, alias: str, raw) -> str | None:  # noqa: ANN001
-    """In words, lambdashift's own change (in ``history``) that left the alias as GetAlias
-    answered ``raw``; None when the alias was changed outside lambdashift since."""
-    from lambdashift.model import Traffic
-    from lambdashift.rollout.manual_changes import kind_of, left_by_lambdashift
-
-    try:
-        current = Traffic.from_alias(str(raw["FunctionVersion"]), raw.get("RoutingConfig"))
-    except (KeyError, ValueError):
-        return None
-    last = left_by_lambdashift(store, function, alias, current)
-    if last is None:
-        return None
-    kind = kind_of(last)
-    what = f"`lambdashift {kind}`" if kind != "rollout" else "a lambdashift rollout"
-    return f"{what} ({last.rollout_id}, in `lambdashift history {function}`)"
+    """The findings for ``names`` on the session's target (``Release.check``)."""
+    return session.check(names)
 
 
 def report(findings: list, *, as_json: bool, checked: int) -> int:

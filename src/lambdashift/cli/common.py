@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from lambdashift.config import Config, load_config
 from lambdashift.core.strategy import parse_duration
-from lambdashift.errors import ConfigError
+from lambdashift.errors import ConfigError, LambdashiftError, LockedError
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
@@ -85,3 +87,42 @@ def note(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
     except (BrokenPipeError, ValueError):
         pass
+
+
+def print_error_json(message: str, code: int, kind: str) -> None:
+    """An error as a JSON object on stdout, for scripts reading ``--json`` output: ``error``
+    in the same words as the stderr line, ``code`` the exit code, ``type`` the error's kind."""
+    try:
+        print(json.dumps({"error": message, "code": code, "type": kind}, sort_keys=True), flush=True)
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+def guarded(work: Callable[[], int | None], *, as_json: bool = False) -> int:
+    """``work()``'s exit code, an error of ours as one line on stderr and its exit code (2 for
+    a usage error or a held lock, 1 for a failure), never a traceback."""
+
+    def fail(message: str, code: int, kind: str) -> int:
+        print(f"lambdashift: {message}", file=sys.stderr)
+        if as_json:
+            print_error_json(message, code, kind)
+        return code
+
+    try:
+        code = int(work() or 0)
+    except (ConfigError, LockedError) as exc:
+        # A held lock is a usage conflict: nothing was changed, try again later.
+        code = fail(str(exc), 2, type(exc).__name__)
+    except LambdashiftError as exc:
+        code = fail(str(exc), 1, type(exc).__name__)
+    except KeyboardInterrupt:
+        code = 130
+    except BrokenPipeError:  # `lambdashift history FN | head`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    except Exception as exc:  # a bug of ours: one line for the user, the traceback on request
+        if os.environ.get("LAMBDASHIFT_DEBUG"):
+            raise
+        code = fail(f"internal error: {type(exc).__name__}: {exc} "
+                    "(set LAMBDASHIFT_DEBUG=1 for the traceback)", 1, "InternalError")
+    return code

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -37,4 +39,81 @@ def run_demo(args: argparse.Namespace) -> int:
     pace = demo.FAST if args.fast else demo.FULL
     if args.rate is not None:
         pace = replace(pace, rate=args.rate)
-    return demo.run(keep=args.keep, pace=pace, plain=args.plain)
+    return demo.run(keep=args.keep, pace=pace, plain=args.plain, terminal=DemoTerminal())
+
+
+class DemoTerminal:
+    """What the demo shows its releases with, as the CLI shows them: the demo releases
+    through the library (``rollout.release``) and knows nothing of the CLI; this hands it the
+    CLI's rendering (the live view, the notices in words, stderr lines), its error lines and
+    exit codes, its signal handling, and the local stack's up and down."""
+
+    def __init__(self) -> None:
+        from lambdashift.cli import live
+
+        #: A plain log gets a line at least this often while the demo holds the traffic.
+        self.heartbeat = live.HEARTBEAT
+
+    def reporter_for(self, *, plain: bool, metrics: Any, local: bool) -> Any:
+        """The live view (or plain lines) for the demo's releases."""
+        from lambdashift.cli import live
+
+        return live.reporter_for(plain=plain, metrics=metrics, local=local)
+
+    def shared(self, reporter: Any) -> Any:
+        """Every release inside reports into ``reporter``."""
+        from lambdashift.cli import live
+
+        return live.shared(reporter)
+
+    def is_plain(self, reporter: Any) -> bool:
+        """True for plain lines (a log, not a terminal)."""
+        from lambdashift.cli import live
+
+        return isinstance(reporter, live.PlainReporter)
+
+    def describe(self, note: Any) -> str:
+        """A notice in the words the terminal shows."""
+        from lambdashift.cli.progress import describe
+
+        return describe(note)
+
+    def line(self, function: str, text: str) -> None:
+        """A plain progress line about one function."""
+        from lambdashift.cli.progress import line
+
+        line(function, text)
+
+    def note(self, text: str) -> None:
+        """A line for the person at the terminal."""
+        from lambdashift.cli.common import note
+
+        note(text)
+
+    def guarded(self, work: Callable[[], int | None]) -> int:
+        """``work()``'s exit code; an error as the CLI says it (one line, 2 or 1)."""
+        from lambdashift.cli.common import guarded
+
+        return guarded(work)
+
+    def run_interruptibly(self, stop: Any, work: Callable[[], Any]) -> Any:
+        """``work()`` with SIGINT/SIGTERM taking the rollouts back to stable."""
+        from lambdashift.cli.interrupts import run_interruptibly
+
+        return run_interruptibly(stop, work)
+
+    def local_up(self, config: Path) -> int:
+        """``lambdashift local up --detach``: the stack is the CLI's to start."""
+        from lambdashift.cli.common import guarded
+        from lambdashift.cli.local import run_up
+
+        args = argparse.Namespace(config=str(config), detach=True, api_port=0, lambda_port=0,
+                                  dynamodb_endpoint=None, dynamodb="lambdashift")
+        return guarded(lambda: run_up(args))
+
+    def local_down(self, config: Path) -> int:
+        """``lambdashift local down``."""
+        from lambdashift.cli.common import guarded
+        from lambdashift.cli.local import run_down
+
+        return guarded(lambda: run_down(argparse.Namespace(config=str(config))))

@@ -146,7 +146,7 @@ def run_status(args: argparse.Namespace) -> int:
 #: (``Start`` → ``started``, ``AliasWritten`` → ``traffic``, ...): the text history shows the
 #: note only, so one thing is said once, in the words the deploy printed. ``--json`` has all.
 _SAID_BY_A_NOTE = frozenset({"Start", "AliasWritten", "AliasWriteFailed", "PromoteRequested",
-                             "RollbackRequested"})
+                             "RollbackRequested", "MeasurementFailed"})
 
 #: Input events without a note, and notes that come from outside the engine, in words.
 _HISTORY_WORDS = {

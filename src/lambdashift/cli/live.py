@@ -82,11 +82,8 @@ def wait_progress(state: RolloutState, now: float) -> tuple[float, str] | None:
         return (min(1.0, elapsed / step.seconds),
                 f"bake, {min(elapsed, step.seconds):.0f} s of {step.seconds:.0f} s")
     if isinstance(step, AnalysisStep):
-        from lambdashift.core.judge import JudgePolicy
-
-        try:
-            policy = JudgePolicy.from_params(step.params, "analysis")
-        except Exception:  # noqa: BLE001 - words only; the analyzer reports bad settings
+        policy = step.policy
+        if policy is None:  # a step made by hand: the analyzer reports it, no bar here
             return None
         elapsed = now - started
         after = policy.promote_after_s

@@ -7,15 +7,13 @@ Each command module has ``register(subparsers)`` that adds its parser and sets
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from collections.abc import Sequence
 
 from lambdashift import __version__
-from lambdashift.errors import ConfigError, LambdashiftError, LockedError
+from lambdashift.cli.common import guarded, print_error_json
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_GATE = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_GATE = 0, 1, 2, 3  # the same as cli.common's
 
 
 #: Set by :func:`main` while it parses a command line that asks for ``--json``: a usage
@@ -31,15 +29,6 @@ class _Parser(argparse.ArgumentParser):
         if _json_errors:
             print_error_json(line, EXIT_USAGE, "UsageError")
         self.exit(EXIT_USAGE, f"{self.prog}: error: {line}\n")
-
-
-def print_error_json(message: str, code: int, kind: str) -> None:
-    """An error as a JSON object on stdout, for scripts reading ``--json`` output: ``error``
-    in the same words as the stderr line, ``code`` the exit code, ``type`` the error's kind."""
-    try:
-        print(json.dumps({"error": message, "code": code, "type": kind}, sort_keys=True), flush=True)
-    except (BrokenPipeError, ValueError):
-        pass
 
 
 def _wants_json(argv: Sequence[str]) -> bool:
@@ -81,32 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
-    as_json = bool(getattr(args, "json", False))
-
-    def fail(message: str, code: int, kind: str) -> int:
-        print(f"lambdashift: {message}", file=sys.stderr)
-        if as_json:
-            print_error_json(message, code, kind)
-        return code
-
-    try:
-        code = int(args.func(args) or 0)
-    except (ConfigError, LockedError) as exc:
-        # A held lock is a usage conflict: nothing was changed, try again later.
-        code = fail(str(exc), EXIT_USAGE, type(exc).__name__)
-    except LambdashiftError as exc:
-        code = fail(str(exc), EXIT_FAILED, type(exc).__name__)
-    except KeyboardInterrupt:
-        code = 130
-    except BrokenPipeError:  # `lambdashift history FN | head`: the reader left, nothing is wrong
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        code = 0
-    except Exception as exc:  # a bug of ours: one line for the user, the traceback on request
-        if os.environ.get("LAMBDASHIFT_DEBUG"):
-            raise
-        code = fail(f"internal error: {type(exc).__name__}: {exc} "
-                    "(set LAMBDASHIFT_DEBUG=1 for the traceback)", EXIT_FAILED, "InternalError")
-    return code
+    return guarded(lambda: args.func(args), as_json=bool(getattr(args, "json", False)))
 
 
 if __name__ == "__main__":

@@ -13,8 +13,7 @@ import time
 from typing import Any
 
 from lambdashift.core.forecast import about, step_forecast
-from lambdashift.core.judge import JudgePolicy
-from lambdashift.errors import AwsError, ConfigError
+from lambdashift.errors import AwsError
 from lambdashift.model import AnalysisStep, WeightStep
 from lambdashift.rollout.forecasting import RECENT, recent_traffic
 
@@ -53,10 +52,9 @@ def forecasts(session: Any, candidate: Any, rate: float | None) -> dict[int, str
         source = f"{alias}'s traffic in the last {about(span)}: {rate:.2g} requests/s"
     out = {}
     for index, (step, weight) in judged.items():
-        try:
-            policy = JudgePolicy.from_params({**session.config.analysis, **step.params}, "analysis")
-        except ConfigError:
-            continue  # the step's own description names the bad setting
+        policy = step.policy
+        if policy is None:
+            continue  # a step made by hand without a policy: nothing to forecast with
         said = step_forecast(policy, _name(candidate.candidate), rate * weight,
                              rate * (1 - weight), stable_errors)
         out[index] = f"forecast ({source}): {said}"

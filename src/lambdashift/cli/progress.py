@@ -23,6 +23,8 @@ _WORDS = {
     "interrupted": "{reason}",
     "drift": "{reason}",
     "write_failed": "alias write failed: {reason}",
+    "measurement_error": "measurement error {count} of {limit} in a row (then rollback): "
+                         "{reason}; looking again in {retry_in:g} s",
 }
 
 

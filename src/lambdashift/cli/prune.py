@@ -35,7 +35,7 @@ def run_prune(args: argparse.Namespace) -> int:
         config.function(name)
     names = args.functions or list(config.functions)
     api, store = session.target.api, session.target.store
-    lease = getattr(config.state, "lease_seconds", 120.0)
+    lease = config.state.lease_seconds
     plans = [prune(api, store, name, args.keep, owner=owner_id(), dry_run=args.dry_run,
                    lease_seconds=lease) for name in names]
     if args.json:

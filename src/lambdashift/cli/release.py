@@ -8,19 +8,14 @@ from lambdashift.cli.common import add_json_argument, note, print_json
 from lambdashift.cli.progress import line
 from lambdashift.cli.session import add_target_arguments, open_session
 from lambdashift.core import strategy as strategies
-from lambdashift.core.judge import JudgePolicy
 from lambdashift.errors import ConfigError
 from lambdashift.model import (
     AnalysisStep, BakeStep, InvocationPause, PauseStep, Phase, WeightStep, format_duration,
 )
 from lambdashift.rollout import deploy as deploying
 from lambdashift.rollout.forecasting import parse_rate
+from lambdashift.rollout.release import Plan, PlannedWrites, published_line
 from lambdashift.rollout.selection import expand
-
-
-#: ``deploy`` runs ``check`` for at most this many functions (the batched planning of 50+
-#: functions would otherwise be undone by three control-plane calls per function).
-CHECK_AT_MOST = 50
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -59,23 +54,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run_publish(args: argparse.Namespace) -> int:
     """Publish and print function → version."""
-    from lambdashift.rollout.publish import publish
-
     session = open_session(args)
-    # The dev alias follows the newest version; never when it is the alias traffic goes to.
-    dev = None if session.config.alias == "dev" else "dev"
-    results = publish(session.target.api, session.config, args.functions,
-                      create_missing=session.target.is_local, dev_alias=dev)
-    for r in results:
-        for warning in r.warnings:  # the code may be right on AWS (a layer): said, not refused
-            note(f"{r.function}: warning: {warning}")
+    results = session.publish(args.functions)
     if args.json:
         print_json([r.__dict__ for r in results])
-    for r in results:
-        what = ("new version" if r.changed else "unchanged") + (
-            f" (was {r.previous})" if r.changed and r.previous else "")
-        if not args.json:
-            print(f"{r.function:<20} {r.version:>4}  {what}")
+    else:
+        for r in results:
+            print(published_line(r))
     return 0
 
 
@@ -95,12 +80,6 @@ def _reporter(session, args: argparse.Namespace):  # noqa: ANN001, ANN202
     return session.reporter
 
 
-def _validate_names(session, names: list[str]) -> list[str]:  # noqa: ANN001
-    for name in names:
-        session.config.function(name)
-    return names or list(session.config.functions)
-
-
 def run_deploy(args: argparse.Namespace) -> int:
     """Plan, then run (or print) the rollouts."""
     # Usage errors first: exit 2 whether or not the target answers.
@@ -118,84 +97,42 @@ def run_deploy(args: argparse.Namespace) -> int:
         strategies.steps_for({"strategy": args.strategy}, path="--strategy")  # names --strategy
     session = open_session(args)
     session.wait_at_gates = not args.no_wait
-    session.config = expand(session.config, session.target.api)  # `select:`: listed once
-    names = _validate_names(session, args.functions)
-    if not args.no_check and len(names) > CHECK_AT_MOST:
-        note(f"check: not run before deploying {len(names)} functions (it costs 3 control-plane "
-             f"calls each, beyond {CHECK_AT_MOST} longer than many rollouts): run "
-             "`lambdashift check` on its own first")
-    elif not args.no_check:
-        from lambdashift.cli.check import preflight
 
-        findings = preflight(session, names)
-        blocking = [f for f in findings if f.blocking]
-        for finding in findings:
-            note(finding.line())
-        if blocking:
-            note(f"deploy: nothing changed: {len(blocking)} finding"
-                 f"{'s' if len(blocking) != 1 else ''} of `lambdashift check` block the release "
-                 "(--no-check skips the check)")
-            if args.json:
-                print_json({"exit_code": 1, "check": [f.__dict__ for f in findings]})
-            return 1
-    if args.to is not None and args.to not in session.target.api.versions(names[0]):
-        raise ConfigError(f"{names[0]} has no published version {args.to!r} (published: "
-                          f"{', '.join(session.target.api.versions(names[0])) or 'none'})")
-    planned, skipped = deploying.candidates(session.target.api, session.target.store, session.config,
-                                            names, to=args.to, strategy=args.strategy)
-    for name, why in skipped.items():
-        line(name, f"nothing to do: {why}")
-    _say_what_is_not_judged(session.config, planned)
+    def around(work):  # noqa: ANN001, ANN202 - the live view, and signals to the stop request
+        from lambdashift.cli.interrupts import run_interruptibly
+
+        with _reporter(session, args):
+            return run_interruptibly(session.stop, work)
+    result = session.deploy(args.functions, to=args.to, strategy=args.strategy,
+                            check=not args.no_check, dry_run=args.dry_run, around=around)
+    if result.blocked:
+        if args.json:
+            print_json({"exit_code": 1, "check": [f.__dict__ for f in result.findings]})
+        return 1
     if args.dry_run:
-        return _print_plan(session, planned, args.json, rate)
-    return _run(session, args, planned, skipped)
+        return _print_plan(session, result.planned_writes or [], args.json, rate)
+    assert result.outcome is not None and result.plan is not None
+    return _report(result.outcome, result.plan.skipped, args.json, session.stop)
 
 
-def _run(session, args: argparse.Namespace, planned: list[deploying.Candidate],  # noqa: ANN001
-         skipped: dict[str, str]) -> int:
+def _run(session, args: argparse.Namespace, plan: Plan) -> int:  # noqa: ANN001
     """Run the rollouts, a first SIGINT/SIGTERM taking them back to stable (``cli.interrupts``)."""
     from lambdashift.cli.interrupts import run_interruptibly
 
-    with _reporter(session, args) as view:
-        outcome = run_interruptibly(session.stop, lambda: deploying.run_waves(
-            session.engine, session.config, planned, stop=session.stop,
-            on_error=lambda n, e: view.line(n, f"error: {e}")))
-    return _report(outcome, skipped, args.json, session.stop)
+    with _reporter(session, args):
+        outcome = run_interruptibly(session.stop, lambda: session.execute(plan))
+    return _report(outcome, plan.skipped, args.json, session.stop)
 
 
-def _say_what_is_not_judged(config, planned) -> None:  # noqa: ANN001
-    """Once per deploy: the functions whose candidate no judge will look at, and why."""
-    off = [c.function for c in planned if c.resume is None and not config.function(c.function).rollout.judged]
-    if off:
-        note(f"analysis: off — nothing is judged for {_names(off)}: each step goes on when "
-             "its pause ends, however the candidate behaves")
-    unsplit = [c for c in planned if c.resume is None and c.function not in off
-               and not any(isinstance(s, WeightStep) and s.weight < 1 for s in c.steps)]
-    baked = [c.function for c in unsplit if isinstance(c.steps[-1], BakeStep)]
-    bare = [c.function for c in unsplit if c.function not in baked]
-    if baked:
-        note(f"{_names(baked)}: all traffic moves at once, so there is no split to judge; the bake "
-             "then compares the candidate with the stable's requests before the switch")
-    if bare:
-        note(f"{_names(bare)}: all traffic moves at once, so there is no split to judge; "
-             "only hooks and alarms check the candidate (docs/concepts.md, blue-green)")
-
-
-def _names(names: list[str], most: int = 5) -> str:
-    """``a, b, c`` or, for many, ``1000 functions (a, b, c, …)``: one line either way."""
-    if len(names) <= most:
-        return ", ".join(names)
-    return f"{len(names)} functions ({', '.join(names[:3])}, …)"
-
-
-def _print_plan(session, planned, as_json: bool, rate: float | None = None) -> int:  # noqa: ANN001
+def _print_plan(session, planned: list[PlannedWrites], as_json: bool,  # noqa: ANN001
+                rate: float | None = None) -> int:
+    """What the display-only executor found, in words (or JSON)."""
     from lambdashift.cli.plan_forecast import forecasts
 
     rows = []
     looks = getattr(session.target.metrics, "looks", "when the metrics source has new data")
-    for c in planned:
-        alias = session.target.api.get_alias(c.function, session.config.alias)
-        writes = deploying.dry_run(c, session.config.alias, alias.revision_id)
+    for p in planned:
+        c, writes = p.candidate, p.writes
         steps = describe_steps(c, session.config.analysis, looks)
         said = forecasts(session, c, rate)
         rows.append({"function": c.function, "stable": c.stable, "candidate": c.candidate,
@@ -245,7 +182,8 @@ def _describe_check(step: AnalysisStep, defaults, split: bool, cand: str, stable
         if step.alarms:
             return f"check: {alarms}"
         return "checks: hooks only (no split to judge)"
-    policy = JudgePolicy.from_params({**defaults, **step.params}, "analysis")
+    policy = step.policy if step.policy is not None else \
+        strategies.with_policies((step,), defaults)[0].policy  # type: ignore[union-attr]
     every = f"every {step.interval:g} s" if step.interval is not None else looks
     parts = [f"judge {cand} against {stable}: errors+throttles and warm p{100 * policy.latency_quantile:g} latency",
              f"rollback as soon as the evidence of harm is ≥ {policy.error_threshold:.0f} "
@@ -310,13 +248,12 @@ def run_resume(args: argparse.Namespace) -> int:
     session.wait_at_gates = not args.no_wait
     if session.config.select:  # a selected function's rollout needs its place in the order
         session.config = expand(session.config, session.target.api)
-    active = session.target.store.active()
-    if not active:
+    plan = session.resumable()
+    if not plan.candidates:
         note("no unfinished rollout")
         if args.json:
             print_json({"exit_code": 0, "rollouts": {}})
         return 0
-    planned = [deploying.Candidate(s.function, s.stable, s.candidate, s.steps, resume=s) for s in active]
-    for c in planned:
+    for c in plan.candidates:
         line(c.function, f"resuming rollout {c.resume.rollout_id} ({c.resume.phase.value})")  # type: ignore[union-attr]
-    return _run(session, args, planned, {})
+    return _run(session, args, plan)

@@ -1,19 +1,18 @@
-"""What rollout commands share: the target, an engine factory, flags."""
+"""What rollout commands share: a release (config, target, engines) rendered on the terminal,
+and the target flags."""
 
 from __future__ import annotations
 
 import argparse
 import atexit
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from lambdashift.cli.common import add_config_argument, config_from, note, positive_seconds
+from lambdashift.cli.progress import line as progress_line
 from lambdashift.cli.progress import printer
-from lambdashift.config import Config
-from lambdashift.rollout.engine import EngineOptions, RolloutEngine
-from lambdashift.rollout.interrupts import StopRequest
-from lambdashift.connections import Target, open_target
+from lambdashift.connections import open_target
+from lambdashift.rollout.release import Release
 
 
 def add_target_arguments(parser: argparse.ArgumentParser, *, waits: bool = False) -> None:
@@ -27,101 +26,37 @@ def add_target_arguments(parser: argparse.ArgumentParser, *, waits: bool = False
                             help="how often a waiting rollout checks metrics and signals (default 5)")
 
 
-@dataclass
-class Session:
-    """A command's view of the world: config, target, and how to make engines."""
+class Terminal:
+    """A release's progress, rendered for the person at the terminal: the engine's notices
+    to the session's reporter (``cli.live``) or one plain line each, notes on stderr."""
 
-    config: Config
-    target: Target
-    poll: float = 5.0
-    wait_at_gates: bool = True
-    webhooks: Any = None
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def notify(self, state: Any, n: Any) -> None:
+        """An engine notice: to the live view, else one plain line."""
+        reporter = self._session.reporter
+        (reporter.notify if reporter is not None else printer)(state, n)
+
+    def line(self, function: str, text: str) -> None:
+        """A line about one function: to the live view once one runs, else plain."""
+        reporter = self._session.reporter
+        (reporter.line if reporter is not None else progress_line)(function, text)
+
+    def note(self, text: str) -> None:
+        """A line about the whole release, on stderr."""
+        note(text)
+
+
+@dataclass
+class Session(Release):
+    """A command's release (``rollout.release``), rendered on the terminal."""
+
     #: Where the engine's notices go (``cli.live``); None: one plain line each.
     reporter: Any = None
-    #: Set by the first SIGINT/SIGTERM (``cli.interrupts``): every engine of the session stops.
-    stop: StopRequest = field(default_factory=StopRequest)
 
-    def engine(self) -> RolloutEngine:
-        """A fresh engine for one rollout (engines are per thread; the target is shared)."""
-        from lambdashift.store.locks import owner_id
-
-        show = self.reporter.notify if self.reporter is not None else printer
-        notify = show
-        if self.webhooks is not None:
-            webhooks = self.webhooks
-
-            def notify(state, n):  # noqa: ANN001, ANN202
-                show(state, n)
-                webhooks(state, n)  # queued: never blocks the rollout
-        return RolloutEngine(
-            api=self.target.api, store=self.target.store, clock=time.time, sleep=self.stop.sleep,
-            owner=owner_id(), counter=self.target.counter, analyzer=make_analyzer(self),
-            notify=notify, pre_checks=self._checks("pre"), post_checks=self._checks("post"),
-            options=EngineOptions(poll_interval=self.poll, wait_at_gates=self.wait_at_gates,
-                                  lease_seconds=getattr(self.config.state, "lease_seconds", 120.0)),
-            prewarm=self._prewarmer(), stop=self.stop, gate=self._gate(),
-        )
-
-    def _gate(self) -> Any:
-        """The candidate gate: always on (``rollout.candidate``), with the function's smoke."""
-        from lambdashift.errors import ConfigError
-        from lambdashift.rollout.candidate import CandidateGate
-
-        def smoke_for(function: str) -> tuple[Any, ...]:
-            try:
-                return self.config.function(function).rollout.smoke
-            except ConfigError:  # a rollout resumed for a function the file no longer has
-                return self.config.rollout.smoke
-        return CandidateGate(self.target.api, smoke_for)
-
-    def _prewarmer(self) -> Any:
-        """The pre-warm hook per the config's ``prewarm:`` (None when it is off)."""
-        if not self.config.prewarm.enabled:
-            return None
-        from lambdashift.rollout.prewarm import Prewarmer
-
-        peak = getattr(self.target.metrics, "peak_concurrency", None)
-        local_limit = getattr(self.target.metrics, "concurrency_limit", None)
-        api = self.target.api
-
-        def limit(function: str) -> int | None:
-            """What the pre-warm must leave room under: the emulator's own limit on the local
-            stack (it runs each function under one), else reserved or unreserved concurrency."""
-            found = local_limit(function) if local_limit is not None else None
-            return found if found is not None else api.concurrency_limit(function)
-        return Prewarmer(api, self.config.prewarm, peak=peak, clock=time.time, limit=limit)
-
-    def hooks(self, function: str) -> Any:
-        """The function's checks (global ones first) from the config's ``hooks``."""
-        from lambdashift.rollout.hooks import parse_hooks
-
-        return parse_hooks(self.config.hooks, function, functions=list(self.config.functions))
-
-    def _checks(self, when: str) -> Any:
-        """A callable running the pre- or post-traffic checks of a rollout's function."""
-        if not self.config.hooks:
-            return None
-        from lambdashift.rollout.hooks import PostTrafficCheck, PreTrafficCheck
-
-        def run(state: Any) -> list[str]:
-            config = self.hooks(state.function)
-            checks = config.pre_traffic if when == "pre" else config.post_traffic
-            if not checks:
-                return []
-            kind, url = ((PreTrafficCheck, self.target.dev_url) if when == "pre"
-                         else (PostTrafficCheck, self.target.api_url))
-            return kind(checks, lambda_api=self.target.api, base_url=url, timeout=config.timeout).run(state)
-        return run
-
-
-def make_analyzer(session: Session) -> Any:
-    """The analyzer for analysis steps: the judge over the target's metrics, with alarms."""
-    from lambdashift.rollout.analysis import JudgeAnalyzer
-
-    if session.target.metrics is None:
-        return None
-    return JudgeAnalyzer(session.target.metrics, session.target.alarms, session.target.store,
-                         default_policy=dict(session.config.analysis))
+    def __post_init__(self) -> None:
+        self.progress = Terminal(self)
 
 
 def open_session(args: argparse.Namespace, *, announce: bool = True) -> Session:
@@ -134,7 +69,7 @@ def open_session(args: argparse.Namespace, *, announce: bool = True) -> Session:
     if config.webhooks:
         from lambdashift.rollout.webhooks import WebhookNotifier
 
-        webhooks = WebhookNotifier.from_config(config.webhooks)
+        webhooks = WebhookNotifier.from_settings(config.webhooks)
         if webhooks is not None:
             # Deliver what is queued before the process ends (bounded: a dead URL cannot hang us).
             atexit.register(webhooks.close, 10.0)

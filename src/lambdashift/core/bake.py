@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from lambdashift.core.evidence import Mixture, log_comb, logsumexp
 from lambdashift.core.judge import _dur, _exp, _ms, _num, _pct, _pt, _rate  # the judge's words
 from lambdashift.core.observations import VersionStats
-from lambdashift.core.strategy import parse_duration
+from lambdashift.core.validators import parse_duration
 from lambdashift.errors import ConfigError
 from lambdashift.model import Verdict
 

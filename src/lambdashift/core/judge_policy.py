@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lambdashift.core import evidence as ev
-from lambdashift.core.strategy import parse_duration, unknown_key_error
+from lambdashift.core.validators import parse_duration, unknown_key_error
 from lambdashift.errors import ConfigError
 from lambdashift.model import Verdict
 
@@ -66,6 +67,9 @@ class JudgePolicy:
     max_p99_ms: float | None = None
     threshold_min_invocations: int = 100
     promote_after_s: float | None = None
+    #: Metric reads that fail in a row before the rollout goes back to stable (argo's
+    #: ``consecutiveErrorLimit``): one unreadable metric is not a verdict.
+    consecutive_error_limit: int = 4
 
     def __post_init__(self) -> None:
         for name in ("alpha", "promote_alpha", "latency_quantile"):
@@ -90,6 +94,9 @@ class JudgePolicy:
         if self.promote_after_s is not None and not 0 < self.promote_after_s <= self.max_wait_s:
             raise ValueError(f"promote_after ({self.promote_after_s:g} s) must be positive and "
                              f"not after max_wait ({self.max_wait_s:g} s)")
+        if self.consecutive_error_limit < 1:
+            raise ValueError("consecutive_error_limit must be at least 1, got "
+                             f"{self.consecutive_error_limit!r}")
         if self.on_timeout is Verdict.CONTINUE:
             raise ValueError("on_timeout must be promote, rollback or inconclusive")
 
@@ -129,6 +136,21 @@ class JudgePolicy:
         share = self.latency_alpha_share
         return 1.0 / (self.alpha * share) if share > 0 else math.inf
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (stored with a rollout's steps), the inverse of :meth:`from_dict`."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values["on_timeout"] = self.on_timeout.value
+        return values
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JudgePolicy:
+        """Rebuild from :meth:`to_dict`'s output (built values: no parsing, no defaults)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if "on_timeout" in values:
+            values["on_timeout"] = Verdict(values["on_timeout"])
+        return cls(**values)
+
     @classmethod
     def from_params(cls, params: Mapping[str, Any], path: str = "analysis") -> JudgePolicy:
         """A policy from the ``analysis`` mapping of lambdashift.yaml; errors name the key.
@@ -145,7 +167,7 @@ class JudgePolicy:
             "min_duration": parse_duration, "max_wait": parse_duration,
             "on_timeout": _verdict, "max_p99_ms": _positive, "promote_after": parse_duration,
             "latency_floor_ms": _non_negative, "latency_tolerance": _fraction,
-            "promote": _promote,
+            "promote": _promote, "consecutive_error_limit": _count,
         }  # fmt: skip
         values: dict[str, Any] = {}
         for key, raw in params.items():

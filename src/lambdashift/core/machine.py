@@ -51,6 +51,7 @@ from lambdashift.core.state import (
     Interrupted,
     InvalidEvent,
     InvocationsObserved,
+    MeasurementFailed,
     Notify,
     PromoteRequested,
     Resumed,
@@ -77,14 +78,13 @@ from lambdashift.model import (
     WeightStep,
     promote_index,
 )
-from lambdashift.core.strategy import parse_duration
-from lambdashift.errors import ConfigError
 
 # The machine's data lives in core.state; import it from here, the machine's one front door.
 __all__ = sorted(
     [
         "Action", "AliasWriteFailed", "AliasWritten", "AwaitGate", "CheckFailed", "Event",
-        "Finish", "GatePassed", "Intent", "Interrupted", "InvalidEvent", "InvocationsObserved", "Notify",
+        "Finish", "GatePassed", "Intent", "Interrupted", "InvalidEvent", "InvocationsObserved",
+        "MeasurementFailed", "Notify",
         "PromoteRequested", "Resumed", "RollbackRequested", "RolloutState", "RunAnalysis",
         "SetTraffic", "Start", "Tick", "VerdictReceived", "VerdictRecord", "Wait",
         "WaitForInvocations", "WriteFailure", "plan", "transition",
@@ -94,6 +94,12 @@ __all__ = sorted(
 Result = tuple[RolloutState, tuple[Action, ...]]
 DEFAULT_LOOK_SECONDS = 60.0
 """The wait between looks when neither the step nor the metrics source says (a bare analyzer)."""
+DEFAULT_ERROR_LIMIT = 4
+"""Measurement errors in a row that end a step whose policy does not say (a bake's)."""
+ERROR_BACKOFF_SECONDS = 5.0
+"""The first wait after a measurement error; it doubles with each error in a row, up to
+:data:`ERROR_BACKOFF_MAX`, so that a throttled metrics API gets room to recover."""
+ERROR_BACKOFF_MAX = 60.0
 _OUTCOMES = (AliasWritten, AliasWriteFailed, Resumed)  # the events that resolve an intent
 _WHILE_WRITING = (*_OUTCOMES, Interrupted)  # what a pending intent accepts
 
@@ -122,7 +128,8 @@ def transition(state: RolloutState, event: Event) -> Result:
 def _enter(s: RolloutState, index: int, now: float) -> Result:
     """Begin step ``index``: write its traffic, start its wait, or ask for its analysis."""
     s = dataclasses.replace(
-        s, step_index=index, step_started_at=now, wait_until=None, invocations_seen=0, reason=""
+        s, step_index=index, step_started_at=now, wait_until=None, invocations_seen=0, reason="",
+        measurement_errors=0,
     )
     step = s.steps[index]
     if isinstance(step, WeightStep):
@@ -321,7 +328,7 @@ def _on_verdict(s: RolloutState, e: VerdictReceived) -> Result:
         # Looks come every second on the local stack: the state keeps the newest "continue"
         # of a step (history has every look), so that it stays small however long it waits.
         kept = kept[:-1]
-    s = dataclasses.replace(s, verdicts=(*kept, record))
+    s = dataclasses.replace(s, verdicts=(*kept, record), measurement_errors=0)
     reasons = "; ".join(e.reasons) or "no reason given"
     if e.verdict is Verdict.PROMOTE:
         return _advance(s, e.now)
@@ -331,6 +338,30 @@ def _on_verdict(s: RolloutState, e: VerdictReceived) -> Result:
         until = _next_look(s, step, e)
         return dataclasses.replace(s, wait_until=until), (Wait(until),)
     return _pause(s, f"analysis inconclusive: {reasons}; promote or roll back")
+
+
+def _on_measurement_failed(s: RolloutState, e: MeasurementFailed) -> Result:
+    """An unreadable metric: look again after a backoff (the step's ``interval`` or 5 s,
+    doubled per error in a row, at most a minute); the ``consecutive_error_limit``-th error
+    in a row rolls back, saying why. Not a verdict: nothing is recorded as one."""
+    step = s.step
+    running = s.phase is Phase.PROGRESSING and isinstance(step, AnalysisStep)
+    if not running or s.wait_until is not None:
+        return s, ()  # no analysis is running: a stale answer
+    assert isinstance(step, AnalysisStep)
+    limit = step.policy.consecutive_error_limit if step.policy is not None \
+        else DEFAULT_ERROR_LIMIT
+    count = s.measurement_errors + 1
+    s = dataclasses.replace(s, measurement_errors=count)
+    if count >= limit:
+        return _rollback(s, f"analysis: {count} measurement errors in a row (limit {limit}), "
+                            f"the last: {e.reason}")
+    base = step.interval if step.interval is not None else ERROR_BACKOFF_SECONDS
+    delay = min(base * 2 ** (count - 1), max(ERROR_BACKOFF_MAX, base))
+    notice = Notify("measurement_error", {"count": count, "limit": limit, "reason": e.reason,
+                                          "retry_in": delay})
+    until = e.now + delay
+    return dataclasses.replace(s, wait_until=until), (notice, Wait(until))
 
 
 def _next_look(s: RolloutState, step: AnalysisStep, e: VerdictReceived) -> float:
@@ -345,13 +376,10 @@ def _next_look(s: RolloutState, step: AnalysisStep, e: VerdictReceived) -> float
         until = e.next_look
     else:
         until = now + DEFAULT_LOOK_SECONDS
-    raw = step.params.get("promote_after")
-    if raw is None or s.step_started_at is None:
+    after = step.policy.promote_after_s if step.policy is not None else None
+    if after is None or s.step_started_at is None:
         return until
-    try:
-        deadline = s.step_started_at + parse_duration(raw, "promote_after")
-    except ConfigError:  # checked when the config was loaded; the judge says so again
-        return until
+    deadline = s.step_started_at + after
     return deadline if now < deadline < until else until
 
 
@@ -417,6 +445,7 @@ _HANDLERS: dict[type, Callable[[RolloutState, Event], Result]] = {
     RollbackRequested: _on_rollback,
     CheckFailed: _on_check_failed,
     VerdictReceived: _on_verdict,
+    MeasurementFailed: _on_measurement_failed,
     Resumed: _on_resumed,
     Interrupted: _on_interrupted,
 }

@@ -7,12 +7,14 @@ The behaviour lives in ``core.machine``; import these names from there.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+from lambdashift.core.judge_policy import JudgePolicy
 from lambdashift.errors import RolloutError
 from lambdashift.model import (
     AnalysisStep,
@@ -86,6 +88,9 @@ class RolloutState:
     #: The signal (``SIGINT``, ``SIGTERM``) that interrupted the process driving the rollout;
     #: "" when none did. Once set, every way out of the rollout leads back to the stable version.
     interrupted: str = ""
+    #: Measurement errors in a row on the current analysis step (metrics unreadable); a
+    #: verdict or a new step sets it back to 0.
+    measurement_errors: int = 0
 
     def __post_init__(self) -> None:
         check_version(self.stable)
@@ -139,7 +144,7 @@ class RolloutState:
             "alias": self.alias,
             "stable": self.stable,
             "candidate": self.candidate,
-            "steps": [step_to_dict(s) for s in self.steps],
+            "steps": [_step_to_dict(s) for s in self.steps],
             "phase": self.phase.value,
             "step_index": self.step_index,
             "traffic": self.traffic.to_dict(),  # type: ignore[union-attr]
@@ -159,6 +164,7 @@ class RolloutState:
             ],
             "reason": self.reason,
             "interrupted": self.interrupted,
+            "measurement_errors": self.measurement_errors,
         }
 
     @classmethod
@@ -175,7 +181,7 @@ class RolloutState:
             alias=data["alias"],
             stable=data["stable"],
             candidate=data["candidate"],
-            steps=tuple(step_from_dict(s) for s in data["steps"]),
+            steps=tuple(_step_from_dict(s) for s in data["steps"]),
             phase=Phase(data["phase"]),
             step_index=data["step_index"],
             traffic=Traffic.from_dict(data["traffic"]),
@@ -194,6 +200,7 @@ class RolloutState:
             ),
             reason=data.get("reason", ""),
             interrupted=data.get("interrupted", ""),
+            measurement_errors=data.get("measurement_errors", 0),
         )
 
 
@@ -276,6 +283,15 @@ class VerdictReceived(_Event):
 
 
 @dataclass(frozen=True)
+class MeasurementFailed(_Event):
+    """The answer to ``RunAnalysis`` when the metrics could not be read: an error, not a
+    verdict on the candidate. The step looks again after a backoff; only a run of them (the
+    policy's ``consecutive_error_limit``) ends the rollout, as argo's analysis does."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class CheckFailed(_Event):
     """A check (hook, alarm) failed outside an analysis step: roll back."""
 
@@ -301,7 +317,8 @@ class Resumed(_Event):
 
 Event = Union[
     Start, AliasWritten, AliasWriteFailed, Tick, InvocationsObserved, GatePassed,
-    PromoteRequested, RollbackRequested, VerdictReceived, CheckFailed, Resumed, Interrupted,
+    PromoteRequested, RollbackRequested, VerdictReceived, MeasurementFailed, CheckFailed,
+    Resumed, Interrupted,
 ]
 
 
@@ -367,3 +384,19 @@ class Finish:
 
 
 Action = Union[SetTraffic, Wait, WaitForInvocations, RunAnalysis, AwaitGate, Notify, Finish]
+
+
+def _step_to_dict(step: Step) -> dict[str, Any]:
+    """A step with its built values (an analysis step's judge policy), so that a stored
+    rollout is complete without the config file that made it."""
+    data = step_to_dict(step)
+    if isinstance(step, AnalysisStep) and step.policy is not None:
+        data["policy"] = step.policy.to_dict()
+    return data
+
+
+def _step_from_dict(data: Mapping[str, Any]) -> Step:
+    step = step_from_dict(data)
+    if isinstance(step, AnalysisStep) and data.get("policy") is not None:
+        step = dataclasses.replace(step, policy=JudgePolicy.from_dict(data["policy"]))
+    return step

@@ -28,10 +28,13 @@ A custom step is a one-key mapping: ``{weight: 10}``, ``{pause: 5m}``, ``{pause:
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from lambdashift.core.bake import parse_bake
+from lambdashift.core.judge_policy import JudgePolicy, pause_params
+from lambdashift.core.validators import parse_duration, parse_percent, unknown_key_error
 from lambdashift.errors import ConfigError
 from lambdashift.model import (
     AnalysisStep,
@@ -48,9 +51,6 @@ STRATEGIES = ("blue-green", "canary", "linear", "custom")
 """The strategies named by their shape; the CodeDeploy presets come on top."""
 
 _PRESET_PREFIX = "CodeDeployDefault."
-_NUMBER = r"(\d+(?:\.\d+)?)"
-_DURATION = re.compile(rf"(?:{_NUMBER}d)?(?:{_NUMBER}h)?(?:{_NUMBER}m)?(?:{_NUMBER}s)?")
-_UNIT_SECONDS = (86400, 3600, 60, 1)
 _COMMON_KEYS = ("strategy", "analysis", "alarms", "bake")
 _KEYS = {
     "blue-green": _COMMON_KEYS,
@@ -59,50 +59,6 @@ _KEYS = {
     "custom": (*_COMMON_KEYS, "steps"),
 }
 _STEP_KEYS = ("weight", "pause", "analysis", "alarms")
-
-
-def unknown_key_error(path: str, key: object, allowed: tuple[str, ...] | list[str]) -> ConfigError:
-    """A ConfigError for an unknown key, with a did-you-mean suggestion when one is close."""
-    close = difflib.get_close_matches(str(key), [str(a) for a in allowed], n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else f" (expected one of: {', '.join(allowed)})"
-    where = f"{path}: " if path else ""
-    return ConfigError(f"{where}unknown key {key!r}{hint}")
-
-
-# --- scalar parsers ----------------------------------------------------------------------
-
-
-def parse_duration(value: object, path: str) -> float:
-    """Seconds from ``5m``, ``30s``, ``0.5s``, ``1h30m``, ``1.5h``, ``2d`` or a bare number of
-    seconds (``90``). The config and the command line (``--since``, ``--poll``) share it.
-
-    Raises ConfigError naming ``path`` unless the duration is positive.
-    """
-    seconds: float | None = None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        if re.fullmatch(r"\d+(\.\d+)?", text):
-            seconds = float(text)
-        else:
-            match = _DURATION.fullmatch(text)
-            if match and text:
-                seconds = sum(float(n or 0) * unit for n, unit in zip(match.groups(), _UNIT_SECONDS))
-    if seconds is None or seconds <= 0:
-        raise ConfigError(
-            f"{path}: must be a positive duration such as 30s, 5m, 1h30m or 90 (seconds), "
-            f"got {value!r}"
-        )
-    return seconds
-
-
-def parse_percent(value: object, path: str) -> float:
-    """The fraction for a percent in (0, 100]: ``10`` → ``0.1``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 100:
-        raise ConfigError(f"{path}: must be a percent in (0, 100], got {value!r}")
-    # Rounded so that a weight read back from AWS compares equal to the one written.
-    return round(value / 100, 6)
 
 
 def parse_pause(value: object, path: str) -> Step:
@@ -149,8 +105,6 @@ def parse_analysis(
     interval = base.interval
     if "interval" in value:
         interval = parse_duration(value["interval"], f"{path}.interval")
-    from lambdashift.core.judge import JudgePolicy  # judge imports this module: import late
-
     JudgePolicy.from_params(params, path)  # a bad judge setting fails at load, naming its key
     return AnalysisStep(params, alarms, interval)
 
@@ -280,8 +234,6 @@ def judged(steps: tuple[Step, ...], check: AnalysisStep | None = None) -> tuple[
     weight. Nothing changes before the first weight step (no candidate traffic to judge) or
     after the weight 100 step.
     """
-    from lambdashift.core.judge_policy import pause_params  # it imports this module: import late
-
     base = check or AnalysisStep()
     out: list[Step] = []
     weight, looked, held = 0.0, True, None  # held: a pause waiting to be merged
@@ -317,12 +269,44 @@ def judged(steps: tuple[Step, ...], check: AnalysisStep | None = None) -> tuple[
     return tuple(out)
 
 
+def with_policies(steps: tuple[Step, ...], defaults: Mapping[str, Any] | None = None,
+                  path: str = "rollout") -> tuple[Step, ...]:
+    """The steps with each analysis step's judge policy built: its ``params`` over
+    ``defaults`` (the config's top-level ``analysis:``). The one place a policy is built from
+    settings; ConfigError naming the step when they do not make a valid policy (a pause
+    longer than ``max_wait`` does not). A bake has no judge policy (``core.bake``)."""
+    out: list[Step] = []
+    for index, step in enumerate(steps):
+        if isinstance(step, AnalysisStep) and not isinstance(step, BakeStep):
+            where = f"{path}: step {index + 1} ({step})" if step.params else "analysis"
+            step = _with_policy(step, defaults, where)
+        out.append(step)
+    return tuple(out)
+
+
+def analysis_step(params: Mapping[str, Any] | None = None, alarms: tuple[str, ...] = (),
+                  interval: float | None = None, *, defaults: Mapping[str, Any] | None = None,
+                  path: str = "analysis") -> AnalysisStep:
+    """An analysis step with its policy built (as :func:`with_policies` does), for callers
+    that make steps by hand (a script, the demo, tests) rather than from a ``rollout:``
+    mapping; errors name ``path``."""
+    return _with_policy(AnalysisStep(params or {}, alarms, interval), defaults, path)
+
+
+def _with_policy(step: AnalysisStep, defaults: Mapping[str, Any] | None,
+                 where: str) -> AnalysisStep:
+    return replace(step, policy=JudgePolicy.from_params({**(defaults or {}), **step.params},
+                                                        where))
+
+
 def steps_for(rollout: Mapping[str, Any], path: str = "rollout", *,
-              judge: bool = False) -> tuple[Step, ...]:
+              judge: bool = False, defaults: Mapping[str, Any] | None = None,
+              ) -> tuple[Step, ...]:
     """The steps of a ``rollout:`` mapping; ConfigError naming the key path when it is wrong.
 
     With ``judge`` (what lambdashift.yaml gets unless it says ``analysis: off``) the steps
-    are :func:`judged`; ``analysis: off`` in the mapping itself turns that off. A ``path``
+    are :func:`judged`; ``analysis: off`` in the mapping itself turns that off. Each analysis
+    step carries its built policy (``defaults`` under its own settings). A ``path``
     that is a flag (``--strategy``) names the strategy itself: the error then says
     ``--strategy: unknown strategy``, the flag the user typed.
     """
@@ -330,8 +314,7 @@ def steps_for(rollout: Mapping[str, Any], path: str = "rollout", *,
     judge = judge and not analysis_off(rollout.get("analysis"))
     if judge:
         steps = judged(steps, _rollout_check(rollout, path))
-    from lambdashift.core.bake import parse_bake  # bake imports this module: import late
-
+    steps = with_policies(steps, defaults, path)
     bake = parse_bake(rollout.get("bake"), f"{path}.bake", judged=judge)
     return steps if bake is None else (*steps, BakeStep(seconds=bake))
 

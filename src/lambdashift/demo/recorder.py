@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from lambdashift.demo.figures import Mark
@@ -12,8 +13,9 @@ class Recorder:
     """The shared reporter for every command the demo runs: it keeps a :class:`Mark` of each
     rollout notice (with the alias's traffic after it) and passes the notice on."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, describe: Callable[[Any], str]) -> None:
         self.inner = inner
+        self.describe = describe  # a notice in the words the terminal shows
         self.marks: list[Mark] = []
 
     def __enter__(self) -> Recorder:
@@ -25,9 +27,8 @@ class Recorder:
 
     def notify(self, state: Any, note: Any) -> None:
         """Keep the notice, then show it."""
-        from lambdashift.cli.progress import describe
-
-        self.marks.append(Mark(time.time(), state.function, note.event, describe(note), state.traffic))
+        self.marks.append(Mark(time.time(), state.function, note.event, self.describe(note),
+                               state.traffic))
         self.inner.notify(state, note)
 
     def line(self, function: str, text: str) -> None:

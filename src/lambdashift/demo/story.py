@@ -16,11 +16,10 @@ import httpx
 import yaml
 
 from lambdashift.aws.clients import make_client
-from lambdashift.cli import live
-from lambdashift.cli.main import main as cli
 from lambdashift.demo import checks, pristine
 from lambdashift.demo.figures import ROUTE_OF, canary_split
 from lambdashift.demo.recorder import Recorder
+from lambdashift.demo.ship import ship
 from lambdashift.loadgen import CREATE, GET, LIST, ROUTES, UPDATE, NotesLoad
 from lambdashift.model import Traffic
 
@@ -83,9 +82,10 @@ class Story:
     each step's check."""
 
     def __init__(self, root: Path, pace: Pace, recorder: Recorder, say: Callable[[str], None],
-                 lam: Any, failpoint: str = "") -> None:
+                 lam: Any, failpoint: str = "", terminal: Any = None) -> None:
         self.root, self.pace, self.recorder, self.say, self.lam = root, pace, recorder, say, lam
         self.failpoint = failpoint
+        self.terminal = terminal  # the CLI's rendering, handed in (``cli.demo.DemoTerminal``)
         self.config = root / "lambdashift.yaml"
         self.load: NotesLoad | None = None
         self.steps: list[dict[str, Any]] = []
@@ -122,7 +122,8 @@ class Story:
         last = 0.0
         while (left := end - time.monotonic()) > 0:
             self.holding = f"{why}, {left:.0f} s left"
-            if isinstance(self.recorder.inner, live.PlainReporter) and time.monotonic() - last >= live.HEARTBEAT:
+            plain = self.terminal.is_plain(self.recorder.inner)
+            if plain and time.monotonic() - last >= self.terminal.heartbeat:
                 last = time.monotonic()
                 sent, failed = self.load.counts() if self.load else (0, 0)
                 self.recorder.line("demo", f"… {why}: {left:.0f} s left; {sent:,} requests so far, {failed} failed")
@@ -167,9 +168,7 @@ class Story:
         self.edit(change)
         before, published_before = self.alias(function), self.latest(function)
         first = len(self.recorder.marks)
-        code = cli(["publish", function, "--config", str(self.config)])
-        if code == 0:
-            code = cli(["deploy", function, "--config", str(self.config), "--poll", "0.25"])
+        code = ship(self.config, function, self.recorder, self.terminal)  # publish, then deploy
         marks = [m for m in self.recorder.marks[first:] if m.function == function]
         path, switches = [str(before)], []
         for m in marks:
@@ -230,9 +229,10 @@ def _say_where(root: Path) -> None:
 
 
 def run(*, keep: Path | None = None, pace: Pace = FULL, plain: bool = False,
-        out_dir: Path | None = None) -> int:
+        out_dir: Path | None = None, terminal: Any) -> int:
     """Run the walkthrough, checking each step, write the report and the pictures; 0 when
-    every step went as the story says, 1 when one did not (the story stops there)."""
+    every step went as the story says, 1 when one did not (the story stops there).
+    ``terminal`` renders it (``cli.demo.DemoTerminal``: the live view, the stack's up and down)."""
     from lambdashift.demo import naive, report
     from lambdashift.local.metrics import EmulatorMetrics
     from lambdashift.local.stack import running_state
@@ -249,15 +249,17 @@ def run(*, keep: Path | None = None, pace: Pace = FULL, plain: bool = False,
     config = root / "lambdashift.yaml"
     print(f"== lambdashift demo ({pace.name}): the notes service, released under live traffic", flush=True)
     _say_where(root)
-    if cli(["local", "up", "--detach", "--config", str(config)]) != 0:
+    if terminal.local_up(config) != 0:
         print("\ndemo FAILED: step 1 (v1 live): the local stack did not start (see above)", flush=True)
         return 1
     try:
         stack = running_state(root)
-        inner = live.reporter_for(plain=plain, metrics=EmulatorMetrics(stack.lambda_endpoint), local=True)
-        recorder = Recorder(inner)
+        inner = terminal.reporter_for(plain=plain, metrics=EmulatorMetrics(stack.lambda_endpoint),
+                                      local=True)
+        recorder = Recorder(inner, terminal.describe)
         lam = make_client("lambda", endpoint_url=stack.lambda_endpoint, local=True)
-        story = Story(root, pace, recorder, lambda text: recorder.line("demo", text), lam, failpoint)
+        story = Story(root, pace, recorder, lambda text: recorder.line("demo", text), lam, failpoint,
+                      terminal)
         load = story.load = NotesLoad(stack.api_url, rate=pace.rate, clients=pace.clients)
 
         def header() -> str:
@@ -266,7 +268,7 @@ def run(*, keep: Path | None = None, pace: Pace = FULL, plain: bool = False,
                     + (f" — {story.holding}" if story.holding else ""))
         inner.header = header
         naive_result = None
-        with live.shared(recorder):
+        with terminal.shared(recorder):
             ok = _lambdashift_part(story, stack.api_url)
             lambdashift_end = time.time()
             requests = load.stop()
@@ -284,7 +286,7 @@ def run(*, keep: Path | None = None, pace: Pace = FULL, plain: bool = False,
                               naive=naive_result, pace=pace, lambdashift_end=lambdashift_end, began=began)
         report.write(result, out_dir)
     finally:
-        cli(["local", "down", "--config", str(config)])
+        terminal.local_down(config)
         if keep is None:
             shutil.rmtree(work, ignore_errors=True)
     failed = checks.first_failed(story.steps)

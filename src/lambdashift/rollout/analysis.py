@@ -37,6 +37,7 @@ from lambdashift.core.judge import (
 )
 from lambdashift.core.forecast import low_traffic_note
 from lambdashift.core.machine import CheckFailed, Event, RolloutState, VerdictReceived
+from lambdashift.core.strategy import analysis_step
 from lambdashift.rollout.forecasting import StepForecaster
 from lambdashift.errors import ConfigError
 from lambdashift.model import AnalysisStep, BakeStep, Verdict
@@ -109,8 +110,10 @@ class AlarmOnlyAnalyzer:
 class JudgeAnalyzer:
     """The engine's analyzer: the judge over ``metrics``, with ``alarms`` and a ``store``.
 
-    ``default_policy`` holds judge settings (the keys of ``JudgePolicy.from_params``, from
-    the top-level ``analysis:``) that a step's own ``params`` override. Without a ``store``
+    A step judges by the policy it carries (built with the steps, ``core.strategy``, and
+    stored with the rollout). ``default_policy`` holds judge settings for a step made by
+    hand without one (the keys of ``JudgePolicy.from_params``) that its ``params`` override,
+    built the same way (``core.strategy.analysis_step``). Without a ``store``
     the evidence lives in memory only. A step with alarms and no judge settings of its own
     is checked as :class:`AlarmOnlyAnalyzer` does, whatever ``default_policy`` holds: the
     defaults say how to judge, not which steps to judge.
@@ -142,11 +145,14 @@ class JudgeAnalyzer:
             if self.alarms is None:
                 return VerdictReceived(Verdict.PROMOTE, unchecked, now=now)
             return _alarm_check(self.alarms, step, index, now)
-        try:
-            policy = JudgePolicy.from_params({**self.default_policy, **step.params},
-                                             path=f"step {index + 1}: analysis")
-        except ConfigError as exc:
-            return VerdictReceived(Verdict.INCONCLUSIVE, (f"cannot judge: {exc}",), now=now)
+        policy = step.policy
+        if policy is None:  # a step made by hand, not by core.strategy: build it as it would
+            try:
+                policy = analysis_step(step.params, defaults=self.default_policy,
+                                       path=f"step {index + 1}: analysis").policy
+            except ConfigError as exc:
+                return VerdictReceived(Verdict.INCONCLUSIVE, (f"cannot judge: {exc}",), now=now)
+            assert policy is not None
         firing = self.alarms.firing(step.alarms) if step.alarms and self.alarms else []
 
         since = state.step_started_at if state.step_started_at is not None else now

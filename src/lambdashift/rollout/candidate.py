@@ -37,8 +37,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lambdashift.config.rollout import Smoke, parse_smoke  # the section is parsed there
 from lambdashift.core.machine import Notify, RolloutState
-from lambdashift.errors import ConfigError, LambdashiftError, ThrottledError
+from lambdashift.errors import LambdashiftError, ThrottledError
 from lambdashift.rollout.prewarm import PREWARM_EVENT
 
 if TYPE_CHECKING:
@@ -52,54 +53,11 @@ REJECTED = "candidate_rejected"
 #: How the reason of a rollout stopped before any traffic begins (the machine's CheckFailed).
 PRE_TRAFFIC = "check failed: pre-traffic: "
 
-_SMOKE_KEYS = ("name", "event", "expect")
 #: Error types that mean the execution environment never initialised (AWS's Python runtime).
 INIT_ERRORS = ("Runtime.ImportModuleError", "Runtime.UserCodeSyntaxError",
                "Runtime.HandlerNotFound", "Runtime.MalformedHandlerName",
                "Runtime.BuiltInModuleConflict", "Runtime.ExitError", "Sandbox.Timedout")
 _LOG_LINES = 40  # at most this many log lines in the rejection (the whole tail stays in history)
-
-
-@dataclass(frozen=True)
-class Smoke:
-    """One smoke request: an event for the candidate and, optionally, what it must answer."""
-
-    event: Any
-    expect: Any = None
-    name: str = ""
-
-    @property
-    def label(self) -> str:
-        """How messages name it."""
-        return self.name or f"smoke {json.dumps(self.event, sort_keys=True)[:60]}"
-
-
-def parse_smoke(raw: object, path: str = "rollout.smoke") -> tuple[Smoke, ...]:
-    """``smoke:`` as one mapping or a list of them; a ConfigError naming the key."""
-    if raw is None:
-        return ()
-    items = raw if isinstance(raw, list) else [raw]
-    out = []
-    for index, item in enumerate(items):
-        where = f"{path}[{index}]" if isinstance(raw, list) else path
-        if not isinstance(item, Mapping):
-            raise ConfigError(f"{where}: must be a mapping with 'event' (and 'expect'), got {item!r}")
-        for key in item:
-            if key not in _SMOKE_KEYS:
-                from lambdashift.core.strategy import unknown_key_error
-
-                raise unknown_key_error(where, key, _SMOKE_KEYS)
-        if "event" not in item:
-            raise ConfigError(f"{where}.event: required (the event the candidate is invoked with)")
-        name = item.get("name", "")
-        if not isinstance(name, str):
-            raise ConfigError(f"{where}.name: must be a string, got {name!r}")
-        try:
-            json.dumps(item["event"])
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}.event: must be plain JSON data, got {item['event']!r}") from None
-        out.append(Smoke(item["event"], item.get("expect"), name))
-    return tuple(out)
 
 
 def mismatch(actual: Any, expected: Any, where: str = "answer") -> str:

@@ -18,7 +18,7 @@ from lambdashift.core import strategy as strategies
 from lambdashift.core.machine import RolloutState, SetTraffic, Start, plan, transition
 from lambdashift.errors import LambdashiftError, LockedError
 from lambdashift.model import AnalysisStep, Phase, Step, Traffic, promote_index
-from lambdashift.rollout.engine import RolloutEngine
+from lambdashift.rollout.engine import RolloutEngine, refuse_unowned_split
 from lambdashift.rollout.group import group_id_of, group_name_of, run_group
 
 
@@ -74,19 +74,18 @@ def deploy_steps(config: Config, function: str, strategy: str | None) -> tuple[S
         # The flag names the strategy; the config's bake (or its absence) still holds.
         bake = {"bake": rollout.settings["bake"]} if "bake" in rollout.settings else {}
         steps = strategies.steps_for({"strategy": strategy, **bake}, path="--strategy",
-                                     judge=rollout.judged)
+                                     judge=rollout.judged, defaults=config.analysis)
     else:
         steps = rollout.steps
     if config.hooks:
-        from lambdashift.rollout.hooks import parse_hooks
-
-        hooks = parse_hooks(config.hooks, function, functions=list(config.functions))
+        hooks = config.hooks.for_function(function)
         full = promote_index(steps)
         after = steps[full + 1:] if full is not None else ()
         if hooks.post_traffic and full is not None and \
                 not any(type(s) is AnalysisStep for s in after):
             # Right after the switch, before any bake: the hooks are the first look.
-            steps = (*steps[:full + 1], AnalysisStep(), *after)
+            steps = (*steps[:full + 1], strategies.analysis_step(defaults=config.analysis),
+                     *after)
     return steps
 
 
@@ -114,10 +113,7 @@ def candidates(api, store, config: Config, names: Iterable[str], *, to: str | No
         if alias.traffic == Traffic(target):
             skipped[name] = f"{config.alias} already serves version {target}"
             continue
-        if alias.traffic.canary is not None:
-            raise LambdashiftError(
-                f"{name}:{config.alias} is split ({alias.traffic}) and no rollout owns it: "
-                f"`lambdashift promote {name}` or `lambdashift rollback {name}` first")
+        refuse_unowned_split(name, config.alias, alias.traffic)  # before anything starts
         planned.append(Candidate(name, alias.traffic.primary, target,
                                  deploy_steps(config, name, strategy), current=alias))
     return planned, skipped

@@ -38,6 +38,7 @@ from lambdashift.core.machine import (
     GatePassed,
     Interrupted,
     InvocationsObserved,
+    MeasurementFailed,
     Notify,
     PromoteRequested,
     Resumed,
@@ -53,7 +54,13 @@ from lambdashift.core.machine import (
     WriteFailure,
     transition,
 )
-from lambdashift.errors import AwsError, LockedError, RevisionMismatchError, RolloutError
+from lambdashift.errors import (
+    AwsError,
+    LambdashiftError,
+    LockedError,
+    RevisionMismatchError,
+    RolloutError,
+)
 from lambdashift.model import (
     AnalysisStep, BakeStep, Phase, Step, Traffic, Verdict, promote_index,
 )
@@ -149,11 +156,7 @@ class RolloutEngine:
                 return latest  # another runner rolled this very version out meanwhile
             if current.traffic.primary == candidate:
                 raise RolloutError(f"{function}:{alias} already serves version {candidate}")
-            if current.traffic.canary is not None:
-                raise RolloutError(
-                    f"{function}:{alias} is split ({current.traffic}) and no rollout owns it: "
-                    f"finish it first with `lambdashift promote {function}` or "
-                    f"`lambdashift rollback {function}`")
+            refuse_unowned_split(function, alias, current.traffic)  # again, under the lock
             state = RolloutState.new(rollout_id or f"r-{uuid.uuid4().hex[:12]}", function, alias,
                                      current.traffic.primary, candidate, steps, now=self.clock())
             self.store.save(state)
@@ -379,8 +382,8 @@ class RolloutEngine:
                 now=self.clock())
         try:
             return self.analyzer.analyze(state, action.step, self.clock())
-        except AwsError as exc:  # metrics unavailable: say so and let the policy wait
-            return _inconclusive(f"metrics could not be read: {exc}", self.clock())
+        except AwsError as exc:  # an error, not a verdict: the machine retries, then gives up
+            return MeasurementFailed(f"metrics could not be read: {exc}", now=self.clock())
 
     def _signal(self, state: RolloutState) -> Event | None:
         """The next signal from another terminal as an event (taken one at a time, in order);
@@ -439,8 +442,15 @@ class RolloutEngine:
         self.store.record_event(state.rollout_id, state.function, kind, details)
 
 
-def _inconclusive(reason: str, now: float) -> Event:
-    return VerdictReceived(Verdict.INCONCLUSIVE, (reason,), now=now)
+def refuse_unowned_split(function: str, alias: str, traffic: Traffic) -> None:
+    """A rollout starts from one version: an alias split that no rollout owns (someone's
+    manual shift, a crashed tool) is refused, saying how to end it. The one wording of this
+    precondition: ``deploy`` checks it when it plans (before anything starts), the engine
+    again under the function's lock (the alias may have changed since)."""
+    if traffic.canary is not None:
+        raise LambdashiftError(
+            f"{function}:{alias} is split ({traffic}) and no rollout owns it: "
+            f"`lambdashift promote {function}` or `lambdashift rollback {function}` first")
 
 
 #: The actions that take a step (not notices): none is taken once a stop is asked.

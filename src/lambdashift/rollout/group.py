@@ -33,7 +33,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
-from lambdashift.errors import AwsError, ConfigError, LambdashiftError
+from lambdashift.config.functions import check_groups, check_same_steps  # noqa: F401 - defined there
+from lambdashift.errors import AwsError, LambdashiftError
 from lambdashift.model import Phase, Traffic
 
 GROUP_PREFIX = "g."
@@ -56,31 +57,6 @@ def group_name_of(group_id: str) -> str:
 def log_of(name: str) -> str:
     """The step log holding a group's outcomes, one line per group rollout."""
     return f"group:{name}"
-
-
-def check_same_steps(name: str, members: Mapping[str, tuple[Any, ...]]) -> None:
-    """Members advance together, so they must have the same steps: ConfigError if not."""
-    distinct = {steps for steps in members.values()}
-    if len(distinct) > 1:
-        raise ConfigError(
-            f"group {name}: its members must have the same rollout steps to advance together "
-            f"({', '.join(sorted(members))}): give them one `rollout:`")
-
-
-def check_groups(functions: Mapping[str, Any]) -> None:
-    """The config's groups: same steps for all members, no ``after:`` inside a group."""
-    groups: dict[str, dict[str, Any]] = {}
-    for name, fn in functions.items():
-        if fn.group is not None:
-            groups.setdefault(fn.group, {})[name] = fn
-    for group, members in groups.items():
-        check_same_steps(group, {n: f.rollout.steps for n, f in members.items()})
-        for name, fn in members.items():
-            inside = sorted(set(fn.after) & set(members))
-            if inside:
-                raise ConfigError(
-                    f"functions.{name}.after: {inside[0]} is in the same group ({group}); "
-                    "members roll out together, so one cannot wait for another")
 
 
 class _Barrier:

@@ -43,8 +43,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lambdashift.config.prewarm import PrewarmSettings, parse_prewarm  # parsed there
 from lambdashift.core.machine import Notify, RolloutState
-from lambdashift.errors import ConfigError, LambdashiftError
+from lambdashift.errors import LambdashiftError
 from lambdashift.model import Phase, Traffic
 
 if TYPE_CHECKING:
@@ -55,45 +56,6 @@ __all__ = ["PREWARM_EVENT", "PrewarmSettings", "Prewarmer", "environments", "gro
 
 #: The event a pre-warm invocation carries; a handler can recognise it and return at once.
 PREWARM_EVENT: Mapping[str, Any] = {"lambdashift": "prewarm"}
-
-_KEYS = ("enabled", "concurrency", "max_concurrency", "window")
-
-
-@dataclass(frozen=True)
-class PrewarmSettings:
-    """``prewarm:`` of lambdashift.yaml: on by default."""
-
-    enabled: bool = True
-    concurrency: int | None = None    # fixed number of environments, instead of estimating
-    max_concurrency: int = 10         # never more at once (they count against the limit)
-    window: float = 60.0              # seconds of past traffic the estimate looks at
-
-
-def parse_prewarm(raw: object, path: str = "prewarm") -> PrewarmSettings:
-    """``true``/``false`` or a mapping of :data:`_KEYS`; a ConfigError naming the key."""
-    if raw is None:
-        return PrewarmSettings()
-    if isinstance(raw, bool):
-        return PrewarmSettings(enabled=raw)
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{path}: must be true, false or a mapping ({', '.join(_KEYS)}), got {raw!r}")
-    for key in raw:
-        if key not in _KEYS:
-            from lambdashift.core.strategy import unknown_key_error
-
-            raise unknown_key_error(path, key, _KEYS)
-    enabled = raw.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise ConfigError(f"{path}.enabled: must be true or false, got {enabled!r}")
-    values: dict[str, Any] = {}
-    for key, low, high in (("concurrency", 1, 1000), ("max_concurrency", 1, 1000), ("window", 1, 3600)):
-        if key in raw:
-            value = raw[key]
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ConfigError(f"{path}.{key}: must be an integer from {low} to {high}, got {value!r}")
-            values[key] = value
-    return PrewarmSettings(enabled=enabled, **values)
-
 
 def growing_share(before: Traffic, after: Traffic) -> tuple[str, float] | None:
     """The version whose share of the alias grows from ``before`` to ``after``, and its new

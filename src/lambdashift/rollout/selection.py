@@ -1,12 +1,5 @@
-"""``select:``: roll out functions found by tag and name pattern instead of listed one by one.
-
-```yaml
-select:
-  - tags: {"lambdashift:alias": live}   # every tag must match (a value of "*": any value)
-    names: ["orders-*", "billing-*"]    # shell patterns; any may match (default: all names)
-    group: checkout                     # optional: these roll out and back as one group
-    rollout: {strategy: canary}         # optional: overrides the top-level rollout
-```
+"""``select:``: roll out functions found by tag and name pattern instead of listed one by one
+(the section is read by ``config.select``).
 
 Functions are found with paginated ``ListFunctions`` calls (50 a page) and, for tags,
 ``ListTags`` of each function whose name matched (the local emulator has no tagging API;
@@ -17,75 +10,12 @@ A function listed under ``functions:`` keeps its own settings there.
 
 from __future__ import annotations
 
-import fnmatch
-import re
 import types
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-from lambdashift.errors import ConfigError
-
-_KEYS = ("tags", "names", "group", "rollout")
-_GROUP = re.compile(r"[a-zA-Z0-9_-]{1,64}")
-
-
-@dataclass(frozen=True)
-class Selector:
-    """One entry of ``select:``: tags to match, name patterns, the group and the rollout."""
-
-    tags: Mapping[str, str]
-    names: tuple[str, ...]
-    group: str | None
-    rollout: Any  # config.RolloutConfig
-
-    def matches_name(self, name: str) -> bool:
-        """True when the name matches a pattern (or there are none)."""
-        return not self.names or any(fnmatch.fnmatchcase(name, p) for p in self.names)
-
-    def matches_tags(self, tags: Mapping[str, str]) -> bool:
-        """True when every tag of the selector is on the function with that value (or ``*``)."""
-        return all(k in tags and (v == "*" or tags[k] == v) for k, v in self.tags.items())
-
-
-def parse_select(raw: object, rollout_raw: Mapping[str, Any]) -> tuple[Selector, ...]:
-    """Validate ``select:`` (a list of selectors); ``rollout_raw`` is the top-level rollout."""
-    from lambdashift.config import _merge_rollout, _rollout
-    from lambdashift.core.strategy import unknown_key_error
-
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise ConfigError(f"select: must be a list of selectors (tags, names), got {raw!r}")
-    selectors = []
-    for i, entry in enumerate(raw):
-        path = f"select[{i}]"
-        if not isinstance(entry, Mapping):
-            raise ConfigError(f"{path}: must be a mapping (tags, names, group, rollout)")
-        for key in entry:
-            if key not in _KEYS:
-                raise unknown_key_error(path, key, _KEYS)
-        tags = entry.get("tags") or {}
-        if not isinstance(tags, Mapping) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
-            raise ConfigError(f"{path}.tags: must map tag keys to string values, got {tags!r}")
-        names = entry.get("names") or []
-        if isinstance(names, str):
-            names = [names]
-        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
-            raise ConfigError(f"{path}.names: must be a list of name patterns, got {names!r}")
-        if not tags and not names:
-            raise ConfigError(f"{path}: needs tags or names (selecting every function is "
-                              "never what was meant)")
-        group = entry.get("group")
-        if group is not None and (not isinstance(group, str) or not _GROUP.fullmatch(group)):
-            raise ConfigError(f"{path}.group: must be a group name (a-z A-Z 0-9 - _), got {group!r}")
-        own = entry.get("rollout")
-        merged = rollout_raw if own is None else _merge_rollout(
-            rollout_raw, own if isinstance(own, Mapping) else {"strategy": own})
-        selectors.append(Selector(types.MappingProxyType(dict(tags)), tuple(names), group,
-                                  _rollout(merged, f"{path}.rollout")))
-    return tuple(selectors)
+from lambdashift.config import Config, FunctionConfig
+from lambdashift.config.select import Selector, parse_select  # noqa: F401 - parsed there
 
 
 class Selection:
@@ -116,12 +46,10 @@ class Selection:
         return sorted(n for n in named if selector.matches_tags(self.tags(n)))
 
 
-def expand(config: Any, api: Any, selection: Selection | None = None) -> Any:
+def expand(config: Config, api: Any, selection: Selection | None = None) -> Config:
     """``config`` with the functions its ``select:`` finds added (listed ones win)."""
     if not config.select:
         return config
-    from lambdashift.config import FunctionConfig
-
     selection = selection or Selection(api)
     functions = dict(config.functions)
     for selector in config.select:

@@ -13,29 +13,29 @@ errors show only its scheme and host (:func:`shown`), never its path, query or u
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from lambdashift.config.webhooks import (  # the section is parsed there
+    DEFAULT_EVENTS,
+    KNOWN_EVENTS,
+    WebhookSettings,
+    parse_webhooks,
+)
 from lambdashift.core.machine import Notify, RolloutState
-from lambdashift.core.strategy import parse_duration, unknown_key_error
-from lambdashift.errors import ConfigError
 
 __all__ = ["DEFAULT_EVENTS", "KNOWN_EVENTS", "WebhookNotifier", "parse_webhooks"]
 
 log = logging.getLogger("lambdashift.webhooks")
 
-DEFAULT_EVENTS = ("started", "traffic", "verdict", "promote_requested", "succeeded",
-                  "rolling_back", "rolled_back", "failed", "drift", "paused", "interrupted")
-KNOWN_EVENTS = (*DEFAULT_EVENTS, "write_failed")
 _RETRYABLE = (408, 425, 429)
 
 
@@ -140,6 +140,11 @@ class WebhookNotifier:
         settings = parse_webhooks(raw, path)
         return cls(**settings) if settings["urls"] else None
 
+    @classmethod
+    def from_settings(cls, settings: WebhookSettings) -> WebhookNotifier | None:
+        """A notifier from the config's parsed ``webhooks:``, or None when it names no URL."""
+        return cls(**settings.kwargs()) if settings.urls else None
+
     def __call__(self, state: RolloutState, note: Notify) -> None:
         """Queue ``note`` for every URL and return at once; never raises."""
         if self._closed or note.event not in self.events:
@@ -180,37 +185,3 @@ def payload(state: RolloutState, note: Notify) -> dict[str, Any]:
             "stable": state.stable, "candidate": state.candidate, "phase": state.phase.value,
             "step": state.step_index, "traffic": traffic, "details": dict(note.details),
             "at": state.updated_at}
-
-
-def parse_webhooks(raw: object, path: str = "webhooks") -> dict[str, Any]:
-    """``WebhookNotifier``'s keyword arguments from a list of URLs or a mapping."""
-    if raw is None:
-        raw = {}
-    if isinstance(raw, list):
-        raw = {"urls": raw}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{path}: must be a list of URLs or a mapping (urls, events, ...), "
-                          f"got {raw!r}")
-    for key in raw:
-        if key not in ("urls", "events", "timeout", "attempts"):
-            raise unknown_key_error(path, key, ("urls", "events", "timeout", "attempts"))
-    urls = raw.get("urls") or []
-    if not isinstance(urls, list):
-        raise ConfigError(f"{path}.urls: must be a list of URLs, got {urls!r}")
-    for i, url in enumerate(urls):
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{path}.urls[{i}]: must be an http:// or https:// URL"
-                              + (f", got {url!r}" if isinstance(url, str) and len(url) < 12 else ""))
-    events = raw.get("events", list(DEFAULT_EVENTS))
-    if not isinstance(events, list):
-        raise ConfigError(f"{path}.events: must be a list of event names, got {events!r}")
-    for i, event in enumerate(events):
-        if event not in KNOWN_EVENTS:
-            close = difflib.get_close_matches(str(event), KNOWN_EVENTS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f" ({', '.join(KNOWN_EVENTS)})"
-            raise ConfigError(f"{path}.events[{i}]: unknown event {event!r}{hint}")
-    attempts = raw.get("attempts", 4)
-    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 10:
-        raise ConfigError(f"{path}.attempts: must be an integer from 1 to 10, got {attempts!r}")
-    timeout = parse_duration(raw["timeout"], f"{path}.timeout") if "timeout" in raw else 5.0
-    return {"urls": list(urls), "events": tuple(events), "timeout": timeout, "attempts": attempts}
