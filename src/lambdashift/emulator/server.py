@@ -26,11 +26,11 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from lambdashift.emulator import faults
-from lambdashift.emulator.api import build_app
-from lambdashift.emulator.gateway import build_gateway
-from lambdashift.emulator.invoker import Invoker
-from lambdashift.emulator.scheduler import ScheduleRules
-from lambdashift.emulator.store import LambdaStore
+from lambdashift.emulator.awslambda.api import build_app
+from lambdashift.emulator.apigw.gateway import build_gateway
+from lambdashift.emulator.awslambda.invoker import Invoker
+from lambdashift.emulator.scheduler.schedules import ScheduleRules
+from lambdashift.emulator.awslambda.store import LambdaStore
 from lambdashift.errors import ConfigError, LocalStackError
 
 READY_PREFIX = "lambdashift emulator listening on "

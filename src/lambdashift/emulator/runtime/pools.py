@@ -27,9 +27,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from lambdashift.emulator.environments import ApiEnvironment
-from lambdashift.emulator.pool import WorkerDied, WorkerProcess, exit_reason
-from lambdashift.emulator.runtimes import kind
+from lambdashift.emulator.runtime.api_environment import ApiEnvironment
+from lambdashift.emulator.runtime.worker_process import WorkerDied, WorkerProcess, exit_reason
+from lambdashift.emulator.runtime.catalog import kind
 
 __all__ = ["ConcurrencyLimitExceeded", "FunctionSnapshot", "InvocationResult", "Runtime"]
 

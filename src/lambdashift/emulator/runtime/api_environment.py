@@ -28,12 +28,12 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from lambdashift.emulator import runtimes
-from lambdashift.emulator.pool import WorkerDied, worker_environment
-from lambdashift.emulator.runtime_api import Reply, RuntimeApiConnection, error_body
+from lambdashift.emulator.runtime import catalog
+from lambdashift.emulator.runtime.worker_process import WorkerDied, worker_environment
+from lambdashift.emulator.runtime.runtime_api import Reply, RuntimeApiConnection, error_body
 
 if TYPE_CHECKING:
-    from lambdashift.emulator.runtime import FunctionSnapshot
+    from lambdashift.emulator.runtime.pools import FunctionSnapshot
 
 __all__ = ["ApiEnvironment"]
 
@@ -52,11 +52,11 @@ def _environment(snapshot: FunctionSnapshot, base_env: Mapping[str, str] | None,
         env["PYTHONPATH"] = own
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["AWS_LAMBDA_RUNTIME_API"] = api
-    if runtimes.kind(snapshot.runtime) == "provided":
+    if catalog.kind(snapshot.runtime) == "provided":
         env.pop("AWS_EXECUTION_ENV", None)  # AWS sets none for custom runtimes
         env["LAMBDA_RUNTIME_DIR"] = str(Path(snapshot.code_dir).resolve())
     else:
-        env["LAMBDA_RUNTIME_DIR"] = str(runtimes.NODE_CLIENT.parent)
+        env["LAMBDA_RUNTIME_DIR"] = str(catalog.NODE_CLIENT.parent)
     return env
 
 
@@ -148,12 +148,12 @@ class ApiEnvironment:
 
     def _command(self) -> list[str] | None:
         runtime = self.snapshot.runtime
-        if runtimes.kind(runtime) == "node":
-            node = runtimes.node_binary()
+        if catalog.kind(runtime) == "node":
+            node = catalog.node_binary()
             if node is None:
-                self._init_failed("Runtime.InvalidRuntime", runtimes.missing(runtime) or "")
+                self._init_failed("Runtime.InvalidRuntime", catalog.missing(runtime) or "")
                 return None
-            return [node, str(runtimes.NODE_CLIENT)]
+            return [node, str(catalog.NODE_CLIENT)]
         # Absolute: the process starts in the code dir, a relative path would miss.
         bootstrap = Path(self.snapshot.code_dir).resolve() / "bootstrap"
         if not bootstrap.is_file():

@@ -7,18 +7,18 @@ import time
 from typing import Any
 
 from lambdashift.emulator.errors import InvalidRuntimeException, TooManyRequestsException
-from lambdashift.emulator.interpreters import interpreter_for
-from lambdashift.emulator.logs import LogStore
-from lambdashift.emulator.metrics import InvocationRecord, MetricsRecorder
-from lambdashift.emulator.models import LATEST
-from lambdashift.emulator.runtime import (
+from lambdashift.emulator.runtime.interpreters import interpreter_for
+from lambdashift.emulator.logs.store import LogStore
+from lambdashift.emulator.awslambda.invocation_records import InvocationRecord, MetricsRecorder
+from lambdashift.emulator.awslambda.models import LATEST
+from lambdashift.emulator.runtime.pools import (
     ConcurrencyLimitExceeded,
     FunctionSnapshot,
     InvocationResult,
     Runtime,
 )
-from lambdashift.emulator.runtimes import missing
-from lambdashift.emulator.store import InvokeTarget, LambdaStore
+from lambdashift.emulator.runtime.catalog import missing
+from lambdashift.emulator.awslambda.store import InvokeTarget, LambdaStore
 
 #: The emulated account's concurrency, as GetAccountSettings reports it.
 ACCOUNT_CONCURRENCY = 1000

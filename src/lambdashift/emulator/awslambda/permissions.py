@@ -17,14 +17,14 @@ import json
 from typing import Any
 
 from lambdashift.core.arns import arn_like
-from lambdashift.emulator import validation as v
+from lambdashift.emulator.awslambda import validation as v
 from lambdashift.emulator.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from lambdashift.emulator.models import LATEST, Arns, Function, new_revision_id
+from lambdashift.emulator.awslambda.models import LATEST, Arns, Function, new_revision_id
 
 STATEMENT_ID_PATTERN = r"([a-zA-Z0-9-_.]+)"
 ACTION_PATTERN = r"(lambda:[*]|lambda:[a-zA-Z]+|[*])"

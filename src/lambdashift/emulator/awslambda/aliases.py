@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdashift.emulator import validation as v
+from lambdashift.emulator.awslambda import validation as v
 from lambdashift.emulator.errors import (
     InvalidParameterValueException,
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from lambdashift.emulator.models import LATEST, Alias, Arns, Function, new_revision_id
-from lambdashift.emulator.paging import page
-from lambdashift.emulator.concurrency import WEIGHTS_WITH_PROVISIONED
+from lambdashift.emulator.awslambda.models import LATEST, Alias, Arns, Function, new_revision_id
+from lambdashift.emulator.awslambda.paging import page
+from lambdashift.emulator.awslambda.concurrency import WEIGHTS_WITH_PROVISIONED
 
 
 class AliasRules:

@@ -33,7 +33,7 @@ from lambdashift.emulator.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
-from lambdashift.emulator.paging import page
+from lambdashift.emulator.awslambda.paging import page
 
 NAME_PATTERN = r"[0-9a-zA-Z-_.]+"
 ROLE_PATTERN = r"arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]+"

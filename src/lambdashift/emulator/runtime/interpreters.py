@@ -65,7 +65,7 @@ def fallback_warning(function: str, runtime: str) -> str | None:
     """The warning for a function whose runtime falls back to our Python (or, for another
     runtime, that this machine cannot run it), else None."""
     if not runtime.startswith("python"):
-        from lambdashift.emulator.runtimes import missing
+        from lambdashift.emulator.runtime.catalog import missing
 
         why = missing(runtime)
         return None if why is None else (

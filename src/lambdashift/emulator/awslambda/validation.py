@@ -129,7 +129,7 @@ def check_tags(tags: Any) -> dict[str, str]:
 def check_runtime(value: Any) -> str:
     """A runtime AWS accepts for CreateFunction (``runtimes.AWS_RUNTIMES``). Whether this
     machine can run it is the invoke's business (``runtimes.missing``), as it is on AWS."""
-    from lambdashift.emulator.runtimes import AWS_RUNTIMES
+    from lambdashift.emulator.runtime.catalog import AWS_RUNTIMES
 
     if value in AWS_RUNTIMES:
         return str(value)

@@ -30,11 +30,11 @@ from lambdashift.emulator.errors import (
     TooManyRequestsException,
     UnknownOperationException,
 )
-from lambdashift.emulator import logs_api
-from lambdashift.emulator import validation as v
-from lambdashift.emulator.invoker import Invoker
-from lambdashift.emulator.scheduler import ScheduleRules, run_schedules
-from lambdashift.emulator.store import LambdaStore
+from lambdashift.emulator.logs import api as logs_api
+from lambdashift.emulator.awslambda import validation as v
+from lambdashift.emulator.awslambda.invoker import Invoker
+from lambdashift.emulator.scheduler.schedules import ScheduleRules, run_schedules
+from lambdashift.emulator.awslambda.store import LambdaStore
 
 Handler = Callable[[Request], Awaitable[Response]]
 

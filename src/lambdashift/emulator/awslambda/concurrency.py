@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdashift.emulator import validation as v
+from lambdashift.emulator.awslambda import validation as v
 from lambdashift.emulator.errors import (
     InvalidParameterValueException,
     ProvisionedConcurrencyConfigNotFoundException,
     ResourceNotFoundException,
 )
-from lambdashift.emulator.models import LATEST, Arns, Function, aws_timestamp
+from lambdashift.emulator.awslambda.models import LATEST, Arns, Function, aws_timestamp
 
 WEIGHTS_WITH_PROVISIONED = "Alias with weights can not be used with Provisioned Concurrency"
 

@@ -96,7 +96,7 @@ class CodeConfig:
         ``$LATEST`` carries the unqualified ARN (``...:function:NAME``) unless ``qualified``:
         only ListVersionsByFunction and calls naming ``$LATEST`` show ``...:NAME:$LATEST``.
         """
-        from lambdashift.emulator.states import state_fields
+        from lambdashift.emulator.awslambda.function_states import state_fields
 
         arn_qualifier = self.version if (qualified or self.version != LATEST) else None
         body: dict[str, Any] = {

@@ -17,17 +17,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lambdashift.emulator import validation as v
-from lambdashift.emulator.code import CodeRepository, decode_zip_file
+from lambdashift.emulator.awslambda import validation as v
+from lambdashift.emulator.awslambda.package_store import CodeRepository, decode_zip_file
 from lambdashift.emulator.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from lambdashift.emulator.aliases import AliasRules
-from lambdashift.emulator.logs import check_logging_config
-from lambdashift.emulator.models import (
+from lambdashift.emulator.awslambda.aliases import AliasRules
+from lambdashift.emulator.logs.store import check_logging_config
+from lambdashift.emulator.awslambda.models import (
     LATEST,
     Arns,
     CodeConfig,
@@ -35,12 +35,12 @@ from lambdashift.emulator.models import (
     aws_timestamp,
     new_revision_id,
 )
-from lambdashift.emulator.paging import page
-from lambdashift.emulator.sealing import EnvSealer
-from lambdashift.emulator.interpreters import warn_if_fallback
-from lambdashift.emulator.permissions import PermissionRules
-from lambdashift.emulator.concurrency import ConcurrencyRules
-from lambdashift.emulator import states, tags as tagging
+from lambdashift.emulator.awslambda.paging import page
+from lambdashift.emulator.awslambda.sealing import EnvSealer
+from lambdashift.emulator.runtime.interpreters import warn_if_fallback
+from lambdashift.emulator.awslambda.permissions import PermissionRules
+from lambdashift.emulator.awslambda.concurrency import ConcurrencyRules
+from lambdashift.emulator.awslambda import function_states, tags as tagging
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
@@ -375,7 +375,7 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
         return time.time() + self.state_delay if self.state_delay > 0 else 0.0
 
     def _check_settled(self, fn: Function) -> None:
-        states.check_settled(fn.latest, self.arns.function(fn.name))
+        function_states.check_settled(fn.latest, self.arns.function(fn.name))
 
     def _next_version(self, name: str) -> int:
         row = self._db.execute("SELECT last FROM version_counters WHERE name = ?", (name,)).fetchone()
@@ -415,7 +415,7 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
         config = fn.config(version)
         if config is None:
             raise ResourceNotFoundException(f"Function not found: {self.arns.function(fn.name, used)}")
-        states.check_invocable(config)
+        function_states.check_invocable(config)
         invoked = self.arns.function(fn.name, qualifier)
         return InvokeTarget(fn.name, version, config, invoked, fn.reserved_concurrency, used)
 

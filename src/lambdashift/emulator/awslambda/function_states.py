@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from lambdashift.emulator.errors import ResourceConflictException
 
 if TYPE_CHECKING:
-    from lambdashift.emulator.models import CodeConfig
+    from lambdashift.emulator.awslambda.models import CodeConfig
 
 #: The default delay (seconds) before a created or updated function settles.
 DEFAULT_STATE_DELAY = 0.3
