@@ -241,7 +241,7 @@ def build_gateway(store: LambdaStore, invoker: Invoker, routes: dict[str, str], 
                             store.arns.account_id)
         payload = json.dumps(event).encode()
         try:
-            if require_permission and not store.allows_invoke(
+            if require_permission and not store.permissions.allows_invoke(
                     function, qualifier, service=INVOKER,
                     source_arn=route.source_arn(store.arns.region, store.arns.account_id)):
                 # API Gateway's answer when Lambda refuses the invocation: a bare 500.

@@ -158,52 +158,53 @@ def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float
         return _json(store.list_versions(name(r), q(r, "Marker"), max_items(r)), 200, rid)
 
     async def create_alias(r: Request, rid: str) -> Response:
-        return _json(store.create_alias(name(r), await _body(r)), 201, rid)
+        return _json(store.aliases.create_alias(name(r), await _body(r)), 201, rid)
 
     async def list_aliases(r: Request, rid: str) -> Response:
-        result = store.list_aliases(name(r), q(r, "FunctionVersion"), q(r, "Marker"), max_items(r))
+        result = store.aliases.list_aliases(name(r), q(r, "FunctionVersion"), q(r, "Marker"), max_items(r))
         return _json(result, 200, rid)
 
     async def get_alias(r: Request, rid: str) -> Response:
-        return _json(store.get_alias(name(r), r.path_params["Name"]), 200, rid)
+        return _json(store.aliases.get_alias(name(r), r.path_params["Name"]), 200, rid)
 
     async def update_alias(r: Request, rid: str) -> Response:
-        return _json(store.update_alias(name(r), r.path_params["Name"], await _body(r)), 200, rid)
+        return _json(store.aliases.update_alias(name(r), r.path_params["Name"], await _body(r)), 200, rid)
 
     async def delete_alias(r: Request, rid: str) -> Response:
-        store.delete_alias(name(r), r.path_params["Name"])
+        store.aliases.delete_alias(name(r), r.path_params["Name"])
         return Response(status_code=204, headers={"x-amzn-RequestId": rid})
 
     async def put_concurrency(r: Request, rid: str) -> Response:
         body = await _body(r)
-        return _json(store.put_concurrency(name(r), body.get("ReservedConcurrentExecutions")), 200, rid)
+        reserved = body.get("ReservedConcurrentExecutions")
+        return _json(store.concurrency.put_concurrency(name(r), reserved), 200, rid)
 
     async def get_concurrency(r: Request, rid: str) -> Response:
-        return _json(store.get_concurrency(name(r)), 200, rid)
+        return _json(store.concurrency.get_concurrency(name(r)), 200, rid)
 
     async def delete_concurrency(r: Request, rid: str) -> Response:
-        store.delete_concurrency(name(r))
+        store.concurrency.delete_concurrency(name(r))
         return Response(status_code=204, headers={"x-amzn-RequestId": rid})
 
     async def add_permission(r: Request, rid: str) -> Response:
-        return _json(store.add_permission(name(r), q(r, "Qualifier"), await _body(r)), 201, rid)
+        return _json(store.permissions.add_permission(name(r), q(r, "Qualifier"), await _body(r)), 201, rid)
 
     async def get_policy(r: Request, rid: str) -> Response:
-        return _json(store.get_policy(name(r), q(r, "Qualifier")), 200, rid)
+        return _json(store.permissions.get_policy(name(r), q(r, "Qualifier")), 200, rid)
 
     async def remove_permission(r: Request, rid: str) -> Response:
-        store.remove_permission(name(r), r.path_params["StatementId"], q(r, "Qualifier"),
+        store.permissions.remove_permission(name(r), r.path_params["StatementId"], q(r, "Qualifier"),
                                 q(r, "RevisionId"))
         return Response(status_code=204, headers={"x-amzn-RequestId": rid})
 
     async def put_provisioned(r: Request, rid: str) -> Response:
-        return _json(store.put_provisioned(name(r), q(r, "Qualifier"), await _body(r)), 202, rid)
+        return _json(store.concurrency.put_provisioned(name(r), q(r, "Qualifier"), await _body(r)), 202, rid)
 
     async def get_provisioned(r: Request, rid: str) -> Response:
-        return _json(store.get_provisioned(name(r), q(r, "Qualifier")), 200, rid)
+        return _json(store.concurrency.get_provisioned(name(r), q(r, "Qualifier")), 200, rid)
 
     async def delete_provisioned(r: Request, rid: str) -> Response:
-        store.delete_provisioned(name(r), q(r, "Qualifier"))
+        store.concurrency.delete_provisioned(name(r), q(r, "Qualifier"))
         return Response(status_code=204, headers={"x-amzn-RequestId": rid})
 
     async def list_tags(r: Request, rid: str) -> Response:
@@ -240,7 +241,7 @@ def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float
         return Response(result.payload, status_code=200, media_type="application/json",
                         headers=headers)
 
-    # -- EventBridge Scheduler (emulator/scheduler.py) ------------------------------------
+    # -- EventBridge Scheduler (scheduler/schedules.py) ----------------------------------
 
     def schedules() -> ScheduleRules:
         if scheduler is None:

@@ -31,7 +31,7 @@ class Invoker:
                  idle_timeout: float = 300.0, base_env: dict[str, str] | None = None) -> None:
         self.store = store
         self.metrics = MetricsRecorder()
-        self.logs = LogStore()  # CloudWatch Logs: served by logs_api.py on the same port
+        self.logs = LogStore()  # CloudWatch Logs: served by logs/api.py on the same port
         self.default_concurrency = default_concurrency
         self._limits: dict[str, int | None] = {}
         self.runtime = Runtime(concurrency_limit=self._limit, idle_timeout=idle_timeout,

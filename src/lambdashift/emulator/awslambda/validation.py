@@ -14,6 +14,7 @@ from typing import Any
 from lambdashift.emulator.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
+    PreconditionFailedException,
     RequestTooLargeException,
     ValidationException,
 )
@@ -31,7 +32,7 @@ ADDITIONAL_VERSION_PATTERN = r"[0-9]+"
 
 _FUNCTION_NAME_RE = re.compile(FUNCTION_NAME_PATTERN)
 
-#: Python runtimes (run by the emulator's worker); the others are in ``runtimes.py``.
+#: Python runtimes (run by the emulator's worker); the others are in ``runtime/catalog.py``.
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
 
 #: Environment keys AWS sets itself and refuses in a function's configuration.
@@ -85,6 +86,15 @@ def check_str(value: Any, where: str, max_len: int) -> str:
     if len(value) > max_len:
         raise _fail(value, where, f"Member must have length less than or equal to {max_len}")
     return value
+
+
+def check_revision(current: str, given: Any) -> None:
+    """A ``RevisionId`` given with a write must be the current one (AWS: 412)."""
+    if given is not None and given != current:
+        raise PreconditionFailedException(
+            "The Revision Id provided does not match the latest Revision Id. "
+            "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+        )
 
 
 def split_function_name(raw: str, where: str = "functionName") -> tuple[str, str | None]:
