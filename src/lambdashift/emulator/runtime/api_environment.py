@@ -2,9 +2,9 @@
 
 An :class:`ApiEnvironment` is one process (``node runtime.mjs`` or the package's
 ``bootstrap``) with its own Runtime API (``runtime_api.py``) on a free 127.0.0.1 port,
-named in ``AWS_LAMBDA_RUNTIME_API``. It offers the runtime (``runtime.py``) what a
-:class:`~lambdashift.emulator.pool.WorkerProcess` offers, so the pools, limits, timeouts and
-logs are the same for every runtime:
+named in ``AWS_LAMBDA_RUNTIME_API``. It offers the pools (``pools.py``) what a
+:class:`~lambdashift.emulator.runtime.worker_process.WorkerProcess` offers, so the pools,
+limits, timeouts and logs are the same for every runtime:
 
 - :meth:`ready` ends when the process first asks for work (``GET next``): init is over. An
   init error (``POST init/error``) is reported as such; the process exiting first, or a
@@ -26,14 +26,12 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from lambdashift.emulator.runtime import catalog
-from lambdashift.emulator.runtime.worker_process import WorkerDied, worker_environment
 from lambdashift.emulator.runtime.runtime_api import Reply, RuntimeApiConnection, error_body
-
-if TYPE_CHECKING:
-    from lambdashift.emulator.runtime.pools import FunctionSnapshot
+from lambdashift.emulator.runtime.snapshot import FunctionSnapshot
+from lambdashift.emulator.runtime.worker_process import WorkerDied, worker_environment
 
 __all__ = ["ApiEnvironment"]
 

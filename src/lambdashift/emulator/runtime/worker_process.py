@@ -1,9 +1,9 @@
 """One worker process seen from the runtime: how it is started, talked to, and stopped.
 
 A :class:`WorkerProcess` is one execution environment of one function version: the
-``lambdashift.emulator.runtime.python_worker`` subprocess, its two protocol pipes (asyncio streams carrying
-length-prefixed JSON, measured as the cheapest hand-off on the server's event loop) and its log
-file. :func:`worker_environment` builds the environment AWS gives a function.
+``lambdashift.emulator.runtime.python_worker`` subprocess, its two protocol pipes (asyncio
+streams carrying length-prefixed JSON, measured as the cheapest hand-off on the server's
+event loop) and its log file. :func:`worker_environment` builds the environment AWS gives a function.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import lambdashift
 from lambdashift.emulator.runtime.python_worker import HEADER
+from lambdashift.emulator.runtime.snapshot import FunctionSnapshot
 
-if TYPE_CHECKING:
-    from lambdashift.emulator.runtime.pools import FunctionSnapshot
 
 #: The worker module must stay importable whatever interpreter or PYTHONPATH the function has.
 _PACKAGE_PARENT = str(Path(lambdashift.__file__).resolve().parent.parent)
