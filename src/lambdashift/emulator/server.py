@@ -54,7 +54,7 @@ class EmulatorOptions:
     gateway_routes: tuple[tuple[str, str], ...] = ()
     gateway_port: int = 0
     alias: str = "live"
-    #: Injected faults (emulator/faults.py); none by default.
+    #: Injected faults (faults.py); none by default.
     faults: faults.FaultSpec = faults.FaultSpec()
     #: Seconds a created function stays Pending and an update InProgress (0 = off).
     state_delay: float = 0.3
