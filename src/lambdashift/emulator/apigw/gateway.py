@@ -35,9 +35,9 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from lambdashift.emulator.apigw.api import PREFIX, LocalHttpApi
-from lambdashift.emulator.errors import LambdaApiError, TooManyRequestsException
 from lambdashift.emulator.awslambda.invoker import Invoker
 from lambdashift.emulator.awslambda.store import LambdaStore
+from lambdashift.emulator.errors import LambdaApiError, TooManyRequestsException
 
 #: The API id in the local gateway's execute-api ARNs.
 API_ID = "local"

@@ -6,19 +6,15 @@ import asyncio
 import time
 from typing import Any
 
-from lambdashift.emulator.errors import InvalidRuntimeException, TooManyRequestsException
-from lambdashift.emulator.runtime.interpreters import interpreter_for
-from lambdashift.emulator.logs.store import LogStore
 from lambdashift.emulator.awslambda.invocation_records import InvocationRecord, MetricsRecorder
 from lambdashift.emulator.awslambda.models import LATEST
-from lambdashift.emulator.runtime.pools import (
-    ConcurrencyLimitExceeded,
-    FunctionSnapshot,
-    InvocationResult,
-    Runtime,
-)
-from lambdashift.emulator.runtime.catalog import missing
 from lambdashift.emulator.awslambda.store import InvokeTarget, LambdaStore
+from lambdashift.emulator.errors import InvalidRuntimeException, TooManyRequestsException
+from lambdashift.emulator.logs.store import LogStore
+from lambdashift.emulator.runtime.catalog import missing
+from lambdashift.emulator.runtime.interpreters import interpreter_for
+from lambdashift.emulator.runtime.pools import ConcurrencyLimitExceeded, InvocationResult, Runtime
+from lambdashift.emulator.runtime.snapshot import FunctionSnapshot
 
 #: The emulated account's concurrency, as GetAccountSettings reports it.
 ACCOUNT_CONCURRENCY = 1000

@@ -18,6 +18,7 @@ from lambdashift.emulator.errors import (
     RequestTooLargeException,
     ValidationException,
 )
+from lambdashift.emulator.runtime.catalog import AWS_RUNTIMES
 
 FUNCTION_NAME_PATTERN = (
     r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?"
@@ -137,10 +138,8 @@ def check_tags(tags: Any) -> dict[str, str]:
 
 
 def check_runtime(value: Any) -> str:
-    """A runtime AWS accepts for CreateFunction (``runtimes.AWS_RUNTIMES``). Whether this
-    machine can run it is the invoke's business (``runtimes.missing``), as it is on AWS."""
-    from lambdashift.emulator.runtime.catalog import AWS_RUNTIMES
-
+    """A runtime AWS accepts for CreateFunction (``catalog.AWS_RUNTIMES``). Whether this
+    machine can run it is the invoke's business (``catalog.missing``), as it is on AWS."""
     if value in AWS_RUNTIMES:
         return str(value)
     if isinstance(value, str) and re.fullmatch(
