@@ -333,11 +333,11 @@ def test_unknown_and_retired_runtimes_are_refused_as_aws_does(client, fn_name):
 
 def test_node_without_node_on_path_is_refused_at_invoke(tmp_path):
     """No `node` on the emulator's PATH: Invoke names the runtime and what to install."""
-    from lambdashift.emulator import runtimes
+    from lambdashift.emulator.runtime import catalog
 
-    assert runtimes.missing("nodejs20.x", search_path=str(tmp_path)) is not None
-    assert "install Node.js 20" in runtimes.missing("nodejs20.x", search_path=str(tmp_path))
-    assert runtimes.missing("provided.al2023", search_path=str(tmp_path)) is None
+    assert catalog.missing("nodejs20.x", search_path=str(tmp_path)) is not None
+    assert "install Node.js 20" in catalog.missing("nodejs20.x", search_path=str(tmp_path))
+    assert catalog.missing("provided.al2023", search_path=str(tmp_path)) is None
 
 
 NODE_SLOW = """

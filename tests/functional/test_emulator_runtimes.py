@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdashift.emulator.interpreters import interpreter_for, own_runtime
+from lambdashift.emulator.runtime.interpreters import interpreter_for, own_runtime
 from lambdashift.emulator.server import start_process
 from tests.conftest import NO_STATE_DELAY, ROLE, lambda_client, make_zip
 
@@ -64,7 +64,7 @@ def test_a_function_runs_under_its_runtimes_interpreter_else_ours_with_one_warni
 
 def test_a_fleet_on_a_missing_runtime_is_warned_about_a_few_times_not_once_per_function(
         capsys, monkeypatch):
-    from lambdashift.emulator import interpreters
+    from lambdashift.emulator.runtime import interpreters
 
     monkeypatch.setattr(interpreters, "_warned", {})
     for i in range(10):

@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import NO_STATE_DELAY, ROLE, lambda_client, make_zip
-from lambdashift.emulator.scheduler import AWS_MIN_RATE, parse_expression
+from lambdashift.emulator.scheduler.schedules import AWS_MIN_RATE, parse_expression
 from lambdashift.emulator.errors import ValidationException
 from lambdashift.emulator.server import EmulatorProcess, start_process
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from lambdashift.emulator.gateway import GatewayRoute, map_response
+from lambdashift.emulator.apigw.gateway import GatewayRoute, map_response
 from lambdashift.emulator.server import EmulatorProcess, start_process
 from tests.conftest import NO_STATE_DELAY, ROLE, lambda_client, make_zip
 
@@ -173,7 +173,7 @@ def test_a_path_parameter_may_hold_a_newline_or_a_tab(gateway):
 def test_what_no_route_matches_is_api_gateways_json_404(method, path):
     import asyncio
 
-    from lambdashift.emulator.gateway import build_gateway
+    from lambdashift.emulator.apigw.gateway import build_gateway
 
     async def ask() -> httpx.Response:  # no route matches: neither store nor invoker is used
         app = build_gateway(None, None, {"GET /a/{b}": "fn"})  # type: ignore[arg-type]

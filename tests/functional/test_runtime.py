@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable
 import pytest
 import uvloop
 
-from lambdashift.emulator.runtime import (
+from lambdashift.emulator.runtime.pools import (
     ConcurrencyLimitExceeded,
     FunctionSnapshot,
     InvocationResult,

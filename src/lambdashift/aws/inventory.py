@@ -9,7 +9,7 @@ Configurations are read with GetFunction, which has a quota of its own (100/s), 
 policies with GetPolicy, which is outside the control plane's 15/s: a function costs
 three control-plane calls (GetAlias, ListVersionsByFunction, GetProvisionedConcurrencyConfig).
 The same calls read AWS, moto and the local stack (whose gateway answers the apigatewayv2
-subset, ``emulator/apigw.py``).
+subset, ``emulator/apigw/api.py``).
 """
 
 from __future__ import annotations

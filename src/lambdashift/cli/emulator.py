@@ -100,7 +100,7 @@ def run_emulator(args: argparse.Namespace) -> int:
     except ValueError as exc:
         source = "--faults" if args.faults is not None else "LAMBDASHIFT_FAULTS"
         raise ConfigError(f"{source}: {exc}") from None
-    from lambdashift.emulator.states import default_state_delay
+    from lambdashift.emulator.awslambda.function_states import default_state_delay
 
     try:
         delay = default_state_delay() if args.state_delay is None else args.state_delay

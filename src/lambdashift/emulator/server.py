@@ -26,11 +26,12 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from lambdashift.emulator import faults
-from lambdashift.emulator.api import build_app
-from lambdashift.emulator.gateway import build_gateway
-from lambdashift.emulator.invoker import Invoker
-from lambdashift.emulator.scheduler import ScheduleRules
-from lambdashift.emulator.store import LambdaStore
+from lambdashift.emulator.apigw.gateway import build_gateway
+from lambdashift.emulator.awslambda.api import build_app
+from lambdashift.emulator.awslambda.invoker import Invoker
+from lambdashift.emulator.awslambda.store import LambdaStore
+from lambdashift.emulator.scheduler import api as scheduler_api
+from lambdashift.emulator.scheduler.schedules import ScheduleRules
 from lambdashift.errors import ConfigError, LocalStackError
 
 READY_PREFIX = "lambdashift emulator listening on "
@@ -54,7 +55,7 @@ class EmulatorOptions:
     gateway_routes: tuple[tuple[str, str], ...] = ()
     gateway_port: int = 0
     alias: str = "live"
-    #: Injected faults (emulator/faults.py); none by default.
+    #: Injected faults (faults.py); none by default.
     faults: faults.FaultSpec = faults.FaultSpec()
     #: Seconds a created function stays Pending and an update InProgress (0 = off).
     state_delay: float = 0.3
@@ -152,7 +153,8 @@ async def serve(options: EmulatorOptions,
     scheduler = ScheduleRules(options.data_dir, region=options.region, account_id=options.account_id,
                               min_rate=options.schedule_min_rate)
     app = faults.wrap(build_app(store, invoker, control_plane_rate=options.control_plane_rate,
-                                scheduler=scheduler), injector)
+                                mounted=[scheduler_api.mount(scheduler, store, invoker)]),
+                      injector)
     servers = [(_server(app, lifespan="on"), bind(options.host, options.port))]
     if options.gateway_routes:
         gateway = faults.wrap(build_gateway(store, invoker, dict(options.gateway_routes),

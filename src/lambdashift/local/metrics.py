@@ -1,6 +1,7 @@
 """The emulator as the judge's metrics source: per-invocation records, counted exactly.
 
-The emulator keeps one record per invocation (``emulator/metrics.py``) and serves them at
+The emulator keeps one record per invocation (``emulator/awslambda/invocation_records.py``)
+and serves them at
 ``GET {endpoint}/_lambdashift/metrics/{function}/records?since=&until=&qualifier=``. From
 them :class:`EmulatorMetrics` builds what :class:`~lambdashift.aws.metrics.CloudWatchMetrics`
 builds from CloudWatch, but better: every duration is known, and cold starts (a record with

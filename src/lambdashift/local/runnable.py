@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lambdashift.emulator.runtimes import missing
+from lambdashift.emulator.runtime.catalog import missing
 
 __all__ = ["local_functions", "refusal", "unrunnable"]
 

@@ -345,7 +345,7 @@ def preflight(config: Config, target: Any, names: list[str]) -> list[Any]:
     lam = target.api.client
     region = lam.meta.region_name
     if target.is_local:
-        from lambdashift.emulator.apigw import PREFIX
+        from lambdashift.emulator.apigw.api import PREFIX
 
         apigw = make_client("apigatewayv2", endpoint_url=f"{target.api_url}{PREFIX}",
                             region=region, local=True)

@@ -14,7 +14,7 @@ With ``LoggingConfig.LogFormat = JSON`` the platform lines become ``platform.sta
 JSON objects, and plain ``print`` output stays text, as on AWS.
 
 The invoke path only splits the invocation's text into events and appends them; every
-query (``logs_api.py``) scans the bounded group.
+query (``api.py``) scans the bounded group.
 """
 
 from __future__ import annotations

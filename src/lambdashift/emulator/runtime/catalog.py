@@ -1,7 +1,7 @@
 """Which Lambda runtimes exist, and how (or whether) this machine runs each one.
 
 AWS runs every runtime through the Runtime API (``runtime_api.py``); the emulator does too,
-except for Python, whose own worker (``worker.py``) is faster and stays the default:
+except for Python, whose own worker (``python_worker.py``) is faster and stays the default:
 
 - ``python3.x``: the worker (``interpreters.py`` picks the interpreter);
 - ``nodejs20.x``, ``nodejs22.x`` (and the other ``nodejsNN.x``): the machine's ``node`` with

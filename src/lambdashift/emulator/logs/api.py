@@ -26,7 +26,7 @@ from typing import Any, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from lambdashift.emulator.logs import LogEvent, LogStore
+from lambdashift.emulator.logs.store import LogEvent, LogStore
 
 __all__ = ["LogsApiError", "compile_pattern", "handle"]
 

@@ -1,9 +1,10 @@
 """Concurrency: reserved (Put/Get/DeleteFunctionConcurrency) and provisioned, the subset
 a release depends on (Put/Get/DeleteProvisionedConcurrencyConfig, per qualifier).
 
-A mixin of ``LambdaStore``. Reserved concurrency limits the function's invocations at
-once (the invoker enforces it). For provisioned concurrency the emulator keeps no
-pre-warmed environments: what it models is AWS's rule that matters to weighted aliases,
+The store's ``concurrency``: an object over its function table (``table.py``). Reserved
+concurrency limits the function's invocations at once (the invoker enforces it). For
+provisioned concurrency the emulator keeps no pre-warmed environments: what it models is
+AWS's rule that matters to weighted aliases,
 "Alias with weights can not be used with Provisioned Concurrency", in both directions
 (here, and in ``aliases.py`` when an alias with provisioned concurrency is given
 weights). A configuration is READY at once.
@@ -13,13 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdashift.emulator import validation as v
+from lambdashift.emulator.awslambda import validation as v
+from lambdashift.emulator.awslambda.models import LATEST, Function, aws_timestamp
+from lambdashift.emulator.awslambda.table import FunctionTable
 from lambdashift.emulator.errors import (
     InvalidParameterValueException,
     ProvisionedConcurrencyConfigNotFoundException,
     ResourceNotFoundException,
 )
-from lambdashift.emulator.models import LATEST, Arns, Function, aws_timestamp
 
 WEIGHTS_WITH_PROVISIONED = "Alias with weights can not be used with Provisioned Concurrency"
 
@@ -27,36 +29,32 @@ WEIGHTS_WITH_PROVISIONED = "Alias with weights can not be used with Provisioned 
 class ConcurrencyRules:
     """Reserved and provisioned concurrency, with AWS's checks."""
 
-    arns: Arns
-
-    def function(self, raw_name: str) -> tuple[Function, str | None]:  # pragma: no cover
-        raise NotImplementedError
-
-    def _save(self, fn: Function) -> None:  # pragma: no cover
-        raise NotImplementedError
+    def __init__(self, table: FunctionTable) -> None:
+        self._table = table
+        self.arns = table.arns
 
     def put_concurrency(self, raw_name: str, value: Any) -> dict[str, Any]:
         """PutFunctionConcurrency: the most invocations of this function at once."""
-        fn, _ = self.function(raw_name)
+        fn, _ = self._table.function(raw_name)
         fn.reserved_concurrency = v.check_int(value, "reservedConcurrentExecutions", 0, 1000)
-        self._save(fn)
+        self._table.save(fn)
         return {"ReservedConcurrentExecutions": fn.reserved_concurrency}
 
     def get_concurrency(self, raw_name: str) -> dict[str, Any]:
         """GetFunctionConcurrency."""
-        fn, _ = self.function(raw_name)
+        fn, _ = self._table.function(raw_name)
         if fn.reserved_concurrency is None:
             return {}
         return {"ReservedConcurrentExecutions": fn.reserved_concurrency}
 
     def delete_concurrency(self, raw_name: str) -> None:
         """DeleteFunctionConcurrency."""
-        fn, _ = self.function(raw_name)
+        fn, _ = self._table.function(raw_name)
         fn.reserved_concurrency = None
-        self._save(fn)
+        self._table.save(fn)
 
     def _provisioned_target(self, raw_name: str, qualifier: str | None) -> tuple[Function, str]:
-        fn, embedded = self.function(raw_name)
+        fn, embedded = self._table.function(raw_name)
         key = embedded or qualifier
         if not key:
             raise InvalidParameterValueException(
@@ -79,7 +77,7 @@ class ConcurrencyRules:
         if alias is not None and alias.weights:
             raise InvalidParameterValueException(WEIGHTS_WITH_PROVISIONED)
         fn.provisioned[key] = count
-        self._save(fn)
+        self._table.save(fn)
         return self._provisioned_body(count)
 
     def get_provisioned(self, raw_name: str, qualifier: str | None) -> dict[str, Any]:
@@ -94,7 +92,7 @@ class ConcurrencyRules:
         """DeleteProvisionedConcurrencyConfig (nothing configured: not an error)."""
         fn, key = self._provisioned_target(raw_name, qualifier)
         if fn.provisioned.pop(key, None) is not None:
-            self._save(fn)
+            self._table.save(fn)
 
     @staticmethod
     def _provisioned_body(count: int) -> dict[str, Any]:

@@ -1,33 +1,24 @@
-"""The emulated Lambda control plane: state and AWS's rules, persisted in SQLite.
+"""The emulated Lambda control plane: functions, versions and AWS's rules for them.
 
-Each function is one JSON document written in one transaction, so a crash leaves the
-state before or after a change, never half of it. Version numbers come from a counter
-table that outlives the functions: AWS never reuses a version number, not even after a
-function is deleted and created again under the same name. Everything is kept in memory
-too, so the invoke path reads no disk.
+:class:`LambdaStore` owns the function table (``table.py``: memory + SQLite) and one object
+per family of rules, each sharing that table: ``aliases`` (``aliases.py``), ``permissions``
+(``permissions.py``) and ``concurrency`` (``concurrency.py``). Here: CreateFunction, the
+updates, versions, tags, and which version one invocation runs.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lambdashift.emulator import validation as v
-from lambdashift.emulator.code import CodeRepository, decode_zip_file
-from lambdashift.emulator.errors import (
-    InvalidParameterValueException,
-    PreconditionFailedException,
-    ResourceConflictException,
-    ResourceNotFoundException,
-)
-from lambdashift.emulator.aliases import AliasRules
-from lambdashift.emulator.logs import check_logging_config
-from lambdashift.emulator.models import (
+from lambdashift.emulator.awslambda import function_states, tags as tagging
+from lambdashift.emulator.awslambda import validation as v
+from lambdashift.emulator.awslambda.aliases import AliasRules
+from lambdashift.emulator.awslambda.concurrency import ConcurrencyRules
+from lambdashift.emulator.awslambda.models import (
     LATEST,
     Arns,
     CodeConfig,
@@ -35,17 +26,17 @@ from lambdashift.emulator.models import (
     aws_timestamp,
     new_revision_id,
 )
-from lambdashift.emulator.paging import page
-from lambdashift.emulator.sealing import EnvSealer
-from lambdashift.emulator.interpreters import warn_if_fallback
-from lambdashift.emulator.permissions import PermissionRules
-from lambdashift.emulator.concurrency import ConcurrencyRules
-from lambdashift.emulator import states, tags as tagging
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS functions (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS version_counters (name TEXT PRIMARY KEY, last INTEGER NOT NULL);
-"""
+from lambdashift.emulator.awslambda.package_store import CodeRepository, decode_zip_file
+from lambdashift.emulator.awslambda.paging import page
+from lambdashift.emulator.awslambda.permissions import PermissionRules
+from lambdashift.emulator.awslambda.table import FunctionTable
+from lambdashift.emulator.errors import (
+    InvalidParameterValueException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+)
+from lambdashift.emulator.logs.store import check_logging_config
+from lambdashift.emulator.runtime.interpreters import warn_if_fallback
 
 
 @dataclass(frozen=True)
@@ -60,66 +51,41 @@ class InvokeTarget:
     qualifier: str  # what the caller named: "$LATEST", a version or an alias
 
 
-class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
-    """Functions, versions and aliases of one emulated account and region."""
+class LambdaStore:
+    """Functions, versions and aliases of one emulated account and region.
+
+    The rules for aliases, policies and concurrency are objects the store owns
+    (``store.aliases``, ``store.permissions``, ``store.concurrency``), sharing its table."""
 
     def __init__(self, data_dir: Path, *, region: str = "us-east-1",
                  account_id: str = "000000000000",
                  on_removed: Callable[[str, str | None], None] | None = None,
                  state_delay: float = 0.0) -> None:
         """``state_delay``: seconds a created function stays Pending and an update
-        InProgress (``states.py``); 0 settles at once."""
+        InProgress (``function_states.py``); 0 settles at once."""
         data_dir.mkdir(parents=True, exist_ok=True)
         self.arns = Arns(region, account_id)
         self.state_delay = state_delay
         self.code = CodeRepository(data_dir / "code")
         self.on_removed = on_removed or (lambda name, version: None)
-        self._db = sqlite3.connect(data_dir / "lambda.db", isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._sealer = EnvSealer(data_dir)  # environment values encrypted at rest, as on AWS
-        self._functions: dict[str, Function] = {
-            name: Function.from_doc(self._sealer.open(json.loads(doc)))
-            for name, doc in self._db.execute("SELECT name, doc FROM functions")
-        }
+        self.table = FunctionTable(data_dir, self.arns)
+        self.aliases = AliasRules(self.table)
+        self.permissions = PermissionRules(self.table)
+        self.concurrency = ConcurrencyRules(self.table)
 
     def close(self) -> None:
         """Close the database (again: a no-op)."""
-        self._db.close()
+        self.table.close()
 
     # -- reading ---------------------------------------------------------------------
 
-    def function(self, raw_name: str, where: str = "functionName",
-                 missing_qualifier: str | None = None) -> tuple[Function, str | None]:
-        """The function a name or ARN names, and the qualifier embedded in it.
+    def function(self, raw_name: str) -> tuple[Function, str | None]:
+        """The function a name or ARN names, and the qualifier embedded in it."""
+        return self.table.function(raw_name)
 
-        ``missing_qualifier``: the qualifier the not-found message names (CreateAlias
-        names the version it was asked to point at)."""
-        name, qualifier = v.split_function_name(raw_name, where)
-        self._check_region(raw_name)
-        fn = self._functions.get(name)
-        if fn is None:
-            shown = self.arns.function(name, missing_qualifier)
-            raise ResourceNotFoundException(f"Function not found: {shown}")
-        return fn, qualifier
-
-    def _check_region(self, raw_name: str) -> None:
-        """An ARN of another region never reaches this region's functions (AWS: 404)."""
-        region = v.function_region(raw_name)
-        if region is not None and region != self.arns.region:
-            raise ResourceNotFoundException(
-                f"Functions from '{region}' are not reachable in this region ('{self.arns.region}')")
-
-    def _qualified(self, raw_name: str, qualifier: str | None) -> tuple[Function, str | None]:
-        fn, embedded = self.function(raw_name)
-        if qualifier is not None:
-            v.check_pattern(qualifier, "qualifier", v.QUALIFIER_PATTERN, max_len=128)
-        if embedded and qualifier and embedded != qualifier:
-            raise InvalidParameterValueException(
-                "The derived qualifier from the function name does not match the specified qualifier."
-            )
-        return fn, (embedded or qualifier or None)
+    def names(self) -> list[str]:
+        """Names of all functions."""
+        return self.table.names()
 
     def _config_for(self, fn: Function, qualifier: str | None) -> tuple[CodeConfig, str | None]:
         """The configuration a qualifier (version, alias or none) resolves to, and the alias."""
@@ -137,7 +103,7 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
 
     def get_configuration(self, raw_name: str, qualifier: str | None) -> dict[str, Any]:
         """GetFunctionConfiguration."""
-        fn, qualifier = self._qualified(raw_name, qualifier)
+        fn, qualifier = self.table.qualified(raw_name, qualifier)
         config, alias = self._config_for(fn, qualifier)
         body = config.to_aws(fn.name, self.arns, qualified=qualifier is not None)
         if alias:
@@ -149,7 +115,7 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
         body: dict[str, Any] = {"Configuration": self.get_configuration(raw_name, qualifier)}
         sha = body["Configuration"]["CodeSha256"]
         body["Code"] = {"RepositoryType": "S3", "Location": code_url + self.code.zip_path(sha).name}
-        fn, _ = self.function(raw_name)
+        fn, _ = self.table.function(raw_name)
         if fn.tags:
             body["Tags"] = dict(fn.tags)
         if fn.reserved_concurrency is not None:
@@ -160,26 +126,21 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
                        all_versions: bool) -> dict[str, Any]:
         """ListFunctions: $LATEST of each function, or every version with FunctionVersion=ALL."""
         items: list[dict[str, Any]] = []
-        for name in sorted(self._functions):
-            fn = self._functions[name]
-            items.append(fn.latest.to_aws(name, self.arns, qualified=all_versions))
+        for fn in self.table.by_name():
+            items.append(fn.latest.to_aws(fn.name, self.arns, qualified=all_versions))
             if all_versions:
-                items.extend(fn.versions[n].to_aws(name, self.arns) for n in sorted(fn.versions))
+                items.extend(fn.versions[n].to_aws(fn.name, self.arns) for n in sorted(fn.versions))
         chunk, next_marker = page(items, marker, max_items)
         return {"Functions": chunk, **({"NextMarker": next_marker} if next_marker else {})}
 
     def list_versions(self, raw_name: str, marker: str | None,
                       max_items: int | None) -> dict[str, Any]:
         """ListVersionsByFunction: $LATEST, then versions in ascending order."""
-        fn, _ = self.function(raw_name)
+        fn, _ = self.table.function(raw_name)
         items = [fn.latest.to_aws(fn.name, self.arns, qualified=True)]
         items += [fn.versions[n].to_aws(fn.name, self.arns) for n in sorted(fn.versions)]
         chunk, next_marker = page(items, marker, max_items)
         return {"Versions": chunk, **({"NextMarker": next_marker} if next_marker else {})}
-
-    def names(self) -> list[str]:
-        """Names of all functions."""
-        return sorted(self._functions)
 
     # -- functions ---------------------------------------------------------------------
 
@@ -188,8 +149,8 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
         name, qualifier = v.split_function_name(params.get("FunctionName"), "functionName")
         if qualifier:
             raise InvalidParameterValueException("A function name to create cannot carry a qualifier.")
-        self._check_region(params["FunctionName"])
-        if name in self._functions:
+        self.table.check_region(params["FunctionName"])
+        if name in self.table:
             raise ResourceConflictException(f"Function already exist: {name}")
         handler = v.check_pattern(params.get("Handler"), "handler", v.HANDLER_PATTERN, max_len=128)
         runtime = v.check_runtime(params.get("Runtime"))
@@ -226,7 +187,7 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
         warn_if_fallback(name, runtime)
         if params.get("Publish"):
             self._publish(fn, None)
-        self._save(fn)
+        self.table.save(fn)
         published = fn.latest_published() if params.get("Publish") else None
         # AWS's CreateFunction always answers Pending (when there is a delay at all), however
         # long this request took.
@@ -234,9 +195,9 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
 
     def update_code(self, raw_name: str, params: dict[str, Any]) -> dict[str, Any]:
         """UpdateFunctionCode (ZipFile, Publish, RevisionId, DryRun)."""
-        fn, _ = self.function(raw_name)
+        fn, _ = self.table.function(raw_name)
         self._check_settled(fn)
-        self._check_revision(fn.latest.revision_id, params.get("RevisionId"))
+        v.check_revision(fn.latest.revision_id, params.get("RevisionId"))
         if "ZipFile" not in params:
             raise InvalidParameterValueException(
                 "The emulator accepts code as ZipFile only (no S3 or container images)."
@@ -253,9 +214,9 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
 
     def update_configuration(self, raw_name: str, params: dict[str, Any]) -> dict[str, Any]:
         """UpdateFunctionConfiguration (Handler, Runtime, Role, Description, Timeout, ...)."""
-        fn, _ = self.function(raw_name)
+        fn, _ = self.table.function(raw_name)
         self._check_settled(fn)
-        self._check_revision(fn.latest.revision_id, params.get("RevisionId"))
+        v.check_revision(fn.latest.revision_id, params.get("RevisionId"))
         latest = fn.latest
         changes: dict[str, Any] = {}
         if "Runtime" in params:
@@ -287,7 +248,7 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
     def _after_latest_change(self, fn: Function, publish: bool) -> dict[str, Any]:
         if publish:
             self._publish(fn, None)
-        self._save(fn)
+        self.table.save(fn)
         # Warm $LATEST workers keep running the old code until they idle out: the runtime
         # keys workers by code and revision, so the next invocation gets the new code.
         shown = fn.latest_published() if publish else fn.latest
@@ -296,10 +257,9 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
 
     def delete_function(self, raw_name: str, qualifier: str | None) -> None:
         """DeleteFunction: the whole function, or one published version."""
-        fn, qualifier = self._qualified(raw_name, qualifier)
+        fn, qualifier = self.table.qualified(raw_name, qualifier)
         if qualifier is None:
-            del self._functions[fn.name]
-            self._db.execute("DELETE FROM functions WHERE name = ?", (fn.name,))
+            self.table.delete(fn.name)
             self.on_removed(fn.name, None)
             return
         if qualifier == LATEST:
@@ -322,16 +282,16 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
         del fn.versions[int(qualifier)]
         fn.policies.pop(qualifier, None)
         fn.provisioned.pop(qualifier, None)
-        self._save(fn)
+        self.table.save(fn)
         self.on_removed(fn.name, qualifier)
 
     # -- versions ----------------------------------------------------------------------
 
     def publish_version(self, raw_name: str, params: dict[str, Any]) -> dict[str, Any]:
         """PublishVersion; unchanged code and configuration give back the latest version."""
-        fn, _ = self.function(raw_name)
+        fn, _ = self.table.function(raw_name)
         self._check_settled(fn)
-        self._check_revision(fn.latest.revision_id, params.get("RevisionId"))
+        v.check_revision(fn.latest.revision_id, params.get("RevisionId"))
         expected_sha = params.get("CodeSha256")
         if expected_sha is not None and expected_sha != fn.latest.code_sha256:
             raise InvalidParameterValueException(
@@ -342,7 +302,7 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
         if description is not None:
             v.check_str(description, "description", 256)
         config = self._publish(fn, description)
-        self._save(fn)
+        self.table.save(fn)
         return config.to_aws(fn.name, self.arns)
 
     def _publish(self, fn: Function, description: str | None) -> CodeConfig:
@@ -351,7 +311,7 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
         if latest_published and fingerprint == (latest_published.source_fingerprint
                                                 or latest_published.fingerprint()):
             return latest_published
-        number = self._next_version(fn.name)
+        number = self.table.next_version(fn.name)
         # A version is never "updating"; published while the function is Pending, it is
         # Pending for as long as the function.
         config = replace(fn.latest, version=str(number), revision_id=new_revision_id(),
@@ -375,36 +335,32 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
         return time.time() + self.state_delay if self.state_delay > 0 else 0.0
 
     def _check_settled(self, fn: Function) -> None:
-        states.check_settled(fn.latest, self.arns.function(fn.name))
-
-    def _next_version(self, name: str) -> int:
-        row = self._db.execute("SELECT last FROM version_counters WHERE name = ?", (name,)).fetchone()
-        return (row[0] if row else 0) + 1
+        function_states.check_settled(fn.latest, self.arns.function(fn.name))
 
     # -- tags ----------------------------------------------------------------------------
 
     def list_tags(self, resource: str) -> dict[str, Any]:
         """ListTags of a function ARN."""
-        fn, _ = self.function(tagging.taggable_function(resource), "resource")
+        fn, _ = self.table.function(tagging.taggable_function(resource), "resource")
         return {"Tags": dict(fn.tags)}
 
     def tag_resource(self, resource: str, params: dict[str, Any]) -> None:
         """TagResource: add or overwrite tags on a function."""
-        fn, _ = self.function(tagging.taggable_function(resource), "resource")
+        fn, _ = self.table.function(tagging.taggable_function(resource), "resource")
         fn.tags = tagging.merged(fn.tags, params)
-        self._save(fn)
+        self.table.save(fn)
 
     def untag_resource(self, resource: str, keys: list[str]) -> None:
         """UntagResource: remove tags from a function."""
-        fn, _ = self.function(tagging.taggable_function(resource), "resource")
+        fn, _ = self.table.function(tagging.taggable_function(resource), "resource")
         fn.tags = tagging.without(fn.tags, keys)
-        self._save(fn)
+        self.table.save(fn)
 
     # -- invoke --------------------------------------------------------------------------
 
     def resolve_invoke(self, raw_name: str, qualifier: str | None, pick: float) -> InvokeTarget:
         """The version one invocation runs; ``pick`` in [0, 1) draws between an alias's two."""
-        fn, qualifier = self._qualified(raw_name, qualifier)
+        fn, qualifier = self.table.qualified(raw_name, qualifier)
         used = qualifier or LATEST
         alias = fn.aliases.get(used)
         version = alias.function_version if alias else used
@@ -415,57 +371,6 @@ class LambdaStore(AliasRules, PermissionRules, ConcurrencyRules):
         config = fn.config(version)
         if config is None:
             raise ResourceNotFoundException(f"Function not found: {self.arns.function(fn.name, used)}")
-        states.check_invocable(config)
+        function_states.check_invocable(config)
         invoked = self.arns.function(fn.name, qualifier)
         return InvokeTarget(fn.name, version, config, invoked, fn.reserved_concurrency, used)
-
-    # -- persistence ---------------------------------------------------------------------
-
-    @staticmethod
-    def _check_revision(current: str, given: Any) -> None:
-        if given is not None and given != current:
-            raise PreconditionFailedException(
-                "The Revision Id provided does not match the latest Revision Id. "
-                "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
-            )
-
-    def _save(self, fn: Function) -> None:
-        """Write the function (and its version counter) in one transaction."""
-        doc = json.dumps(self._sealer.seal(fn.to_doc()), sort_keys=True)
-        top = max(fn.versions, default=0)
-        try:
-            with self._transaction():
-                self._db.execute("INSERT OR REPLACE INTO functions (name, doc) VALUES (?, ?)",
-                                 (fn.name, doc))
-                self._db.execute(
-                    "INSERT INTO version_counters (name, last) VALUES (?, ?) "
-                    "ON CONFLICT(name) DO UPDATE SET last = MAX(last, excluded.last)",
-                    (fn.name, top),
-                )
-        except sqlite3.Error:
-            self._reload(fn.name)  # callers changed the record in place: undo it in memory
-            raise
-        self._functions[fn.name] = fn
-
-    def _reload(self, name: str) -> None:
-        row = self._db.execute("SELECT doc FROM functions WHERE name = ?", (name,)).fetchone()
-        if row is None:
-            self._functions.pop(name, None)
-        else:
-            self._functions[name] = Function.from_doc(self._sealer.open(json.loads(row[0])))
-
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")

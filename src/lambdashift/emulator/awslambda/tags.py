@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdashift.emulator import validation as v
+from lambdashift.emulator.awslambda import validation as v
 from lambdashift.emulator.errors import InvalidParameterValueException
 
 #: AWS: at most 50 tags per resource.

@@ -1,5 +1,6 @@
 """The emulator's runtime: warm execution environments, pooled per version: Python workers
-(``pool.py``), or Node.js and ``provided`` processes behind the Runtime API (``environments.py``).
+(``worker_process.py``), or Node.js and ``provided`` processes behind the Runtime API
+(``api_environment.py``).
 
 Like Lambda's execution environments, workers belong to one exact code + configuration (a
 :class:`FunctionSnapshot`, pooled by ``snapshot_id``), serve one invocation at a time and stay
@@ -24,37 +25,17 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from lambdashift.emulator.environments import ApiEnvironment
-from lambdashift.emulator.pool import WorkerDied, WorkerProcess, exit_reason
-from lambdashift.emulator.runtimes import kind
+from lambdashift.emulator.runtime.api_environment import ApiEnvironment
+from lambdashift.emulator.runtime.catalog import kind
+from lambdashift.emulator.runtime.snapshot import FunctionSnapshot
+from lambdashift.emulator.runtime.worker_process import WorkerDied, WorkerProcess, exit_reason
 
 __all__ = ["ConcurrencyLimitExceeded", "FunctionSnapshot", "InvocationResult", "Runtime"]
 
 #: AWS gives an on-demand function's init phase 10 s, then retries it within the invocation.
 _INIT_LIMIT = 10.0
-
-
-@dataclass(frozen=True)
-class FunctionSnapshot:
-    """Immutable code + configuration of one function version, as the runtime needs it."""
-
-    function_name: str
-    version: str  # "$LATEST" or "1", "2", ...
-    code_dir: Path  # the extracted deployment package (read-only for us)
-    handler: str  # "index.handler", "pkg/mod.func" or "a.b.func"
-    runtime: str  # e.g. "python3.12": every python runtime runs with our interpreter
-    timeout: float  # seconds
-    memory_size: int  # MB
-    environment: Mapping[str, str]
-    code_sha256: str
-    snapshot_id: str  # this exact code + config; $LATEST gets a new id after each update
-    region: str = "us-east-1"
-    account_id: str = "000000000000"
-    #: The interpreter for this runtime (``interpreters.py``); None: the runtime's own.
-    python: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """One warm execution environment: runs a Python Lambda handler for invocations sent by the runtime.
 
-Started by :mod:`lambdashift.emulator.pool` as ``python -P -m lambdashift.emulator.worker`` with
-cwd = the function's code dir, the function's environment (``_HANDLER`` names the handler) and:
+Started by :mod:`lambdashift.emulator.runtime.worker_process` as
+``python -P -m lambdashift.emulator.runtime.python_worker`` with cwd = the function's code
+dir, the function's environment (``_HANDLER`` names the handler) and:
 
 - fd 0 / fd 1: the protocol pipes from / to the runtime;
 - fd 2: the environment's log file, opened ``O_APPEND`` by the runtime, which reads it back

@@ -18,6 +18,8 @@ import shutil
 import subprocess
 import sys
 
+from lambdashift.emulator.runtime.catalog import missing
+
 #: The oldest interpreter a worker can run under (``-P`` arrived in 3.11).
 OLDEST = (3, 11)
 
@@ -65,8 +67,6 @@ def fallback_warning(function: str, runtime: str) -> str | None:
     """The warning for a function whose runtime falls back to our Python (or, for another
     runtime, that this machine cannot run it), else None."""
     if not runtime.startswith("python"):
-        from lambdashift.emulator.runtimes import missing
-
         why = missing(runtime)
         return None if why is None else (
             f"lambdashift emulator: warning: {function} has Runtime {runtime}: {why}")

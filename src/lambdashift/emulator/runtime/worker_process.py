@@ -1,9 +1,9 @@
 """One worker process seen from the runtime: how it is started, talked to, and stopped.
 
 A :class:`WorkerProcess` is one execution environment of one function version: the
-``lambdashift.emulator.worker`` subprocess, its two protocol pipes (asyncio streams carrying
-length-prefixed JSON, measured as the cheapest hand-off on the server's event loop) and its log
-file. :func:`worker_environment` builds the environment AWS gives a function.
+``lambdashift.emulator.runtime.python_worker`` subprocess, its two protocol pipes (asyncio
+streams carrying length-prefixed JSON, measured as the cheapest hand-off on the server's
+event loop) and its log file. :func:`worker_environment` builds the environment AWS gives a function.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import lambdashift
-from lambdashift.emulator.worker import HEADER
+from lambdashift.emulator.runtime.python_worker import HEADER
+from lambdashift.emulator.runtime.snapshot import FunctionSnapshot
 
-if TYPE_CHECKING:
-    from lambdashift.emulator.runtime import FunctionSnapshot
 
 #: The worker module must stay importable whatever interpreter or PYTHONPATH the function has.
 _PACKAGE_PARENT = str(Path(lambdashift.__file__).resolve().parent.parent)
@@ -117,7 +116,7 @@ class WorkerProcess:
         try:
             process = await asyncio.create_subprocess_exec(
                 # -P: the code dir (cwd) must not shadow the worker's own imports.
-                python, "-P", "-m", "lambdashift.emulator.worker",
+                python, "-P", "-m", "lambdashift.emulator.runtime.python_worker",
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log_file,
                 cwd=str(snapshot.code_dir),
                 env=worker_environment(snapshot, base_env=base_env, log_stream=log_stream),

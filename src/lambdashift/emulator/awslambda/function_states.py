@@ -17,12 +17,21 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from lambdashift.emulator.errors import ResourceConflictException
 
-if TYPE_CHECKING:
-    from lambdashift.emulator.models import CodeConfig
+
+class Settling(Protocol):
+    """What the states are read from: a configuration's wall-clock settle times
+    (``models.CodeConfig``; named by this protocol, not imported, so models imports us)."""
+
+    @property
+    def pending_until(self) -> float: ...
+
+    @property
+    def updating_until(self) -> float: ...
+
 
 #: The default delay (seconds) before a created or updated function settles.
 DEFAULT_STATE_DELAY = 0.3
@@ -46,17 +55,17 @@ def default_state_delay() -> float:
     return value
 
 
-def is_pending(config: CodeConfig, now: float | None = None) -> bool:
+def is_pending(config: Settling, now: float | None = None) -> bool:
     """True while the function is still being created."""
     return (time.time() if now is None else now) < config.pending_until
 
 
-def is_updating(config: CodeConfig, now: float | None = None) -> bool:
+def is_updating(config: Settling, now: float | None = None) -> bool:
     """True while the last update of ``$LATEST`` is still in progress."""
     return (time.time() if now is None else now) < config.updating_until
 
 
-def state_fields(config: CodeConfig, now: float | None = None) -> dict[str, Any]:
+def state_fields(config: Settling, now: float | None = None) -> dict[str, Any]:
     """The State / LastUpdateStatus members of a FunctionConfiguration, as of ``now``."""
     now = time.time() if now is None else now
     if is_pending(config, now):
@@ -68,7 +77,7 @@ def state_fields(config: CodeConfig, now: float | None = None) -> dict[str, Any]
     return {"State": "Active", "LastUpdateStatus": "Successful"}
 
 
-def check_settled(config: CodeConfig, function_arn: str, now: float | None = None) -> None:
+def check_settled(config: Settling, function_arn: str, now: float | None = None) -> None:
     """Refuse an update or publish while the function is Pending or an update runs (409)."""
     now = time.time() if now is None else now
     if is_pending(config, now):
@@ -81,7 +90,7 @@ def check_settled(config: CodeConfig, function_arn: str, now: float | None = Non
             f"An update is in progress for resource: {function_arn}")
 
 
-def check_invocable(config: CodeConfig, now: float | None = None) -> None:
+def check_invocable(config: Settling, now: float | None = None) -> None:
     """Refuse an invocation while the function is Pending (AWS: 409, nothing runs)."""
     if is_pending(config, now):
         raise ResourceConflictException(

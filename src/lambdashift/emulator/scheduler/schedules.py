@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from lambdashift.emulator.awslambda.paging import page
 from lambdashift.emulator.errors import (
     ConflictException,
     ResourceNotFoundException,
     ValidationException,
 )
-from lambdashift.emulator.paging import page
 
 NAME_PATTERN = r"[0-9a-zA-Z-_.]+"
 ROLE_PATTERN = r"arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]+"

@@ -6,19 +6,15 @@ import asyncio
 import time
 from typing import Any
 
+from lambdashift.emulator.awslambda.invocation_records import InvocationRecord, MetricsRecorder
+from lambdashift.emulator.awslambda.models import LATEST
+from lambdashift.emulator.awslambda.store import InvokeTarget, LambdaStore
 from lambdashift.emulator.errors import InvalidRuntimeException, TooManyRequestsException
-from lambdashift.emulator.interpreters import interpreter_for
-from lambdashift.emulator.logs import LogStore
-from lambdashift.emulator.metrics import InvocationRecord, MetricsRecorder
-from lambdashift.emulator.models import LATEST
-from lambdashift.emulator.runtime import (
-    ConcurrencyLimitExceeded,
-    FunctionSnapshot,
-    InvocationResult,
-    Runtime,
-)
-from lambdashift.emulator.runtimes import missing
-from lambdashift.emulator.store import InvokeTarget, LambdaStore
+from lambdashift.emulator.logs.store import LogStore
+from lambdashift.emulator.runtime.catalog import missing
+from lambdashift.emulator.runtime.interpreters import interpreter_for
+from lambdashift.emulator.runtime.pools import ConcurrencyLimitExceeded, InvocationResult, Runtime
+from lambdashift.emulator.runtime.snapshot import FunctionSnapshot
 
 #: The emulated account's concurrency, as GetAccountSettings reports it.
 ACCOUNT_CONCURRENCY = 1000
@@ -31,7 +27,7 @@ class Invoker:
                  idle_timeout: float = 300.0, base_env: dict[str, str] | None = None) -> None:
         self.store = store
         self.metrics = MetricsRecorder()
-        self.logs = LogStore()  # CloudWatch Logs: served by logs_api.py on the same port
+        self.logs = LogStore()  # CloudWatch Logs: served by logs/api.py on the same port
         self.default_concurrency = default_concurrency
         self._limits: dict[str, int | None] = {}
         self.runtime = Runtime(concurrency_limit=self._limit, idle_timeout=idle_timeout,

@@ -2,9 +2,9 @@
 
 An :class:`ApiEnvironment` is one process (``node runtime.mjs`` or the package's
 ``bootstrap``) with its own Runtime API (``runtime_api.py``) on a free 127.0.0.1 port,
-named in ``AWS_LAMBDA_RUNTIME_API``. It offers the runtime (``runtime.py``) what a
-:class:`~lambdashift.emulator.pool.WorkerProcess` offers, so the pools, limits, timeouts and
-logs are the same for every runtime:
+named in ``AWS_LAMBDA_RUNTIME_API``. It offers the pools (``pools.py``) what a
+:class:`~lambdashift.emulator.runtime.worker_process.WorkerProcess` offers, so the pools,
+limits, timeouts and logs are the same for every runtime:
 
 - :meth:`ready` ends when the process first asks for work (``GET next``): init is over. An
   init error (``POST init/error``) is reported as such; the process exiting first, or a
@@ -26,14 +26,12 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping
 
-from lambdashift.emulator import runtimes
-from lambdashift.emulator.pool import WorkerDied, worker_environment
-from lambdashift.emulator.runtime_api import Reply, RuntimeApiConnection, error_body
-
-if TYPE_CHECKING:
-    from lambdashift.emulator.runtime import FunctionSnapshot
+from lambdashift.emulator.runtime import catalog
+from lambdashift.emulator.runtime.runtime_api import Reply, RuntimeApiConnection, error_body
+from lambdashift.emulator.runtime.snapshot import FunctionSnapshot
+from lambdashift.emulator.runtime.worker_process import WorkerDied, worker_environment
 
 __all__ = ["ApiEnvironment"]
 
@@ -52,11 +50,11 @@ def _environment(snapshot: FunctionSnapshot, base_env: Mapping[str, str] | None,
         env["PYTHONPATH"] = own
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["AWS_LAMBDA_RUNTIME_API"] = api
-    if runtimes.kind(snapshot.runtime) == "provided":
+    if catalog.kind(snapshot.runtime) == "provided":
         env.pop("AWS_EXECUTION_ENV", None)  # AWS sets none for custom runtimes
         env["LAMBDA_RUNTIME_DIR"] = str(Path(snapshot.code_dir).resolve())
     else:
-        env["LAMBDA_RUNTIME_DIR"] = str(runtimes.NODE_CLIENT.parent)
+        env["LAMBDA_RUNTIME_DIR"] = str(catalog.NODE_CLIENT.parent)
     return env
 
 
@@ -148,12 +146,12 @@ class ApiEnvironment:
 
     def _command(self) -> list[str] | None:
         runtime = self.snapshot.runtime
-        if runtimes.kind(runtime) == "node":
-            node = runtimes.node_binary()
+        if catalog.kind(runtime) == "node":
+            node = catalog.node_binary()
             if node is None:
-                self._init_failed("Runtime.InvalidRuntime", runtimes.missing(runtime) or "")
+                self._init_failed("Runtime.InvalidRuntime", catalog.missing(runtime) or "")
                 return None
-            return [node, str(runtimes.NODE_CLIENT)]
+            return [node, str(catalog.NODE_CLIENT)]
         # Absolute: the process starts in the code dir, a relative path would miss.
         bootstrap = Path(self.snapshot.code_dir).resolve() / "bootstrap"
         if not bootstrap.is_file():

@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import json
 import random
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -21,49 +20,32 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
+from lambdashift.emulator.awslambda import validation as v
+from lambdashift.emulator.awslambda.invoker import Invoker
+from lambdashift.emulator.awslambda.responses import Handler, aws_endpoint
+from lambdashift.emulator.awslambda.responses import json_response as _json
+from lambdashift.emulator.awslambda.responses import read_body as _body
+from lambdashift.emulator.awslambda.store import LambdaStore
 from lambdashift.emulator.errors import (
     InvalidParameterValueException,
-    InvalidRequestContentException,
-    LambdaApiError,
     ResourceNotFoundException,
-    ServiceException,
     TooManyRequestsException,
     UnknownOperationException,
 )
-from lambdashift.emulator import logs_api
-from lambdashift.emulator import validation as v
-from lambdashift.emulator.invoker import Invoker
-from lambdashift.emulator.scheduler import ScheduleRules, run_schedules
-from lambdashift.emulator.store import LambdaStore
-
-Handler = Callable[[Request], Awaitable[Response]]
+from lambdashift.emulator.logs import api as logs_api
 
 #: AWS returns the last 4 KB of the logs in X-Amz-Log-Result.
 LOG_TAIL_BYTES = 4096
 
 
-def _json(body: Any, status: int = 200, request_id: str = "", **headers: str) -> Response:
-    return Response(
-        json.dumps(body).encode(), status_code=status, media_type="application/json",
-        headers={"x-amzn-RequestId": request_id, **headers},
-    )
+@dataclass(frozen=True)
+class Mounted:
+    """Another service served on the Lambda API's port (the Scheduler subset): its routes, a
+    coroutine run while the server runs (cancelled when it stops), and what closes it then."""
 
-
-def _error(err: LambdaApiError, request_id: str) -> Response:
-    return _json(err.to_body(), err.status, request_id, **{"x-amzn-ErrorType": err.error_type})
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequestContentException(f"Could not parse request body into json: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidRequestContentException("Could not parse request body into json: expected an object")
-    return body
+    routes: Sequence[Route]
+    run: Callable[[], Coroutine[Any, Any, None]] | None = None
+    close: Callable[[], None] | None = None
 
 
 class ControlPlaneLimiter:
@@ -92,24 +74,15 @@ class ControlPlaneLimiter:
 
 
 def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float = 0.0,
-              scheduler: ScheduleRules | None = None) -> Starlette:
-    """The ASGI application of the emulated Lambda API (and, given ``scheduler``, the
-    EventBridge Scheduler subset on the same port: its paths are its own)."""
+              mounted: Sequence[Mounted] = ()) -> Starlette:
+    """The ASGI application of the emulated Lambda API, CloudWatch Logs (its own ``POST /``)
+    and the ``mounted`` services (the Scheduler subset) on the same port: their paths are
+    their own."""
     limiter = ControlPlaneLimiter(control_plane_rate)
     rng = random.Random()
 
     def op(fn: Callable[[Request, str], Awaitable[Response]], *, control: bool = True) -> Handler:
-        async def endpoint(request: Request) -> Response:
-            request_id = str(uuid.uuid4())
-            try:
-                if control:
-                    limiter.take()
-                return await fn(request, request_id)
-            except LambdaApiError as err:
-                return _error(err, request_id)
-            except Exception as exc:  # the server must stay up and say what failed
-                return _error(ServiceException(f"Internal error in the emulator: {exc!r}"), request_id)
-        return endpoint
+        return aws_endpoint(fn, before=limiter.take if control else None)
 
     def name(request: Request) -> str:
         return request.path_params["FunctionName"]
@@ -158,52 +131,53 @@ def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float
         return _json(store.list_versions(name(r), q(r, "Marker"), max_items(r)), 200, rid)
 
     async def create_alias(r: Request, rid: str) -> Response:
-        return _json(store.create_alias(name(r), await _body(r)), 201, rid)
+        return _json(store.aliases.create_alias(name(r), await _body(r)), 201, rid)
 
     async def list_aliases(r: Request, rid: str) -> Response:
-        result = store.list_aliases(name(r), q(r, "FunctionVersion"), q(r, "Marker"), max_items(r))
+        result = store.aliases.list_aliases(name(r), q(r, "FunctionVersion"), q(r, "Marker"), max_items(r))
         return _json(result, 200, rid)
 
     async def get_alias(r: Request, rid: str) -> Response:
-        return _json(store.get_alias(name(r), r.path_params["Name"]), 200, rid)
+        return _json(store.aliases.get_alias(name(r), r.path_params["Name"]), 200, rid)
 
     async def update_alias(r: Request, rid: str) -> Response:
-        return _json(store.update_alias(name(r), r.path_params["Name"], await _body(r)), 200, rid)
+        return _json(store.aliases.update_alias(name(r), r.path_params["Name"], await _body(r)), 200, rid)
 
     async def delete_alias(r: Request, rid: str) -> Response:
-        store.delete_alias(name(r), r.path_params["Name"])
+        store.aliases.delete_alias(name(r), r.path_params["Name"])
         return Response(status_code=204, headers={"x-amzn-RequestId": rid})
 
     async def put_concurrency(r: Request, rid: str) -> Response:
         body = await _body(r)
-        return _json(store.put_concurrency(name(r), body.get("ReservedConcurrentExecutions")), 200, rid)
+        reserved = body.get("ReservedConcurrentExecutions")
+        return _json(store.concurrency.put_concurrency(name(r), reserved), 200, rid)
 
     async def get_concurrency(r: Request, rid: str) -> Response:
-        return _json(store.get_concurrency(name(r)), 200, rid)
+        return _json(store.concurrency.get_concurrency(name(r)), 200, rid)
 
     async def delete_concurrency(r: Request, rid: str) -> Response:
-        store.delete_concurrency(name(r))
+        store.concurrency.delete_concurrency(name(r))
         return Response(status_code=204, headers={"x-amzn-RequestId": rid})
 
     async def add_permission(r: Request, rid: str) -> Response:
-        return _json(store.add_permission(name(r), q(r, "Qualifier"), await _body(r)), 201, rid)
+        return _json(store.permissions.add_permission(name(r), q(r, "Qualifier"), await _body(r)), 201, rid)
 
     async def get_policy(r: Request, rid: str) -> Response:
-        return _json(store.get_policy(name(r), q(r, "Qualifier")), 200, rid)
+        return _json(store.permissions.get_policy(name(r), q(r, "Qualifier")), 200, rid)
 
     async def remove_permission(r: Request, rid: str) -> Response:
-        store.remove_permission(name(r), r.path_params["StatementId"], q(r, "Qualifier"),
+        store.permissions.remove_permission(name(r), r.path_params["StatementId"], q(r, "Qualifier"),
                                 q(r, "RevisionId"))
         return Response(status_code=204, headers={"x-amzn-RequestId": rid})
 
     async def put_provisioned(r: Request, rid: str) -> Response:
-        return _json(store.put_provisioned(name(r), q(r, "Qualifier"), await _body(r)), 202, rid)
+        return _json(store.concurrency.put_provisioned(name(r), q(r, "Qualifier"), await _body(r)), 202, rid)
 
     async def get_provisioned(r: Request, rid: str) -> Response:
-        return _json(store.get_provisioned(name(r), q(r, "Qualifier")), 200, rid)
+        return _json(store.concurrency.get_provisioned(name(r), q(r, "Qualifier")), 200, rid)
 
     async def delete_provisioned(r: Request, rid: str) -> Response:
-        store.delete_provisioned(name(r), q(r, "Qualifier"))
+        store.concurrency.delete_provisioned(name(r), q(r, "Qualifier"))
         return Response(status_code=204, headers={"x-amzn-RequestId": rid})
 
     async def list_tags(r: Request, rid: str) -> Response:
@@ -239,40 +213,6 @@ def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float
             headers["X-Amz-Log-Result"] = base64.b64encode(tail).decode()
         return Response(result.payload, status_code=200, media_type="application/json",
                         headers=headers)
-
-    # -- EventBridge Scheduler (emulator/scheduler.py) ------------------------------------
-
-    def schedules() -> ScheduleRules:
-        if scheduler is None:
-            raise UnknownOperationException("This emulator serves no EventBridge Scheduler API")
-        return scheduler
-
-    async def create_schedule(r: Request, rid: str) -> Response:
-        return _json(schedules().create(r.path_params["Name"], await _body(r)), 200, rid)
-
-    async def update_schedule(r: Request, rid: str) -> Response:
-        return _json(schedules().update(r.path_params["Name"], await _body(r)), 200, rid)
-
-    async def get_schedule(r: Request, rid: str) -> Response:
-        return _json(schedules().get(r.path_params["Name"], q(r, "groupName")), 200, rid)
-
-    async def delete_schedule(r: Request, rid: str) -> Response:
-        schedules().delete(r.path_params["Name"], q(r, "groupName"))
-        return _json({}, 200, rid)
-
-    async def list_schedules(r: Request, rid: str) -> Response:
-        return _json(schedules().list(q(r, "ScheduleGroup"), q(r, "NamePrefix"), q(r, "State"),
-                                      q(r, "NextToken"), q(r, "MaxResults")), 200, rid)
-
-    async def scheduler_stats(r: Request, rid: str) -> Response:
-        rules = schedules()
-        return _json({"delivered": rules.delivered, "failed": rules.failed,
-                      "next_due": rules.next_due()}, 200, rid)
-
-    def deliver(target_arn: str, event: bytes) -> None:
-        """A schedule's target, invoked asynchronously as Scheduler's Lambda target does."""
-        invoker.invoke_later(store.resolve_invoke(target_arn, None, rng.random()), event,
-                             str(uuid.uuid4()), None)
 
     # -- lambdashift's own endpoints --------------------------------------------------------
 
@@ -355,24 +295,21 @@ def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float
         Route("/_lambdashift/runtime", op(runtime_stats, control=False), methods=["GET"]),
         Route("/", cloudwatch_logs, methods=["POST"]),
         Route("/_lambdashift/control-plane", op(control_plane, control=False), methods=["GET"]),
-        Route("/schedules", op(list_schedules, control=False), methods=["GET"]),
-        Route("/schedules/{Name}", op(create_schedule, control=False), methods=["POST"]),
-        Route("/schedules/{Name}", op(get_schedule, control=False), methods=["GET"]),
-        Route("/schedules/{Name}", op(update_schedule, control=False), methods=["PUT"]),
-        Route("/schedules/{Name}", op(delete_schedule, control=False), methods=["DELETE"]),
-        Route("/_lambdashift/scheduler", op(scheduler_stats, control=False), methods=["GET"]),
+        *(route for service in mounted for route in service.routes),
         Route("/{path:path}", op(unknown, control=False),
               methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]),
     ]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        firing = (asyncio.get_running_loop().create_task(
-            run_schedules(scheduler, deliver, sleep=asyncio.sleep)) if scheduler else None)
+        loop = asyncio.get_running_loop()
+        running = [loop.create_task(service.run()) if service.run else None for service in mounted]
         yield
-        if firing is not None:
-            firing.cancel()
-            scheduler.close()
+        for service, task in zip(mounted, running):
+            if task is not None:
+                task.cancel()
+            if service.close is not None:
+                service.close()
         # Here, not after serve(): uvicorn re-raises SIGTERM once it stops serving.
         await invoker.close()  # no worker process outlives the server
         store.close()  # checkpoints the WAL

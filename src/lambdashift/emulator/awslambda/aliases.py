@@ -1,39 +1,31 @@
-"""AWS's rules for aliases and their routing, as part of the emulator's store.
+"""AWS's rules for aliases and their routing: the store's ``aliases``.
 
-A mixin of ``LambdaStore``: it uses the store's ``function``, ``arns``, ``_save`` and
-``_check_revision``. Kept apart so each file reads in one sitting.
+An object over the store's function table (``table.py``): it looks functions up and saves
+them there, and knows nothing else of the store. Kept apart so each file reads in one sitting.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from lambdashift.emulator import validation as v
+from lambdashift.emulator.awslambda import validation as v
+from lambdashift.emulator.awslambda.concurrency import WEIGHTS_WITH_PROVISIONED
+from lambdashift.emulator.awslambda.models import LATEST, Alias, Function, new_revision_id
+from lambdashift.emulator.awslambda.paging import page
+from lambdashift.emulator.awslambda.table import FunctionTable
 from lambdashift.emulator.errors import (
     InvalidParameterValueException,
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from lambdashift.emulator.models import LATEST, Alias, Arns, Function, new_revision_id
-from lambdashift.emulator.paging import page
-from lambdashift.emulator.concurrency import WEIGHTS_WITH_PROVISIONED
 
 
 class AliasRules:
     """CreateAlias, GetAlias, UpdateAlias, DeleteAlias and ListAliases with AWS's checks."""
 
-    arns: Arns
-
-    def function(self, raw_name: str, where: str = "functionName",
-                 missing_qualifier: str | None = None) -> tuple[Function, str | None]:  # pragma: no cover
-        raise NotImplementedError
-
-    def _save(self, fn: Function) -> None:  # pragma: no cover
-        raise NotImplementedError
-
-    @staticmethod
-    def _check_revision(current: str, given: Any) -> None:  # pragma: no cover
-        raise NotImplementedError
+    def __init__(self, table: FunctionTable) -> None:
+        self._table = table
+        self.arns = table.arns
 
     def _alias(self, fn: Function, alias: str, verb: str) -> Alias:
         v.check_pattern(alias, "name", v.ALIAS_PATTERN, max_len=128)
@@ -88,7 +80,7 @@ class AliasRules:
         """CreateAlias."""
         primary = params.get("FunctionVersion")
         # AWS names the version the alias was to point at: "Function not found: ...:fn:1".
-        fn, _ = self.function(raw_name, missing_qualifier=primary if isinstance(primary, str) else None)
+        fn, _ = self._table.function(raw_name, missing_qualifier=primary if isinstance(primary, str) else None)
         name = v.check_pattern(params.get("Name"), "name", v.ALIAS_PATTERN, max_len=128)
         weights = v.check_weights(params.get("RoutingConfig"))
         self._check_routing(fn, primary, weights)
@@ -97,19 +89,19 @@ class AliasRules:
         alias = Alias(name, primary, v.check_str(params.get("Description", ""), "description", 256),
                       weights, new_revision_id())
         fn.aliases[name] = alias
-        self._save(fn)
+        self._table.save(fn)
         return alias.to_aws(fn.name, self.arns)
 
     def get_alias(self, raw_name: str, alias: str) -> dict[str, Any]:
         """GetAlias."""
-        fn, _ = self.function(raw_name)
+        fn, _ = self._table.function(raw_name)
         return self._alias(fn, alias, "get").to_aws(fn.name, self.arns)
 
     def update_alias(self, raw_name: str, alias_name: str, params: dict[str, Any]) -> dict[str, Any]:
         """UpdateAlias: omitted members keep their value; empty weights clear the routing."""
-        fn, _ = self.function(raw_name)
+        fn, _ = self._table.function(raw_name)
         alias = self._alias(fn, alias_name, "update")
-        self._check_revision(alias.revision_id, params.get("RevisionId"))
+        v.check_revision(alias.revision_id, params.get("RevisionId"))
         primary = params.get("FunctionVersion", alias.function_version)
         weights = (v.check_weights(params["RoutingConfig"]) if "RoutingConfig" in params
                    else alias.weights)
@@ -118,22 +110,22 @@ class AliasRules:
                        if "Description" in params else alias.description)
         updated = Alias(alias.name, primary, description, weights, new_revision_id())
         fn.aliases[alias.name] = updated
-        self._save(fn)
+        self._table.save(fn)
         return updated.to_aws(fn.name, self.arns)
 
     def delete_alias(self, raw_name: str, alias: str) -> None:
         """DeleteAlias (idempotent like AWS: an unknown alias is not an error)."""
-        fn, _ = self.function(raw_name)
+        fn, _ = self._table.function(raw_name)
         v.check_pattern(alias, "name", v.ALIAS_PATTERN, max_len=128)
         if fn.aliases.pop(alias, None) is not None:
             fn.policies.pop(alias, None)  # an alias's policy goes with it, as on AWS
             fn.provisioned.pop(alias, None)
-            self._save(fn)
+            self._table.save(fn)
 
     def list_aliases(self, raw_name: str, version: str | None, marker: str | None,
                      max_items: int | None) -> dict[str, Any]:
         """ListAliases, optionally only those that send traffic to one version."""
-        fn, _ = self.function(raw_name)
+        fn, _ = self._table.function(raw_name)
         items = [a.to_aws(fn.name, self.arns) for _, a in sorted(fn.aliases.items())
                  if version is None or a.function_version == version or version in a.weights]
         chunk, next_marker = page(items, marker, max_items)

@@ -14,9 +14,11 @@ from typing import Any
 from lambdashift.emulator.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
+    PreconditionFailedException,
     RequestTooLargeException,
     ValidationException,
 )
+from lambdashift.emulator.runtime.catalog import AWS_RUNTIMES
 
 FUNCTION_NAME_PATTERN = (
     r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?"
@@ -31,7 +33,7 @@ ADDITIONAL_VERSION_PATTERN = r"[0-9]+"
 
 _FUNCTION_NAME_RE = re.compile(FUNCTION_NAME_PATTERN)
 
-#: Python runtimes (run by the emulator's worker); the others are in ``runtimes.py``.
+#: Python runtimes (run by the emulator's worker); the others are in ``runtime/catalog.py``.
 PYTHON_RUNTIMES = ("python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "python3.14")
 
 #: Environment keys AWS sets itself and refuses in a function's configuration.
@@ -87,6 +89,15 @@ def check_str(value: Any, where: str, max_len: int) -> str:
     return value
 
 
+def check_revision(current: str, given: Any) -> None:
+    """A ``RevisionId`` given with a write must be the current one (AWS: 412)."""
+    if given is not None and given != current:
+        raise PreconditionFailedException(
+            "The Revision Id provided does not match the latest Revision Id. "
+            "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+        )
+
+
 def split_function_name(raw: str, where: str = "functionName") -> tuple[str, str | None]:
     """A name, partial ARN or full ARN → (name, qualifier embedded in it or None)."""
     check_pattern(raw, where, FUNCTION_NAME_PATTERN, max_len=140)
@@ -127,10 +138,8 @@ def check_tags(tags: Any) -> dict[str, str]:
 
 
 def check_runtime(value: Any) -> str:
-    """A runtime AWS accepts for CreateFunction (``runtimes.AWS_RUNTIMES``). Whether this
-    machine can run it is the invoke's business (``runtimes.missing``), as it is on AWS."""
-    from lambdashift.emulator.runtimes import AWS_RUNTIMES
-
+    """A runtime AWS accepts for CreateFunction (``catalog.AWS_RUNTIMES``). Whether this
+    machine can run it is the invoke's business (``catalog.missing``), as it is on AWS."""
     if value in AWS_RUNTIMES:
         return str(value)
     if isinstance(value, str) and re.fullmatch(

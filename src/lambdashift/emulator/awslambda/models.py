@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from typing import Any
 
+from lambdashift.emulator.awslambda.function_states import state_fields
+
 LATEST = "$LATEST"
 
 
@@ -65,7 +67,7 @@ class CodeConfig:
     #: gave the version a description of its own.
     source_fingerprint: str = ""
     #: Wall-clock times until which the function is Pending (after CreateFunction) and its
-    #: last update InProgress (see ``states.py``); 0 when settled.
+    #: last update InProgress (see ``function_states.py``); 0 when settled.
     pending_until: float = 0.0
     updating_until: float = 0.0
 
@@ -96,8 +98,6 @@ class CodeConfig:
         ``$LATEST`` carries the unqualified ARN (``...:function:NAME``) unless ``qualified``:
         only ListVersionsByFunction and calls naming ``$LATEST`` show ``...:NAME:$LATEST``.
         """
-        from lambdashift.emulator.states import state_fields
-
         arn_qualifier = self.version if (qualified or self.version != LATEST) else None
         body: dict[str, Any] = {
             "FunctionName": name,

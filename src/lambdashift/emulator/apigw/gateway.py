@@ -34,10 +34,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from lambdashift.emulator.apigw import PREFIX, LocalHttpApi
+from lambdashift.emulator.apigw.api import PREFIX, LocalHttpApi
+from lambdashift.emulator.awslambda.invoker import Invoker
+from lambdashift.emulator.awslambda.store import LambdaStore
 from lambdashift.emulator.errors import LambdaApiError, TooManyRequestsException
-from lambdashift.emulator.invoker import Invoker
-from lambdashift.emulator.store import LambdaStore
 
 #: The API id in the local gateway's execute-api ARNs.
 API_ID = "local"
@@ -241,7 +241,7 @@ def build_gateway(store: LambdaStore, invoker: Invoker, routes: dict[str, str], 
                             store.arns.account_id)
         payload = json.dumps(event).encode()
         try:
-            if require_permission and not store.allows_invoke(
+            if require_permission and not store.permissions.allows_invoke(
                     function, qualifier, service=INVOKER,
                     source_arn=route.source_arn(store.arns.region, store.arns.account_id)):
                 # API Gateway's answer when Lambda refuses the invocation: a bare 500.

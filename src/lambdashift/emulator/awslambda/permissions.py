@@ -1,6 +1,6 @@
 """Resource-based policies: AddPermission, GetPolicy and RemovePermission, per qualifier.
 
-A mixin of ``LambdaStore`` (it uses ``function``, ``arns`` and ``_save``). As on AWS, each
+The store's ``permissions``: an object over its function table (``table.py``). As on AWS, each
 qualifier has its own policy: the unqualified function's (``""`` here), each version's and
 each alias's. A permission granted on the function does not let anyone invoke its ``live``
 alias: API Gateway invokes the qualified ARN, so the policy of that alias is the one that
@@ -17,14 +17,14 @@ import json
 from typing import Any
 
 from lambdashift.core.arns import arn_like
-from lambdashift.emulator import validation as v
+from lambdashift.emulator.awslambda import validation as v
+from lambdashift.emulator.awslambda.models import LATEST, Function, new_revision_id
+from lambdashift.emulator.awslambda.table import FunctionTable
 from lambdashift.emulator.errors import (
     InvalidParameterValueException,
-    PreconditionFailedException,
     ResourceConflictException,
     ResourceNotFoundException,
 )
-from lambdashift.emulator.models import LATEST, Arns, Function, new_revision_id
 
 STATEMENT_ID_PATTERN = r"([a-zA-Z0-9-_.]+)"
 ACTION_PATTERN = r"(lambda:[*]|lambda:[a-zA-Z]+|[*])"
@@ -47,18 +47,14 @@ def _principal(raw: str, account_id: str) -> dict[str, str] | str:
 class PermissionRules:
     """AWS's rules for function policies, and the check the gateway makes."""
 
-    arns: Arns
-
-    def function(self, raw_name: str) -> tuple[Function, str | None]:  # pragma: no cover
-        raise NotImplementedError
-
-    def _save(self, fn: Function) -> None:  # pragma: no cover
-        raise NotImplementedError
+    def __init__(self, table: FunctionTable) -> None:
+        self._table = table
+        self.arns = table.arns
 
     def _policy_target(self, raw_name: str, qualifier: str | None,
                        adding: bool) -> tuple[Function, str]:
         """The function and the policy key ("" or the qualifier) a request names."""
-        fn, embedded = self.function(raw_name)
+        fn, embedded = self._table.function(raw_name)
         if qualifier is not None:
             v.check_pattern(qualifier, "qualifier", v.QUALIFIER_PATTERN, max_len=128)
         if embedded and qualifier and embedded != qualifier:
@@ -92,13 +88,13 @@ class PermissionRules:
             v.check_pattern(source_account, "sourceAccount", r"\d{12}", max_len=12)
         policy = fn.policies.get(key)
         if policy is not None:
-            self._check_policy_revision(policy, params.get("RevisionId"))
+            v.check_revision(policy["revision_id"], params.get("RevisionId"))
             if any(s["Sid"] == sid for s in policy["statements"]):
                 raise ResourceConflictException(
                     f"The statement id ({sid}) provided already exists. Please provide a new "
                     "statement id, or remove the existing statement.")
         elif params.get("RevisionId") is not None:
-            self._check_policy_revision({"revision_id": ""}, params.get("RevisionId"))
+            v.check_revision("", params.get("RevisionId"))  # no policy yet: no revision matches
         statement: dict[str, Any] = {
             "Sid": sid, "Effect": "Allow",
             "Principal": _principal(principal, self.arns.account_id),
@@ -113,7 +109,7 @@ class PermissionRules:
             statement["Condition"] = condition
         statements = [*(policy["statements"] if policy else []), statement]
         fn.policies[key] = {"statements": statements, "revision_id": new_revision_id()}
-        self._save(fn)
+        self._table.save(fn)
         return {"Statement": json.dumps(statement)}
 
     def get_policy(self, raw_name: str, qualifier: str | None) -> dict[str, Any]:
@@ -136,25 +132,18 @@ class PermissionRules:
         if len(kept) == len(policy["statements"]):
             raise ResourceNotFoundException(
                 f"Statement {statement_id} is not found in resource policy.")
-        self._check_policy_revision(policy, revision_id)
+        v.check_revision(policy["revision_id"], revision_id)
         if kept:
             fn.policies[key] = {"statements": kept, "revision_id": new_revision_id()}
         else:
             del fn.policies[key]
-        self._save(fn)
-
-    @staticmethod
-    def _check_policy_revision(policy: dict[str, Any], given: Any) -> None:
-        if given is not None and given != policy["revision_id"]:
-            raise PreconditionFailedException(
-                "The Revision Id provided does not match the latest Revision Id. "
-                "Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+        self._table.save(fn)
 
     def allows_invoke(self, raw_name: str, qualifier: str | None, *, service: str,
                       source_arn: str) -> bool:
         """Whether the policy of exactly this qualifier lets ``service`` invoke it from
         ``source_arn`` (the check Lambda makes when API Gateway invokes an alias)."""
-        fn, _ = self.function(raw_name)
+        fn, _ = self._table.function(raw_name)
         policy = fn.policies.get(qualifier or "")
         if not policy:
             return False

@@ -6,8 +6,8 @@ import base64
 import binascii
 from typing import Any, TypeVar
 
+from lambdashift.emulator.awslambda.validation import check_int
 from lambdashift.emulator.errors import InvalidParameterValueException
-from lambdashift.emulator.validation import check_int
 
 T = TypeVar("T")
 

@@ -1,0 +1,1 @@
+"""CloudWatch Logs: the functions' log groups and streams (the store) and the Logs API subset."""

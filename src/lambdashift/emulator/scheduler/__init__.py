@@ -1,0 +1,1 @@
+"""The EventBridge Scheduler subset that invokes the emulator's functions."""
