@@ -306,6 +306,16 @@ def test_a_failed_forward_write_on_a_split_rolls_back():
     assert "could not write the alias: throttled" in s.reason
 
 
+def test_a_first_write_withheld_by_the_group_is_a_rollback_with_nothing_written():
+    """A member whose group rolled back before its first write never had traffic: it ends
+    rolled back with the group's reason (not failed), and nothing is written."""
+    s, _ = transition(new(), Start(STABLE, "r0", now=0))
+    s, a = transition(s, AliasWriteFailed(WriteFailure.WITHHELD, "group shop rolls back together: x",
+                                          now=1))
+    assert s.phase is Phase.ROLLED_BACK and s.reason == "group shop rolls back together: x"
+    assert not any(isinstance(x, SetTraffic) for x in a)
+
+
 def test_a_stalled_rollback_keeps_the_alias_and_can_be_retried():
     s = situations()["rollback_stalled"]
     assert s.intent is None and s.traffic == Traffic("1", "2", 0.1)

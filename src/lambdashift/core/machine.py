@@ -259,6 +259,8 @@ def _on_write_failed(s: RolloutState, e: AliasWriteFailed) -> Result:
         return s, (Notify("write_failed", {"reason": reason}),)
     if s.interrupted:  # the forward write was not sent (or refused) after the signal
         return _rollback(s, _interrupted_reason(s))
+    if e.kind is WriteFailure.WITHHELD:  # its group rolls back: a rollback, not a failure
+        return _rollback(s, e.message)
     if s.traffic == Traffic(s.stable):
         reason = f"could not write the alias ({e.message}); it still serves {s.stable}"
         return _finish(s, Phase.FAILED, reason)

@@ -212,6 +212,8 @@ class WriteFailure(enum.Enum):
 
     REVISION_MISMATCH = "revision_mismatch"  # PreconditionFailedException: someone else wrote
     OTHER = "other"  # AWS refused the write for another reason; the alias is unchanged
+    #: lambdashift withheld the write itself (its group rolls back together): nothing was sent.
+    WITHHELD = "withheld"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -66,6 +66,7 @@ from lambdashift.model import (
 )
 from lambdashift.store import locks
 from lambdashift.rollout.failpoints import failpoint
+from lambdashift.rollout.group import GROUP_ROLLBACK
 
 
 class AliasApi(Protocol):
@@ -303,6 +304,8 @@ class RolloutEngine:
         except RevisionMismatchError as exc:
             return AliasWriteFailed(WriteFailure.REVISION_MISMATCH, str(exc), now=self.clock())
         except AwsError as exc:
+            if exc.code == GROUP_ROLLBACK:  # withheld by the group's barrier: nothing was sent
+                return AliasWriteFailed(WriteFailure.WITHHELD, str(exc), now=self.clock())
             # After retries gave up, the write may still have landed: look before deciding.
             # If even the read fails, the intent stays on disk and `resume` reconciles it.
             current = self.api.get_alias(action.function, action.alias)

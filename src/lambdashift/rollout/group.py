@@ -37,6 +37,9 @@ from lambdashift.config.functions import check_groups, check_same_steps  # noqa:
 from lambdashift.errors import AwsError, LambdashiftError
 from lambdashift.model import Phase, Traffic
 
+#: The error code of a forward write the group's barrier withholds (the group rolls back).
+GROUP_ROLLBACK = "GroupRollback"
+
 GROUP_PREFIX = "g."
 _ABORTING = ("rolling_back", "rolled_back", "failed")
 
@@ -109,7 +112,7 @@ class _Barrier:
                     self._opened.add(weight)
             if self.aborted is not None and weight > 0:
                 raise AwsError(f"group {self.name} rolls back together: {self.aborted}",
-                               code="GroupRollback", operation="UpdateAlias")
+                               code=GROUP_ROLLBACK, operation="UpdateAlias")
             if self._stopped() and weight > self._position[function]:
                 raise AwsError(f"group {self.name}: interrupted, nothing more is written forward",
                                code="Interrupted", operation="UpdateAlias")
