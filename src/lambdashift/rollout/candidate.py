@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambdashift.config.rollout import Smoke, parse_smoke  # the section is parsed there
 from lambdashift.core.machine import Notify, RolloutState
+from lambdashift.core.matching import mismatch
 from lambdashift.errors import LambdashiftError, ThrottledError
 from lambdashift.rollout.prewarm import PREWARM_EVENT
 
@@ -58,33 +59,6 @@ INIT_ERRORS = ("Runtime.ImportModuleError", "Runtime.UserCodeSyntaxError",
                "Runtime.HandlerNotFound", "Runtime.MalformedHandlerName",
                "Runtime.BuiltInModuleConflict", "Runtime.ExitError", "Sandbox.Timedout")
 _LOG_LINES = 40  # at most this many log lines in the rejection (the whole tail stays in history)
-
-
-def mismatch(actual: Any, expected: Any, where: str = "answer") -> str:
-    """"" when ``expected`` is found in ``actual``, else where and how they differ.
-
-    A subset match: every key of an expected mapping must be there with a matching value,
-    recursively; lists and scalars must be equal. A string holding JSON (the ``body`` of an
-    API Gateway answer) is matched as the JSON it holds when a mapping or list is expected.
-    """
-    if isinstance(actual, str) and isinstance(expected, (Mapping, list)):
-        try:
-            actual = json.loads(actual)
-        except ValueError:
-            return f"{where} is not JSON: {actual[:100]!r}"
-    if isinstance(expected, Mapping):
-        if not isinstance(actual, Mapping):
-            return f"{where} is {json.dumps(actual)[:100]}, expected an object"
-        for key, value in expected.items():
-            if key not in actual:
-                return f"{where} has no {key!r}"
-            problem = mismatch(actual[key], value, f"{where}.{key}")
-            if problem:
-                return problem
-        return ""
-    if actual != expected:
-        return f"{where} is {json.dumps(actual)[:100]}, expected {json.dumps(expected)[:100]}"
-    return ""
 
 
 def rejection(version: str, result: Any, smoke: Smoke | None) -> dict[str, Any] | None:

@@ -67,6 +67,7 @@ from lambdashift.config.hooks import (  # the section is parsed there, once
     parse_hooks,
 )
 from lambdashift.core.machine import RolloutState
+from lambdashift.core.matching import mismatch
 from lambdashift.errors import ConfigError, LambdashiftError
 from lambdashift.rollout.webhooks import DEFAULT_EVENTS, WebhookNotifier, parse_webhooks
 
@@ -171,21 +172,6 @@ def _contains(text: str, expected: Any, where: str) -> str:
         actual = json.loads(text)
     except ValueError:
         return f"{where} is not JSON: {text[:200]}"
-    return _subset(actual, expected, where)
+    return mismatch(actual, expected, where)
 
 
-def _subset(actual: Any, expected: Any, where: str) -> str:
-    """"" when ``expected`` is found in ``actual``, else where and how they differ."""
-    if isinstance(expected, Mapping):
-        if not isinstance(actual, Mapping):
-            return f"{where} is {json.dumps(actual)[:100]}, expected an object"
-        for key, value in expected.items():
-            if key not in actual:
-                return f"{where} has no key {key!r}"
-            problem = _subset(actual[key], value, f"{where}.{key}")
-            if problem:
-                return problem
-        return ""
-    if actual != expected:
-        return f"{where} is {json.dumps(actual)[:100]}, expected {json.dumps(expected)[:100]}"
-    return ""
