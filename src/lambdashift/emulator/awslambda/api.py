@@ -228,7 +228,7 @@ def build_app(store: LambdaStore, invoker: Invoker, *, control_plane_rate: float
         since, until = float(q(r, "since") or 0), float(q(r, "until") or "inf")
         fn, _ = store.function(name(r))
         records = invoker.metrics.records(fn.name, since, until, q(r, "qualifier"))
-        return _json({"FunctionName": fn.name, "Records": [rec.__dict__ for rec in records]}, 200, rid)
+        return _json({"FunctionName": fn.name, "Records": [rec._asdict() for rec in records]}, 200, rid)
 
     async def code(r: Request, rid: str) -> Response:
         path = store.code.root / r.path_params["file"]

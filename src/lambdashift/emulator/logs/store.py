@@ -26,7 +26,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from lambdashift.emulator.errors import InvalidParameterValueException
 
@@ -47,20 +47,25 @@ _START = re.compile(r"START RequestId: (?P<rid>\S+) Version: (?P<version>\S+)")
 _LOG_RECORD = re.compile(r"\[(?P<level>[A-Z]+)\]\t(?P<ts>\S+)\t(?P<rid>\S*)\t(?P<msg>.*)", re.S)
 
 
-@dataclass(slots=True)  # not frozen: a frozen dataclass costs the invoke path ~2x to build
-class LogEvent:
+class LogEvent(NamedTuple):
     """One event as CloudWatch Logs returns it (times in milliseconds since the epoch).
-    Never changed once stored."""
+    Never changed once stored. Streams keep each as a plain ``tuple`` of its values, which
+    CPython's collector stops tracking, so a full log store costs no pause of a full
+    collection on the invoke path; reads build events again (:meth:`LogStream.all`)."""
 
     seq: int  # the group's ingestion order; the eventId is made from it
     timestamp: int
     ingestion_time: int
     message: str
     stream: str
-    size: int = 0  # bytes this event counts for, as CloudWatch measures a batch
+    size: int  # bytes this event counts for, as CloudWatch measures a batch
 
-    def __post_init__(self) -> None:
-        self.size = len(self.message.encode()) + EVENT_OVERHEAD
+    @classmethod
+    def of(cls, seq: int, timestamp: int, ingestion_time: int, message: str,
+           stream: str) -> LogEvent:
+        """An event, its size counted as CloudWatch counts a batch's."""
+        return cls(seq, timestamp, ingestion_time, message, stream,
+                   len(message.encode()) + EVENT_OVERHEAD)
 
     @property
     def event_id(self) -> str:
@@ -74,23 +79,27 @@ class LogStream:
 
     name: str
     created: int
-    events: deque[LogEvent] = field(default_factory=deque)
+    events: deque[tuple[Any, ...]] = field(default_factory=deque)  # LogEvent's values
     stored_bytes: int = 0
 
     @property
     def first_timestamp(self) -> int | None:
         """The oldest event kept, if any."""
-        return min((e.timestamp for e in self.events), default=None)
+        return min((e[1] for e in self.events), default=None)
 
     @property
     def last_timestamp(self) -> int | None:
         """The newest event kept, if any."""
-        return self.events[-1].timestamp if self.events else None
+        return self.events[-1][1] if self.events else None
 
     @property
     def last_ingestion(self) -> int | None:
         """When the newest event was ingested."""
-        return self.events[-1].ingestion_time if self.events else None
+        return self.events[-1][2] if self.events else None
+
+    def all(self) -> list[LogEvent]:
+        """The stream's events in ingestion order."""
+        return [LogEvent._make(e) for e in self.events]
 
 
 @dataclass
@@ -107,7 +116,7 @@ class LogGroup:
     def events(self, streams: Iterable[LogStream] | None = None) -> list[LogEvent]:
         """Events of the given streams (default: all), by timestamp then ingestion order."""
         chosen = self.streams.values() if streams is None else streams
-        out = [e for s in chosen for e in s.events]
+        out = [e for s in chosen for e in s.all()]
         out.sort(key=lambda e: (e.timestamp, e.seq))
         return out
 
@@ -136,9 +145,9 @@ class LogStore:
             if stream is None:
                 stream = group.streams[stream_name] = LogStream(stream_name, now)
             for timestamp, message in events:
-                event = LogEvent(group.next_seq, timestamp, now, message, stream_name)
+                event = LogEvent.of(group.next_seq, timestamp, now, message, stream_name)
                 group.next_seq += 1
-                stream.events.append(event)
+                stream.events.append(tuple(event))
                 group.arrivals.append(stream)
                 size = event.size
                 stream.stored_bytes += size
@@ -148,9 +157,9 @@ class LogStore:
     def _evict(self, group: LogGroup) -> None:
         while group.stored_bytes > self.max_bytes and group.arrivals:
             stream = group.arrivals.popleft()
-            event = stream.events.popleft()
-            stream.stored_bytes -= event.size
-            group.stored_bytes -= event.size
+            size = stream.events.popleft()[5]
+            stream.stored_bytes -= size
+            group.stored_bytes -= size
             if not stream.events:
                 group.streams.pop(stream.name, None)
 
@@ -200,7 +209,7 @@ class LogStore:
         with self._lock:
             group = self._groups.get(group_name)
             stream = group.streams.get(stream_name) if group else None
-            return None if stream is None else list(stream.events)
+            return None if stream is None else stream.all()
 
 
 def check_logging_config(value: object) -> str:
