@@ -4,7 +4,9 @@ The README's quick start has the user edit ``examples/notes/lambdashift.yaml`` (
 ``source`` to v2) and publish. A demo that started from that file shipped "v1" with v2's code
 and then had nothing to release. So the demo copies the example packaged with lambdashift
 (``lambdashift/demo/example``: the handlers, ``shared/`` and ``lambdashift.yaml``, installed
-as package data) to a temporary directory and works there; a ``lambdashift.yaml`` the user
+as package data) to a temporary directory and works there. In the repository its
+``functions/`` and ``shared/`` are links to ``examples/notes``'s (the quick start edits only
+the yaml), which a wheel build follows, so the handlers are written once; a ``lambdashift.yaml`` the user
 has in the working directory is never read for the run, only compared, so the demo can say
 that it differs and is not used.
 """
