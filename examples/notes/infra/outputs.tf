@@ -37,3 +37,15 @@ output "state_policy_arn" {
   description = "ARN of the IAM policy giving a CI role access to the team state table."
   value       = one(aws_iam_policy.lambdashift_state[*].arn)
 }
+
+output "controller" {
+  description = "lambdashift's controller when controller_enabled: function name and ARN, role ARN, schedule ARN (null when off)."
+  value = one([
+    for c in module.controller : {
+      function_name = c.lambda_function_name
+      function_arn  = c.lambda_function_arn
+      role_arn      = c.lambda_role_arn
+      schedule_arn  = c.schedule_arn
+    }
+  ])
+}

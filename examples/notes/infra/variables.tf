@@ -123,3 +123,20 @@ variable "state_table_name" {
   type        = string
   default     = "lambdashift-state"
 }
+
+variable "controller_enabled" {
+  description = "Run lambdashift's controller (modules/controller): a Lambda function, started every minute, that drives detached and orphaned rollouts. Needs the state table (state_table_name)."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.controller_enabled || var.state_table_name != null
+    error_message = "controller_enabled needs the team state table: set state_table_name."
+  }
+}
+
+variable "controller_package_path" {
+  description = "The controller's zip, as `lambdashift controller package --output PATH` writes it. Null: lambdashift-controller.zip in package_dir."
+  type        = string
+  default     = null
+}
