@@ -136,13 +136,15 @@ def test_the_scheduler_role_can_only_invoke_the_controller_function() -> None:
     assert policy["policy"] == "${data.aws_iam_policy_document.scheduler.json}"
 
 
-def test_only_this_accounts_schedule_may_assume_the_scheduler_role() -> None:
+def test_only_this_accounts_schedules_may_assume_the_scheduler_role() -> None:
     [trust] = DATA["aws_iam_policy_document.assume_scheduler"]["statement"]
     assert trust["principals"] == [{"type": "Service",
                                     "identifiers": ["scheduler.amazonaws.com"]}]
     conditions = {c["variable"]: c["values"] for c in trust["condition"]}
     assert conditions == {"aws:SourceAccount": ["${local.account}"],
-                          "aws:SourceArn": ["${local.schedule_arn}"]}
+                          "aws:SourceArn": ["${local.schedule_group_arn}"]}
+    # Scheduler sets aws:SourceArn to the schedule group's ARN; a schedule's would never match.
+    assert ":schedule-group/default" in LOCALS["schedule_group_arn"]
 
 
 def test_the_schedule_invokes_the_controller_every_minute_on_time() -> None:
@@ -310,7 +312,8 @@ def refused(result: subprocess.CompletedProcess[str], variable: str) -> bool:
 def test_managed_names_and_arns_become_function_and_qualifier_arns(tmp_path: Path) -> None:
     other = "arn:aws:lambda:us-east-1:444455556666:function:billing"
     arns, logs, schedule = module_value(
-        tmp_path, "[local.managed_function_arns, local.managed_log_group_arns, local.schedule_arn]",
+        tmp_path,
+        "[local.managed_function_arns, local.managed_log_group_arns, local.schedule_group_arn]",
         managed_functions=["notes-*", other])
     assert arns == ["arn:aws:lambda:eu-west-1:111122223333:function:notes-*",
                     "arn:aws:lambda:eu-west-1:111122223333:function:notes-*:*",
@@ -319,8 +322,7 @@ def test_managed_names_and_arns_become_function_and_qualifier_arns(tmp_path: Pat
                     "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/notes-*:*",
                     "arn:aws:logs:us-east-1:444455556666:log-group:/aws/lambda/billing",
                     "arn:aws:logs:us-east-1:444455556666:log-group:/aws/lambda/billing:*"]
-    assert schedule == ("arn:aws:scheduler:eu-west-1:111122223333:schedule/default/"
-                        + settings.DEFAULT_SCHEDULE)
+    assert schedule == "arn:aws:scheduler:eu-west-1:111122223333:schedule-group/default"
 
 
 def test_the_functions_environment_is_read_back_by_controller_settings(tmp_path: Path) -> None:

@@ -41,9 +41,10 @@ locals {
     ]
   ])
 
-  # The ARN the schedule will have: the scheduler role's trust names it (the schedule
-  # itself needs the role first, so its own attribute would be a cycle).
-  schedule_arn = "arn:${local.partition}:scheduler:${local.region}:${local.account}:schedule/default/${var.schedule_name}"
+  # The schedule's group: Scheduler assumes the role with aws:SourceArn = the group's ARN
+  # (never the schedule's: AWS, "Confused deputy prevention in EventBridge Scheduler"). The
+  # default group, where `lambdashift controller status` looks for the schedule by name.
+  schedule_group_arn = "arn:${local.partition}:scheduler:${local.region}:${local.account}:schedule-group/default"
 }
 
 # The log group exists before the function, so Lambda never creates one without retention,
@@ -194,7 +195,7 @@ resource "aws_lambda_function_event_invoke_config" "this" {
 }
 
 # The schedule's role may invoke the controller function, nothing else, and only this
-# account's schedule of this name may assume it.
+# account's schedules (of the default group) may assume it.
 data "aws_iam_policy_document" "assume_scheduler" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -213,7 +214,7 @@ data "aws_iam_policy_document" "assume_scheduler" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [local.schedule_arn]
+      values   = [local.schedule_group_arn]
     }
   }
 }
