@@ -222,7 +222,7 @@ def run_history(args: argparse.Namespace) -> int:
                 print(f"  {'':8}  {'':<9}  ({looks} analysis look{'s' if looks > 1 else ''} said "
                       "continue; --verbose shows them)")
                 looks = 0
-            print(f"  {at}  {step_text(e.details, len(r.steps)):<9}  "
+            print(f"  {at}  {step_of_event(e.details, len(r.steps)):<9}  "
                   f"{event_words(e.kind, e.details, args.verbose)}")
     return 0
 
@@ -249,7 +249,7 @@ def _group_history(session: Session, args: argparse.Namespace) -> int:
     return 0
 
 
-def step_text(details: Any, steps: int) -> str:
+def step_of_event(details: Any, steps: int) -> str:
     """``step 2/7``, counted as ``status`` counts them (1-based, of the rollout's steps)."""
     step = dict(details).get("step", dict(details).get("from_step"))
     if not isinstance(step, int) or not steps:

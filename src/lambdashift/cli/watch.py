@@ -62,7 +62,7 @@ def run_watch(args: argparse.Namespace) -> int:
 
 
 def _print_new(store: Any, state: Any, seen: dict[str, int]) -> None:
-    from lambdashift.cli.inspect import event_words, step_text
+    from lambdashift.cli.inspect import event_words, step_of_event
     from lambdashift.cli.progress import line
 
     events = store.events(state.rollout_id)
@@ -71,7 +71,7 @@ def _print_new(store: Any, state: Any, seen: dict[str, int]) -> None:
                 e.kind == "VerdictReceived" and dict(e.details).get("verdict") == "continue"):
             continue
         at = time.strftime("%H:%M:%S", time.localtime(e.at))
-        line(state.function, f"{at}  {step_text(e.details, len(state.steps)):<9}  "
+        line(state.function, f"{at}  {step_of_event(e.details, len(state.steps)):<9}  "
                              f"{event_words(e.kind, e.details)}")
     seen[state.rollout_id] = len(events)
 

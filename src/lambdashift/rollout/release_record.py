@@ -19,7 +19,7 @@ from typing import Any
 from lambdashift.config import Config, parse_config
 from lambdashift.errors import ConfigError, LambdashiftError
 
-__all__ = ["RELEASE_EVENT", "StoredRelease", "load_release", "log_of", "new_release_id",
+__all__ = ["RELEASE_EVENT", "StoredRelease", "load_release", "record_log", "new_release_id",
            "save_release"]
 
 RELEASE_EVENT = "release"
@@ -31,7 +31,7 @@ def new_release_id() -> str:
     return f"rel-{uuid.uuid4().hex[:12]}"
 
 
-def log_of(release_id: str) -> str:
+def record_log(release_id: str) -> str:
     """The step log holding a release's record."""
     return f"release:{release_id}"
 
@@ -65,7 +65,7 @@ def save_release(store: Any, release_id: str, config: Config, target: Any, *, po
                "dev_url": getattr(target, "dev_url", None), "poll": poll, "by": by,
                "detached": detached, "rollouts": dict(rollouts or {})}
     try:
-        store.record_event(log_of(release_id), log_of(release_id), RELEASE_EVENT, details)
+        store.record_event(record_log(release_id), record_log(release_id), RELEASE_EVENT, details)
     except (TypeError, ValueError) as exc:
         raise LambdashiftError(
             f"the config cannot be stored with the release ({exc}): keep lambdashift.yaml to "
@@ -76,7 +76,7 @@ def load_release(store: Any, release_id: str) -> StoredRelease | None:
     """The release ``release_id`` as stored, its config rebuilt (paths not required to exist:
     the driver never packages); None if there is no record. ``ConfigError`` if the stored
     config no longer parses (a newer lambdashift wrote it)."""
-    for event in store.events(log_of(release_id)):
+    for event in store.events(record_log(release_id)):
         if event.kind != RELEASE_EVENT:
             continue
         d = event.details
