@@ -112,3 +112,43 @@ def _store(config: Config, namespace: str, region: str | None, local_endpoint: s
     """The store ``state:`` names (SQLite beside the config by default)."""
     return open_store(config.state or StateConfig(), namespace=namespace,
                       sqlite_path=state_db(config), region=region, local_endpoint=local_endpoint)
+
+
+def open_controller_store(settings: Any) -> Any:
+    """The controller's state store: the DynamoDB table its environment names
+    (``controller.settings.ControllerSettings``)."""
+    state = StateConfig(store="dynamodb", table=settings.table, region=settings.region,
+                        endpoint=settings.dynamodb_endpoint)
+    return open_store(state, namespace=settings.namespace, sqlite_path=Path("/nonexistent"),
+                      region=settings.region, local_endpoint=None)
+
+
+def open_controller_target(settings: Any, store: Any, metrics_source: str, *,
+                           api_url: str | None = None, dev_url: str | None = None,
+                           rate: float = CONTROL_PLANE_RATE) -> Target:
+    """The target a controller invocation drives rollouts on: Lambda, metrics and logs where
+    its environment says (the emulator's endpoints on the local stack, AWS's otherwise), the
+    release's metrics source, and ``store`` (shared by every release of the invocation)."""
+    retry = RetryPolicy()
+    local = settings.lambda_endpoint is not None
+    client = make_client("lambda", endpoint_url=settings.lambda_endpoint, region=settings.region,
+                         local=local, max_pool=50)
+    logs = make_client("logs", endpoint_url=settings.logs_endpoint or settings.lambda_endpoint,
+                       region=settings.region, local=local)
+    api = LambdaApi(client, limiter=control_plane_limiter(store, rate), retry=retry)
+    if local:
+        from lambdashift.local.metrics import EmulatorMetrics
+
+        metrics = _choose(metrics_source, EmulatorMetrics(settings.lambda_endpoint), logs, None)
+        return Target(name="local", description=f"local stack ({settings.lambda_endpoint})",
+                      api=api, store=store, counter=metrics, metrics=metrics, alarms=None,
+                      api_url=api_url, dev_url=dev_url, is_local=True, logs=logs)
+    from lambdashift.aws.metrics import CloudWatchAlarms, CloudWatchMetrics
+
+    cloudwatch = make_client("cloudwatch", region=settings.region)
+    metrics = _choose(metrics_source, CloudWatchMetrics(cloudwatch), logs,
+                      RateLimiter(rate=FILTER_LOG_EVENTS_RATE, burst=1))
+    return Target(name=settings.namespace, description=f"AWS {settings.region}", api=api,
+                  store=store, counter=metrics, metrics=metrics,
+                  alarms=CloudWatchAlarms(cloudwatch), api_url=api_url, dev_url=dev_url,
+                  logs=logs)

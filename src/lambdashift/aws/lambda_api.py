@@ -381,6 +381,14 @@ class LambdaApi:
                             raw.get("FunctionError"), body.read() if body is not None else b"",
                             logs)
 
+    def invoke_async(self, function: str, payload: bytes) -> int:
+        """Invoke asynchronously (``InvocationType: Event``): queued by Lambda, run soon;
+        the status code (202)."""
+        raw = self._send("Invoke", function, self._client.invoke,
+                         {"FunctionName": function, "Payload": payload,
+                          "InvocationType": "Event"}, data_plane=True)
+        return int(raw.get("StatusCode", 0))
+
     def concurrency_limit(self, function: str) -> int | None:
         """The most invocations of ``function`` that may run at once: its reserved
         concurrency, else the account's unreserved concurrency (shared with every function

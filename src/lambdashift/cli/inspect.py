@@ -73,7 +73,13 @@ def _runner(store: Any, state: Any) -> dict[str, Any]:
 
     held = store.holder(state.function)
     if held is not None and not holder_is_dead(held.owner):
-        return {"runner": held.owner, "running": True, "next": None}
+        return {"runner": held.owner, "running": True, "next": None,
+                "controller": held.owner.startswith("lambdashift-controller")}
+    if state.phase is Phase.PENDING and any(e.kind == "queued" for e in store.events(state.rollout_id)):
+        return {"runner": None, "running": False,
+                "next": "queued for the controller (deploy --detach): its next run takes it; "
+                        "`lambdashift controller status` says whether it runs, "
+                        f"`lambdashift rollback {state.function}` ends it with no alias change"}
     if state.phase is Phase.PAUSED:
         step = f"`lambdashift approve {state.function}` (or promote/rollback)"
         return {"runner": held.owner if held else None, "running": False,
@@ -136,6 +142,9 @@ def run_status(args: argparse.Namespace) -> int:
     for r in rows:
         if r.get("rollout", {}).get("next"):
             print(f"{r['function']}: rollout {r['rollout']['id']}: {r['rollout']['next']}")
+        elif r.get("rollout", {}).get("controller"):
+            print(f"{r['function']}: rollout {r['rollout']['id']}: driven by the controller "
+                  f"({r['rollout']['runner']})")
     print(f"analysis steps look {looks}, unless a step sets its interval")
     for w in warnings:
         note(f"warning: {w}")
@@ -213,7 +222,7 @@ def run_history(args: argparse.Namespace) -> int:
                 print(f"  {'':8}  {'':<9}  ({looks} analysis look{'s' if looks > 1 else ''} said "
                       "continue; --verbose shows them)")
                 looks = 0
-            print(f"  {at}  {_step_text(e.details, len(r.steps)):<9}  "
+            print(f"  {at}  {step_of_event(e.details, len(r.steps)):<9}  "
                   f"{event_words(e.kind, e.details, args.verbose)}")
     return 0
 
@@ -240,7 +249,7 @@ def _group_history(session: Session, args: argparse.Namespace) -> int:
     return 0
 
 
-def _step_text(details: Any, steps: int) -> str:
+def step_of_event(details: Any, steps: int) -> str:
     """``step 2/7``, counted as ``status`` counts them (1-based, of the rollout's steps)."""
     step = dict(details).get("step", dict(details).get("from_step"))
     if not isinstance(step, int) or not steps:
@@ -253,6 +262,8 @@ def event_words(kind: str, details: Any, verbose: bool = False) -> str:
     from lambdashift.core.machine import Notify
 
     d = {k: v for k, v in dict(details).items() if k not in ("phase", "step", "from_step")}
+    if kind in _DRIVER_EVENTS:
+        return _driver_words(kind, d)
     if kind == "VerdictReceived" or "verdict" in d:
         reasons = [str(x) for x in d.get("reasons", [])] or ["no reason given"]
         text = f"verdict {d.get('verdict')}: " + "; ".join(reasons if verbose else reasons[:1])
@@ -273,6 +284,23 @@ def event_words(kind: str, details: Any, verbose: bool = False) -> str:
                 if d else "")
     # A rejected candidate's log lines follow its first line: --verbose shows them.
     return text if verbose else clip(text.split("\n", 1)[0])
+
+
+#: Who drives a rollout: ``deploy --detach`` queued it, the controller took it or waits.
+_DRIVER_EVENTS = ("queued", "taken", "waiting")
+
+
+def _driver_words(kind: str, d: dict[str, Any]) -> str:
+    if kind == "queued":
+        return f"queued for the controller by {d.get('by', '?')} (release {d.get('release', '?')})"
+    if kind == "waiting":
+        return (f"the controller ({d.get('by', '?')}) holds it until "
+                f"{', '.join(d.get('behind', []))} succeed (after:)")
+    text = f"taken by {d.get('by', '?')}"
+    if d.get("orphan"):
+        text += (f", an orphan: its driver {d['from']} was gone" if d.get("from")
+                 else ", an orphan: nobody drove it")
+    return text
 
 
 def run_export(args: argparse.Namespace) -> int:

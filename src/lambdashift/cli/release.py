@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lambdashift.cli.common import add_json_argument, note, print_json
+from lambdashift.cli.common import add_json_argument, note, positive_seconds, print_json
 from lambdashift.cli.progress import line
 from lambdashift.cli.session import add_target_arguments, open_session
 from lambdashift.core import strategy as strategies
@@ -42,6 +42,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_plain_argument(d)
     d.add_argument("--no-check", action="store_true",
                    help="skip `lambdashift check` before the first change (not recommended)")
+    d.add_argument("--detach", action="store_true",
+                   help="hand the rollouts to the controller and return once it has taken them "
+                        "(`lambdashift watch` follows them)")
+    d.add_argument("--controller", default=None, metavar="FUNCTION",
+                   help="with --detach: the controller function (default: the config's, else "
+                        "lambdashift-controller)")
+    d.add_argument("--handover-timeout", type=positive_seconds, default=30.0, metavar="SECONDS",
+                   help="with --detach: how long to wait for the controller to take the rollouts "
+                        "(default 30)")
     d.set_defaults(func=run_deploy)
 
     r = subparsers.add_parser("resume", help="continue every rollout a dead process left unfinished")
@@ -95,6 +104,15 @@ def run_deploy(args: argparse.Namespace) -> int:
         raise ConfigError("--to VERSION needs exactly one function: `lambdashift deploy FN --to N`")
     if args.strategy:
         strategies.steps_for({"strategy": args.strategy}, path="--strategy")  # names --strategy
+    if args.detach:
+        for flag, given in (("--dry-run", args.dry_run), ("--no-wait", args.no_wait)):
+            if given:
+                raise ConfigError(f"--detach and {flag} do not go together: a detached release "
+                                  "runs on the controller" + (", which waits at manual gates for "
+                                  "`lambdashift approve`" if flag == "--no-wait" else ""))
+        return _run_detached(args)
+    elif args.controller is not None:
+        raise ConfigError("--controller is for --detach")
     session = open_session(args)
     session.wait_at_gates = not args.no_wait
 
@@ -113,6 +131,47 @@ def run_deploy(args: argparse.Namespace) -> int:
         return _print_plan(session, result.planned_writes or [], args.json, rate)
     assert result.outcome is not None and result.plan is not None
     return _report(result.outcome, result.plan.skipped, args.json, session.stop)
+
+
+def _run_detached(args: argparse.Namespace) -> int:
+    """``deploy --detach``: queue the release for the controller, wait until it took it."""
+    from lambdashift.controller.settings import DEFAULT_FUNCTION
+    from lambdashift.rollout.detach import detach
+
+    session = open_session(args)
+    controller = args.controller or getattr(getattr(session.config, "controller", None),
+                                            "function", None) or DEFAULT_FUNCTION
+    result = detach(session, args.functions, to=args.to, strategy=args.strategy,
+                    check=not args.no_check, controller=controller,
+                    wait_seconds=args.handover_timeout)
+    code = result.exit_code
+    if args.json:
+        print_json({"exit_code": code, "release": result.release_id, "rollouts": result.rollouts,
+                    "taken": result.taken, "not_taken": result.not_taken,
+                    "skipped": result.deploy.plan.skipped if result.deploy.plan else {},
+                    "controller": controller, "error": result.invoke_error or None})
+        return code
+    if result.deploy.blocked:
+        return code
+    if not result.rollouts:
+        note("deploy --detach: nothing to roll out")
+        return code
+    print(f"release {result.release_id}: {len(result.rollouts)} rollout"
+          f"{'s' if len(result.rollouts) != 1 else ''} handed to {controller}")
+    by_id = {rid: fn for fn, rid in result.rollouts.items()}
+    for rid, who in sorted(result.taken.items(), key=lambda kv: by_id[kv[0]]):
+        line(by_id[rid], f"{rid}  taken by {who}")
+    for rid in result.not_taken:
+        line(by_id[rid], f"{rid}  not taken yet")
+    if result.not_taken:
+        note(f"deploy --detach: {len(result.not_taken)} rollout(s) not taken by {controller} "
+             f"within {args.handover_timeout:g} s; they stay queued: its next scheduled run takes "
+             "them, `lambdashift resume` drives them here, `lambdashift rollback FN` ends one "
+             "with no alias change (`lambdashift controller status` says whether it runs)")
+    else:
+        note("follow them with `lambdashift watch`; `status` and `history` work from any "
+             "machine with the state store")
+    return code
 
 
 def _run(session, args: argparse.Namespace, plan: Plan) -> int:  # noqa: ANN001

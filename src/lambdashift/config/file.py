@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from lambdashift.config.analysis import DEFAULT_METRICS, parse_analysis, parse_metrics
-from lambdashift.config.functions import FunctionConfig, check_groups, parse_function
+from lambdashift.config.functions import CHECK_PATHS, FunctionConfig, check_groups, parse_function
 from lambdashift.config.hooks import Hooks, parse_hooks_section
 from lambdashift.config.prewarm import PrewarmSettings, parse_prewarm
 from lambdashift.config.rollout import DEFAULT_ROLLOUT, RolloutConfig, parse_rollout
@@ -83,6 +83,9 @@ class Config:
     state: StateConfig = field(default_factory=StateConfig)
     select: tuple[Selector, ...] = ()
     prewarm: PrewarmSettings = field(default_factory=PrewarmSettings)
+    #: The file's data as YAML gave it, before validation: what a release stores so that
+    #: another process (the controller) can rebuild this very config.
+    raw: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False, repr=False)
 
     @property
     def root(self) -> Path:
@@ -137,12 +140,19 @@ def load_config(
     return parse_config(data, file=file).with_overrides(target=target, alias=alias, env=env)
 
 
-def parse_config(data: object, *, file: Path) -> Config:
-    """Validate already-parsed YAML; relative paths start from ``file``'s directory."""
+def parse_config(data: object, *, file: Path, check_paths: bool = True) -> Config:
+    """Validate already-parsed YAML; relative paths start from ``file``'s directory.
+
+    ``check_paths=False`` reads a config stored with a release where its files are not (the
+    controller): paths are resolved but not required to exist.
+    """
+    token = CHECK_PATHS.set(check_paths)
     try:
-        return _parse(data, file)
+        return replace(_parse(data, file), raw=data)  # type: ignore[arg-type]
     except ConfigError as err:
         raise ConfigError(f"{file}: {err}") from None
+    finally:
+        CHECK_PATHS.reset(token)
 
 
 def _parse(data: object, file: Path) -> Config:

@@ -91,6 +91,9 @@ class RolloutState:
     #: Measurement errors in a row on the current analysis step (metrics unreadable); a
     #: verdict or a new step sets it back to 0.
     measurement_errors: int = 0
+    #: The release that started the rollout: its record (``release:ID`` in the store) holds
+    #: the config it runs with, so any process (the controller) can drive it; "" for none.
+    release: str = ""
 
     def __post_init__(self) -> None:
         check_version(self.stable)
@@ -119,10 +122,11 @@ class RolloutState:
     @classmethod
     def new(
         cls, rollout_id: str, function: str, alias: str, stable: str, candidate: str,
-        steps: tuple[Step, ...], *, now: float | None = None,
+        steps: tuple[Step, ...], *, now: float | None = None, release: str = "",
     ) -> RolloutState:
         """A pending rollout; feed it ``Start`` with the alias as read."""
-        return cls(rollout_id, function, alias, stable, candidate, tuple(steps), updated_at=now)
+        return cls(rollout_id, function, alias, stable, candidate, tuple(steps), updated_at=now,
+                   release=release)
 
     @property
     def step(self) -> Step:
@@ -165,6 +169,7 @@ class RolloutState:
             "reason": self.reason,
             "interrupted": self.interrupted,
             "measurement_errors": self.measurement_errors,
+            "release": self.release,
         }
 
     @classmethod
@@ -201,6 +206,7 @@ class RolloutState:
             reason=data.get("reason", ""),
             interrupted=data.get("interrupted", ""),
             measurement_errors=data.get("measurement_errors", 0),
+            release=data.get("release", ""),
         )
 
 

@@ -67,6 +67,7 @@ from lambdashift.model import (
 from lambdashift.store import locks
 from lambdashift.rollout.failpoints import failpoint
 from lambdashift.rollout.group import GROUP_ROLLBACK
+from lambdashift.rollout.interrupts import HandOver
 
 
 class AliasApi(Protocol):
@@ -124,6 +125,14 @@ class RolloutEngine:
     #: rollout: a Notify when the candidate must get no traffic (recorded, then the rollout
     #: ends with no write), else None.
     gate: Callable[[RolloutState], Notify | None] | None = None
+    #: The release record a new rollout points at (``RolloutState.release``); "" for none.
+    release: str = ""
+    #: When (``clock`` time) to stop driving and let the rollout go for another driver to
+    #: resume (``HandOver`` out of the next wait); None: drive to the end.
+    hand_over_at: float | None = None
+    #: Told when this engine has taken a rollout's lease to resume it (the controller records
+    #: that it drives it from then on).
+    on_lease: Callable[[RolloutState, Any], None] | None = None
     #: The lease held while driving a rollout, and signals taken but not yet acted on.
     _lease: Any = field(default=None, init=False, repr=False)
     _inbox: deque[Any] = field(default_factory=deque, init=False, repr=False)
@@ -159,7 +168,8 @@ class RolloutEngine:
                 raise RolloutError(f"{function}:{alias} already serves version {candidate}")
             refuse_unowned_split(function, alias, current.traffic)  # again, under the lock
             state = RolloutState.new(rollout_id or f"r-{uuid.uuid4().hex[:12]}", function, alias,
-                                     current.traffic.primary, candidate, steps, now=self.clock())
+                                     current.traffic.primary, candidate, steps, now=self.clock(),
+                                     release=self.release)
             self.store.save(state)
             first: Event = Start(current.traffic, current.revision_id, now=self.clock())
             failed = self._before_traffic(state)
@@ -180,6 +190,8 @@ class RolloutEngine:
             fresh = self.store.load(state.rollout_id) or state
             if fresh.phase.is_terminal:
                 return fresh
+            if self.on_lease is not None:
+                self.on_lease(fresh, lease)
             if fresh.phase is Phase.PENDING:  # saved, never started: the gate has not run yet
                 failed = self._before_traffic(fresh)
                 if failed is not None:
@@ -187,6 +199,18 @@ class RolloutEngine:
             current = self.api.get_alias(fresh.function, fresh.alias)
             resumed = Resumed(current.traffic, current.revision_id, now=self.clock())
             return self._drive(fresh, resumed, lease=lease)
+        finally:
+            self._release(lease)
+
+    def cancel(self, state: RolloutState, reason: str) -> RolloutState:
+        """End a rollout that never started (``pending``: a detached release's later wave
+        whose dependency failed) with no alias write; any other phase is left as it is."""
+        lease = locks.acquire(self.store, state.function, self.owner, self.options.lease_seconds)
+        try:
+            fresh = self.store.load(state.rollout_id) or state
+            if fresh.phase is not Phase.PENDING:
+                return fresh
+            return self._drive(fresh, CheckFailed(reason, now=self.clock()), lease=lease)
         finally:
             self._release(lease)
 
@@ -208,8 +232,18 @@ class RolloutEngine:
     # -- the loop ------------------------------------------------------------------------
 
     def _drive(self, state: RolloutState, *events: Event, lease: Any) -> RolloutState:
-        pending: deque[Event] = deque(events)
         self._lease = lease
+        try:
+            return self._loop(state, deque(events))
+        except HandOver:
+            # Signals taken from the store but not acted on yet (an approve kept for its
+            # gate) go back, for the next driver.
+            while self._inbox:
+                sig = self._inbox.popleft()
+                self.store.send_signal(sig.function, sig.kind, dict(sig.details))
+            raise
+
+    def _loop(self, state: RolloutState, pending: deque[Event]) -> RolloutState:
         while pending:
             event = self._or_stop(state, pending.popleft(), pending)
             state, actions = transition(state, event)
@@ -333,10 +367,13 @@ class RolloutEngine:
                 return signal_event
             if done():
                 return finished()
+            self._hand_over_if_due()
             self._renew()
             nap = self.options.poll_interval
             if until is not None:  # wake at the deadline (a look due in 1 s waits 1 s, not a poll)
                 nap = min(nap, max(until - self.clock(), 0.01))
+            if self.hand_over_at is not None:
+                nap = min(nap, max(self.hand_over_at - self.clock(), 0.01))
             self.sleep(nap)
 
     def _wait_invocations(self, state: RolloutState, action: WaitForInvocations) -> Event:
@@ -412,8 +449,14 @@ class RolloutEngine:
         return None
 
     def keep_alive(self) -> None:
-        """Renew the lease if it is due: for callers that block a rollout's thread (groups)."""
+        """Renew the lease if it is due: for callers that block a rollout's thread (groups);
+        ``HandOver`` when this driver's time is up."""
+        self._hand_over_if_due()
         self._renew()
+
+    def _hand_over_if_due(self) -> None:
+        if self.hand_over_at is not None and self.clock() >= self.hand_over_at:
+            raise HandOver("this driver's time is up: the rollout is left for the next one")
 
     def _renew(self) -> None:
         lease = self._lease

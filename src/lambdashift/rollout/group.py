@@ -36,6 +36,7 @@ from typing import Any
 from lambdashift.config.functions import check_groups, check_same_steps  # noqa: F401 - defined there
 from lambdashift.errors import AwsError, LambdashiftError
 from lambdashift.model import Phase, Traffic
+from lambdashift.rollout.interrupts import HandOver
 
 #: The error code of a forward write the group's barrier withholds (the group rolls back).
 GROUP_ROLLBACK = "GroupRollback"
@@ -237,20 +238,32 @@ def run_group(name: str, planned: list[Any], engine_for: Callable[[], Any], stor
 
             return Notify("group_stopped", {"reason": f"group {name} rolls back together: {aborted}"})
         engine.gate = member_gate
+        handed_over = False
         try:
             if c.resume is not None:
                 return c.function, engine.resume(c.resume)
             return c.function, engine.start(c.function, alias, c.candidate, c.steps,
                                             rollout_id=f"{group_id}.{c.function}",
                                             current=c.current)
+        except HandOver as exc:
+            # Not finished: the others must not take it for done and write past it.
+            handed_over = True
+            return c.function, exc
         except LambdashiftError as exc:
             barrier.abort(c.function, str(exc))
             return c.function, exc
         finally:
-            barrier.finished(c.function)
+            if not handed_over:
+                barrier.finished(c.function)
 
     with ThreadPoolExecutor(max_workers=max(1, min(64, len(planned)))) as pool:
         results = dict(pool.map(one, planned))
+    handed = [r for r in results.values() if isinstance(r, HandOver)]
+    if handed:
+        # The driver's time is up (the controller's invocation): every member is saved where
+        # it stands and the group is resumed as a group by the next driver; its outcome is
+        # that driver's to record, and no member is set back.
+        raise handed[0]
     ended = {**earlier, **results}
     interrupted = stopped() and any(
         isinstance(s, Exception) or s.phase is not Phase.SUCCEEDED for s in ended.values())

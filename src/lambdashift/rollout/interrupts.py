@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-__all__ = ["EXIT_CODES", "StopRequest"]
+__all__ = ["EXIT_CODES", "HandOver", "StopRequest"]
 
 #: The exit code of a command stopped by a signal: 128 + its number, as shells report it.
 EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
@@ -40,3 +40,13 @@ class StopRequest:
     def sleep(self, seconds: float) -> None:
         """``time.sleep`` that ends at once when a stop is asked (the engine's sleeper)."""
         self._event.wait(max(0.0, seconds))
+
+
+class HandOver(Exception):  # noqa: N818 - not an error: the rollout goes on elsewhere
+    """Raised out of a rollout's wait when its driver must let it go (the controller's
+    invocation nearing its end, ``RolloutEngine.hand_over_at``).
+
+    Neither an error nor an interrupt: the state was saved before the wait, the lease is
+    released on the way out, and nothing is written, so the next driver (the next tick)
+    resumes it exactly as after a crash, without waiting for a lease to expire.
+    """

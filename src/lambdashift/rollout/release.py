@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from lambdashift.config import Config
 from lambdashift.core.machine import Notify, RolloutState
-from lambdashift.errors import ConfigError
+from lambdashift.errors import ConfigError, LambdashiftError
 from lambdashift.model import BakeStep, WeightStep
 from lambdashift.rollout import deploy as deploying
 from lambdashift.rollout.deploy import Candidate, DeployOutcome
@@ -110,6 +110,10 @@ class Release:
     webhooks: Any = None
     progress: Progress = field(default_factory=SilentProgress)
     stop: StopRequest = field(default_factory=StopRequest)
+    #: Who drives the rollouts (their leases' owner); None: this process (``owner_id``).
+    owner: str | None = None
+    #: The release's record in the store (``rollout.release_record``), once stored.
+    release_id: str = ""
 
     # -- publish: the versions a release rolls out ---------------------------------------
 
@@ -210,12 +214,26 @@ class Release:
                 webhooks(state, n)  # queued: never blocks the rollout
         return RolloutEngine(
             api=self.target.api, store=self.target.store, clock=time.time, sleep=self.stop.sleep,
-            owner=owner_id(), counter=self.target.counter, analyzer=self.analyzer(),
+            owner=self.owner or owner_id(), counter=self.target.counter, analyzer=self.analyzer(),
             notify=notify, pre_checks=self._checks("pre"), post_checks=self._checks("post"),
             options=EngineOptions(poll_interval=self.poll, wait_at_gates=self.wait_at_gates,
                                   lease_seconds=self.config.state.lease_seconds),
-            prewarm=self._prewarmer(), stop=self.stop, gate=self._gate(),
+            prewarm=self._prewarmer(), stop=self.stop, gate=self._gate(), release=self.release_id,
         )
+
+    def remember(self, *, detached: bool = False, rollouts: dict[str, str] | None = None) -> str:
+        """Store this release's record (once) so that any process can drive its rollouts
+        (``rollout.release_record``); its id. ``LambdashiftError`` if it cannot be stored."""
+        if not self.release_id:
+            from lambdashift.rollout.release_record import new_release_id, save_release
+            from lambdashift.store.locks import owner_id
+
+            release_id = new_release_id()
+            save_release(self.target.store, release_id, self.config, self.target,
+                         poll=self.poll, by=self.owner or owner_id(), detached=detached,
+                         rollouts=rollouts)
+            self.release_id = release_id
+        return self.release_id
 
     def analyzer(self) -> Any:
         """The judge over the target's metrics, with its alarms (None: no metrics source)."""
@@ -315,6 +333,12 @@ class Executor:
 
     def run(self, release: Release, plan: Plan) -> DeployOutcome:
         """The rollouts' outcome; an error of one rollout is a line on the release's progress."""
+        if any(c.resume is None for c in plan.candidates):
+            try:  # what lets the controller (or `resume` elsewhere) take over after a crash
+                release.remember()
+            except LambdashiftError as exc:
+                release.progress.note(f"warning: {exc}; a crash of this process leaves its "
+                                      "rollouts to `lambdashift resume` with this config")
         return deploying.run_waves(
             release.engine, release.config, plan.candidates, stop=release.stop,
             on_error=lambda n, e: release.progress.line(n, f"error: {e}"))

@@ -1,0 +1,90 @@
+"""``lambdashift watch``: follow rollouts that another process or the controller drives.
+
+It reads the state store only (the rollouts' step logs, as ``history`` prints them), so it
+works from any machine with the store, and changes nothing: Ctrl-C stops watching, never the
+rollouts. It ends when every watched rollout has ended, with the exit code ``deploy`` would
+have given them (0 all succeeded, 1 one rolled back or failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from lambdashift.cli.common import add_json_argument, note, positive_seconds, print_json
+from lambdashift.cli.session import add_target_arguments, open_session
+from lambdashift.model import Phase
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``watch``."""
+    w = subparsers.add_parser("watch", help="follow rollouts another process or the controller "
+                                            "drives, until they end")
+    add_target_arguments(w)
+    add_json_argument(w)
+    w.add_argument("functions", nargs="*", metavar="FN", help="functions to watch (default: all)")
+    w.add_argument("--every", type=positive_seconds, default=1.0, metavar="SECONDS",
+                   help="how often to read the store (default 1)")
+    w.set_defaults(func=run_watch)
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    """Print each rollout's new history lines until all have ended."""
+    session = open_session(args)
+    names = set(args.functions)
+    if names and not session.config.select:
+        for name in names:
+            session.config.function(name)  # an unknown name: exit 2, with a suggestion
+    store = session.target.store
+    watched = {s.rollout_id: s for s in store.active() if not names or s.function in names}
+    if not watched:
+        note("watch: nothing is rolling out" + (f" for {', '.join(sorted(names))}" if names else ""))
+        return 0
+    seen: dict[str, int] = {}
+    try:
+        while True:
+            for rid, state in list(watched.items()):
+                _print_new(store, state, seen)
+                watched[rid] = store.load(rid) or state
+            for s in store.active():  # a later wave queued meanwhile, a rollout resumed
+                if s.rollout_id not in watched and (not names or s.function in names):
+                    watched[s.rollout_id] = s
+            if all(s.phase.is_terminal for s in watched.values()):
+                for state in watched.values():
+                    _print_new(store, state, seen)
+                break
+            time.sleep(args.every)
+    except KeyboardInterrupt:
+        note("watch: stopped watching; the rollouts go on (`lambdashift status` shows them)")
+        return 130
+    return _outcome(watched, args.json)
+
+
+def _print_new(store: Any, state: Any, seen: dict[str, int]) -> None:
+    from lambdashift.cli.inspect import event_words, step_of_event
+    from lambdashift.cli.progress import line
+
+    events = store.events(state.rollout_id)
+    for e in events[seen.get(state.rollout_id, 0):]:
+        if e.kind in ("Tick", "InvocationsObserved") or (
+                e.kind == "VerdictReceived" and dict(e.details).get("verdict") == "continue"):
+            continue
+        at = time.strftime("%H:%M:%S", time.localtime(e.at))
+        line(state.function, f"{at}  {step_of_event(e.details, len(state.steps)):<9}  "
+                             f"{event_words(e.kind, e.details)}")
+    seen[state.rollout_id] = len(events)
+
+
+def _outcome(watched: dict[str, Any], as_json: bool) -> int:
+    phases = {s.phase for s in watched.values()}
+    code = 1 if phases & {Phase.ROLLED_BACK, Phase.FAILED, Phase.INTERRUPTED} else 0
+    if as_json:
+        print_json({"exit_code": code, "rollouts": {
+            rid: {"function": s.function, "phase": s.phase.value, "reason": s.reason}
+            for rid, s in watched.items()}})
+        return code
+    for s in sorted(watched.values(), key=lambda s: s.function):
+        note(f"{s.function}: {s.rollout_id} {s.stable} → {s.candidate} {s.phase.value}"
+             + (f": {s.reason}" if s.reason else ""))
+    return code
