@@ -117,3 +117,20 @@ def test_an_orphan_of_a_killed_deploy_is_adopted_and_finished(notes_stack: Notes
     assert len(adopted) == 1 and adopted[0]["orphan"] is True, said
     assert list(summary["ended"].values()) == ["succeeded"], summary
     assert alias_traffic(notes_stack, fn) == (candidate, None, 0.0)
+
+
+def test_rollback_of_a_queued_rollout_ends_it_with_no_alias_change(notes_stack: NotesStack):
+    team_store(notes_stack)
+    set_rollout(notes_stack, {"strategy": "canary", "analysis": "off"})
+    fn = "notes-get"
+    before = notes_stack.lam.get_alias(FunctionName=fn, Name="live")
+    new_version(notes_stack, fn)
+    rid = json.loads(detach(notes_stack, fn).stdout)["rollouts"][fn]
+    out = run(notes_stack, "rollback", fn, "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["phase"] == "rolled_back"
+    after = notes_stack.lam.get_alias(FunctionName=fn, Name="live")
+    assert after["RevisionId"] == before["RevisionId"]  # never written
+    kinds = [e["kind"] for e in history(notes_stack, fn)[0]["events"]]
+    assert history(notes_stack, fn)[0]["rollout_id"] == rid
+    assert "AliasWritten" not in kinds and "candidate_checked" not in kinds, kinds

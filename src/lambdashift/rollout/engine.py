@@ -192,13 +192,20 @@ class RolloutEngine:
                 return fresh
             if self.on_lease is not None:
                 self.on_lease(fresh, lease)
+            early: tuple[Event, ...] = ()
             if fresh.phase is Phase.PENDING:  # saved, never started: the gate has not run yet
+                # A rollback asked of a queued rollout (deploy --detach) ends it before the
+                # candidate is even invoked; a promote is taken once it has started.
+                asked = self._signal(fresh)
+                if isinstance(asked, (RollbackRequested, Interrupted)):
+                    return self._drive(fresh, asked, lease=lease)
+                early = (asked,) if asked is not None else ()
                 failed = self._before_traffic(fresh)
                 if failed is not None:
                     return self._drive(fresh, failed, lease=lease)
             current = self.api.get_alias(fresh.function, fresh.alias)
             resumed = Resumed(current.traffic, current.revision_id, now=self.clock())
-            return self._drive(fresh, resumed, lease=lease)
+            return self._drive(fresh, resumed, *early, lease=lease)
         finally:
             self._release(lease)
 
