@@ -138,7 +138,9 @@ class ScheduleRules:
                 # Update and Delete see it) but never fired, rather than stopping the emulator.
                 self._due[name] = None
                 print(f"lambdashift emulator: warning: schedule {name} does not fire: "
-                      f"{exc.message}", file=sys.stderr, flush=True)
+                      f"{exc.message} (it was made under a smaller --schedule-min-rate than "
+                      f"this run's {min_rate:g} s: update or delete it)", file=sys.stderr,
+                      flush=True)
         #: Deliveries made and failed since start (``/_lambdashift/scheduler``).
         self.delivered = 0
         self.failed = 0
