@@ -177,10 +177,12 @@ def remove_stale(*, lambda_endpoint: str, region: str, keep_function: bool,
     """With the controller off: delete the schedule and function a previous ``local up``
     left, if they are the stack's own. True when something was deleted.
 
-    ``keep_function``: the config has a function of that name of its own (never touched)."""
+    ``keep_function``: the config has a function of that name of its own: then neither it
+    nor a schedule calling it is touched."""
+    if keep_function:
+        return False
     schedule = _exists(f"{lambda_endpoint}/schedules/{DEFAULT_SCHEDULE}")
-    function = None if keep_function else _exists(
-        f"{lambda_endpoint}/2015-03-31/functions/{DEFAULT_FUNCTION}")
+    function = _exists(f"{lambda_endpoint}/2015-03-31/functions/{DEFAULT_FUNCTION}")
     if schedule is None and function is None:
         return False
     deleted = []
