@@ -54,7 +54,14 @@ def test_redeploy_keeps_what_did_not_change_and_updates_a_new_rate(servers):
     assert again == first
     assert lam.get_function_configuration(FunctionName=DEFAULT_FUNCTION)["RevisionId"] == before
     deploy(emulator, dynamodb, "rate(3 seconds)", said)
-    assert "(updated)" in said[-1]
+    assert "unchanged" in said[-1] and "(updated)" in said[-1]
+    # A restart gives the stack new ports: the function's settings follow them.
+    local.deploy(lambda_endpoint=emulator.endpoint, dynamodb_endpoint=dynamodb,
+                 logs_endpoint="http://127.0.0.1:9", region="us-east-1", state=DYNAMO_STATE,
+                 expression="rate(3 seconds)", say=said.append)
+    assert "updated (settings)" in said[-1] and "(kept)" in said[-1]
+    env = lam.get_function_configuration(FunctionName=DEFAULT_FUNCTION)["Environment"]["Variables"]
+    assert env["LAMBDASHIFT_LOGS_ENDPOINT"] == "http://127.0.0.1:9"
     scheduler = make_client("scheduler", endpoint_url=emulator.endpoint, local=True)
     assert scheduler.get_schedule(Name=DEFAULT_SCHEDULE)["ScheduleExpression"] == "rate(3 seconds)"
     # Off: both were the stack's own, both go.

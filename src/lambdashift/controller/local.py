@@ -104,7 +104,8 @@ def deploy(*, lambda_endpoint: str, dynamodb_endpoint: str, logs_endpoint: str, 
                                                WaiterConfig={"Delay": 0.1, "MaxAttempts": 600})
     arn = lam.get_function_configuration(FunctionName=DEFAULT_FUNCTION)["FunctionArn"]
     scheduled = _ensure_schedule(_client("scheduler", lambda_endpoint, region), arn, expression)
-    what = "created" if created else ("updated" if changed else "unchanged")
+    what = "created" if created else (f"updated ({', '.join(changed)})" if changed
+                                      else "unchanged")
     say(f"controller   {DEFAULT_FUNCTION}  {what}, called {expression} by the schedule "
         f"{DEFAULT_SCHEDULE} ({scheduled}); state on DynamoDB table {state.table}; its "
         f"decisions: `lambdashift logs {DEFAULT_FUNCTION}`")
@@ -113,8 +114,9 @@ def deploy(*, lambda_endpoint: str, dynamodb_endpoint: str, logs_endpoint: str, 
 
 
 def _ensure_function(lam: Any, zip_data: bytes, sha: str,
-                     wanted: dict[str, Any]) -> tuple[bool, bool]:
-    """(created, changed): create the function, or bring its code and settings up to date."""
+                     wanted: dict[str, Any]) -> tuple[bool, list[str]]:
+    """(created, what changed): create the function, or bring its code and settings up to
+    date (the settings change at every restart: the stack's endpoints get new ports)."""
     try:
         current = lam.get_function_configuration(FunctionName=DEFAULT_FUNCTION)
     except Exception as exc:
@@ -122,13 +124,13 @@ def _ensure_function(lam: Any, zip_data: bytes, sha: str,
             raise
         lam.create_function(FunctionName=DEFAULT_FUNCTION, Code={"ZipFile": zip_data},
                             Tags={TAG: "local"}, **wanted)
-        return True, False
-    changed = False
+        return True, []
+    changed = []
     if current.get("CodeSha256") != sha:
         lam.update_function_code(FunctionName=DEFAULT_FUNCTION, ZipFile=zip_data)
         lam.get_waiter("function_updated_v2").wait(
             FunctionName=DEFAULT_FUNCTION, WaiterConfig={"Delay": 0.1, "MaxAttempts": 600})
-        changed = True
+        changed.append("code")
     have = {"Runtime": current.get("Runtime"), "Handler": current.get("Handler"),
             "Timeout": current.get("Timeout"), "MemorySize": current.get("MemorySize"),
             "Role": current.get("Role"),
@@ -136,7 +138,7 @@ def _ensure_function(lam: Any, zip_data: bytes, sha: str,
             "Description": current.get("Description", "")}
     if have != wanted:
         lam.update_function_configuration(FunctionName=DEFAULT_FUNCTION, **wanted)
-        changed = True
+        changed.append("settings")
     return False, changed
 
 
