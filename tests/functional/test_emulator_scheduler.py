@@ -211,3 +211,26 @@ def test_schedules_persist_across_an_emulator_restart(tmp_path):
         assert client.get_schedule(Name="kept")["ScheduleExpression"] == "rate(1 minute)"
     finally:
         again.stop()
+
+
+def test_a_kept_schedule_under_a_restarts_smallest_rate_waits_unfired_instead_of_stopping_it(
+        tmp_path, capsys):
+    """AWS's smallest rate is a minute; a sub-minute schedule made under a local-only
+    ``--schedule-min-rate`` and read back by an emulator without it is kept, never fired."""
+    from lambdashift.emulator.scheduler.schedules import ScheduleRules
+
+    data = tmp_path / "data"
+    target = {"Arn": ARN + "controller", "RoleArn": SCHEDULER_ROLE}
+    quick = ScheduleRules(data, region="us-east-1", account_id="000000000000", min_rate=1.0)
+    quick.create("fast", {"ScheduleExpression": "rate(2 seconds)", "FlexibleTimeWindow": WINDOW,
+                          "Target": target})
+    quick.close()
+    strict = ScheduleRules(data, region="us-east-1", account_id="000000000000")
+    try:
+        assert strict.get("fast", None)["ScheduleExpression"] == "rate(2 seconds)"
+        assert strict.next_due() is None and strict.due(time.time() + 3600) == []
+        assert "schedule fast does not fire" in capsys.readouterr().err
+        strict.delete("fast", None)
+        assert strict.list(None, None, None, None, None)["Schedules"] == []
+    finally:
+        strict.close()

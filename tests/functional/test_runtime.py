@@ -271,6 +271,46 @@ def test_handler_sees_aws_environment_and_context(tmp_path: Path) -> None:
     assert later["remaining"][0] <= 2000  # a second of the 3 s was spent before dispatch
 
 
+def test_a_function_shipping_its_own_lambdashift_runs_that_copy_not_the_workers(
+        tmp_path: Path) -> None:
+    """The worker is a module of lambdashift, so lambdashift is imported before the handler:
+    a function whose code holds lambdashift (the controller's zip) must still run its own
+    copy, as it would on AWS where the runtime has no lambdashift. A module found only in the
+    code dir, and the handler's file, say which copy ran."""
+    code_dir = write_code(tmp_path, source=None)
+    package = code_dir / "lambdashift"
+    (package / "controller").mkdir(parents=True)
+    (package / "__init__.py").write_text("FROM = 'zip'\n")
+    (package / "zip_marker.py").write_text("MARK = 'only in the zip'\n")
+    (package / "controller" / "__init__.py").write_text("")
+    (package / "controller" / "handler.py").write_text(textwrap.dedent("""
+        import sys
+
+        import lambdashift
+        from lambdashift.zip_marker import MARK
+
+
+        def handler(event, context):
+            return {"file": __file__, "package": lambdashift.FROM, "mark": MARK,
+                    "emulator": "lambdashift.emulator" in sys.modules,
+                    "request_id": context.aws_request_id,
+                    "remaining": context.get_remaining_time_in_millis()}
+    """))
+    snap = snapshot(code_dir, "lambdashift.controller.handler.handler", name="controller",
+                    timeout=5.0)
+
+    async def scenario(rt: Runtime) -> Any:
+        return await call(rt, snap, {}, request_id="rid-zip")
+
+    result = with_runtime(scenario)
+    assert result.function_error is None, result.payload
+    seen = answer(result)
+    assert seen["file"] == str(code_dir.resolve() / "lambdashift" / "controller" / "handler.py")
+    assert seen["package"] == "zip" and seen["mark"] == "only in the zip"
+    assert seen["emulator"] is False  # the worker's own lambdashift was forgotten
+    assert seen["request_id"] == "rid-zip" and 0 < seen["remaining"] <= 5000
+
+
 def test_our_own_environment_does_not_leak_into_functions(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAMBDASHIFT_TEST_SECRET", "s3cr3t")

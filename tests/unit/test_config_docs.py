@@ -147,6 +147,16 @@ CASES: list[tuple[Any, str]] = [
     ({**fn(), "prewarm": {"max_concurrency": 0}}, "prewarm.max_concurrency: must be an integer from 1 to 1000, got 0"),
     ({**fn(), "prewarm": "yes"}, "prewarm: must be true, false or a mapping (enabled, concurrency, "
                                  "max_concurrency, window), got 'yes'"),
+    ({**fn(), "controller": "always"},
+     "controller: must be on, off or a mapping (enabled, rate), got 'always'"),
+    ({**fn(), "controller": {"rat": "2s"}}, "controller: unknown key 'rat'; did you mean 'rate'?"),
+    ({**fn(), "controller": {"rate": "0.5s"}},
+     "controller.rate: must be a whole number of seconds such as '2 seconds', '1 minute', 30s, "
+     "5m or 90, from 1 second to 1 day, got '0.5s'"),
+    ({**fn(), "controller": True, "state": {"store": "sqlite"}},
+     "controller: on keeps rollouts on DynamoDB, where the controller function reads them; "
+     "state.store: sqlite is a file on this machine, out of its reach (remove state.store, or "
+     "set it to dynamodb)"),
 ]
 
 

@@ -48,11 +48,35 @@ def stack_spec(config: Config):  # noqa: ANN201 - StackSpec, imported lazily for
     from lambdashift.local.stack import StackSpec
 
     functions = local_functions(config.functions)
+    min_rate = None
+    if config.controller:
+        from lambdashift.controller.local import min_rate as controller_min_rate
+
+        min_rate = controller_min_rate(config.controller.rate_seconds)
     return StackSpec(root=config.root, functions=functions,
                      routes={r.key: r.function for r in config.routes if r.function in functions},
                      tables=config.tables,
                      alias=config.alias, region=config.region or "us-east-1",
-                     config_path=str(config.file.resolve()))
+                     config_path=str(config.file.resolve()), schedule_min_rate=min_rate)
+
+
+def controller_step(config: Config):  # noqa: ANN201 - stack.ControllerStep
+    """What ``local up`` does about the controller once the config's functions are deployed:
+    deploy it (on), or delete the one an earlier ``up`` left (off)."""
+    from lambdashift.controller import local as controller
+
+    def step(state, say):  # noqa: ANN001, ANN202 - StackState, its say
+        if not config.controller:
+            controller.remove_stale(lambda_endpoint=state.lambda_endpoint, region=state.region,
+                                    keep_function=controller.DEFAULT_FUNCTION in config.functions,
+                                    say=say)
+            return {}
+        return controller.deploy(lambda_endpoint=state.lambda_endpoint,
+                                 dynamodb_endpoint=state.dynamodb_endpoint,
+                                 logs_endpoint=state.logs_endpoint or state.lambda_endpoint,
+                                 region=state.region, state=config.state,
+                                 expression=config.controller.expression, say=say)
+    return step
 
 
 def _root(args: argparse.Namespace) -> Path:
@@ -69,6 +93,13 @@ def run_up(args: argparse.Namespace) -> int:
     refused = refusal(config.functions)
     if refused:  # before any process starts or any function is created
         raise ConfigError(refused)
+    if config.controller:
+        from lambdashift.controller.settings import DEFAULT_FUNCTION
+
+        if DEFAULT_FUNCTION in config.functions:
+            raise ConfigError(f"functions.{DEFAULT_FUNCTION}: the name is the controller's "
+                              "function's (controller: on): rename yours, or turn the "
+                              "controller off. Nothing was started.")
     spec = stack_spec(config)
     for name, fn in config.functions.items():
         if name not in spec.functions:
@@ -76,7 +107,8 @@ def run_up(args: argparse.Namespace) -> int:
     note(f"lambdashift local stack for {config.file}")
     state = stack.up(spec, detach=args.detach, dynamodb_endpoint=args.dynamodb_endpoint,
                      dynamodb=args.dynamodb,
-                     api_port=args.api_port, lambda_port=args.lambda_port, say=note)
+                     api_port=args.api_port, lambda_port=args.lambda_port, say=note,
+                     controller=controller_step(config))
     print(state.api_url, flush=True)
     if args.detach:
         note("running in the background: `lambdashift local down` stops it")
@@ -93,6 +125,9 @@ def run_down(args: argparse.Namespace) -> int:
 
     state = stack.down(_root(args))
     note("stopped the local stack" if state else "no local stack was running")
+    if state and state.controller:
+        note(f"the controller stopped with it; its function and schedule "
+             f"({state.controller.get('expression')}) are kept and go on at the next `local up`")
     return 0
 
 
@@ -118,10 +153,25 @@ def run_local_status(args: argparse.Namespace) -> int:
             print_json({"running": False, "error": str(exc), "code": 1})
             return 1
         raise
+    controller = None
+    if state.controller:
+        from lambdashift.controller.local import describe
+
+        controller = describe(state.lambda_endpoint, state.controller)
     if args.json:
-        print_json({"running": True, **asdict(state)})
+        print_json({"running": True, **asdict(state), "controller": controller or {}})
     else:
         for key in ("api_url", "dev_url", "lambda_endpoint", "dynamodb_endpoint"):
             print(f"{key:18} {getattr(state, key)}")
         print(f"{'pids':18} " + ", ".join(f"{k} {v}" for k, v in state.pids.items()))
+        print(f"{'controller':18} " + (_controller_words(controller) if controller else "off"))
     return 0
+
+
+def _controller_words(c: dict) -> str:  # type: ignore[type-arg]
+    """``lambdashift-controller running, rate(2 seconds) (schedule ENABLED, ...)``."""
+    how = "running" if c["running"] else "NOT running"
+    return (f"{c['function']} {how}, called {c['expression']} by the schedule {c['schedule']} "
+            f"(schedule {c['schedule_state'] or 'missing'}, function "
+            f"{c['function_state'] or 'missing'}; {c['delivered']} call(s) delivered, "
+            f"{c['failed']} failed since the stack started); state table {c.get('table')}")

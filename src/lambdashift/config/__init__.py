@@ -14,6 +14,7 @@ rollout (nothing here imports ``lambdashift.rollout``)::
     hooks.py       hooks: Hooks, HookConfig, the checks
     webhooks.py    webhooks: WebhookSettings
     state.py       state: StateConfig
+    controller.py  controller: ControllerConfig (the local stack runs it; implies DynamoDB state)
 
 The small validators every section shares (durations, percents, unknown keys with a
 did-you-mean, shapes) are ``core.validators``, which the core's strategy and judge policy use
@@ -23,6 +24,7 @@ too.
 from __future__ import annotations
 
 from lambdashift.config.analysis import DEFAULT_METRICS, METRICS_SOURCES
+from lambdashift.config.controller import ControllerConfig
 from lambdashift.config.file import (
     DEFAULT_ALIAS,
     DEFAULT_FILE,
@@ -45,7 +47,7 @@ from lambdashift.config.state import StateConfig
 from lambdashift.config.webhooks import WebhookSettings
 
 __all__ = sorted([
-    "Config", "DEFAULT_ALIAS", "DEFAULT_FILE", "DEFAULT_METRICS", "DEFAULT_ROLLOUT",
+    "Config", "ControllerConfig", "DEFAULT_ALIAS", "DEFAULT_FILE", "DEFAULT_METRICS", "DEFAULT_ROLLOUT",
     "DEFAULT_TARGET", "ENV_ALIAS", "ENV_TARGET", "FUNCTION_KEYS", "FunctionConfig", "HookConfig",
     "Hooks", "METHODS", "METRICS_SOURCES", "PrewarmSettings", "RolloutConfig", "Route",
     "Selector", "Smoke", "StateConfig", "TARGETS", "TOP_KEYS", "WebhookSettings", "load_config",

@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from lambdashift.config.analysis import DEFAULT_METRICS, parse_analysis, parse_metrics
+from lambdashift.config.controller import ControllerConfig, parse_controller, with_controller_state
 from lambdashift.config.functions import CHECK_PATHS, FunctionConfig, check_groups, parse_function
 from lambdashift.config.hooks import Hooks, parse_hooks_section
 from lambdashift.config.prewarm import PrewarmSettings, parse_prewarm
@@ -54,7 +55,7 @@ ENV_ALIAS = "LAMBDASHIFT_ALIAS"
 
 TOP_KEYS = tuple(
     "alias target region functions routes tables rollout analysis metrics hooks webhooks state"
-    " select prewarm".split()
+    " select prewarm controller".split()
 )
 _ALIAS_NAME = re.compile(r"(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
@@ -83,6 +84,7 @@ class Config:
     state: StateConfig = field(default_factory=StateConfig)
     select: tuple[Selector, ...] = ()
     prewarm: PrewarmSettings = field(default_factory=PrewarmSettings)
+    controller: ControllerConfig = field(default_factory=ControllerConfig)
     #: The file's data as YAML gave it, before validation: what a release stores so that
     #: another process (the controller) can rebuild this very config.
     raw: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False, repr=False)
@@ -177,6 +179,7 @@ def _parse(data: object, file: Path) -> Config:
     # Refuses unknown names in `after` and cycles now, before anything runs.
     order.waves({n: f.after for n, f in functions.items()})
     check_groups(functions)  # members of a group must be able to advance together
+    controller = parse_controller(top.get("controller"))
     return Config(
         file=file,
         alias=_check_setting("alias", top.get("alias", DEFAULT_ALIAS), "alias"),
@@ -191,9 +194,11 @@ def _parse(data: object, file: Path) -> Config:
                                   functions=list(functions)),
         webhooks=_webhooks(top.get("webhooks")),
         metrics=parse_metrics(top.get("metrics", DEFAULT_METRICS)),
-        state=parse_state(top.get("state")),
+        # The controller reads rollouts from DynamoDB: on, it implies `store: dynamodb`.
+        state=with_controller_state(controller, parse_state(top.get("state")), top.get("state")),
         select=select,
         prewarm=parse_prewarm(top.get("prewarm")),
+        controller=controller,
     )
 
 

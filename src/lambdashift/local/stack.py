@@ -49,6 +49,9 @@ class StackState:
     config: str = ""
     #: CloudWatch Logs (JSON 1.1), served on the emulator's port; "" in older records.
     logs_endpoint: str = ""
+    #: The controller deployed into the emulator (function, schedule, expression, ...);
+    #: empty when the config's controller is off.
+    controller: dict[str, Any] = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
         """Write atomically."""
@@ -84,6 +87,8 @@ class StackSpec:
     alias: str = "live"
     region: str = "us-east-1"
     config_path: str = ""
+    #: The emulator's smallest schedule rate, when the controller's is under AWS's minute.
+    schedule_min_rate: float | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -104,9 +109,14 @@ def _dynamodb_words(backend: str, started: bool, spec: StackSpec) -> str:
     return f"(lambdashift's, table data kept in {spec.state_dir / 'dynamodb'} across restarts)"
 
 
+#: Called once the stack's functions are deployed: deploys the controller (its record for
+#: ``local.json``) or, with it off, removes one an earlier ``up`` left (an empty record).
+ControllerStep = Callable[[StackState, Callable[[str], None]], dict[str, Any]]
+
+
 def up(spec: StackSpec, *, detach: bool, dynamodb_endpoint: str | None = None,
        dynamodb: str = "lambdashift", api_port: int = 0, lambda_port: int = 0,
-       say: Callable[[str], None] = print) -> StackState:
+       say: Callable[[str], None] = print, controller: ControllerStep | None = None) -> StackState:
     """Start the stack, deploy into it, record it. Raises LocalStackError if it is running."""
     spec.state_dir.mkdir(parents=True, exist_ok=True)
     record = state_path(spec.root)
@@ -134,6 +144,8 @@ def up(spec: StackSpec, *, detach: bool, dynamodb_endpoint: str | None = None,
                 "--alias", spec.alias, "--region", spec.region]
         for key, value in function_env.items():
             args += ["--function-env", f"{key}={value}"]
+        if spec.schedule_min_rate is not None:  # the controller's sub-minute rate
+            args += ["--schedule-min-rate", f"{spec.schedule_min_rate:g}"]
         try:
             emulator = start_process(spec.state_dir / "lambda", port=lambda_port, extra_args=args,
                                      log_file=spec.state_dir / "emulator.log", detach=detach)
@@ -153,6 +165,9 @@ def up(spec: StackSpec, *, detach: bool, dynamodb_endpoint: str | None = None,
             "`aws logs filter-log-events --endpoint-url ...`)")
         say(f"DynamoDB     {dynamodb_endpoint}  " + _dynamodb_words(dynamodb, "dynamodb" in pids, spec))
         _deploy(spec, state, say)
+        if controller is not None:
+            state.controller = controller(state, say)
+            state.save(record)
         say(f"HTTP API     {state.api_url}  (alias {spec.alias}; the dev alias under {state.dev_url})")
         return state
     except BaseException:

@@ -326,12 +326,30 @@ def _max_rss_mb() -> int:
     return peak // (1 << 20) if sys.platform == "darwin" else peak // 1024
 
 
+#: The package this worker is a module of: imported before any function code runs.
+_OWN_PACKAGE = "lambdashift"
+
+
+def _prefer_task_root(task_root: str) -> None:
+    """When the code dir holds its own copy of this worker's package (the controller's zip
+    is lambdashift), forget ours, so that the function imports its copy, as it would on AWS,
+    whose runtime has none. Ours would otherwise win: ``-m`` imported it before the code dir
+    reached sys.path. Nothing of it is used past this point (this module runs as __main__)."""
+    own = os.path.join(task_root, _OWN_PACKAGE)
+    if not (os.path.isdir(own) or os.path.isfile(own + ".py")):
+        return
+    for name in [n for n in sys.modules if n == _OWN_PACKAGE or n.startswith(_OWN_PACKAGE + ".")]:
+        del sys.modules[name]
+
+
 def main() -> None:
     """Init (import the handler), report, then serve invocations until the runtime hangs up."""
     channel = _redirect_stdio()
     _ENVIRONMENT.update(os.environ)
     # The code dir first, as /var/task is on AWS (``-P`` kept the cwd out of sys.path so far).
-    sys.path.insert(0, _ENVIRONMENT.get("LAMBDA_TASK_ROOT", os.getcwd()))
+    task_root = _ENVIRONMENT.get("LAMBDA_TASK_ROOT", os.getcwd())
+    sys.path.insert(0, task_root)
+    _prefer_task_root(task_root)
     _install_logging()
     try:
         handler = _load_handler(_ENVIRONMENT.get("_HANDLER", ""))

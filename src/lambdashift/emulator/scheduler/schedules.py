@@ -12,7 +12,8 @@ one minute (``min_rate`` lowers it for local tests only, and then allows ``secon
 ``DELETE``; a ``DISABLED`` schedule never fires; ``StartDate``/``EndDate`` bound the firing.
 A rate schedule first fires one period after its start (``StartDate``, else its creation
 or last update). Schedules persist in the data directory; after a restart a rate schedule
-goes on from the next period, missed ones are not made up.
+goes on from the next period, missed ones are not made up; one whose rate is under the
+restarted emulator's smallest rate is kept but does not fire (a warning says so).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -127,7 +129,18 @@ class ScheduleRules:
             name: json.loads(doc) for name, doc in self._db.execute("SELECT name, doc FROM schedules")}
         now = time.time()
         #: Next firing time of each schedule (epoch seconds); rebuilt, not persisted.
-        self._due = {name: self._first_due(doc, now) for name, doc in self._schedules.items()}
+        self._due: dict[str, float | None] = {}
+        for name, doc in self._schedules.items():
+            try:
+                self._due[name] = self._first_due(doc, now)
+            except ValidationException as exc:
+                # Made under a smaller --schedule-min-rate than this run's: kept (Get, List,
+                # Update and Delete see it) but never fired, rather than stopping the emulator.
+                self._due[name] = None
+                print(f"lambdashift emulator: warning: schedule {name} does not fire: "
+                      f"{exc.message} (it was made under a smaller --schedule-min-rate than "
+                      f"this run's {min_rate:g} s: update or delete it)", file=sys.stderr,
+                      flush=True)
         #: Deliveries made and failed since start (``/_lambdashift/scheduler``).
         self.delivered = 0
         self.failed = 0
