@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -33,6 +34,16 @@ def test_two_builds_give_the_same_bytes_and_code_sha256():
     assert first.data == second.data == build_controller_zip()
     assert first.code_sha256 == second.code_sha256 == code_sha256(first.data)
     assert first.size == len(first.data) and first.files == second.files
+
+
+def test_another_process_with_another_hash_seed_builds_the_same_zip():
+    """No set or dict order of one interpreter leaks into the bytes."""
+    code = ("from lambdashift.controller.package import build_controller_package as b; "
+            "print(b().code_sha256)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONHASHSEED": "12345"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == build_controller_package().code_sha256
 
 
 def test_entries_are_sorted_dated_1980_with_fixed_modes():
