@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -33,6 +34,16 @@ def test_two_builds_give_the_same_bytes_and_code_sha256():
     assert first.data == second.data == build_controller_zip()
     assert first.code_sha256 == second.code_sha256 == code_sha256(first.data)
     assert first.size == len(first.data) and first.files == second.files
+
+
+def test_another_process_with_another_hash_seed_builds_the_same_zip():
+    """No set or dict order of one interpreter leaks into the bytes."""
+    code = ("from lambdashift.controller.package import build_controller_package as b; "
+            "print(b().code_sha256)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONHASHSEED": "12345"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == build_controller_package().code_sha256
 
 
 def test_entries_are_sorted_dated_1980_with_fixed_modes():
@@ -93,14 +104,27 @@ def _runtime_stand_in(root: Path) -> Path:
     return root
 
 
+#: Modules of the zip that import the local servers' packages (starlette, uvicorn), which the
+#: zip does not carry: the emulator, the DynamoDB server, the local stack. The controller must
+#: not import them (on the local stack it reaches the emulator over HTTP, like any client).
+SERVER_MODULES = ("lambdashift.emulator.", "lambdashift.dynamodb.server", "lambdashift.local.stack")
+
 PROBE = """
-import json, sys
+import importlib, json, pkgutil, sys
 import lambdashift.controller.handler, lambdashift.controller.tick
 import lambdashift.controller.settings, lambdashift.rollout.release, lambdashift.connections
 import yaml, httpx
 httpx.Client().close()  # builds its TLS context from certifi's bundle
 files = {name: getattr(module, "__file__", None) or "" for name, module in sys.modules.items()}
-print(json.dumps({"files": files, "libyaml": yaml.__with_libyaml__}))
+failed, walked = {}, 0
+for found in pkgutil.walk_packages(lambdashift.__path__, "lambdashift."):
+    walked += 1
+    try:
+        importlib.import_module(found.name)
+    except ImportError as exc:
+        failed[found.name] = exc.name or str(exc)
+print(json.dumps({"files": files, "libyaml": yaml.__with_libyaml__, "failed": failed,
+                  "walked": walked}))
 """
 
 
@@ -121,3 +145,8 @@ def test_the_extracted_zip_imports_the_controller_in_a_clean_interpreter(tmp_pat
     assert outside == []
     assert report["files"]["lambdashift.controller.handler"].startswith(str(code))
     assert report["files"]["httpx"].startswith(str(code))
+    # Every other module of lambdashift in the zip imports with what the zip carries.
+    failed = report["failed"]
+    assert report["walked"] > 100
+    assert sorted(m for m in failed if not m.startswith(SERVER_MODULES)) == []
+    assert set(failed.values()) <= {"starlette", "uvicorn"}

@@ -43,8 +43,8 @@ def _wants_json(argv: Sequence[str]) -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser, one sub-command per module."""
-    from lambdashift.cli import (check, demo, emulator, inspect, load, local, logs, package,
-                                 prune, release, traffic, watch)
+    from lambdashift.cli import (check, controller, demo, emulator, inspect, load, local, logs,
+                                 package, prune, release, traffic, watch)
 
     parser = _Parser(prog="lambdashift", description=(
         "Zero-downtime AWS Lambda releases through weighted aliases, "
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lambdashift {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in (release, watch, check, traffic, inspect, logs, prune, local, load, package,
-                   emulator, demo):
+                   emulator, controller, demo):
         module.register(subparsers)
     return parser
 

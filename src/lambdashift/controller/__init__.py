@@ -12,5 +12,6 @@ the invocation's time runs short, and lets the leases go. Modules::
     handler.py      the Lambda entry point
     tick.py         one invocation's work: adopt, drive, hand over
     package.py      its deployment zip (lambdashift and what the controller imports)
-    install.py      ``lambdashift controller install|status|uninstall`` with boto3
+    install.py      ``lambdashift controller install`` with boto3 (spec.py: its names and
+                    flags; iam.py: the roles' documents; status.py, uninstall.py)
 """
