@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     pkg = sub.add_parser("package", help="write the controller's deterministic deployment zip")
     pkg.add_argument("--output", type=Path, default=Path("lambdashift-controller.zip"),
                      metavar="FILE", help="where to write it (default ./lambdashift-controller.zip)")
-    pkg.set_defaults(func=run_package)
+    pkg.set_defaults(func=run_controller_package)
 
     install = sub.add_parser(
         "install", help="create or update the function, its roles, its schedule and the table")
@@ -44,18 +44,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     install.add_argument("--timeout", type=positive_int, default=None, metavar="S",
                          help=f"the function's timeout in seconds (default: the installed value, "
                               f"else {DEFAULT_TIMEOUT})")
-    install.set_defaults(func=run_install)
+    install.set_defaults(func=run_controller_install)
 
     status = sub.add_parser("status", help="what is installed; exit 1 if something is missing")
     _where(status)
-    status.set_defaults(func=run_status)
+    status.set_defaults(func=run_controller_status)
 
     uninstall = sub.add_parser(
         "uninstall", help="delete the schedule, the function and its roles (the table stays)")
     _where(uninstall)
     uninstall.add_argument("--delete-table", action="store_true",
                            help="delete the state table too, and the rollouts' history with it")
-    uninstall.set_defaults(func=run_uninstall)
+    uninstall.set_defaults(func=run_controller_uninstall)
 
 
 def _where(p: argparse.ArgumentParser) -> None:
@@ -93,7 +93,7 @@ def _show(changes: list[Any]) -> None:
         print(change.line())
 
 
-def run_package(args: argparse.Namespace) -> int:
+def run_controller_package(args: argparse.Namespace) -> int:
     """Write the zip; print its path, size and CodeSha256."""
     from lambdashift.controller.package import build_controller_package
 
@@ -103,7 +103,7 @@ def run_package(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_install(args: argparse.Namespace) -> int:
+def run_controller_install(args: argparse.Namespace) -> int:
     """Create or update everything; say what changed."""
     from lambdashift.controller.package import build_controller_package
 
@@ -117,7 +117,7 @@ def run_install(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_status(args: argparse.Namespace) -> int:
+def run_controller_status(args: argparse.Namespace) -> int:
     """One line per resource and the last decisions; exit 1 naming what is missing."""
     from lambdashift.controller.package import build_controller_package
     from lambdashift.controller.status import recent_decisions, status
@@ -140,7 +140,7 @@ def run_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_uninstall(args: argparse.Namespace) -> int:
+def run_controller_uninstall(args: argparse.Namespace) -> int:
     """Delete what install made; say what."""
     from lambdashift.controller.uninstall import uninstall
 
