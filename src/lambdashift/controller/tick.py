@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -120,6 +121,8 @@ class _Tick:
         self.summary = TickSummary()
         self.seen = 0
         self._releases: dict[str, Any] = {}
+        self._libraries: dict[str, Any] = {}
+        self._lock = threading.Lock()
         self._targets: dict[tuple[Any, ...], Any] = {}
         self._webhooks: list[Any] = []
         self._busy: set[str] = set()
@@ -251,6 +254,14 @@ class _Tick:
         return engine
 
     def _library_release(self, stored: Any) -> Any:
+        """One library ``Release`` per stored release (its engines are per thread; the target,
+        its clients and its webhook queue are shared, as ``deploy``'s are)."""
+        with self._lock:  # units of one release start on several threads at once
+            if stored.release_id not in self._libraries:
+                self._libraries[stored.release_id] = self._new_library_release(stored)
+            return self._libraries[stored.release_id]
+
+    def _new_library_release(self, stored: Any) -> Any:
         from lambdashift.rollout.release import Release
 
         key = (stored.config.metrics, stored.api_url, stored.dev_url)
@@ -320,8 +331,6 @@ class _Tick:
         members = [Candidate(s.function, s.stable, s.candidate, s.steps, resume=s)
                    for s in unit.states]
         library = self._library_release(unit.release)
-        target = self._targets[(unit.release.config.metrics, unit.release.api_url,
-                                unit.release.dev_url)]
 
         def engine_for() -> Any:
             engine = library.engine()
@@ -329,7 +338,7 @@ class _Tick:
             engine.on_lease = self._taken
             return engine
         return run_group(group_name_of(unit.group_id), members, engine_for, self.store,
-                         target.api, unit.release.config.alias)
+                         library.target.api, unit.release.config.alias)
 
     def close(self) -> None:
         """Deliver what the webhooks queued (bounded: a dead URL cannot hold the tick)."""
