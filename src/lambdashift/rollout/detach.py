@@ -57,7 +57,7 @@ def detach(release: Release, names: list[str] | None = None, *, to: str | None =
     """Check, plan, queue the rollouts for ``controller`` (a function name), invoke it and
     wait until it took them; see the module docstring."""
     store = release.target.store
-    if type(store).__name__ == "SqliteStateStore":
+    if not getattr(store, "shared", False):
         raise ConfigError(
             "deploy --detach hands the rollouts to the controller, which cannot read this "
             "machine's SQLite store: set `state: {store: dynamodb}` in lambdashift.yaml (the "

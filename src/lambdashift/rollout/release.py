@@ -333,7 +333,8 @@ class Executor:
 
     def run(self, release: Release, plan: Plan) -> DeployOutcome:
         """The rollouts' outcome; an error of one rollout is a line on the release's progress."""
-        if any(c.resume is None for c in plan.candidates):
+        if getattr(release.target.store, "shared", False) and any(
+                c.resume is None for c in plan.candidates):
             try:  # what lets the controller (or `resume` elsewhere) take over after a crash
                 release.remember()
             except LambdashiftError as exc:

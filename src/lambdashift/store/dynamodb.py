@@ -62,6 +62,9 @@ class DynamoStateStore(Coordination):
     ``create=True`` a missing table is created (the local stack; on AWS the Terraform owns it).
     """
 
+    #: Read by every process with the table: CI runners, laptops, the controller.
+    shared = True
+
     def __init__(self, client: Any, table: str, *, namespace: str,
                  clock: Callable[[], float] = time.time, create: bool = False) -> None:
         if not isinstance(namespace, str) or not namespace:

@@ -81,6 +81,9 @@ class StateStore(Protocol):
     """
 
     namespace: str
+    #: True when processes of other machines read it too (DynamoDB): only then is a release's
+    #: record stored for another driver (``rollout.release_record``).
+    shared: bool
 
     def save(self, state: RolloutState) -> None:
         """Insert or replace the rollout's latest state; durable (on disk) when it returns.

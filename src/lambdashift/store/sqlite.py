@@ -104,6 +104,9 @@ class SqliteStateStore:
     sharing the file. ``clock`` gives the times of leases, events and signals.
     """
 
+    #: Only processes of this machine read it: no other driver (the controller) can.
+    shared = False
+
     def __init__(
         self, path: Path, *, namespace: str, clock: Callable[[], float] = time.time,
         busy_timeout: float = 10.0,
