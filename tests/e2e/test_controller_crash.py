@@ -22,6 +22,7 @@ shows it fires); ticks are the CLI's Invoke and the lane's.
 from __future__ import annotations
 
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -36,9 +37,14 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 
-from lambdashift.connections import open_controller_store
-from lambdashift.controller.settings import DEFAULT_FUNCTION, DEFAULT_SCHEDULE, ENV, ControllerSettings
 from lambdashift.aws.clients import make_client
+from lambdashift.connections import open_controller_store
+from lambdashift.controller.settings import (
+    DEFAULT_FUNCTION,
+    DEFAULT_SCHEDULE,
+    ENV,
+    ControllerSettings,
+)
 from lambdashift.model import Phase
 from tests.e2e.conftest import NotesStack, cli, copy_notes, settle
 from tests.e2e.rollout_helpers import alias_traffic, new_version
@@ -325,3 +331,125 @@ def test_controller_killed_at_every_failpoint_is_resumed_by_the_next_tick(stack,
     assert not bad, json.dumps(bad, indent=1, default=str)
     # Only a kill after a rollout's very last save leaves nothing to resume.
     assert sum(r["over_at_crash"] for r in results) <= 2, results
+
+
+def decisions(stack: NotesStack, request_ids: set[str]) -> dict[str, dict]:
+    """request id → the summary line (``tick_done`` or ``idle``) its tick logged."""
+    logs = make_client("logs", endpoint_url=stack.lambda_endpoint, local=True)
+    found = {}
+    kwargs = {"logGroupName": f"/aws/lambda/{DEFAULT_FUNCTION}", "filterPattern": "controller"}
+    while True:
+        page = logs.filter_log_events(**kwargs)
+        for event in page["events"]:
+            try:
+                line = json.loads(event["message"])
+            except ValueError:
+                continue
+            if isinstance(line, dict) and line.get("request_id") in request_ids and \
+                    line.get("controller") in ("tick_done", "idle"):
+                found[line["request_id"]] = line
+        if not page.get("nextToken"):
+            return found
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def test_three_controller_ticks_and_a_cli_resume_drive_each_rollout_once(stack, lanes, tmp_path):
+    """Five unfinished rollouts (three queued by ``deploy --detach`` that no controller took,
+    two orphans of ``deploy`` processes killed mid-canary), then at the same moment three
+    asynchronous Invokes of the controller (three worker processes) and ``lambdashift
+    resume``: each rollout is driven by exactly one of the four, counted from history."""
+    lanes[0].arm(**{ENV["functions"]: "*"})  # the stack's controller, as `local up` made it
+    config = stack.root / "contest.yaml"
+    data = yaml.safe_load((stack.root / "lambdashift.yaml").read_text())
+    data["rollout"] = {"strategy": "custom", "analysis": "off", "bake": 0,
+                       "steps": [{"weight": 20}, {"pause": "4s"}, {"weight": 100}]}
+    # 4 s: longer than the CLI's start on a busy machine, so all four meet unfinished work.
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    # Three warm workers (three idle ticks at once), so that the ticks meet each other, not
+    # only the CLI, which takes a second to start: they scan at the same instant.
+    # Before any rollout is unfinished: these ticks are idle.
+    warm = [threading.Thread(target=lanes[0].tick, args=("none",)) for _ in range(3)]
+    for t in warm:
+        t.start()
+    for t in warm:
+        t.join()
+
+    candidates = {fn: new_version(stack, fn) for fn in FUNCTIONS}
+    queued, orphaned = FUNCTIONS[:3], FUNCTIONS[3:]
+    # Queued: handed to a controller that does not exist, so nobody has them yet.
+    out = lambdashift(config, "deploy", *queued, "--detach", "--json", "--no-check",
+                      "--controller", "lambdashift-nobody", "--handover-timeout", "0.1")
+    assert out.returncode == 1 and "could not be invoked" in out.stderr, out.stderr
+    rids = dict(json.loads(out.stdout)["rollouts"])
+    killed = [subprocess.Popen(
+        [sys.executable, "-m", "lambdashift.cli.main", "deploy", fn, "--no-check", "--poll",
+         "0.05", "--config", str(config)], env={**os.environ,
+                                                FAILPOINTS: "after_alias_write:1"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for fn in orphaned]
+    assert [p.wait(timeout=120) for p in killed] == [-9, -9]
+    store = open_store(stack)
+    for fn in orphaned:
+        (state,) = store.active(fn)
+        assert state.phase is Phase.PROGRESSING and alias_traffic(stack, fn)[1] == candidates[fn]
+        rids[fn] = state.rollout_id
+    assert len({s.rollout_id for s in store.active()}) == 5
+
+    # The contest: all four at once.
+    resume = subprocess.Popen(
+        [sys.executable, "-m", "lambdashift.cli.main", "resume", "--json", "--poll", "0.05",
+         "--config", str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lam = stack.lam
+    requests = [lam.invoke(FunctionName=DEFAULT_FUNCTION, InvocationType="Event",
+                           Payload=b"{}")["ResponseMetadata"]["RequestId"] for _ in range(3)]
+    cli_out, cli_err = resume.communicate(timeout=120)
+    wait_for("every rollout ended", lambda: not store.active(), timeout=120, every=0.2)
+    ticks = wait_for("the three ticks' summaries",
+                     lambda: d if len(d := decisions(stack, set(requests))) == 3 else None,
+                     timeout=60, every=0.2)
+
+    # Who drove what, from history alone: each `Resumed` is one drive; the `taken` event
+    # just before it names the controller invocation, none names the CLI (its own lease).
+    drivers: dict[str, list[str]] = {}
+    for fn, rid in rids.items():
+        events = store.events(rid)
+        drivers[fn] = [events[i - 1].details["request_id"] if events[i - 1].kind == "taken"
+                       else "cli" for i, e in enumerate(events) if e.kind == "Resumed"]
+        ends = [e.kind for e in events if e.kind in ("succeeded", "rolled_back", "failed")]
+        assert ends == ["succeeded"], (fn, [e.kind for e in events])
+        assert alias_traffic(stack, fn) == (candidates[fn], None, 0.0)
+    print("\ndrivers per rollout:", drivers)
+    assert all(len(d) == 1 for d in drivers.values()), drivers  # exactly one, once
+    count = Counter(d[0] for d in drivers.values())
+    # What each driver says of the others: every rollout a driver did not drive it left
+    # because a lease was held (the tick's `skipped`/`held`, the CLI's lock errors).
+    for request, line in ticks.items():
+        mine = {rid for fn, rid in rids.items() if drivers[fn] == [request]}
+        assert set(line.get("ended", {})) == mine, (request, line)
+        assert set(line.get("taken", [])) == mine
+    cli_report = json.loads(cli_out)
+    cli_mine = {fn for fn in rids if drivers[fn] == ["cli"]}
+    cli_ended = {fn for fn, r in cli_report.get("rollouts", {}).items()
+                 if r.get("phase") == "succeeded"}
+    assert cli_ended == cli_mine, (cli_report, cli_err[-2000:])
+    # The CLI met the others' leases, if it came while they drove (it plans from what is
+    # unfinished when it starts).
+    refused = {**cli_report.get("errors", {}), **cli_report.get("locked", {})}
+    assert set(refused) <= set(rids) - cli_mine, (cli_report, cli_err[-2000:])
+    assert all("being rolled out by lambdashift-controller@" in why for why in refused.values())
+    # Each tick left what it did not drive because someone held its lease.
+    met = len(refused)
+    for request, line in ticks.items():
+        if line["controller"] == "idle":
+            assert line["skipped"] == line["unfinished"], line  # saw some: all held
+            met += line["skipped"]
+        else:
+            assert all("driven by" in why or "being rolled out by" in why
+                       for why in line["skipped"].values()), line
+            met += len(line["skipped"])
+    assert met >= 1, (ticks, cli_report)  # the four met: someone was refused by a lease
+    print(f"contest: 5 rollouts, drives by request: {dict(count)}; the CLI's refusals: "
+          f"{len(refused)}; lease refusals seen: {met}; the ticks: "
+          f"{[t['controller'] + ' ended ' + str(len(t.get('ended', {}))) for t in ticks.values()]}")
+    record("controller contest", "3 controller invocations + a CLI resume over 5 unfinished "
+           "rollouts at once", 5, f"{sum(len(d) != 1 for d in drivers.values())} rollouts driven "
+           "other than exactly once", sum(len(d) != 1 for d in drivers.values()))
