@@ -430,7 +430,8 @@ def test_three_controller_ticks_and_a_cli_resume_drive_each_rollout_once(stack, 
     cli_mine = {fn for fn in rids if drivers[fn] == ["cli"]}
     cli_ended = {fn for fn, r in cli_report.get("rollouts", {}).items()
                  if r.get("phase") == "succeeded"}
-    assert cli_ended == cli_mine, (cli_report, cli_err[-2000:])
+    # (It may also report one a tick ended while it waited for the lease: not driven by it.)
+    assert cli_mine <= cli_ended, (cli_report, cli_err[-2000:])
     # The CLI met the others' leases, if it came while they drove (it plans from what is
     # unfinished when it starts).
     refused = {**cli_report.get("errors", {}), **cli_report.get("locked", {})}
