@@ -186,7 +186,8 @@ def tick_report(endpoint: str, timeout: float = 60.0) -> dict[str, str]:
     found: dict[str, str] = {}
     while time.monotonic() < deadline and len(found) < 2:
         try:
-            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{DEFAULT_FUNCTION}")["events"]
+            events = logs.filter_log_events(
+                logGroupName=f"/aws/lambda/{DEFAULT_FUNCTION}")["events"]
         except Exception:  # noqa: BLE001 - no log group before the first invocation ends
             events = []
         for event in events:
@@ -226,8 +227,8 @@ def run_controller(args: argparse.Namespace, names: list[str]) -> None:
             config = write_config(root, args.pause, state={"store": "dynamodb", "table": TABLE,
                                                            "endpoint": ddb})
             usage = root / "usage.json"
-            emulator = start_process(data, port=port,
-                                     extra_args=["--control-plane-rate", f"{args.rate:g}", *NO_DELAY])
+            quota = ["--control-plane-rate", f"{args.rate:g}", *NO_DELAY]
+            emulator = start_process(data, port=port, extra_args=quota)
             try:
                 env = {**os.environ, "AWS_ENDPOINT_URL_LAMBDA": emulator.endpoint,
                        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",

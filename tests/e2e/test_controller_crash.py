@@ -16,7 +16,8 @@ sees the emulator's ``Runtime.ExitError`` for the request that took the rollout 
 controller's log, disarms it, and invokes it once more as the schedule would: that tick
 resumes and ends the rollout. Five lanes run their queues of cases at once. The schedule
 itself is paused here (its ticks would race the armed workers, and ``test_local_controller``
-shows it fires); ticks are the CLI's Invoke and the lane's.
+shows it fires); ticks are the CLI's Invoke and the lane's, and the last test turns the
+schedule back on to be the next tick.
 """
 
 from __future__ import annotations
@@ -71,17 +72,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NotesStack]:
     assert up.returncode == 0, up.stderr
     state = json.loads((root / ".lambdashift" / "local.json").read_text())
     stack = NotesStack(root, state["api_url"], state["lambda_endpoint"], state["dynamodb_endpoint"])
-    scheduler = make_client("scheduler", endpoint_url=stack.lambda_endpoint, local=True)
-    schedule = scheduler.get_schedule(Name=DEFAULT_SCHEDULE)
-    scheduler.update_schedule(Name=DEFAULT_SCHEDULE, State="DISABLED",
-                              ScheduleExpression=schedule["ScheduleExpression"],
-                              FlexibleTimeWindow=schedule["FlexibleTimeWindow"],
-                              Target=schedule["Target"])
+    schedule_state(stack, "DISABLED")
     try:
         yield stack
     finally:
         down = cli("local", "down", "--config", str(config))
         assert down.returncode == 0, down.stderr
+
+
+def schedule_state(stack: NotesStack, state: str) -> None:
+    """The controller's schedule ENABLED or DISABLED (UpdateSchedule sends it whole)."""
+    scheduler = make_client("scheduler", endpoint_url=stack.lambda_endpoint, local=True)
+    schedule = scheduler.get_schedule(Name=DEFAULT_SCHEDULE)
+    scheduler.update_schedule(Name=DEFAULT_SCHEDULE, State=state,
+                              ScheduleExpression=schedule["ScheduleExpression"],
+                              FlexibleTimeWindow=schedule["FlexibleTimeWindow"],
+                              Target=schedule["Target"])
 
 
 def open_store(stack: NotesStack):
@@ -454,3 +460,33 @@ def test_three_controller_ticks_and_a_cli_resume_drive_each_rollout_once(stack, 
     record("controller contest", "3 controller invocations + a CLI resume over 5 unfinished "
            "rollouts at once", 5, f"{sum(len(d) != 1 for d in drivers.values())} rollouts driven "
            "other than exactly once", sum(len(d) != 1 for d in drivers.values()))
+
+
+def test_the_schedules_next_tick_resumes_after_the_controller_was_killed(stack, lanes):
+    """The same crash with the schedule as the next tick: ``deploy --detach``'s Invoke dies
+    at the second alias write; disarmed, the schedule (every second) is turned back on, and
+    its first tick takes the orphan and ends it."""
+    lane = lanes[0]  # the stack's own controller, whose schedule `local up` made
+    lane.arm(**{FAILPOINTS: "after_alias_write:2"})
+    lane.rollout(STEPS)
+    stable = alias_traffic(stack, lane.function)[0]
+    candidate = new_version(stack, lane.function)
+    rid, first = lane.detach()
+    crash = wait_for("the controller's worker died", lambda: lane.crash_of(first), every=0.1)
+    assert "signal: killed" in crash
+    assert alias_traffic(stack, lane.function) == (stable, candidate, 0.5)  # step 2, owned
+    lane.arm()
+    t0 = time.monotonic()
+    schedule_state(stack, "ENABLED")
+    try:
+        wait_for(f"{rid} ended", lambda: lane.store.load(rid).phase.is_terminal, timeout=60,
+                 every=0.1)
+        resumed = time.monotonic() - t0
+    finally:
+        schedule_state(stack, "DISABLED")
+    assert lane.store.load(rid).phase is Phase.SUCCEEDED
+    assert alias_traffic(stack, lane.function) == (candidate, None, 0.0)
+    takes = taken_events(lane.store, rid)
+    assert len(takes) == 2 and takes[0]["request_id"] == first, takes
+    assert takes[1]["orphan"] is True and takes[1]["phase"] == "progressing"
+    print(f"\nscheduled resumption: {resumed:.2f} s from the schedule on to the rollout ended")
