@@ -3,8 +3,10 @@
 ``LAMBDASHIFT_FAILPOINTS="after_alias_write:2"`` makes the second pass through
 ``failpoint("after_alias_write")`` SIGKILL the process. The crash-matrix test walks every
 point and occurrence; in normal use the variable is unset and a failpoint costs one dict
-lookup. ``LAMBDASHIFT_FAILPOINT_CENSUS=FILE`` writes, at exit, how often each point was
-passed (JSON), so the test knows every place it can crash. Points: ``after_save`` (state persisted), ``before_alias_write`` (intent on disk,
+lookup. ``LAMBDASHIFT_FAILPOINT_CENSUS=FILE`` writes how often each point was passed (JSON), at
+every pass and at exit, so the test knows every place it can crash (at every pass: an
+emulator's worker process, the controller's, is only ever ended by SIGKILL, so ``atexit``
+never runs there). Points: ``after_save`` (state persisted), ``before_alias_write`` (intent on disk,
 write not sent), ``after_alias_write`` (alias written, outcome not yet persisted),
 ``before_write_back`` (a write back to the stable version: a rollback's or an interrupt's).
 
@@ -18,6 +20,7 @@ import atexit
 import json
 import os
 import signal
+import threading
 import time
 from collections import Counter
 
@@ -40,9 +43,15 @@ _ARMED = _armed()
 _CENSUS = os.environ.get("LAMBDASHIFT_FAILPOINT_CENSUS", "")
 
 
+_census_lock = threading.Lock()
+
+
 def _write_census() -> None:
-    with open(_CENSUS, "w") as out:
-        json.dump(dict(_counts), out)
+    # Whole or not at all (a reader may look while the process runs; threads pass points).
+    with _census_lock:
+        with open(f"{_CENSUS}.tmp", "w") as out:
+            json.dump(dict(_counts), out)
+        os.replace(f"{_CENSUS}.tmp", _CENSUS)
 
 
 if _CENSUS:
@@ -54,6 +63,8 @@ def failpoint(name: str) -> None:
     if not _ARMED and not _CENSUS:
         return
     _counts[name] += 1
+    if _CENSUS:
+        _write_census()
     nth, pause = _ARMED.get(name, (0, None))
     if nth == _counts[name]:
         if pause is not None:
