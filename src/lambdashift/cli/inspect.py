@@ -294,6 +294,8 @@ def _driver_words(kind: str, d: dict[str, Any]) -> str:
     if kind == "queued":
         return f"queued for the controller by {d.get('by', '?')} (release {d.get('release', '?')})"
     if kind == "waiting":
+        if not d.get("behind"):
+            return f"the controller ({d.get('by', '?')}) has it, waiting for {d.get('reason', 'a slot')}"
         return (f"the controller ({d.get('by', '?')}) holds it until "
                 f"{', '.join(d.get('behind', []))} succeed (after:)")
     text = f"taken by {d.get('by', '?')}"

@@ -45,8 +45,9 @@ WAITING_EVENT = "waiting"
 """The history event of a detached rollout waiting for the functions it comes after."""
 RESCAN_S = 5.0
 """How often a busy tick looks for new rollouts to take, besides when a unit ends."""
-MAX_UNITS = 256
-"""Units driven at once by one invocation (threads that mostly sleep)."""
+MAX_UNITS = 1000
+"""Units driven at once by one invocation: threads that mostly sleep, as ``deploy``'s
+(``rollout.deploy.MAX_PARALLEL``); more wait for a slot, saying so."""
 
 
 @dataclass
@@ -137,7 +138,8 @@ class _Tick:
                 if self.clock() < self.deadline:
                     for unit in self._units(self.store.active()):
                         if len(running) >= MAX_UNITS:
-                            break
+                            self._defer(unit)
+                            continue
                         self._busy.update(s.rollout_id for s in unit.states)
                         running[pool.submit(self._drive, unit)] = unit.states
                 if not running:
@@ -146,6 +148,20 @@ class _Tick:
                 for future in done:  # a unit ended (or RESCAN_S passed): look again
                     for state in running.pop(future):
                         self._busy.discard(state.rollout_id)
+
+    def _defer(self, unit: _Unit) -> None:
+        """A unit beyond ``MAX_UNITS``: taken when a slot frees, and said so once, so that
+        ``deploy --detach`` knows the controller has it."""
+        for state in unit.states:
+            if state.rollout_id in self._told_waiting:
+                continue
+            self._told_waiting.add(state.rollout_id)
+            self.summary.waiting.append(state.rollout_id)
+            why = f"a free slot: this invocation drives {MAX_UNITS} units at once"
+            self.say("waiting", function=state.function, rollout=state.rollout_id, reason=why)
+            self.store.record_event(state.rollout_id, state.function, WAITING_EVENT,
+                                    {"by": self.owner, "behind": [], "reason": why,
+                                     "request_id": self.request_id})
 
     def _units(self, active: list[Any]) -> list[_Unit]:
         """The units this tick can take now out of the unfinished rollouts."""

@@ -98,7 +98,10 @@ def is_taken(store: Any, rollout_id: str) -> str:
     for event in reversed(store.events(rollout_id)):
         if event.kind in TAKEN_KINDS:
             by = str(event.details.get("by", "the controller"))
-            return by if event.kind == "taken" else f"{by} (waiting for {', '.join(event.details.get('behind', []))})"
+            if event.kind == "taken":
+                return by
+            behind = ", ".join(event.details.get("behind", ())) or event.details.get("reason", "")
+            return f"{by} (waiting for {behind})"
     state = store.load(rollout_id)
     if state is not None and state.phase.value != "pending":
         return f"started ({state.phase.value})"
