@@ -284,13 +284,16 @@ def test_a_detached_failing_canary_is_rolled_back_on_the_judges_evidence(stack, 
 # -- orphans: a foreground deploy killed with kill -9 ------------------------------------------
 
 
-def kill_mid_canary(stack: NotesStack, wanted: dict[str, str]) -> tuple[float, int]:
+def kill_mid_canary(stack: NotesStack, wanted: dict[str, str],
+                    owner: str | None = None) -> tuple[float, int]:
     """Start ``deploy FN...`` in the foreground (no load yet: the judge has nothing to decide
     on), ``kill -9`` it once every alias sends 20% to its candidate; when it was killed, and
-    its pid."""
+    its pid. ``owner``: its ``LAMBDASHIFT_OWNER`` (a CI runner's name)."""
+    env = {k: v for k, v in os.environ.items() if k != "LAMBDASHIFT_OWNER"}
     cli = subprocess.Popen([sys.executable, "-m", "lambdashift.cli.main", "deploy", *wanted,
                             "--config", str(stack.root / "lambdashift.yaml"), "--poll", "0.1"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**env, "LAMBDASHIFT_OWNER": owner} if owner else env)
     deadline = time.monotonic() + 60
     while any(alias_traffic(stack, fn)[1] != c for fn, c in wanted.items()):
         assert cli.poll() is None and time.monotonic() < deadline, cli.communicate(timeout=30)
@@ -338,6 +341,38 @@ def test_a_killed_foreground_deploy_is_adopted_by_the_controller_and_promoted(st
     assert "queued" not in kinds and kinds.index("taken") < kinds.index("Resumed")
     text = run(stack, "history", "probe", "--limit", "1").stdout
     assert "an orphan: its driver" in text and "was gone" in text, text
+
+
+def test_a_killed_ci_runners_deploy_is_adopted_once_its_lease_expires(stack, tmp_path):
+    """A deploy named by ``LAMBDASHIFT_OWNER`` (a CI runner, maybe on another machine) is
+    never taken for a dead process of this host: the controller skips it, as held, until its
+    lease expires, and takes it at its next tick after that (lease + one tick)."""
+    from lambdashift.connections import open_controller_store
+    from lambdashift.controller.settings import ControllerSettings
+
+    candidate = publish(stack, {"probe": {"FAIL_RATE": "0"}})["probe"]
+    killed_at, pid = kill_mid_canary(stack, {"probe": candidate}, owner="ci-runner-7")
+    store = open_controller_store(ControllerSettings(
+        namespace="local", table="lambdashift-state", region="us-east-1",
+        dynamodb_endpoint=stack.dynamodb_endpoint, lambda_endpoint=stack.lambda_endpoint))
+    try:
+        held = store.holder("probe")  # its last renewal: a killed process renews no more
+    finally:
+        store.close()
+    assert held is not None and held.owner == f"ci-runner-7 pid {pid}"
+    taken = wait_taken(stack, "probe", timeout=90)
+    event = taken_event(taken)
+    print(f"\nkill -9 of a CI runner's deploy: taken {event['at'] - killed_at:.2f} s after the "
+          f"kill, {event['at'] - held.expires_at:.2f} s after its lease expired (lease 10 s, "
+          "renewed at half; a tick every 2 s)")
+    assert event["at"] >= held.expires_at  # never while the runner's lease was good
+    assert event["details"]["orphan"] is True and event["details"]["from"] == held.owner
+    with Watch(stack, ["probe"], tmp_path / "watch.err") as follower, \
+            Load(stack.api_url, ["/probe"]):
+        code = follower.wait()
+    assert code == 0, follower.text
+    assert alias_traffic(stack, "probe") == (candidate, None, 0.0)
+    assert history(stack, "probe")[0]["phase"] == "succeeded"
 
 
 def test_a_killed_group_of_five_with_one_bad_member_ends_all_five_on_stable(stack, tmp_path):
