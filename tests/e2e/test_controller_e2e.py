@@ -183,6 +183,18 @@ class Watch:
             self.process.wait()
 
 
+def watch_release(stack: NotesStack, release: str) -> subprocess.CompletedProcess[str]:
+    """``lambdashift watch --release ID --json``: the release's rollouts, ended or not."""
+    return run(stack, "watch", "--release", release, "--json", "--every", "0.3", timeout=150)
+
+
+def quiet(text: str) -> None:
+    """``watch`` words what ``history`` words: no raw evidence ("verdict continue: no reason
+    given"), no input event beside the note that says it (``alias written`` beside
+    ``traffic now``), no look that said continue."""
+    assert "verdict continue" not in text and "alias written" not in text, text
+
+
 def taken_event(rollout: dict) -> dict:
     takes = [e for e in rollout["events"] if e["kind"] == "taken"]
     assert takes, [e["kind"] for e in rollout["events"]]
@@ -238,13 +250,20 @@ def test_a_detached_healthy_canary_under_load_is_promoted_by_the_controller_alon
             code = follower.wait()
     assert code == 0, follower.text
     assert f"probe: {rid} " in follower.text and "succeeded: live serves" in follower.text
+    quiet(follower.text)
     assert alias_traffic(stack, "probe") == (candidate, None, 0.0)
     assert load.failed() == 0, load.counts
+    again = watch_release(stack, result["release"])  # ended: said at once, with its code
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["rollouts"][rid]["phase"] == "succeeded"
 
     last = history(stack, "probe")[0]
     assert last["rollout_id"] == rid and last["phase"] == "succeeded"
     assert last["verdicts"][-1]["verdict"] == "promote"
     assert taken_event(last)["details"]["orphan"] is False
+    queued = next(e["at"] for e in last["events"] if e["kind"] == "queued")
+    print(f"queued → taken by the controller: {taken_event(last)['at'] - queued:.2f} s; "
+          f"taken → promoted: {last['updated_at'] - taken_event(last)['at']:.1f} s")
     text = run(stack, "history", "probe", "--limit", "1").stdout
     assert f"taken by {DEFAULT_FUNCTION}@" in text and "queued for the controller by" in text
     said = [s["controller"] for s in decisions(stack, rid, until="ended")]
@@ -258,7 +277,7 @@ def test_a_detached_failing_canary_is_rolled_back_on_the_judges_evidence(stack, 
     out, seconds = detach(stack, "probe")
     print(f"\ndeploy --detach (failing): returned in {seconds:.2f} s, exit {out.returncode}")
     assert out.returncode == 0, out.stderr
-    rid = json.loads(out.stdout)["rollouts"]["probe"]
+    rid, release = json.loads(out.stdout)["rollouts"]["probe"], json.loads(out.stdout)["release"]
     assert cli_processes(stack) == []
     with Watch(stack, ["probe"], tmp_path / "watch.err") as follower, \
             Load(stack.api_url, ["/probe"]) as load:
@@ -266,6 +285,18 @@ def test_a_detached_failing_canary_is_rolled_back_on_the_judges_evidence(stack, 
     followed = follower.text
     assert code == 1, followed  # as deploy would have said
     assert f"probe: {rid} " in followed and "rolled_back" in followed
+    quiet(followed)
+    # A CI job that detaches and then watches the release gets its exit code even when
+    # the controller decided before `watch` started (`watch FN` would find nothing running).
+    gate = watch_release(stack, release)
+    assert gate.returncode == 1, gate.stderr
+    assert json.loads(gate.stdout)["rollouts"][rid]["phase"] == "rolled_back"
+    assert "taken by" in gate.stderr and "rolled back" in gate.stderr.lower()
+    late = run(stack, "watch", "probe")
+    assert late.returncode == 0 and "nothing is rolling out for probe" in late.stderr
+    unknown = run(stack, "watch", "--release", "rel-000000000000")
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+    assert "no release rel-000000000000 in the state store" in unknown.stderr
     assert alias_traffic(stack, "probe") == (stable, None, 0.0)
 
     last = history(stack, "probe")[0]
