@@ -438,3 +438,49 @@ def test_a_killed_group_of_five_with_one_bad_member_ends_all_five_on_stable(stac
     entry = json.loads(out.stdout)[0]
     assert entry["outcome"] == "rolled_back" and set(entry["members"]) == set(GROUP)
     assert all(m["phase"] == "rolled_back" for m in entry["members"].values()), entry
+
+
+# -- steering a rollout the controller drives, from any machine with the store ---------------
+
+
+def test_approve_and_promote_reach_the_rollout_the_controller_drives(stack):
+    """A detached release waits at a manual gate in the controller; ``approve`` and
+    ``promote`` are signals in the store, acted on by the controller that holds the lease."""
+    path = stack.root / "lambdashift.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["functions"]["probe"]["rollout"] = {
+        "strategy": "custom", "analysis": "off", "bake": 0,  # the gate, not the judge
+        "steps": [{"weight": 10}, {"pause": "manual"}, {"weight": 50}, {"pause": "10m"},
+                  {"weight": 100}]}
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    try:
+        candidate = publish(stack, {"probe": {"FAIL_RATE": "0"}})["probe"]
+        out, _ = detach(stack, "probe")
+        assert out.returncode == 0, out.stderr
+        result = json.loads(out.stdout)
+        deadline = time.monotonic() + 60
+        while json.loads(run(stack, "status", "probe", "--json").stdout)["functions"][0].get(
+                "rollout", {}).get("phase") != "paused":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert alias_traffic(stack, "probe")[1:] == (candidate, 0.1)
+
+        approved = run(stack, "approve", "probe")
+        assert approved.returncode == 0, approved.stderr
+        assert f"asked the rollout run by {DEFAULT_FUNCTION}@" in approved.stderr  # not driven here
+        deadline = time.monotonic() + 60
+        while alias_traffic(stack, "probe")[1:] != (candidate, 0.5):
+            assert time.monotonic() < deadline, alias_traffic(stack, "probe")
+            time.sleep(0.1)
+        promoted = run(stack, "promote", "probe")  # skips the 10 min pause
+        assert promoted.returncode == 0, promoted.stderr
+        assert f"asked the rollout run by {DEFAULT_FUNCTION}@" in promoted.stderr
+        assert watch_release(stack, result["release"]).returncode == 0
+        assert alias_traffic(stack, "probe") == (candidate, None, 0.0)
+        assert cli_processes(stack) == []
+        text = run(stack, "history", "probe", "--limit", "1").stdout
+        assert "gate passed: approved by hand" in text and "succeeded" in text, text
+    finally:  # the module's judged canary again
+        config = yaml.safe_load(path.read_text())
+        config["functions"]["probe"].pop("rollout")
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
