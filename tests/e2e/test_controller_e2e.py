@@ -440,6 +440,38 @@ def test_a_killed_group_of_five_with_one_bad_member_ends_all_five_on_stable(stac
     assert all(m["phase"] == "rolled_back" for m in entry["members"].values()), entry
 
 
+def test_a_detached_group_of_five_is_driven_whole_by_one_controller_invocation(stack):
+    """deploy --detach invokes the controller while the schedule calls it every 2 s: the
+    invocations that find the group together leave it to one (the group run's lease), which
+    drives all five members in lock-step to the end."""
+    path = stack.root / "lambdashift.yaml"
+    config = yaml.safe_load(path.read_text())
+    for fn in GROUP:  # the lock-step and the single driver, not the judge
+        config["functions"][fn]["rollout"] = {
+            "strategy": "custom", "analysis": "off", "bake": 0,
+            "steps": [{"weight": 20}, {"pause": "2s"}, {"weight": 100}]}
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    try:
+        wanted = publish(stack, {fn: {"FAIL_RATE": "0"} for fn in GROUP})
+        out, seconds = detach(stack, *GROUP)
+        print(f"\ndeploy --detach of a group of 5: returned in {seconds:.2f} s")
+        assert out.returncode == 0, out.stderr
+        release = json.loads(out.stdout)["release"]
+        assert watch_release(stack, release).returncode == 0
+    finally:
+        config = yaml.safe_load(path.read_text())
+        for fn in GROUP:
+            config["functions"][fn].pop("rollout")
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+    for fn in GROUP:
+        assert alias_traffic(stack, fn) == (wanted[fn], None, 0.0), fn
+    rollouts = [history(stack, fn)[0] for fn in GROUP]
+    takes = [e for r in rollouts for e in r["events"] if e["kind"] == "taken"]
+    assert len(takes) == 5 and len({e["details"]["request_id"] for e in takes}) == 1, takes
+    entry = json.loads(run(stack, "history", "five", "--json").stdout)[0]
+    assert entry["outcome"] == "succeeded" and set(entry["members"]) == set(GROUP)
+
+
 # -- steering a rollout the controller drives, from any machine with the store ---------------
 
 
