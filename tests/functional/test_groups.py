@@ -262,3 +262,49 @@ def test_no_member_of_a_group_gets_traffic_when_one_candidate_fails_before_traff
     assert [e.details["error_type"] for e in store.events(bad.rollout_id) if e.kind == REJECTED] == [
         "RuntimeError"]
     assert all("group shop rolls back together" in outcome.states[n].reason for n in names if n != names[3])
+
+
+def test_two_drivers_resuming_one_group_at_once_leave_it_to_one(client, rig, tmp_path):
+    """Two controller invocations (or a tick and `resume`) that find the same unfinished
+    group: one drives every member, the other touches none (each member LockedError). Before
+    the group run's own lease, each took some members' leases and failed on the others',
+    and a member's failure rolled the healthy group back."""
+    import threading
+
+    api, store, analyzer, _ = rig
+    names, _ = make_group(client, 4, bad=set())
+    config = group_config(tmp_path, names)
+    gid = "g.shop.0badcafe"
+    steps = config.function(names[0]).rollout.steps
+    store.record_event(gid, log_of("shop"), "group_started",
+                       {"members": {n: f"{gid}.{n}" for n in names}})
+    for n in names:  # queued as deploy --detach leaves them
+        store.save(RolloutState.new(f"{gid}.{n}", n, "live", "1", "2", steps, now=time.time()))
+    planned = [deploy.Candidate(s.function, "1", "2", steps, resume=s) for s in store.active()]
+    start = threading.Barrier(2)
+    outcomes = {}
+
+    def driver(owner: str) -> None:
+        def engine() -> RolloutEngine:
+            return RolloutEngine(api=api, store=store, clock=time.time, sleep=time.sleep,
+                                 owner=owner, analyzer=analyzer,
+                                 options=EngineOptions(poll_interval=0.02))
+        start.wait()
+        outcomes[owner] = deploy.run_waves(engine, config, planned)
+    threads = [threading.Thread(target=driver, args=(o,)) for o in ("driver-a", "driver-b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+
+    drove = [o for o in outcomes.values() if o.states]
+    left = [o for o in outcomes.values() if not o.states]
+    assert len(drove) == 1 and len(left) == 1, {k: (o.states, o.locked, o.errors)
+                                                for k, o in outcomes.items()}
+    assert {s.phase for s in drove[0].states.values()} == {Phase.SUCCEEDED}
+    assert set(left[0].locked) == set(names) and not left[0].errors
+    assert all("another driver has this group run" in why or "rolled out by driver-" in why
+               for why in left[0].locked.values()), left[0].locked
+    assert all(api.get_alias(n, "live").traffic == Traffic("2") for n in names)
+    outcome = [e for e in store.events(log_of("shop")) if e.kind == "group_outcome"]
+    assert len(outcome) == 1 and outcome[0].details["outcome"] == "succeeded"

@@ -230,6 +230,27 @@ def test_an_expired_lease_is_taken_over_and_says_from_whom(store, clock):
     assert store.holder("notes-get") == dataclasses.replace(new, taken_over_from=None)
 
 
+def test_breaking_a_dead_local_holders_lock_says_from_whom(store, clock):
+    """kill -9 of a deploy on this host: its lock is broken at once (no lease to wait out),
+    and the new lease names the dead holder, as a taken-over expired one does."""
+    import subprocess
+    import sys
+
+    from lambdashift.store import locks
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # reaped: its pid names no process of this host now
+    dead = f"alice@{locks.socket.gethostname()} pid {gone.pid}"
+    old = store.acquire("notes-get", dead, lease_seconds=60)
+    clock.advance(5)  # well inside its lease
+    new = locks.acquire(store, "notes-get", "bob@other pid 7", lease_seconds=30)
+    assert new.owner == "bob@other pid 7" and new.taken_over_from == old
+    assert describe_takeover(new) == (
+        f"took over the lock of notes-get from {dead}, which held it since {hms(T0)} and whose "
+        "process on this host is gone; its rollout is left to resume")
+    assert store.holder("notes-get") == dataclasses.replace(new, taken_over_from=None)
+
+
 def test_holder_is_none_once_the_lease_expires(store, clock):
     store.acquire("notes-get", "alice@host pid 4242", lease_seconds=10)
     clock.advance(10)

@@ -157,6 +157,14 @@ def run_status(args: argparse.Namespace) -> int:
 _SAID_BY_A_NOTE = frozenset({"Start", "AliasWritten", "AliasWriteFailed", "PromoteRequested",
                              "RollbackRequested", "MeasurementFailed"})
 
+
+def left_out_of_history(kind: str, details: Any) -> bool:
+    """True for an event the text ``history`` leaves out unless ``--verbose``: one a note of
+    the same moment says in words, the judge's raw evidence (its verdict says it), a look
+    that said continue. ``watch`` prints what ``history`` prints, as it is written."""
+    return (kind in _SAID_BY_A_NOTE or kind in ("evidence", "bake_evidence")
+            or (kind == "VerdictReceived" and dict(details).get("verdict") == "continue"))
+
 #: Input events without a note, and notes that come from outside the engine, in words.
 _HISTORY_WORDS = {
     "GatePassed": "gate passed: approved by hand",

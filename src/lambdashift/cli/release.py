@@ -169,8 +169,9 @@ def _run_detached(args: argparse.Namespace) -> int:
              "them, `lambdashift resume` drives them here, `lambdashift rollback FN` ends one "
              "with no alias change (`lambdashift controller status` says whether it runs)")
     else:
-        note("follow them with `lambdashift watch`; `status` and `history` work from any "
-             "machine with the state store")
+        note(f"follow them with `lambdashift watch --release {result.release_id}` (its exit "
+             "code is the release's, even once it has ended); `status` and `history` work "
+             "from any machine with the state store")
     return code
 
 

@@ -4,6 +4,11 @@ It reads the state store only (the rollouts' step logs, as ``history`` prints th
 works from any machine with the store, and changes nothing: Ctrl-C stops watching, never the
 rollouts. It ends when every watched rollout has ended, with the exit code ``deploy`` would
 have given them (0 all succeeded, 1 one rolled back or failed).
+
+``watch FN`` follows the rollouts unfinished when it starts (and those started meanwhile);
+``watch --release ID`` follows exactly the rollouts of the release ``deploy --detach``
+printed, even those that ended before it started: a CI job that detaches and then watches
+gets the release's exit code however quickly the controller decided.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     w.add_argument("functions", nargs="*", metavar="FN", help="functions to watch (default: all)")
     w.add_argument("--every", type=positive_seconds, default=1.0, metavar="SECONDS",
                    help="how often to read the store (default 1)")
+    w.add_argument("--release", metavar="ID",
+                   help="follow the rollouts of this release (the id `deploy --detach` prints), "
+                        "running or already ended")
     w.set_defaults(func=run_watch)
 
 
@@ -37,7 +45,10 @@ def run_watch(args: argparse.Namespace) -> int:
         for name in names:
             session.config.function(name)  # an unknown name: exit 2, with a suggestion
     store = session.target.store
-    watched = {s.rollout_id: s for s in store.active() if not names or s.function in names}
+    if args.release:
+        watched = _of_release(store, args.release, names)
+    else:
+        watched = {s.rollout_id: s for s in store.active() if not names or s.function in names}
     if not watched:
         note("watch: nothing is rolling out" + (f" for {', '.join(sorted(names))}" if names else ""))
         return 0
@@ -47,7 +58,7 @@ def run_watch(args: argparse.Namespace) -> int:
             for rid, state in list(watched.items()):
                 _print_new(store, state, seen)
                 watched[rid] = store.load(rid) or state
-            for s in store.active():  # a later wave queued meanwhile, a rollout resumed
+            for s in [] if args.release else store.active():  # a rollout started meanwhile
                 if s.rollout_id not in watched and (not names or s.function in names):
                     watched[s.rollout_id] = s
             if all(s.phase.is_terminal for s in watched.values()):
@@ -61,14 +72,33 @@ def run_watch(args: argparse.Namespace) -> int:
     return _outcome(watched, args.json)
 
 
+def _of_release(store: Any, release_id: str, names: set[str]) -> dict[str, Any]:
+    """The rollouts of a release as stored now (of ``names`` only, if given)."""
+    from lambdashift.errors import ConfigError
+    from lambdashift.rollout.release_record import load_release
+
+    release = load_release(store, release_id)
+    if release is None:
+        raise ConfigError(f"--release: no release {release_id} in the state store "
+                          "(`deploy --detach` prints its id)")
+    if not release.rollouts:
+        raise ConfigError(f"--release: release {release_id} lists no rollouts (only `deploy "
+                          "--detach` lists them): `lambdashift watch FN` follows running ones")
+    watched = {}
+    for function, rid in release.rollouts.items():
+        state = store.load(rid)
+        if state is not None and (not names or function in names):
+            watched[rid] = state
+    return watched
+
+
 def _print_new(store: Any, state: Any, seen: dict[str, int]) -> None:
-    from lambdashift.cli.inspect import event_words, step_of_event
+    from lambdashift.cli.inspect import event_words, left_out_of_history, step_of_event
     from lambdashift.cli.progress import line
 
     events = store.events(state.rollout_id)
     for e in events[seen.get(state.rollout_id, 0):]:
-        if e.kind in ("Tick", "InvocationsObserved") or (
-                e.kind == "VerdictReceived" and dict(e.details).get("verdict") == "continue"):
+        if e.kind in ("Tick", "InvocationsObserved") or left_out_of_history(e.kind, e.details):
             continue
         at = time.strftime("%H:%M:%S", time.localtime(e.at))
         line(state.function, f"{at}  {step_of_event(e.details, len(state.steps)):<9}  "

@@ -331,7 +331,11 @@ class _Tick:
                      error=f"{type(exc).__name__}: {exc}")
             return
         for function, result in results.items():
-            if isinstance(result, Exception):
+            if isinstance(result, LockedError):  # another driver has the group run
+                rid = next(s.rollout_id for s in unit.states if s.function == function)
+                self.summary.skipped[rid] = str(result)
+                self.say("held", rollouts=[rid], reason=str(result))
+            elif isinstance(result, Exception):
                 self.summary.errors[function] = str(result)
                 self.say("error", function=function, error=str(result))
             else:

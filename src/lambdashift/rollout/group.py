@@ -34,7 +34,7 @@ from dataclasses import replace
 from typing import Any
 
 from lambdashift.config.functions import check_groups, check_same_steps  # noqa: F401 - defined there
-from lambdashift.errors import AwsError, LambdashiftError
+from lambdashift.errors import AwsError, LambdashiftError, LockedError
 from lambdashift.model import Phase, Traffic
 from lambdashift.rollout.interrupts import HandOver
 
@@ -180,8 +180,58 @@ def run_group(name: str, planned: list[Any], engine_for: Callable[[], Any], stor
     """Run one group's members together; function → final ``RolloutState`` or exception.
 
     ``planned`` are ``deploy.Candidate``s: new rollouts, or the unfinished members of one
-    earlier group run (``resume``), never a mix of two runs.
+    earlier group run (``resume``), never a mix of two runs. Resuming, the driver first
+    takes the group run's own lease (``_hold_resumed_group``); without it every member is
+    a ``LockedError`` and nothing is touched.
     """
+    held = _hold_resumed_group(name, planned, engine_for, store)
+    if isinstance(held, LockedError):
+        return {c.function: held for c in planned}
+    try:
+        return _run_group(name, planned, engine_for, store, api, alias, stop=stop)
+    finally:
+        if held is not None:
+            store.release(held)
+
+
+def _hold_resumed_group(name: str, planned: list[Any], engine_for: Callable[[], Any],
+                        store: Any) -> Any:
+    """The lease of the group run being resumed (keyed by its group id), a ``LockedError``
+    when another live driver has the run, or None for a new run (its id is new: nobody
+    else can know it).
+
+    Two drivers that found the same unfinished group (two controller invocations, a tick
+    and ``resume``) would otherwise each take some members' leases and fail on the others'
+    (a member's failure rolls the group back: a healthy group rolled back by a race). The
+    one holding this lease re-checks that no member is held by a live driver nor ended
+    meanwhile, so a group run has one driver at a time."""
+    from lambdashift.store import locks
+
+    resumed = [c.resume for c in planned if c.resume is not None]
+    group_id = group_id_of(resumed[0].rollout_id) if resumed else None
+    if group_id is None:
+        return None
+    engine = engine_for()  # its owner and lease length
+    try:
+        lease = locks.acquire(store, group_id, engine.owner, engine.options.lease_seconds)
+    except LockedError as exc:
+        return LockedError(f"group {name}: {exc}")
+    for state in resumed:
+        holder = store.holder(state.function)
+        now = store.load(state.rollout_id)
+        why = ""
+        if holder is not None and not locks.holder_is_dead(holder.owner):
+            why = f"{state.function} is being rolled out by {holder.owner}"
+        elif now is not None and now.phase.is_terminal:
+            why = f"{state.function} ended meanwhile ({now.phase.value})"
+        if why:
+            store.release(lease)
+            return LockedError(f"group {name}: another driver has this group run: {why}")
+    return lease
+
+
+def _run_group(name: str, planned: list[Any], engine_for: Callable[[], Any], store: Any,
+               api: Any, alias: str, *, stop: Any = None) -> dict[str, Any]:
     check_same_steps(name, {c.function: c.steps for c in planned})
     resumed = [c.resume for c in planned if c.resume is not None]
     group_id = (group_id_of(resumed[0].rollout_id) if resumed else None) or \

@@ -11,6 +11,7 @@ the same sentence whichever store holds the lock.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 import re
@@ -68,7 +69,11 @@ def holder_is_dead(owner: str) -> bool:
 
 
 def acquire(store: Any, function: str, owner: str, lease_seconds: float) -> Any:
-    """The function's lease, breaking the lock of a holder that died on this host."""
+    """The function's lease, breaking the lock of a holder that died on this host.
+
+    A lease got by breaking a dead holder's lock names it in ``taken_over_from``, as one got
+    after the holder's lease expired does: whoever takes over an orphan (the controller's
+    ``taken`` event) can say whose rollout it was, ``kill -9`` or not."""
     try:
         return store.acquire(function, owner, lease_seconds)
     except LockedError:
@@ -76,7 +81,8 @@ def acquire(store: Any, function: str, owner: str, lease_seconds: float) -> Any:
         if held is None or not holder_is_dead(held.owner):
             raise
         store.release(held)
-        return store.acquire(function, owner, lease_seconds)
+        return dataclasses.replace(store.acquire(function, owner, lease_seconds),
+                                   taken_over_from=held)
 
 
 # --- wording of lock errors, shared by every backend ---------------------------------------
@@ -121,10 +127,11 @@ def describe_takeover(lease: Lease) -> str:
     if old is None:
         return ""
     now = lease.acquired_at
+    gone = (f"whose lease expired {_span(now - old.expires_at)} ago" if old.expires_at <= now
+            else "whose process on this host is gone")
     return (
         f"took over the lock of {lease.function} from {old.owner}, which held it since "
-        f"{_clock_time(old.acquired_at, now)} and whose lease expired "
-        f"{_span(now - old.expires_at)} ago; its rollout is left to resume"
+        f"{_clock_time(old.acquired_at, now)} and {gone}; its rollout is left to resume"
     )
 
 
