@@ -92,9 +92,26 @@ def test_controller_on_runs_in_the_emulator_on_its_schedule_and_down_then_off_re
         assert f"{DEFAULT_FUNCTION} running, called rate(1 second)" in status.stdout
         as_json = json.loads(cli("local", "status", "--json", "--config", config).stdout)
         assert as_json["controller"]["running"] is True and as_json["controller"]["delivered"] >= 2
+        ticks_before_down = len(idle_lines(config))
     finally:
         down = cli("local", "down", "--config", config)
     assert down.returncode == 0 and "the controller stopped with it" in down.stderr
+    assert "the schedule paused until the next `local up`" in down.stderr
+
+    # Up again: the new emulator listens on other ports, and the schedule `down` paused fires
+    # only once `up` has pointed the function at them (a tick before would call the old ones).
+    back = cli("local", "up", "--detach", "--config", config)
+    try:
+        assert back.returncode == 0, back.stderr
+        assert "by the schedule lambdashift-controller (updated)" in back.stderr, back.stderr
+        deadline = time.monotonic() + 30
+        while len(idle_lines(config)) <= ticks_before_down:
+            assert time.monotonic() < deadline, "no tick on the restarted stack in 30 s"
+            time.sleep(0.5)
+        logs = cli("logs", DEFAULT_FUNCTION, "--since", "5m", "--config", config).stdout
+        assert "Traceback" not in logs and "Error" not in logs, logs[-2000:]
+    finally:
+        assert cli("local", "down", "--config", config).returncode == 0
 
     # Off again: the next `up` deletes the schedule and function the last one made, and
     # starts the emulator with AWS's smallest rate again (sub-minute schedules are refused).

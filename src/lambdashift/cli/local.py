@@ -123,11 +123,17 @@ def run_down(args: argparse.Namespace) -> int:
     """Stop the stack."""
     from lambdashift.local import stack
 
+    recorded = stack.StackState.load(stack.state_path(_root(args)))
+    if recorded is not None and recorded.controller and recorded.running():
+        from lambdashift.controller.local import pause
+
+        pause(lambda_endpoint=recorded.lambda_endpoint, region=recorded.region)
     state = stack.down(_root(args))
     note("stopped the local stack" if state else "no local stack was running")
     if state and state.controller:
         note(f"the controller stopped with it; its function and schedule "
-             f"({state.controller.get('expression')}) are kept and go on at the next `local up`")
+             f"({state.controller.get('expression')}) are kept, the schedule paused until the "
+             "next `local up` points them at the new stack")
     return 0
 
 

@@ -123,12 +123,39 @@ def run_steer(args: argparse.Namespace) -> int:
     if holder is not None and holder.expires_at > time.time() and not locks.holder_is_dead(holder.owner):
         note(f"asked the rollout run by {holder.owner} to {args.action}; waiting for it")
         final = _await_outcome(session, state, args)
+    elif _handed_to_controller(session, state, args.action):
+        note(f"asked the controller, which drives this rollout between its runs, to "
+             f"{args.action}; waiting for it")
+        final = _await_outcome(session, state, args)
     else:  # this process drives it: a first SIGINT/SIGTERM takes it back to stable
         from lambdashift.cli.interrupts import exit_code, run_interruptibly
 
         final = run_interruptibly(session.stop, lambda: session.engine().resume(state))
         return exit_code(session.stop, _finish(args, final))
     return _finish(args, final)
+
+
+def _handed_to_controller(session: Session, state: RolloutState, action: str) -> bool:
+    """True when the controller has this rollout (queued for it, or taken by it) and was
+    just invoked to act on the signal at once: between two of its runs nobody holds the
+    lease, and driving it here would tie the rollout to this terminal again. False (drive it
+    here) when the controller cannot be invoked."""
+    import json
+
+    from lambdashift.controller.settings import DEFAULT_FUNCTION
+    from lambdashift.errors import LambdashiftError
+
+    store = session.target.store
+    if state.phase is Phase.PENDING and action == "rollback":
+        return False  # ended here at once, before anything is written (a later wave's too)
+    if not any(e.kind in ("queued", "taken") for e in store.events(state.rollout_id)):
+        return False
+    try:
+        session.target.api.invoke_async(DEFAULT_FUNCTION,
+                                         json.dumps({"rollouts": [state.rollout_id]}).encode())
+    except LambdashiftError:
+        return False
+    return True
 
 
 def _await_outcome(session: Session, state: RolloutState, args: argparse.Namespace) -> RolloutState:

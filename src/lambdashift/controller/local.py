@@ -163,6 +163,24 @@ def _ensure_schedule(scheduler: Any, arn: str, expression: str) -> str:
     return "updated"
 
 
+def pause(*, lambda_endpoint: str, region: str) -> bool:
+    """Disable the controller's schedule before the stack stops (``local down``): the next
+    ``local up`` starts a new emulator on other ports, and a tick fired there before ``up``
+    pointed the function at them would call the old ones. ``up`` enables it again. False
+    when there was nothing to pause (best effort: the stack stops anyway)."""
+    try:
+        scheduler = _client("scheduler", lambda_endpoint, region)
+        current = scheduler.get_schedule(Name=DEFAULT_SCHEDULE)
+        if current.get("State") == "DISABLED":
+            return False
+        keep = ("ScheduleExpression", "FlexibleTimeWindow", "Target", "Description")
+        scheduler.update_schedule(Name=DEFAULT_SCHEDULE, State="DISABLED",
+                                  **{k: current[k] for k in keep if k in current})
+        return True
+    except Exception:  # noqa: BLE001 - a stack that is already half gone still stops
+        return False
+
+
 def _exists(url: str) -> dict[str, Any] | None:
     """The JSON at ``url``, or None on a 404 (a cheap probe, without boto3)."""
     try:

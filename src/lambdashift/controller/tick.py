@@ -382,7 +382,11 @@ class _LogProgress:
         self._say = say
 
     def notify(self, state: Any, note: Any) -> None:
-        """An engine notice (a step, a verdict and its reasons, a write)."""
+        """An engine notice (a step, a verdict and its reasons, a write). A look that says
+        continue is left out: one a second per rollout would bury the decisions (``history``
+        counts them)."""
+        if note.event == "verdict" and note.details.get("verdict") == "continue":
+            return
         self._say(note.event, **{**dict(note.details), "function": state.function,
                                  "rollout": state.rollout_id, "step": state.step_index + 1,
                                  "traffic": str(state.traffic)})
