@@ -47,6 +47,11 @@ __all__ = ["LOCAL_MARGIN", "TAG", "deploy", "describe", "min_rate", "remove_stal
 #: Seconds kept free at the end of a tick on the local stack: its store answers in
 #: milliseconds, and a test's patience is short (AWS's install keeps DEFAULT_MARGIN).
 LOCAL_MARGIN = 5.0
+#: The local controller's timeout: a tick hands its rollouts over after 55 s and the next one
+#: takes them up at once. Short because the emulator hands a function's log lines over when
+#: its invocation ends (AWS streams them), so ``lambdashift logs`` shows a tick's decisions
+#: within a minute; AWS's install keeps DEFAULT_TIMEOUT (900 s).
+LOCAL_TIMEOUT = 60
 #: Marks the function as the local stack's own: only such a function is ever deleted.
 TAG = "lambdashift:controller"
 #: Roles the emulator asks for but does not enforce (as a real account would).
@@ -93,7 +98,7 @@ def deploy(*, lambda_endpoint: str, dynamodb_endpoint: str, logs_endpoint: str, 
     store.close()
     package = build_controller_package()
     lam = _client("lambda", lambda_endpoint, region)
-    wanted = {"Runtime": RUNTIME, "Handler": HANDLER, "Timeout": DEFAULT_TIMEOUT,
+    wanted = {"Runtime": RUNTIME, "Handler": HANDLER, "Timeout": LOCAL_TIMEOUT,
               "MemorySize": _MEMORY, "Role": FUNCTION_ROLE,
               "Environment": {"Variables": settings.environment()},
               "Description": "lambdashift's controller (local stack)"}
