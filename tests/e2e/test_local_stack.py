@@ -78,3 +78,23 @@ def test_package_is_deterministic_and_writes_where_terraform_reads(tmp_path):
     (root / "functions" / "get_note" / "v1" / "index.py").touch()
     second = json.loads(cli("package", "--json", "--config", str(root / "lambdashift.yaml")).stdout)
     assert [r["code_sha256"] for r in rows] == [r["code_sha256"] for r in second]
+
+
+def test_the_least_config_one_function_and_no_routes_comes_up(tmp_path):
+    """A new user's first file: one function, no `routes:`. The stack's HTTP API still runs
+    (every path answers 404 as API Gateway does for a route it lacks); it used to wait for a
+    gateway that was never started and fail with "the emulator did not start"."""
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
+    config = tmp_path / "lambdashift.yaml"
+    config.write_text("functions:\n  f: {source: fn, handler: index.handler, runtime: python3.12}\n")
+    up = cli("local", "up", "--detach", "--config", str(config))
+    try:
+        assert up.returncode == 0, up.stderr
+        state = json.loads((tmp_path / ".lambdashift" / "local.json").read_text())
+        answer = httpx.get(f"{state['api_url']}/anything", timeout=10)
+        assert answer.status_code == 404 and answer.json() == {"message": "Not Found"}
+        lam = make_client("lambda", endpoint_url=state["lambda_endpoint"], local=True)
+        assert lam.get_alias(FunctionName="f", Name="live")["FunctionVersion"] == "1"
+    finally:
+        assert cli("local", "down", "--config", str(config)).returncode == 0

@@ -80,13 +80,13 @@ def run_emulator(args: argparse.Namespace) -> int:
         raise ConfigError(refusal)
     if args.allow_remote and not is_loopback_host(args.host):
         note(remote_warning(args.host, "the emulator (and its HTTP API)"))
-    if args.gateway_routes and args.port and args.port == args.gateway_port:
+    if args.gateway_routes is not None and args.port and args.port == args.gateway_port:
         raise ConfigError(f"--port and --gateway-port are both {args.port}: the Lambda API and "
                           "the HTTP API need a port each")
     if args.concurrency < 1:
         raise ConfigError(f"--concurrency must be at least 1, got {args.concurrency}")
-    routes: dict[str, str] = {}
-    if args.gateway_routes:
+    routes: dict[str, str] | None = None
+    if args.gateway_routes is not None:  # `{}` too: the local stack of a config without routes
         try:
             routes = json.loads(args.gateway_routes)
             assert isinstance(routes, dict) and all(isinstance(v, str) for v in routes.values())
@@ -115,7 +115,7 @@ def run_emulator(args: argparse.Namespace) -> int:
         host=args.host, port=args.port, data_dir=args.data_dir, region=args.region,
         concurrency=args.concurrency, idle_timeout=args.idle_timeout,
         control_plane_rate=args.control_plane_rate, function_env=tuple(args.function_env),
-        gateway_routes=tuple(routes.items()), gateway_port=args.gateway_port, alias=args.alias,
+        gateway_routes=None if routes is None else tuple(routes.items()), gateway_port=args.gateway_port, alias=args.alias,
         faults=fault_spec,
         state_delay=delay,
         schedule_min_rate=args.schedule_min_rate,

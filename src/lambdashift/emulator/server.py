@@ -51,8 +51,9 @@ class EmulatorOptions:
     idle_timeout: float = 300.0
     control_plane_rate: float = 0.0
     function_env: tuple[tuple[str, str], ...] = ()
-    #: HTTP API routes (route key → function); none means no gateway is served.
-    gateway_routes: tuple[tuple[str, str], ...] = ()
+    #: HTTP API routes (route key → function); None means no gateway is served (an empty
+    #: tuple serves one that answers 404 for every path: a stack whose config has no routes).
+    gateway_routes: tuple[tuple[str, str], ...] | None = None
     gateway_port: int = 0
     alias: str = "live"
     #: Injected faults (faults.py); none by default.
@@ -156,7 +157,7 @@ async def serve(options: EmulatorOptions,
                                 mounted=[scheduler_api.mount(scheduler, store, invoker)]),
                       injector)
     servers = [(_server(app, lifespan="on"), bind(options.host, options.port))]
-    if options.gateway_routes:
+    if options.gateway_routes is not None:
         gateway = faults.wrap(build_gateway(store, invoker, dict(options.gateway_routes),
                                             alias=options.alias), injector, gateway=True)
         servers.append((_server(gateway, lifespan="off"),
