@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import yaml
@@ -134,3 +135,33 @@ def test_rollback_of_a_queued_rollout_ends_it_with_no_alias_change(notes_stack: 
     kinds = [e["kind"] for e in history(notes_stack, fn)[0]["events"]]
     assert history(notes_stack, fn)[0]["rollout_id"] == rid
     assert "AliasWritten" not in kinds and "candidate_checked" not in kinds, kinds
+
+
+def test_ctrl_c_in_watch_stops_watching_only(notes_stack: NotesStack):
+    team_store(notes_stack)
+    set_rollout(notes_stack, {"strategy": "canary", "analysis": "off"})
+    fn = "notes-list"
+    new_version(notes_stack, fn)
+    rid = json.loads(detach(notes_stack, fn).stdout)["rollouts"][fn]
+    watch = subprocess.Popen([sys.executable, "-m", "lambdashift.cli.main", "watch", fn,
+                              "--every", "0.2", "--config", str(notes_stack.root / "lambdashift.yaml")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    lines: list[str] = []
+    # Progress lines go to stderr, as deploy's do.
+    reader = threading.Thread(target=lambda: lines.extend(iter(watch.stderr.readline, "")),
+                              daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 60
+    while not any("queued for the controller" in line for line in lines):
+        assert time.monotonic() < deadline and watch.poll() is None, lines
+        time.sleep(0.1)
+    watch.send_signal(signal.SIGINT)
+    watch.wait(timeout=30)
+    reader.join(timeout=10)
+    err = "".join(lines)
+    assert watch.returncode == 130, err
+    assert "stopped watching; the rollouts go on" in err and "Traceback" not in err
+    assert history(notes_stack, fn)[0]["rollout_id"] == rid
+    assert history(notes_stack, fn)[0]["phase"] == "pending"  # untouched by watching
+    assert run(notes_stack, "rollback", fn).returncode == 0  # leave the stack as found
