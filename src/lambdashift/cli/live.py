@@ -165,6 +165,19 @@ class _Base:
         """A line of the command's own (nothing to do, an error)."""
         progress.line(function, text)
 
+    def show(self, state: RolloutState, *, verdict: str | None = None,
+             outcome: str | None = None) -> None:
+        """Set a row from a state read elsewhere (``watch`` reads the store), printing nothing."""
+        with self._lock:
+            row = self.rows.get(state.function)
+            if row is None or row.state.rollout_id != state.rollout_id:
+                row = self.rows[state.function] = _Row(state)
+            row.state = state
+            if verdict is not None:
+                row.verdict = verdict
+            if outcome is not None:
+                row.outcome = outcome
+
     def _refresh_stats(self) -> None:
         if self._stats is None:
             return

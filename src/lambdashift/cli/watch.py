@@ -9,11 +9,16 @@ have given them (0 all succeeded, 1 one rolled back or failed).
 ``watch --release ID`` follows exactly the rollouts of the release ``deploy --detach``
 printed, even those that ended before it started: a CI job that detaches and then watches
 gets the release's exit code however quickly the controller decided.
+
+On a terminal it shows the live view ``deploy`` shows (``cli.live``: a row per function with
+its step, traffic, per-version figures on the local stack, the judge's last word and the
+wait), the history lines printed above it; ``--plain`` (or no terminal) prints the lines only.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from typing import Any
 
@@ -34,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     w.add_argument("--release", metavar="ID",
                    help="follow the rollouts of this release (the id `deploy --detach` prints), "
                         "running or already ended")
+    w.add_argument("--plain", action="store_true",
+                   help="plain lines instead of the live view, even on a terminal")
     w.set_defaults(func=run_watch)
 
 
@@ -53,23 +60,36 @@ def run_watch(args: argparse.Namespace) -> int:
         note("watch: nothing is rolling out" + (f" for {', '.join(sorted(names))}" if names else ""))
         return 0
     seen: dict[str, int] = {}
+    view = _live_view(session, args)
     try:
-        while True:
-            for rid, state in list(watched.items()):
-                _print_new(store, state, seen)
-                watched[rid] = store.load(rid) or state
-            for s in [] if args.release else store.active():  # a rollout started meanwhile
-                if s.rollout_id not in watched and (not names or s.function in names):
-                    watched[s.rollout_id] = s
-            if all(s.phase.is_terminal for s in watched.values()):
-                for state in watched.values():
-                    _print_new(store, state, seen)
-                break
-            time.sleep(args.every)
+        with view if view is not None else contextlib.nullcontext():
+            while True:
+                for rid, state in list(watched.items()):
+                    _print_new(store, state, seen, view)
+                    watched[rid] = store.load(rid) or state
+                for s in [] if args.release else store.active():  # a rollout started meanwhile
+                    if s.rollout_id not in watched and (not names or s.function in names):
+                        watched[s.rollout_id] = s
+                if all(s.phase.is_terminal for s in watched.values()):
+                    for state in watched.values():
+                        _print_new(store, state, seen, view)
+                    break
+                time.sleep(args.every)
     except KeyboardInterrupt:
         note("watch: stopped watching; the rollouts go on (`lambdashift status` shows them)")
         return 130
     return _outcome(watched, args.json)
+
+
+def _live_view(session: Any, args: argparse.Namespace) -> Any:
+    """``deploy``'s live view on a terminal (None: plain lines), figures on the local stack."""
+    import sys
+
+    if args.plain or args.json or not sys.stderr.isatty():
+        return None
+    from lambdashift.cli.live import LiveReporter, stats_from
+
+    return LiveReporter(stats_from(session.target.metrics) if session.target.is_local else None)
 
 
 def _of_release(store: Any, release_id: str, names: set[str]) -> dict[str, Any]:
@@ -92,18 +112,27 @@ def _of_release(store: Any, release_id: str, names: set[str]) -> dict[str, Any]:
     return watched
 
 
-def _print_new(store: Any, state: Any, seen: dict[str, int]) -> None:
+def _print_new(store: Any, state: Any, seen: dict[str, int], view: Any = None) -> None:
+    """The rollout's history lines not printed yet; with the live view, its row too."""
     from lambdashift.cli.inspect import event_words, left_out_of_history, step_of_event
     from lambdashift.cli.progress import line
 
     events = store.events(state.rollout_id)
+    verdict = None
     for e in events[seen.get(state.rollout_id, 0):]:
+        if e.kind == "VerdictReceived":
+            verdict = event_words(e.kind, e.details)  # the view's judge cell: the last word
         if e.kind in ("Tick", "InvocationsObserved") or left_out_of_history(e.kind, e.details):
             continue
         at = time.strftime("%H:%M:%S", time.localtime(e.at))
-        line(state.function, f"{at}  {step_of_event(e.details, len(state.steps)):<9}  "
-                             f"{event_words(e.kind, e.details)}")
+        text = f"{at}  {step_of_event(e.details, len(state.steps)):<9}  {event_words(e.kind, e.details)}"
+        (view.line if view is not None else line)(state.function, text)
     seen[state.rollout_id] = len(events)
+    if view is not None:
+        outcome = None
+        if state.phase.is_terminal:
+            outcome = state.phase.value + (f": {state.reason}" if state.reason else "")
+        view.show(state, verdict=verdict, outcome=outcome)
 
 
 def _outcome(watched: dict[str, Any], as_json: bool) -> int:
