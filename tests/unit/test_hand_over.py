@@ -105,3 +105,37 @@ def test_a_release_record_rebuilds_the_config_where_its_files_are_not(tmp_path):
     with pytest.raises(Exception, match="must be a directory"):
         parse_config(raw, file=tmp_path / "lambdashift.yaml")  # a CLI still checks its paths
     assert load_release(store, "rel-missing") is None
+
+
+def test_a_queued_rollout_with_its_planned_revision_starts_without_reading_the_alias(tmp_path):
+    from dataclasses import replace
+
+    now = [0.0]
+    api = FlakyAlias(lose_answer_of=0)
+    reads = []
+    get = api.get_alias
+    api.get_alias = lambda f, a: reads.append(f) or get(f, a)  # type: ignore[method-assign]
+    store = SqliteStateStore(tmp_path / "s.db", namespace="t", clock=lambda: now[0])
+    queued = replace(RolloutState.new("r-1", "f", "live", "1", "2", STEPS, now=0.0),
+                     revision_id="rev-0")
+    store.save(queued)
+    final = engine(store, api, now).resume(queued)
+    assert final.phase is Phase.SUCCEEDED and reads == []
+
+    # Changed since it was planned: the first write's RevisionId refuses it; nothing is forced.
+    from lambdashift.errors import RevisionMismatchError
+
+    class Guarded(FlakyAlias):
+        def update_alias(self, function, alias, traffic, *, expected_revision):  # noqa: ANN001, ANN201
+            if expected_revision != self.state.revision_id:
+                raise RevisionMismatchError("PreconditionFailedException", code="PreconditionFailed")
+            return super().update_alias(function, alias, traffic,
+                                        expected_revision=expected_revision)
+    guarded = Guarded(lose_answer_of=0)
+    guarded.state = type(guarded.state)(Traffic("2"), "rev-9")  # someone else moved it since
+    stale = replace(RolloutState.new("r-2", "g", "live", "2", "3", STEPS, now=now[0]),
+                    revision_id="rev-8")
+    store.save(stale)
+    ended = engine(store, guarded, now).resume(stale)
+    assert ended.phase is not Phase.SUCCEEDED and guarded.writes == 0
+    assert guarded.state.traffic == Traffic("2")

@@ -15,7 +15,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lambdashift.core.machine import RolloutState
@@ -159,6 +159,8 @@ def _queue(release: Release, candidates: list[Any], ids: dict[str, str],
             state = RolloutState.new(ids[c.function], c.function, release.config.alias, c.stable,
                                      c.candidate, c.steps, now=clock(),
                                      release=release.release_id)
+            if c.current is not None:  # the alias as planned: its RevisionId guards the start
+                state = replace(state, revision_id=c.current.revision_id)
             store.save(state)
             store.record_event(state.rollout_id, c.function, QUEUED_EVENT,
                                {"by": owner, "release": release.release_id,
