@@ -15,6 +15,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -147,9 +148,8 @@ def _queue(release: Release, candidates: list[Any], ids: dict[str, str],
             members.setdefault(gid, {})[c.function] = ids[c.function]
     for gid, group in members.items():
         store.record_event(gid, log_of(group_name_of(gid)), "group_started", {"members": group})
-    for c in candidates:
-        if c.resume is not None:
-            continue
+
+    def queue(c: Any) -> None:
         lease = locks.acquire(store, c.function, owner, release.config.state.lease_seconds)
         try:
             active = store.active(c.function)
@@ -168,3 +168,8 @@ def _queue(release: Release, candidates: list[Any], ids: dict[str, str],
                                 "candidate": c.candidate})
         finally:
             store.release(lease)
+
+    # Five store calls a rollout: in parallel, or 100 functions take seconds before the
+    # controller is even asked (the store is thread-safe, as deploy's threads share it).
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(queue, [c for c in candidates if c.resume is None]))
