@@ -136,7 +136,10 @@ class _Tick:
         with ThreadPoolExecutor(max_workers=MAX_UNITS, thread_name_prefix="unit") as pool:
             while True:
                 if self.clock() < self.deadline:
-                    for unit in self._units(self.store.active()):
+                    # The rollouts a caller waits for (deploy --detach) get the free slots first.
+                    units = sorted(self._units(self.store.active()), key=lambda u: not any(
+                        s.rollout_id in self.first for s in u.states))
+                    for unit in units:
                         if len(running) >= MAX_UNITS:
                             self._defer(unit)
                             continue
