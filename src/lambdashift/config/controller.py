@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from lambdashift.core.validators import parse_duration, unknown_key_error
+from lambdashift.core.validators import parse_duration, switch
 from lambdashift.errors import ConfigError
 from lambdashift.store.settings import StateConfig
 
@@ -69,16 +69,8 @@ def parse_controller(raw: object, path: str = "controller") -> ControllerConfig:
     """``on``/``off`` (``true``/``false``) or a mapping of ``enabled`` and ``rate``."""
     if raw is None:
         return ControllerConfig()
-    if isinstance(raw, bool):
-        return ControllerConfig(enabled=raw)
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{path}: must be on, off or a mapping (enabled, rate), got {raw!r}")
-    for key in raw:
-        if key not in _KEYS:
-            raise unknown_key_error(path, key, _KEYS)
-    enabled = raw.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise ConfigError(f"{path}.enabled: must be true or false (on, off), got {enabled!r}")
+    enabled, raw = switch(raw, path, _KEYS, shape="on, off or a mapping (enabled, rate)",
+                          booleans="true or false (on, off)")
     rate = _rate(raw["rate"], f"{path}.rate") if "rate" in raw else DEFAULT_RATE_SECONDS
     return ControllerConfig(enabled=enabled, rate_seconds=rate)
 

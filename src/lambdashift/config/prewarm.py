@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lambdashift.core.validators import unknown_key_error
+from lambdashift.core.validators import switch
 from lambdashift.errors import ConfigError
 
 __all__ = ["PrewarmSettings", "parse_prewarm"]
@@ -28,16 +27,8 @@ def parse_prewarm(raw: object, path: str = "prewarm") -> PrewarmSettings:
     """``true``/``false`` or a mapping of :data:`_KEYS`; a ConfigError naming the key."""
     if raw is None:
         return PrewarmSettings()
-    if isinstance(raw, bool):
-        return PrewarmSettings(enabled=raw)
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{path}: must be true, false or a mapping ({', '.join(_KEYS)}), got {raw!r}")
-    for key in raw:
-        if key not in _KEYS:
-            raise unknown_key_error(path, key, _KEYS)
-    enabled = raw.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise ConfigError(f"{path}.enabled: must be true or false, got {enabled!r}")
+    enabled, raw = switch(raw, path, _KEYS,
+                          shape=f"true, false or a mapping ({', '.join(_KEYS)})")
     values: dict[str, Any] = {}
     for key, low, high in (("concurrency", 1, 1000), ("max_concurrency", 1, 1000), ("window", 1, 3600)):
         if key in raw:

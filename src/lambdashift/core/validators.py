@@ -149,3 +149,19 @@ def flag(value: object, path: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{path}: true or false, got {value!r}")
     return value
+
+
+def switch(value: object, path: str, allowed: tuple[str, ...], *, shape: str,
+           booleans: str = "true or false") -> tuple[bool, Mapping[Any, Any]]:
+    """A section written as a boolean (``on``/``off``) or as a mapping of ``allowed`` keys with
+    ``enabled`` (true when left out): ``(enabled, the mapping)``, ``{}`` for the short form.
+    ``shape`` and ``booleans`` word the errors: what the section may be, what ``enabled`` may."""
+    if isinstance(value, bool):
+        return value, {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{path}: must be {shape}, got {value!r}")
+    check_keys(value, allowed, path)
+    enabled = value.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{path}.enabled: must be {booleans}, got {enabled!r}")
+    return enabled, value
