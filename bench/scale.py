@@ -103,6 +103,15 @@ def set_up(endpoint: str, names: list[str]) -> None:
         list(pool.map(one, names))
 
 
+def aws_code_path(endpoint: str) -> dict[str, str]:
+    """The environment of a `lambdashift` process on the AWS code path, at the emulator."""
+    env = {**os.environ, "AWS_ENDPOINT_URL_LAMBDA": endpoint, "AWS_ACCESS_KEY_ID": "test",
+           "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
+           "LAMBDASHIFT_TARGET": "aws"}
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
 def counters(endpoint: str) -> dict[str, float]:
     with urllib.request.urlopen(f"{endpoint}/_lambdashift/control-plane", timeout=10) as resp:
         return json.load(resp)
@@ -230,10 +239,7 @@ def run_controller(args: argparse.Namespace, names: list[str]) -> None:
             quota = ["--control-plane-rate", f"{args.rate:g}", *NO_DELAY]
             emulator = start_process(data, port=port, extra_args=quota)
             try:
-                env = {**os.environ, "AWS_ENDPOINT_URL_LAMBDA": emulator.endpoint,
-                       "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                       "AWS_REGION": "us-east-1", "LAMBDASHIFT_TARGET": "aws"}
-                env.pop("AWS_PROFILE", None)
+                env = aws_code_path(emulator.endpoint)
                 before = counters(emulator.endpoint)
                 t0 = time.monotonic()
                 out = subprocess.run(
@@ -320,10 +326,7 @@ def main() -> None:
         usage = root / "usage.json"
         emulator = start_process(data, extra_args=["--control-plane-rate", f"{args.rate:g}", *NO_DELAY])
         try:
-            env = {**os.environ, "AWS_ENDPOINT_URL_LAMBDA": emulator.endpoint,
-                   "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                   "AWS_REGION": "us-east-1", "LAMBDASHIFT_TARGET": "aws"}
-            env.pop("AWS_PROFILE", None)
+            env = aws_code_path(emulator.endpoint)
             before = counters(emulator.endpoint)
             t0 = time.monotonic()
             out = subprocess.run(

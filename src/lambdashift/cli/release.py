@@ -46,8 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="hand the rollouts to the controller and return once it has taken them "
                         "(`lambdashift watch` follows them)")
     d.add_argument("--controller", default=None, metavar="FUNCTION",
-                   help="with --detach: the controller function (default: the config's, else "
-                        "lambdashift-controller)")
+                   help="with --detach: the controller function (default: lambdashift-controller, "
+                        "the name install, the Terraform module and local up give it)")
     d.add_argument("--handover-timeout", type=positive_seconds, default=30.0, metavar="SECONDS",
                    help="with --detach: how long to wait for the controller to take the rollouts "
                         "(default 30)")
@@ -139,8 +139,7 @@ def _run_detached(args: argparse.Namespace) -> int:
     from lambdashift.rollout.detach import detach
 
     session = open_session(args)
-    controller = args.controller or getattr(getattr(session.config, "controller", None),
-                                            "function", None) or DEFAULT_FUNCTION
+    controller = args.controller or DEFAULT_FUNCTION
     result = detach(session, args.functions, to=args.to, strategy=args.strategy,
                     check=not args.no_check, controller=controller,
                     wait_seconds=args.handover_timeout)

@@ -333,14 +333,14 @@ class _Tick:
             self.say("error", rollouts=[s.rollout_id for s in unit.states],
                      error=f"{type(exc).__name__}: {exc}")
             return
+        ids = {s.function: s.rollout_id for s in unit.states}
         for function, result in results.items():
             if isinstance(result, LockedError):  # another driver has the group run
-                rid = next(s.rollout_id for s in unit.states if s.function == function)
-                self.summary.skipped[rid] = str(result)
-                self.say("held", rollouts=[rid], reason=str(result))
-            elif isinstance(result, Exception):
-                self.summary.errors[function] = str(result)
-                self.say("error", function=function, error=str(result))
+                self.summary.skipped[ids[function]] = str(result)
+                self.say("held", rollouts=[ids[function]], reason=str(result))
+            elif isinstance(result, Exception):  # by rollout id, as every other entry
+                self.summary.errors[ids[function]] = str(result)
+                self.say("error", function=function, rollout=ids[function], error=str(result))
             else:
                 self.summary.ended[result.rollout_id] = result.phase.value
                 self.say("ended" if result.phase.is_terminal else "left", function=function,
